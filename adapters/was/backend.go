@@ -1,0 +1,94 @@
+package was
+
+import (
+	"context"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// The wsadmin scripts the adapter runs, by name. Each is one wsadmin
+// session (one JVM start on a real host).
+const (
+	ScriptEngineState     = "engine-state"
+	ScriptStartEngine     = "start-engine"
+	ScriptStopEngine      = "stop-engine"
+	ScriptSetInitialState = "set-initial-state"
+	ScriptSaveSync        = "save-sync"
+	ScriptStartServer     = "start-server"
+	ScriptStopServer      = "stop-server"
+	ScriptServerStatus    = "server-status"
+)
+
+// The profile tools the adapter runs, by name.
+const (
+	ToolBackupConfig   = "backupConfig"
+	ToolRestoreConfig  = "restoreConfig"
+	ToolRecoveryServer = "startServer-recovery"
+)
+
+// Request is one call to a Backend: a wsadmin script or a profile tool,
+// with its arguments as plain strings (they reach a script as sys.argv,
+// never inside its text).
+type Request struct {
+	// Script is a Script* name for wsadmin, or "" for a tool.
+	Script string
+	// Tool is a Tool* name, or "" for a script.
+	Tool string
+	// Args are the script's or tool's arguments, in the order its
+	// documentation in jython.go (or tools.go) gives.
+	Args []string
+}
+
+// Name returns the script or tool name.
+func (r Request) Name() string {
+	if r.Script != "" {
+		return r.Script
+	}
+	return r.Tool
+}
+
+// Instance is one server's instance of a messaging engine, as its MBean
+// reports it.
+type Instance struct {
+	Node   string `json:"node"`
+	Server string `json:"server"`
+	State  string `json:"state"`
+}
+
+// Reply is what a script reported through its DRILLBOOK-RESULT marker (or
+// what the simulated cell answers in its place). Every field is a string or
+// a list, as the script's small JSON encoder writes them.
+type Reply struct {
+	// OK is "true" on success; anything else is a failure explained by Error.
+	OK    string `json:"ok"`
+	Error string `json:"error"`
+	// Instances are the engine's instances in running servers.
+	Instances []Instance `json:"instances"`
+	// Node and Server say where the call took effect.
+	Node   string `json:"node"`
+	Server string `json:"server"`
+	// Before and After are engine or server states around the call.
+	Before string `json:"before"`
+	After  string `json:"after"`
+	// Attribute and Previous are the Initial state attribute and its old
+	// value.
+	Attribute string `json:"attribute"`
+	Previous  string `json:"previous"`
+	// Nodes are the nodes a save-sync synchronised, each "node=result".
+	Nodes []string `json:"nodes"`
+	// Evidence are lines worth keeping in the report (a tool's last lines,
+	// a log record).
+	Evidence []string `json:"evidence"`
+}
+
+// Backend carries out requests against a cell: RealBackend through
+// wsadmin.sh and the profile tools, the simulated cell in process.
+type Backend interface {
+	// Host says where calls take effect, for plans ("dmgr01:8879 (SOAP)").
+	Host() string
+	// Plan says what Do would run, without running it; no secret appears.
+	Plan(req Request) runbook.Plan
+	// Do runs the request. A failed script or tool is an error that says
+	// what to do; the Reply is then as far as it got.
+	Do(ctx context.Context, req Request, out runbook.Output) (Reply, error)
+}

@@ -1,0 +1,133 @@
+// Package was is drillbook's WebSphere Application Server adapter for the
+// service integration bus: it starts, stops and inspects messaging engines
+// through wsadmin, backs up and restores the configuration with
+// backupConfig/restoreConfig, copies file stores with a manifest, and runs
+// the data-store backup and restore commands a target defines. Operations
+// talk to a Backend: the real one drives wsadmin.sh and the profile's tools,
+// the simulated one (package simcell) is the training cell.
+package was
+
+import (
+	"time"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// Config is the `was:` section of a target in targets.yaml.
+type Config struct {
+	// Wsadmin is the path of wsadmin.sh; empty means ProfileRoot/bin/wsadmin.sh.
+	Wsadmin string `yaml:"wsadmin"`
+	// ProfileRoot is the profile directory (…/profiles/Dmgr01) whose bin/
+	// holds backupConfig.sh, restoreConfig.sh and startServer.sh.
+	ProfileRoot string `yaml:"profile_root"`
+	// ProfileName is passed as -profileName to the profile tools when set.
+	ProfileName string `yaml:"profile_name"`
+	// ConnType is SOAP, RMI or NONE; empty means SOAP.
+	ConnType string `yaml:"conntype"`
+	// Host and Port are the deployment manager's connector; empty and zero
+	// leave them to wsadmin.properties.
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// User is the administrative user; empty means security is off or the
+	// profile's soap.client.props already holds the credentials.
+	User string `yaml:"user"`
+	// Password is where the user's password comes from. It reaches wsadmin
+	// only through a properties file readable by its owner alone.
+	Password runbook.SecretRef `yaml:"password"`
+	// UserProperty and PasswordProperty name the properties that carry the
+	// credentials in that file. Empty means com.ibm.SOAP.loginUserid and
+	// com.ibm.SOAP.loginPassword for SOAP, com.ibm.CORBA.loginUserid and
+	// com.ibm.CORBA.loginPassword for RMI (the reference leaves the -p route
+	// UNCONFIRMED, so a site can change them).
+	UserProperty     string `yaml:"user_property"`
+	PasswordProperty string `yaml:"password_property"`
+	// CallTimeout bounds one wsadmin or tool run when the step sets no
+	// timeout; zero means 10 minutes (a JVM start plus the work).
+	CallTimeout runbook.Duration `yaml:"call_timeout"`
+	// StateWait is how long a script waits for an engine to reach the state
+	// it asked for before it reports what it saw; zero means 2 minutes.
+	StateWait runbook.Duration `yaml:"state_wait"`
+	// InitialStateAttribute is the configuration attribute holding an
+	// engine's Initial state. Empty means discover it at run time from
+	// AdminConfig.attributes('SIBMessagingEngine') (the reference says
+	// initialState is likely but UNCONFIRMED).
+	InitialStateAttribute string `yaml:"initial_state_attribute"`
+	// RecoveryPoll is how often a recovery-mode start checks whether the
+	// server has stopped by itself; zero means 15 seconds.
+	RecoveryPoll runbook.Duration `yaml:"recovery_poll"`
+	// BackupConfigOptions and RestoreConfigOptions are extra options for
+	// backupConfig.sh and restoreConfig.sh (the restoreConfig option list is
+	// UNCONFIRMED, so drillbook adds none of its own beyond -nostop).
+	BackupConfigOptions  []string `yaml:"backup_config_options"`
+	RestoreConfigOptions []string `yaml:"restore_config_options"`
+	// DataStore holds the commands that back up and restore an engine's
+	// data store; drillbook does not pretend to know the database.
+	DataStore DataStoreConfig `yaml:"data_store"`
+}
+
+// DataStoreConfig is how a target backs up and restores data stores. Each
+// command is an argv whose elements are templates over .engine, .dir and
+// .schema (missing keys are errors); no shell sees them.
+type DataStoreConfig struct {
+	// Backup writes the engine's data store into .dir.
+	Backup []string `yaml:"backup"`
+	// Restore reads it back from .dir.
+	Restore []string `yaml:"restore"`
+	// Schema is the default .schema value; empty means IBMWSSIB.
+	Schema string `yaml:"schema"`
+	// Env is added to the commands' environment (templates as above).
+	Env map[string]string `yaml:"env"`
+	// SecretEnv puts secrets (a database password) in the commands'
+	// environment, never on their command line.
+	SecretEnv map[string]runbook.SecretRef `yaml:"secret_env"`
+	// Timeout bounds one command when the step sets none; zero means 1 hour.
+	Timeout runbook.Duration `yaml:"timeout"`
+}
+
+func (c Config) callTimeout() time.Duration {
+	if c.CallTimeout.Duration > 0 {
+		return c.CallTimeout.Duration
+	}
+	return 10 * time.Minute
+}
+
+func (c Config) stateWait() time.Duration {
+	if c.StateWait.Duration > 0 {
+		return c.StateWait.Duration
+	}
+	return 2 * time.Minute
+}
+
+func (c Config) recoveryPoll() time.Duration {
+	if c.RecoveryPoll.Duration > 0 {
+		return c.RecoveryPoll.Duration
+	}
+	return 15 * time.Second
+}
+
+func (c Config) connType() string {
+	if c.ConnType == "" {
+		return "SOAP"
+	}
+	return c.ConnType
+}
+
+func (c Config) credentialProperties() (user, pass string) {
+	user, pass = c.UserProperty, c.PasswordProperty
+	if c.connType() == "RMI" {
+		if user == "" {
+			user = "com.ibm.CORBA.loginUserid"
+		}
+		if pass == "" {
+			pass = "com.ibm.CORBA.loginPassword"
+		}
+		return user, pass
+	}
+	if user == "" {
+		user = "com.ibm.SOAP.loginUserid"
+	}
+	if pass == "" {
+		pass = "com.ibm.SOAP.loginPassword"
+	}
+	return user, pass
+}
