@@ -193,8 +193,6 @@ type Check struct {
 	Action string `yaml:"action"`
 	// With are its arguments.
 	With map[string]Value `yaml:"with"`
-	// Wait, instead of an action, checks a log.
-	Wait *Wait `yaml:"wait"`
 
 	// Pos is where the check starts.
 	Pos Pos `yaml:"-"`

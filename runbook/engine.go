@@ -1,0 +1,1076 @@
+package runbook
+
+import (
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxVisits bounds how often one step instance may be entered, so that a
+// goto loop in a runbook ends instead of running forever.
+const maxVisits = 100
+
+// defaultPollEvery is the interval of a polled wait that names none.
+const defaultPollEvery = 2 * time.Second
+
+// Engine is the runbook state machine. It takes inputs (Handle) and returns
+// events, some of which are effects for the runner to carry out: run a call,
+// arm a log watch, set a timer, ask the operator. It starts no goroutine,
+// reads no clock (every input carries its time) and does no I/O, so the same
+// inputs always give the same events: replaying a journal's inputs rebuilds
+// the state of a run exactly.
+type Engine struct {
+	rb     *Runbook
+	specs  map[string]OpSpec
+	params ParamValues
+
+	inst   []*instance
+	first  map[string]int // step id -> index of its first instance
+	cur    int            // index of the current instance; len(inst) at the end
+	status RunStatus
+	out    map[string]map[string]string // step id -> vars from its result
+	nextID int
+	adhoc  map[int]bool // ad-hoc calls in flight
+
+	now time.Time
+	evs []Event
+}
+
+// instance is one step, or one iteration of a foreach step.
+type instance struct {
+	key     string
+	step    *Step
+	index   int // position in the foreach list, 0 otherwise
+	item    string
+	hasItem bool
+
+	state   StepState
+	title   string
+	attempt int
+	visits  int
+	started time.Time
+	ended   time.Time
+
+	// Progress of the current attempt.
+	precheckDone bool
+	lastPrecheck string
+	confirmed    bool
+	acked        bool
+	watchID      int
+	watchArmed   bool
+	watchDone    bool
+	watchFailed  string
+	watchTimeout bool
+	watchPos     []LogPosition
+	actionDone   bool
+	pollDone     bool
+	verifyDone   bool
+
+	callID      int
+	callPhase   Phase
+	timerID     int
+	timerWhy    string // "retry", "poll"
+	timerAfter  time.Duration
+	deadlineID  int
+	deadline    time.Time
+	deadlineHit bool
+	askFor      Ask
+	reconciling bool
+	failTimeout bool
+}
+
+// NewEngine prepares a run of rb with resolved parameter values. specs are
+// the operations' specs, for typing arguments; the runbook must already have
+// passed Validate against the same specs.
+func NewEngine(rb *Runbook, specs []OpSpec, params ParamValues) (*Engine, error) {
+	e := &Engine{
+		rb:     rb,
+		specs:  make(map[string]OpSpec, len(specs)),
+		params: params,
+		first:  map[string]int{},
+		status: RunRunning,
+		out:    map[string]map[string]string{},
+		adhoc:  map[int]bool{},
+	}
+	for _, s := range specs {
+		e.specs[s.Name] = s
+	}
+	for i := range rb.Steps {
+		st := &rb.Steps[i]
+		e.first[st.ID] = len(e.inst)
+		if st.Foreach == nil {
+			e.inst = append(e.inst, &instance{key: st.ID, step: st, state: StatePending})
+			continue
+		}
+		items, _ := params[st.Foreach.Param].([]string)
+		if len(items) == 0 {
+			// An empty list still gets one instance, skipped when reached,
+			// so the report says the step was considered.
+			e.inst = append(e.inst, &instance{key: st.ID, step: st, state: StatePending})
+			continue
+		}
+		for j, it := range items {
+			e.inst = append(e.inst, &instance{
+				key: st.ID + "[" + strconv.Itoa(j+1) + "]", step: st, index: j,
+				item: it, hasItem: true, state: StatePending,
+			})
+		}
+	}
+	return e, nil
+}
+
+// Status returns the run's status.
+func (e *Engine) Status() RunStatus { return e.status }
+
+// StepView is a read-only view of one step instance, for screens and
+// reports.
+type StepView struct {
+	Key         string
+	StepID      string
+	Title       string
+	Kind        StepKind
+	State       StepState
+	Attempt     int
+	Started     time.Time
+	Ended       time.Time
+	Expected    time.Duration
+	Destructive bool
+	Source      Source
+	Notes       string
+	Manual      string
+	Current     bool
+}
+
+// Steps returns a view of every step instance in order.
+func (e *Engine) Steps() []StepView {
+	views := make([]StepView, len(e.inst))
+	for i, in := range e.inst {
+		title := in.title
+		if title == "" {
+			title = e.renderTitle(in)
+		}
+		views[i] = StepView{
+			Key: in.key, StepID: in.step.ID, Title: title, Kind: in.step.Kind(), State: in.state,
+			Attempt: in.attempt, Started: in.started, Ended: in.ended, Expected: in.step.Expected.Duration,
+			Destructive: in.step.Destructive, Source: in.step.Source, Notes: in.step.Notes,
+			Manual: in.step.Manual, Current: i == e.cur && !e.status.Final(),
+		}
+	}
+	return views
+}
+
+// Handle applies one input and returns the events it caused, in order.
+// Inputs that no longer apply (the result of a call already given up on) are
+// ignored and cause no event.
+func (e *Engine) Handle(in Input) []Event {
+	e.now = in.Time
+	e.evs = nil
+	if e.status.Final() && in.Type != InStart {
+		if in.Type == InCallDone && e.adhoc[in.ID] {
+			e.adhocDone(in)
+		}
+		return e.evs
+	}
+	switch in.Type {
+	case InStart:
+		if len(e.inst) > 0 && e.inst[0].state != StatePending {
+			return nil
+		}
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
+		e.enter(0)
+	case InCallDone:
+		e.callDone(in)
+	case InWatchArmed:
+		e.watchArmed(in)
+	case InWatchDone:
+		e.watchEnded(in)
+	case InTimer:
+		e.timer(in)
+	case InConfirm:
+		e.confirm(in)
+	case InAck:
+		e.ack(in)
+	case InDeviate:
+		e.deviate(in)
+	case InResume:
+		e.resume()
+	case InReconcile:
+		e.reconcile(in)
+	}
+	return e.evs
+}
+
+func (e *Engine) emit(ev Event) {
+	ev.Time = e.now
+	e.evs = append(e.evs, ev)
+}
+
+func (e *Engine) current() *instance {
+	if e.cur < 0 || e.cur >= len(e.inst) {
+		return nil
+	}
+	return e.inst[e.cur]
+}
+
+func (e *Engine) id() int {
+	e.nextID++
+	return e.nextID
+}
+
+// data is what templates of the instance see.
+func (e *Engine) data(in *instance) map[string]any {
+	d := make(map[string]any, len(e.params)+2)
+	maps.Copy(d, map[string]any(e.params))
+	if in != nil && in.step.Foreach != nil {
+		d[foreachVar(in.step.Foreach)] = in.item
+	}
+	out := make(map[string]any, len(e.out))
+	for k, v := range e.out {
+		out[k] = v
+	}
+	d["out"] = out
+	return d
+}
+
+func foreachVar(f *Foreach) string {
+	if f.As != "" {
+		return f.As
+	}
+	return "item"
+}
+
+func (e *Engine) renderTitle(in *instance) string {
+	t, err := render(in.step.Title, e.data(in))
+	if err != nil || t == "" {
+		if in.step.Title != "" && err == nil {
+			return in.step.Title
+		}
+		return in.step.ID
+	}
+	return t
+}
+
+func (e *Engine) base(in *instance, typ EventType) Event {
+	return Event{Type: typ, Step: in.key, StepID: in.step.ID, Attempt: in.attempt, State: in.state}
+}
+
+// enter makes instance i current and starts it, skipping instances whose
+// when: is false, until one waits for something or the run ends.
+func (e *Engine) enter(i int) {
+	for {
+		if i >= len(e.inst) {
+			e.cur = len(e.inst)
+			e.finish(RunSucceeded, "")
+			return
+		}
+		e.cur = i
+		in := e.inst[i]
+		in.visits++
+		if in.visits > maxVisits {
+			in.state = StateFailed
+			e.emit(Event{Type: EvStepFailed, Step: in.key, StepID: in.step.ID, State: in.state,
+				Reason: fmt.Sprintf("entered %d times: the runbook loops (check its goto and next)", maxVisits)})
+			e.finish(RunAborted, "loop")
+			return
+		}
+		in.title = e.renderTitle(in)
+		if in.step.Foreach != nil && !in.hasItem {
+			e.skip(in, fmt.Sprintf("foreach: the list %s is empty", in.step.Foreach.Param))
+			i++
+			continue
+		}
+		if in.step.When != "" {
+			ok, err := e.when(in)
+			if err != nil {
+				in.attempt = 1
+				in.started = e.now
+				in.state = StateRunning
+				e.emit(e.startEvent(in))
+				e.fail(in, "when: "+err.Error(), false)
+				return
+			}
+			if !ok {
+				e.skip(in, "when: "+strings.TrimSpace(in.step.When)+" is false; "+e.wouldRun(in))
+				i++
+				continue
+			}
+		}
+		e.start(in, false)
+		return
+	}
+}
+
+func (e *Engine) when(in *instance) (bool, error) {
+	s, err := render(in.step.When, e.data(in))
+	if err != nil {
+		return false, err
+	}
+	switch strings.TrimSpace(s) {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("rendered %q, not true or false", strings.TrimSpace(s))
+}
+
+// wouldRun says what a skipped step would have done, so nothing is skipped
+// silently.
+func (e *Engine) wouldRun(in *instance) string {
+	st := in.step
+	switch st.Kind() {
+	case KindManual:
+		return "would have asked: " + firstLine(st.Manual)
+	case KindAction:
+		if args, err := e.args(st.Action, st.With, in); err == nil {
+			return "would have run " + st.Action + " " + args.Display(e.specs[st.Action])
+		}
+		return "would have run " + st.Action
+	case KindWait:
+		if st.Wait.Action != "" {
+			return "would have polled " + st.Wait.Action
+		}
+		return "would have watched " + strings.Join(st.Wait.Log.Strings(), ", ")
+	}
+	return ""
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i] + " ..."
+	}
+	return s
+}
+
+func (e *Engine) skip(in *instance, reason string) {
+	in.state = StateSkipped
+	in.ended = e.now
+	ev := e.base(in, EvStepSkipped)
+	ev.Title = in.title
+	ev.Reason = reason
+	e.emit(ev)
+}
+
+func (e *Engine) startEvent(in *instance) Event {
+	ev := e.base(in, EvStepStarted)
+	ev.Title = in.title
+	ev.Kind = in.step.Kind()
+	src := in.step.Source
+	ev.Source = &src
+	ev.Expected = in.step.Expected.Duration
+	ev.Destructive = in.step.Destructive
+	ev.Text = in.step.Manual
+	if in.step.Action != "" {
+		ev.Op = in.step.Action
+		if args, err := e.args(in.step.Action, in.step.With, in); err == nil {
+			ev.Args = args
+		}
+	}
+	return ev
+}
+
+// start begins an attempt of the instance. A retry keeps the confirmation
+// given for the attempt before unless fresh is set.
+func (e *Engine) start(in *instance, fresh bool) {
+	confirmed := in.confirmed && !fresh
+	keep := in.attempt
+	*in = instance{key: in.key, step: in.step, index: in.index, item: in.item, hasItem: in.hasItem,
+		title: in.title, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
+	in.state = StateRunning
+	in.started = e.now
+	e.emit(e.startEvent(in))
+	e.proceed(in)
+}
+
+// proceed does the next thing the current attempt still needs, in the fixed
+// order: manual tick-off, precheck, confirmation, arm watch, action, poll,
+// await watch, verify; then the step has succeeded.
+func (e *Engine) proceed(in *instance) {
+	st := in.step
+	switch {
+	case st.Manual != "" && !in.acked:
+		in.state = StateNeedsOperator
+		in.askFor = AskManual
+		ev := e.base(in, EvOperatorRequest)
+		ev.Ask = AskManual
+		ev.Text = st.Manual
+		e.emit(ev)
+	case st.Precheck != nil && !in.precheckDone:
+		e.call(in, PhasePrecheck, st.Precheck.Action, st.Precheck.With, st.Timeout.Duration)
+	case st.Destructive && !in.confirmed:
+		in.state = StateNeedsConfirmation
+		ev := e.base(in, EvConfirmRequest)
+		tok, err := render(st.Confirm, e.data(in))
+		if err != nil {
+			e.fail(in, "confirm: "+err.Error(), false)
+			return
+		}
+		ev.Token = tok
+		ev.Text = in.lastPrecheck
+		if st.Action != "" {
+			ev.Op = st.Action
+			if args, err := e.args(st.Action, st.With, in); err == nil {
+				ev.Args = args
+			}
+		}
+		e.emit(ev)
+	case st.Wait != nil && st.Wait.Action == "" && in.watchID == 0:
+		spec, err := e.watchSpec(in)
+		if err != nil {
+			e.fail(in, "wait: "+err.Error(), false)
+			return
+		}
+		in.watchID = e.id()
+		in.state = StateWaiting
+		ev := e.base(in, EvWatchArm)
+		ev.ID = in.watchID
+		ev.Watch = &spec
+		e.emit(ev)
+	case st.Wait != nil && st.Wait.Action == "" && !in.watchArmed:
+		// waiting for the runner to report the watch armed
+	case st.Action != "" && !in.actionDone:
+		e.call(in, PhaseAction, st.Action, st.With, st.Timeout.Duration)
+	case st.Wait != nil && st.Wait.Action != "" && !in.pollDone:
+		if in.deadlineID == 0 {
+			in.deadlineID = e.id()
+			in.deadline = e.now.Add(st.Wait.Timeout.Duration)
+			e.setTimer(in, in.deadlineID, st.Wait.Timeout.Duration)
+		}
+		e.call(in, PhaseAction, st.Wait.Action, st.Wait.With, st.Wait.Timeout.Duration)
+		in.state = StateWaiting
+	case st.Wait != nil && st.Wait.Action == "" && !in.watchDone:
+		in.state = StateWaiting
+	case st.Wait != nil && in.watchFailed != "":
+		e.fail(in, in.watchFailed, in.watchTimeout)
+	case st.Verify != nil && !in.verifyDone:
+		e.call(in, PhaseVerify, st.Verify.Action, st.Verify.With, st.Timeout.Duration)
+	default:
+		e.succeed(in)
+	}
+}
+
+func (e *Engine) args(op string, with map[string]Value, in *instance) (Args, error) {
+	spec, ok := e.specs[op]
+	if !ok {
+		return nil, fmt.Errorf("no adapter offers %s", op)
+	}
+	return resolveArgs(spec, with, e.data(in))
+}
+
+func (e *Engine) call(in *instance, phase Phase, op string, with map[string]Value, timeout time.Duration) {
+	args, err := e.args(op, with, in)
+	if err != nil {
+		e.fail(in, string(phase)+": "+err.Error(), false)
+		return
+	}
+	in.callID = e.id()
+	in.callPhase = phase
+	in.state = StateRunning
+	ev := e.base(in, EvCallStart)
+	ev.ID = in.callID
+	ev.Phase = phase
+	ev.Op = op
+	ev.Args = args
+	ev.Timeout = timeout
+	e.emit(ev)
+}
+
+func (e *Engine) watchSpec(in *instance) (WatchSpec, error) {
+	w := in.step.Wait
+	d := e.data(in)
+	files, err := renderList(w.Log.Strings(), d)
+	if err != nil {
+		return WatchSpec{}, err
+	}
+	engine, err := render(w.Engine, d)
+	if err != nil {
+		return WatchSpec{}, err
+	}
+	spec := WatchSpec{Files: files, Engine: engine, Timeout: w.Timeout.Duration}
+	for _, set := range []struct {
+		dst *[]string
+		src []string
+	}{{&spec.Success, w.Success}, {&spec.Failure, w.Failure}, {&spec.Warn, w.Warn}} {
+		for _, p := range set.src {
+			r, err := render(p, d)
+			if err != nil {
+				return WatchSpec{}, err
+			}
+			*set.dst = append(*set.dst, r)
+		}
+	}
+	return spec, nil
+}
+
+func (e *Engine) setTimer(in *instance, id int, after time.Duration) {
+	ev := e.base(in, EvTimerSet)
+	ev.ID = id
+	ev.After = after
+	e.emit(ev)
+}
+
+func (e *Engine) callDone(inp Input) {
+	if e.adhoc[inp.ID] {
+		e.adhocDone(inp)
+		return
+	}
+	in := e.current()
+	if in == nil || inp.ID == 0 || inp.ID != in.callID {
+		return
+	}
+	in.callID = 0
+	ev := e.base(in, EvCallFinished)
+	ev.ID = inp.ID
+	ev.Phase = in.callPhase
+	ev.Result = inp.Result
+	ev.Error = inp.Error
+	ev.TimedOut = inp.TimedOut
+	e.emit(ev)
+	for _, w := range resultWarnings(inp.Result) {
+		wev := e.base(in, EvWarning)
+		wev.Text = w
+		e.emit(wev)
+	}
+	failed := inp.Error != ""
+	switch in.callPhase {
+	case PhasePrecheck:
+		if failed {
+			e.fail(in, "precheck failed: "+inp.Error, inp.TimedOut)
+			return
+		}
+		in.precheckDone = true
+		in.lastPrecheck = summaryOf(inp.Result)
+	case PhaseAction:
+		st := in.step
+		if st.Wait != nil && st.Wait.Action != "" && st.Action == "" {
+			e.pollDone(in, inp)
+			return
+		}
+		if failed {
+			e.fail(in, inp.Error, inp.TimedOut)
+			return
+		}
+		in.actionDone = true
+		e.keepVars(in, inp.Result)
+	case PhaseVerify:
+		if failed {
+			if in.reconciling {
+				in.reconciling = false
+				e.askReconcile(in, "verify failed after resume: "+inp.Error)
+				return
+			}
+			e.fail(in, "verify failed: "+inp.Error, inp.TimedOut)
+			return
+		}
+		in.verifyDone = true
+		if in.reconciling {
+			in.reconciling = false
+			in.actionDone = true
+			rev := e.base(in, EvReconciled)
+			rev.State = StateSucceeded
+			rev.Reason = "verify passed after resume"
+			e.emit(rev)
+		}
+	}
+	e.proceed(in)
+}
+
+func resultWarnings(r *Result) []string {
+	if r == nil {
+		return nil
+	}
+	return r.Warnings
+}
+
+func summaryOf(r *Result) string {
+	if r == nil {
+		return ""
+	}
+	return r.Summary
+}
+
+func (e *Engine) keepVars(in *instance, r *Result) {
+	if r == nil || len(r.Vars) == 0 {
+		return
+	}
+	e.out[in.step.ID] = maps.Clone(r.Vars)
+}
+
+func (e *Engine) pollDone(in *instance, inp Input) {
+	if inp.Error == "" {
+		in.pollDone = true
+		e.keepVars(in, inp.Result)
+		e.cancelTimer(in, &in.deadlineID)
+		e.proceed(in)
+		return
+	}
+	if in.deadlineHit || !e.now.Before(in.deadline) {
+		e.fail(in, fmt.Sprintf("the condition did not hold within %s: %s", in.step.Wait.Timeout.Duration, inp.Error), true)
+		return
+	}
+	every := in.step.Wait.Every.Duration
+	if every == 0 {
+		every = defaultPollEvery
+	}
+	in.timerID = e.id()
+	in.timerWhy = "poll"
+	in.timerAfter = every
+	in.state = StateWaiting
+	e.setTimer(in, in.timerID, every)
+}
+
+func (e *Engine) cancelTimer(in *instance, id *int) {
+	if *id == 0 {
+		return
+	}
+	ev := e.base(in, EvTimerCancel)
+	ev.ID = *id
+	e.emit(ev)
+	*id = 0
+}
+
+func (e *Engine) watchArmed(inp Input) {
+	in := e.current()
+	if in == nil || inp.ID != in.watchID || in.watchArmed {
+		return
+	}
+	in.watchArmed = true
+	in.watchPos = inp.Positions
+	ev := e.base(in, EvWatchArmed)
+	ev.ID = inp.ID
+	ev.Positions = inp.Positions
+	ev.Error = inp.Error
+	e.emit(ev)
+	if inp.Error != "" {
+		in.watchID = -1 // armed and failed: nothing to cancel
+		in.watchDone = true
+		e.fail(in, "log watch: "+inp.Error, false)
+		return
+	}
+	if in.callID == 0 {
+		e.proceed(in)
+	}
+}
+
+func (e *Engine) watchEnded(inp Input) {
+	in := e.current()
+	if in == nil || inp.ID != in.watchID || in.watchDone {
+		return
+	}
+	in.watchDone = true
+	ev := e.base(in, EvWatchFinished)
+	ev.ID = inp.ID
+	ev.Error = inp.Error
+	ev.TimedOut = inp.TimedOut
+	if inp.Outcome != nil {
+		ev.Line = inp.Outcome.Line
+		ev.Positions = inp.Outcome.Positions
+		in.watchPos = inp.Outcome.Positions
+	}
+	e.emit(ev)
+	switch {
+	case inp.Error != "":
+		in.watchFailed = "log watch: " + inp.Error
+	case inp.TimedOut || inp.Outcome == nil || inp.Outcome.Kind == MatchNone:
+		in.watchFailed = fmt.Sprintf("no success line in the log within %s", in.step.Wait.Timeout.Duration)
+		in.watchTimeout = true
+	case inp.Outcome.Kind == MatchFailure:
+		in.watchFailed = "failure line in the log: " + firstLine(inp.Outcome.Line.Text)
+	default:
+		if inp.Outcome.Line != nil && len(inp.Outcome.Line.Vars) > 0 {
+			vars := maps.Clone(e.out[in.step.ID])
+			if vars == nil {
+				vars = map[string]string{}
+			}
+			maps.Copy(vars, inp.Outcome.Line.Vars)
+			e.out[in.step.ID] = vars
+		}
+	}
+	if in.callID != 0 {
+		return // the action is still running; decide when it ends
+	}
+	e.proceed(in)
+}
+
+func (e *Engine) timer(inp Input) {
+	in := e.current()
+	if in == nil {
+		return
+	}
+	switch inp.ID {
+	case 0:
+		return
+	case in.deadlineID:
+		in.deadlineID = 0
+		in.deadlineHit = true
+		if in.callID != 0 {
+			ev := e.base(in, EvCallCancel)
+			ev.ID = in.callID
+			ev.Reason = "wait timeout"
+			e.emit(ev)
+			return
+		}
+		e.cancelTimer(in, &in.timerID)
+		e.fail(in, fmt.Sprintf("the condition did not hold within %s", in.step.Wait.Timeout.Duration), true)
+	case in.timerID:
+		in.timerID = 0
+		switch in.timerWhy {
+		case "retry":
+			e.start(in, false)
+		case "poll":
+			e.call(in, PhaseAction, in.step.Wait.Action, in.step.Wait.With, in.step.Wait.Timeout.Duration)
+			in.state = StateWaiting
+		}
+	}
+}
+
+// stopOutstanding cancels the watch, timers and call of an instance.
+func (e *Engine) stopOutstanding(in *instance) {
+	if in.watchID > 0 && !in.watchDone {
+		ev := e.base(in, EvWatchCancel)
+		ev.ID = in.watchID
+		e.emit(ev)
+		in.watchDone = true
+	}
+	e.cancelTimer(in, &in.timerID)
+	e.cancelTimer(in, &in.deadlineID)
+	if in.callID != 0 {
+		ev := e.base(in, EvCallCancel)
+		ev.ID = in.callID
+		e.emit(ev)
+		in.callID = 0
+	}
+}
+
+func (e *Engine) succeed(in *instance) {
+	in.state = StateSucceeded
+	in.ended = e.now
+	ev := e.base(in, EvStepSucceeded)
+	ev.Title = in.title
+	e.emit(ev)
+	if in.step.Next != "" {
+		e.enter(e.first[in.step.Next])
+		return
+	}
+	e.enter(e.cur + 1)
+}
+
+// fail ends the attempt and applies on_failure: retries first, then goto,
+// abort, or a question to the operator.
+func (e *Engine) fail(in *instance, reason string, timedOut bool) {
+	e.stopOutstanding(in)
+	in.state = StateFailed
+	in.ended = e.now
+	in.failTimeout = timedOut
+	ev := e.base(in, EvStepFailed)
+	ev.Title = in.title
+	ev.Reason = reason
+	ev.TimedOut = timedOut
+	e.emit(ev)
+	of := in.step.OnFailure
+	if of != nil && of.Retry != nil && in.attempt <= of.Retry.Count {
+		rev := e.base(in, EvStepRetrying)
+		rev.Reason = fmt.Sprintf("retry %d of %d", in.attempt, of.Retry.Count)
+		rev.After = of.Retry.Delay.Duration
+		e.emit(rev)
+		if of.Retry.Ask {
+			in.state = StateNeedsOperator
+			in.askFor = AskRetry
+			q := e.base(in, EvOperatorRequest)
+			q.Ask = AskRetry
+			q.Reason = reason
+			q.Text = fmt.Sprintf("Attempt %d failed. Resolve the cause, then retry (%d of %d left).", in.attempt, of.Retry.Count-in.attempt+1, of.Retry.Count)
+			e.emit(q)
+			return
+		}
+		in.timerID = e.id()
+		in.timerWhy = "retry"
+		in.timerAfter = of.Retry.Delay.Duration
+		e.setTimer(in, in.timerID, of.Retry.Delay.Duration)
+		return
+	}
+	switch {
+	case of != nil && of.Goto != "":
+		e.enter(e.first[of.Goto])
+	case of != nil && of.Abort:
+		status := RunFailed
+		if timedOut {
+			status = RunTimedOut
+		}
+		e.finish(status, reason)
+	default:
+		in.askFor = AskDecide
+		q := e.base(in, EvOperatorRequest)
+		q.Ask = AskDecide
+		q.Reason = reason
+		q.TimedOut = timedOut
+		q.Text = "The step failed. Retry, skip, jump to another step or abort, with a reason."
+		e.emit(q)
+	}
+}
+
+func (e *Engine) finish(status RunStatus, reason string) {
+	e.status = status
+	e.emit(Event{Type: EvRunFinished, Status: status, Reason: reason})
+}
+
+func (e *Engine) matchStep(in *instance, step string) bool {
+	return step == in.key || step == in.step.ID
+}
+
+func (e *Engine) confirm(inp Input) {
+	in := e.current()
+	if in == nil || in.state != StateNeedsConfirmation || !e.matchStep(in, inp.Step) {
+		return
+	}
+	want, err := render(in.step.Confirm, e.data(in))
+	if err != nil {
+		return
+	}
+	if strings.TrimSpace(inp.Token) != want {
+		ev := e.base(in, EvConfirmRefused)
+		ev.Reason = "the typed text does not match; nothing was run"
+		e.emit(ev)
+		return
+	}
+	in.confirmed = true
+	in.state = StateRunning
+	ev := e.base(in, EvConfirmAccepted)
+	ev.Token = want
+	e.emit(ev)
+	e.proceed(in)
+}
+
+func (e *Engine) ack(inp Input) {
+	in := e.current()
+	if in == nil || in.state != StateNeedsOperator || !e.matchStep(in, inp.Step) {
+		return
+	}
+	ev := e.base(in, EvOperatorAck)
+	ev.Ask = in.askFor
+	ev.Text = inp.Note
+	switch in.askFor {
+	case AskManual:
+		e.emit(ev)
+		in.acked = true
+		in.state = StateRunning
+		e.proceed(in)
+	case AskRetry:
+		e.emit(ev)
+		e.start(in, false)
+	}
+}
+
+func (e *Engine) deviate(inp Input) {
+	in := e.current()
+	refuse := func(why string) {
+		ev := Event{Type: EvDeviationRefused, Deviation: inp.Deviation, Target: inp.Target, Reason: why}
+		if in != nil {
+			ev.Step, ev.StepID = in.key, in.step.ID
+		}
+		e.emit(ev)
+	}
+	reason := strings.TrimSpace(inp.Reason)
+	if reason == "" {
+		refuse("a deviation needs a reason; it goes into the report")
+		return
+	}
+	if in == nil {
+		refuse("the run has no current step")
+		return
+	}
+	if in.callID != 0 && inp.Deviation != DevAbort && inp.Deviation != DevAdhoc {
+		refuse("a call is running; wait for it to end or cancel it first")
+		return
+	}
+	ev := e.base(in, EvDeviation)
+	ev.Deviation = inp.Deviation
+	ev.Target = inp.Target
+	ev.Reason = reason
+	switch inp.Deviation {
+	case DevRetry:
+		if in.state != StateFailed && in.state != StateNeedsOperator && in.state != StateNeedsConfirmation && in.state != StateWaiting {
+			refuse("only a failed or waiting step can be retried")
+			return
+		}
+		e.emit(ev)
+		e.stopOutstanding(in)
+		e.start(in, true)
+	case DevSkip:
+		e.emit(ev)
+		e.stopOutstanding(in)
+		e.skip(in, "skipped by the operator: "+reason)
+		e.enter(e.cur + 1)
+	case DevJump:
+		idx, ok := e.first[inp.Target]
+		if !ok {
+			refuse(fmt.Sprintf("there is no step %q", inp.Target))
+			return
+		}
+		e.emit(ev)
+		e.stopOutstanding(in)
+		if !in.state.Done() {
+			e.skip(in, "left by the operator for "+inp.Target+": "+reason)
+		}
+		e.enter(idx)
+	case DevAdhoc:
+		if len(inp.Argv) == 0 {
+			refuse("an ad-hoc command needs a command line")
+			return
+		}
+		if _, ok := e.specs["shell.run"]; !ok {
+			refuse("no shell adapter is available for an ad-hoc command")
+			return
+		}
+		e.emit(ev)
+		id := e.id()
+		e.adhoc[id] = true
+		cev := e.base(in, EvCallStart)
+		cev.ID = id
+		cev.Phase = "adhoc"
+		cev.Op = "shell.run"
+		cev.Args = Args{"argv": append([]string(nil), inp.Argv...)}
+		e.emit(cev)
+	case DevAbort:
+		e.emit(ev)
+		e.stopOutstanding(in)
+		if !in.state.Done() {
+			in.state = StateFailed
+			in.ended = e.now
+		}
+		e.finish(RunAborted, reason)
+	default:
+		refuse(fmt.Sprintf("unknown deviation %q: use retry, skip, jump, adhoc or abort", inp.Deviation))
+	}
+}
+
+func (e *Engine) adhocDone(inp Input) {
+	delete(e.adhoc, inp.ID)
+	ev := Event{Type: EvCallFinished, ID: inp.ID, Phase: "adhoc", Result: inp.Result, Error: inp.Error, TimedOut: inp.TimedOut}
+	if in := e.current(); in != nil {
+		ev.Step, ev.StepID = in.key, in.step.ID
+	}
+	e.emit(ev)
+}
+
+// resume reconciles the current step after drillbook stopped and was
+// started again. Checks in flight run again; an action in flight is decided
+// by its verify or by the operator, never silently run again; a watch picks
+// up where it stood; requests to the operator are asked again.
+func (e *Engine) resume() {
+	in := e.current()
+	e.emit(Event{Type: EvRunResumed})
+	for id := range e.adhoc {
+		delete(e.adhoc, id)
+	}
+	if in == nil {
+		return
+	}
+	if in.watchID > 0 && in.watchArmed && !in.watchDone {
+		ev := e.base(in, EvWatchArm)
+		ev.ID = in.watchID
+		spec, err := e.watchSpec(in)
+		if err == nil {
+			ev.Watch = &spec
+			ev.Positions = in.watchPos
+			in.watchArmed = false
+			e.emit(ev)
+		}
+	} else if in.watchID > 0 && !in.watchArmed {
+		// Armed but not reported before the stop: arm again from the end.
+		in.watchID = 0
+	}
+	if in.timerID != 0 {
+		e.setTimer(in, in.timerID, in.timerAfter)
+	}
+	if in.deadlineID != 0 {
+		left := in.deadline.Sub(e.now)
+		if left < 0 {
+			left = 0
+		}
+		e.setTimer(in, in.deadlineID, left)
+	}
+	if in.callID != 0 {
+		phase := in.callPhase
+		in.callID = 0
+		switch {
+		case phase == PhaseAction && in.step.Action != "":
+			if in.step.Verify != nil {
+				in.reconciling = true
+				e.call(in, PhaseVerify, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
+				return
+			}
+			e.askReconcile(in, "drillbook stopped while this step's action was running; say whether it succeeded")
+			return
+		case phase == PhaseAction:
+			e.call(in, PhaseAction, in.step.Wait.Action, in.step.Wait.With, in.step.Wait.Timeout.Duration)
+			return
+		default:
+			e.call(in, phase, map[Phase]string{PhasePrecheck: in.step.Precheck.Action, PhaseVerify: in.step.Verify.Action}[phase],
+				map[Phase]map[string]Value{PhasePrecheck: checkWith(in.step.Precheck), PhaseVerify: checkWith(in.step.Verify)}[phase],
+				in.step.Timeout.Duration)
+			return
+		}
+	}
+	switch in.state {
+	case StateNeedsConfirmation:
+		in.confirmed = false
+		e.proceed(in)
+	case StateNeedsOperator, StateFailed:
+		q := e.base(in, EvOperatorRequest)
+		q.Ask = in.askFor
+		if in.askFor == AskManual {
+			q.Text = in.step.Manual
+		} else {
+			q.Text = "The step is waiting for a decision: retry, skip, jump or abort, with a reason."
+		}
+		e.emit(q)
+	}
+}
+
+func checkWith(c *Check) map[string]Value {
+	if c == nil {
+		return nil
+	}
+	return c.With
+}
+
+func (e *Engine) askReconcile(in *instance, reason string) {
+	in.state = StateNeedsOperator
+	in.askFor = AskReconcile
+	q := e.base(in, EvOperatorRequest)
+	q.Ask = AskReconcile
+	q.Reason = reason
+	q.Text = "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?"
+	e.emit(q)
+}
+
+func (e *Engine) reconcile(inp Input) {
+	in := e.current()
+	if in == nil || in.askFor != AskReconcile || in.state != StateNeedsOperator || !e.matchStep(in, inp.Step) {
+		return
+	}
+	ev := e.base(in, EvReconciled)
+	ev.State = inp.Reconciled
+	ev.Reason = inp.Reason
+	switch inp.Reconciled {
+	case StateSucceeded:
+		e.emit(ev)
+		in.askFor = ""
+		in.actionDone = true
+		in.verifyDone = true
+		in.state = StateRunning
+		e.proceed(in)
+	case StateFailed:
+		e.emit(ev)
+		in.askFor = ""
+		e.fail(in, "the operator says the step failed while drillbook was stopped", false)
+	case "rerun":
+		e.emit(ev)
+		in.askFor = ""
+		e.start(in, true)
+	}
+}

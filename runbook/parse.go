@@ -1,0 +1,319 @@
+package runbook
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with an input file, at a position.
+type Problem struct {
+	Pos Pos
+	Msg string
+}
+
+// String renders the problem as file:line:col: message.
+func (p Problem) String() string { return p.Pos.String() + ": " + p.Msg }
+
+// Problems is every problem found in one or more files. It is an error so
+// that callers can return all of them at once.
+type Problems []Problem
+
+// Error renders one problem per line.
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (ps *Problems) add(pos Pos, format string, args ...any) {
+	*ps = append(*ps, Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (ps Problems) sorted() Problems {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Pos.File != ps[j].Pos.File {
+			return ps[i].Pos.File < ps[j].Pos.File
+		}
+		if ps[i].Pos.Line != ps[j].Pos.Line {
+			return ps[i].Pos.Line < ps[j].Pos.Line
+		}
+		return ps[i].Pos.Col < ps[j].Pos.Col
+	})
+	return ps
+}
+
+// maxRunbookSize bounds what Parse reads; real runbooks are a few KB.
+const maxRunbookSize = 4 << 20
+
+// ParseFile reads and parses a runbook file.
+func ParseFile(path string) (*Runbook, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read runbook: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes a runbook strictly: unknown fields, wrong types and
+// malformed YAML are reported as Problems with file:line:col. It does not
+// check the runbook against adapters; Validate does.
+func Parse(path string, data []byte) (*Runbook, error) {
+	var probs Problems
+	if len(data) > maxRunbookSize {
+		probs.add(Pos{File: path}, "the file is %d bytes; a runbook is at most %d", len(data), maxRunbookSize)
+		return nil, probs
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, errEOF(err)) {
+			probs.add(Pos{File: path, Line: 1, Col: 1}, "the file is empty: a runbook starts with `schema: %s`", SchemaV1)
+			return nil, probs
+		}
+		probs = append(probs, yamlProblems(path, err, nil)...)
+		return nil, probs
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		probs.add(Pos{File: path, Line: extra.Line, Col: extra.Column}, "a second YAML document: a runbook file holds exactly one")
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		probs.add(Pos{File: path, Line: root.Line, Col: root.Column}, "a runbook is a map with schema, id, title, params and steps")
+		return nil, probs
+	}
+	rb := &Runbook{}
+	if err := root.Decode(rb); err != nil {
+		probs = append(probs, yamlProblems(path, err, root)...)
+	}
+	walk(path, root, reflect.ValueOf(rb).Elem(), "runbook", &probs)
+	if len(probs) > 0 {
+		return nil, probs.sorted()
+	}
+	rb.Path = path
+	rb.Raw = data
+	sum := sha256.Sum256(data)
+	rb.Digest = hex.EncodeToString(sum[:])
+	rb.Pos = Pos{File: path, Line: root.Line, Col: root.Column}
+	return rb, nil
+}
+
+func errEOF(err error) error {
+	if err != nil && err.Error() == "EOF" {
+		return err
+	}
+	return errors.New("not EOF")
+}
+
+var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+):(?: column (\d+):)? ?(.*)$`)
+
+// yamlProblems turns yaml.v3 errors ("line 3: cannot unmarshal ...") into
+// positioned problems with wording an operator can act on.
+func yamlProblems(path string, err error, root *yaml.Node) Problems {
+	var msgs []string
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var probs Problems
+	for _, m := range msgs {
+		m = strings.TrimPrefix(m, "yaml: ")
+		mm := yamlLineRE.FindStringSubmatch(m)
+		if mm == nil {
+			probs.add(Pos{File: path, Line: 1, Col: 1}, "%s", m)
+			continue
+		}
+		line, _ := strconv.Atoi(mm[1])
+		col, _ := strconv.Atoi(mm[2])
+		if col == 0 {
+			col = firstColOnLine(root, line)
+		}
+		probs.add(Pos{File: path, Line: line, Col: col}, "%s", friendlyYAML(mm[3]))
+	}
+	return probs
+}
+
+var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*?)`)? into (.*)$")
+
+func friendlyYAML(msg string) string {
+	if m := unmarshalRE.FindStringSubmatch(msg); m != nil {
+		want := m[3]
+		switch {
+		case strings.HasPrefix(want, "[]"):
+			want = "a list"
+		case strings.HasPrefix(want, "map["):
+			want = "a map"
+		case want == "bool":
+			want = "true or false"
+		case want == "int":
+			want = "a whole number"
+		case want == "string":
+			want = "a plain value"
+		default:
+			if i := strings.LastIndex(want, "."); i >= 0 {
+				want = "a " + strings.ToLower(want[i+1:]) + " block"
+			}
+		}
+		got := map[string]string{"str": "a string", "seq": "a list", "map": "a map", "int": "a number", "bool": "a boolean", "float": "a number", "null": "nothing"}[m[1]]
+		if got == "" {
+			got = m[1]
+		}
+		return fmt.Sprintf("expected %s here, found %s", want, got)
+	}
+	return msg
+}
+
+func firstColOnLine(n *yaml.Node, line int) int {
+	if n == nil {
+		return 1
+	}
+	best := 0
+	var visit func(*yaml.Node)
+	visit = func(n *yaml.Node) {
+		if n.Line == line && (best == 0 || n.Column < best) {
+			best = n.Column
+		}
+		for _, c := range n.Content {
+			visit(c)
+		}
+	}
+	visit(n)
+	if best == 0 {
+		return 1
+	}
+	return best
+}
+
+var (
+	posType      = reflect.TypeOf(Pos{})
+	fieldsType   = reflect.TypeOf(fields{})
+	valueType    = reflect.TypeOf(Value{})
+	durationType = reflect.TypeOf(Duration{})
+)
+
+// walk checks every mapping key of n against the yaml tags of the struct v
+// decodes into, reports unknown keys with their position, and records the
+// positions of structs and their fields. It walks the decoded value in step
+// with the node tree, so it never decodes anything twice.
+func walk(file string, n *yaml.Node, v reflect.Value, what string, probs *Problems) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			return
+		}
+		walk(file, n, v.Elem(), what, probs)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i := 0; i < len(n.Content) && i < v.Len(); i++ {
+			walk(file, n.Content[i], v.Index(i), what, probs)
+		}
+	case reflect.Struct:
+		t := v.Type()
+		pos := Pos{File: file, Line: n.Line, Col: n.Column}
+		switch t {
+		case valueType:
+			val := v.Addr().Interface().(*Value)
+			val.Pos.File = file
+			return
+		case durationType:
+			d := v.Addr().Interface().(*Duration)
+			d.Pos.File = file
+			return
+		}
+		if f := v.FieldByName("Pos"); f.IsValid() && f.Type() == posType {
+			f.Set(reflect.ValueOf(pos))
+		}
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		known := map[string]int{}
+		var names []string
+		for i := 0; i < t.NumField(); i++ {
+			tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			known[tag] = i
+			names = append(names, tag)
+		}
+		keyPos := map[string]Pos{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			idx, ok := known[k.Value]
+			if !ok {
+				probs.add(Pos{File: file, Line: k.Line, Col: k.Column}, "unknown field %q in %s: known fields are %s", k.Value, what, strings.Join(names, ", "))
+				continue
+			}
+			keyPos[k.Value] = Pos{File: file, Line: val.Line, Col: val.Column}
+			sub := what
+			if fv := v.Field(idx); fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice {
+				sub = k.Value
+				if k.Value == "steps" {
+					sub = "step"
+				} else if k.Value == "params" {
+					sub = "parameter"
+				}
+			}
+			walk(file, val, v.Field(idx), sub, probs)
+		}
+		if f := v.FieldByName("fields"); f.IsValid() && f.Type() == fieldsType {
+			// fields is unexported: set it through the pointer.
+			fp := v.Addr().Interface()
+			switch x := fp.(type) {
+			case *Runbook:
+				x.keyPos = keyPos
+			case *Param:
+				x.keyPos = keyPos
+			case *Step:
+				x.keyPos = keyPos
+			case *Check:
+				x.keyPos = keyPos
+			case *Wait:
+				x.keyPos = keyPos
+			case *Foreach:
+				x.keyPos = keyPos
+			case *OnFailure:
+				x.keyPos = keyPos
+			case *Retry:
+				x.keyPos = keyPos
+			}
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode || v.Type().Elem() != valueType {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := reflect.ValueOf(n.Content[i].Value)
+			ev := v.MapIndex(key)
+			if !ev.IsValid() {
+				continue
+			}
+			val := ev.Interface().(Value)
+			val.Pos.File = file
+			v.SetMapIndex(key, reflect.ValueOf(val))
+		}
+	}
+}
