@@ -1,0 +1,405 @@
+// Package messagesight is drillbook's adapter for IBM IoT MessageSight
+// (Eclipse Amlen): a REST admin client and the operations the backup and
+// restore runbooks use (status, restart in and out of maintenance mode,
+// clean store, export and import of the configuration, file transfer, the
+// copy of the store directory, HA status, and a manifest that binds a
+// configuration backup to its store backup).
+//
+// The REST API has no backup or restore endpoint (reference §0): a backup is
+// an export of the configuration plus a copy of the store directory taken in
+// maintenance mode, and cleaning the store is a restart option.
+package messagesight
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// Server is how drillbook reaches one MessageSight admin endpoint.
+type Server struct {
+	// URL is the admin endpoint, "https://ms1.example.com:9089". It must not
+	// hold credentials.
+	URL string `yaml:"url"`
+	// User is the admin user for Basic authentication; empty sends none (the
+	// product's default admin endpoint is not secured).
+	User string `yaml:"user"`
+	// Password is where the admin password comes from.
+	Password runbook.SecretRef `yaml:"password"`
+	// CAFile is a PEM file of the CAs to trust for https; empty means the
+	// system's.
+	CAFile string `yaml:"ca_file"`
+	// PinSHA256 is the SHA-256 of the server certificate (hex, colons
+	// allowed); when set, exactly that certificate is accepted.
+	PinSHA256 string `yaml:"pin_sha256"`
+}
+
+// Config is the messagesight section of a target in targets.yaml.
+type Config struct {
+	// Server is the default server, used when a step names no node.
+	Server `yaml:",inline"`
+	// Nodes are further servers by name (the two of an HA pair); a step
+	// picks one with its node argument.
+	Nodes map[string]Server `yaml:"nodes"`
+	// Timeout bounds each HTTP request; zero means 30s.
+	Timeout time.Duration `yaml:"timeout"`
+	// StoreCopy, when set, is the command that copies a store directory
+	// (rsync or scp to another machine), as an argv in which "{src}" and
+	// "{dst}" are replaced; empty means a local copy.
+	StoreCopy []string `yaml:"store_copy"`
+}
+
+const defaultTimeout = 30 * time.Second
+
+// target is one resolved node.
+type target struct {
+	label string
+	srv   Server
+}
+
+// node returns the server a step's node argument names.
+func (c Config) node(name string) (target, error) {
+	if name == "" {
+		if c.URL == "" {
+			return target{}, errors.New("messagesight: no admin URL: set messagesight.url in targets.yaml")
+		}
+		return target{label: hostOf(c.URL), srv: c.Server}, nil
+	}
+	s, ok := c.Nodes[name]
+	if !ok {
+		names := make([]string, 0, len(c.Nodes))
+		for n := range c.Nodes {
+			names = append(names, n)
+		}
+		return target{}, fmt.Errorf("messagesight: node %q is not in messagesight.nodes of the target (known: %s): add it to targets.yaml", name, strings.Join(names, ", "))
+	}
+	if s.URL == "" {
+		return target{}, fmt.Errorf("messagesight: node %q has no url: set messagesight.nodes.%s.url in targets.yaml", name, name)
+	}
+	return target{label: name, srv: s}, nil
+}
+
+// planURL is the URL a plan shows; with no target it says where it comes
+// from.
+func (c Config) planURL(node, path string) (string, string) {
+	t, err := c.node(node)
+	if err != nil {
+		if node == "" {
+			return "<messagesight.url>" + path, "messagesight"
+		}
+		return "<messagesight.nodes." + node + ".url>" + path, node
+	}
+	return strings.TrimRight(t.srv.URL, "/") + path, t.label
+}
+
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return u.Host
+}
+
+// client talks to one node.
+type client struct {
+	label string
+	base  string
+	user  string
+	pw    runbook.SecretRef
+	http  *http.Client
+	// secrets are redacted from anything the server says back.
+	secrets []string
+}
+
+func newClient(cfg Config, node string) (*client, error) {
+	t, err := cfg.node(node)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(t.srv.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("messagesight %s: url %q is not an http or https URL: fix messagesight url in targets.yaml", t.label, redactURL(t.srv.URL))
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("messagesight %s: the url holds credentials: put the user in messagesight user and the password in messagesight password (env, file or command)", t.label)
+	}
+	if t.srv.User != "" && t.srv.Password.IsZero() {
+		return nil, fmt.Errorf("messagesight %s: user %s has no password source: set messagesight password {env|file|command} in targets.yaml", t.label, t.srv.User)
+	}
+	tlsCfg, err := tlsConfig(t.label, t.srv)
+	if err != nil {
+		return nil, err
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	tr := &http.Transport{
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+		DisableKeepAlives:     true, // the server restarts under us; never reuse a dead connection
+		Proxy:                 nil,
+	}
+	return &client{
+		label: t.label,
+		base:  strings.TrimRight(t.srv.URL, "/"),
+		user:  t.srv.User,
+		pw:    t.srv.Password,
+		http:  &http.Client{Transport: tr, Timeout: timeout},
+	}, nil
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return u.Redacted()
+}
+
+// tlsConfig trusts the CA file, or exactly the pinned certificate.
+func tlsConfig(label string, s Server) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("messagesight %s: read ca_file: %w: fix messagesight ca_file in targets.yaml", label, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("messagesight %s: ca_file %s holds no PEM certificate: point it at the CA that signed the admin endpoint's certificate", label, s.CAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if s.PinSHA256 != "" {
+		want, err := hex.DecodeString(strings.ReplaceAll(strings.ToLower(s.PinSHA256), ":", ""))
+		if err != nil || len(want) != sha256.Size {
+			return nil, fmt.Errorf("messagesight %s: pin_sha256 is not a SHA-256 in hex: write the 64 hex digits of the certificate's fingerprint", label)
+		}
+		// The pin replaces chain verification: the one certificate pinned is
+		// the trust decision, as for a self-signed admin certificate.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			got := sha256.Sum256(raw[0])
+			if !bytes.Equal(got[:], want) {
+				return fmt.Errorf("certificate fingerprint %s does not match pin_sha256: if the certificate was renewed on purpose, update pin_sha256 in targets.yaml", hex.EncodeToString(got[:]))
+			}
+			return nil
+		}
+	}
+	return cfg, nil
+}
+
+// response is a finished request.
+type response struct {
+	status int
+	body   []byte
+}
+
+// APIError is a reply the server refused: its HTTP status and, when the body
+// is the Code/Message envelope, the CWLNA code and text.
+type APIError struct {
+	// Node is the node's label.
+	Node string
+	// Method and Path are the request's.
+	Method, Path string
+	// Status is the HTTP status.
+	Status int
+	// Code is the CWLNAnnnn code, "" when the body had none.
+	Code string
+	// Message is the server's message (secrets redacted).
+	Message string
+}
+
+// Error says what the server answered and what to do about it.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "messagesight %s: %s %s: HTTP %d", e.Node, e.Method, e.Path, e.Status)
+	if e.Code != "" {
+		b.WriteString(" " + e.Code)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, " %q", e.Message)
+	}
+	if hint := Explain(e.Code, e.Status); hint != "" {
+		b.WriteString(": " + hint)
+	}
+	return b.String()
+}
+
+// ErrUnreachable marks a request that got no answer (connection refused,
+// reset or timed out): the server is down or restarting.
+var ErrUnreachable = errors.New("the server is not answering")
+
+// do sends one request. Secrets are redacted from anything the server says.
+func (c *client) do(ctx context.Context, method, path string, body []byte) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return response{}, fmt.Errorf("messagesight %s: %w", c.label, err)
+	}
+	if body != nil && method != http.MethodPut {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.user != "" {
+		pw, err := c.pw.Resolve(ctx)
+		if err != nil {
+			return response{}, fmt.Errorf("messagesight %s: admin password (%s): %w", c.label, c.pw, err)
+		}
+		c.secrets = appendSecret(c.secrets, pw)
+		req.SetBasicAuth(c.user, pw)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return response{}, fmt.Errorf("messagesight %s: %s %s: %w", c.label, method, path, ctx.Err())
+		}
+		return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return response{}, fmt.Errorf("messagesight %s: %s %s: reading the answer: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
+	}
+	r := response{status: resp.StatusCode, body: b}
+	if resp.StatusCode >= 300 {
+		return r, c.apiError(method, path, r)
+	}
+	return r, nil
+}
+
+func appendSecret(list []string, s string) []string {
+	if s == "" {
+		return list
+	}
+	for _, e := range list {
+		if e == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+func describeNetErr(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused (down or restarting)"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed (restarting)"
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return "no answer in time"
+		}
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// envelope is the Code/Message document of successes and errors.
+type envelope struct {
+	Version string `json:"Version"`
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+func (c *client) redact(s string) string {
+	for _, sec := range c.secrets {
+		s = strings.ReplaceAll(s, sec, "***")
+	}
+	return s
+}
+
+func (c *client) apiError(method, path string, r response) error {
+	e := &APIError{Node: c.label, Method: method, Path: path, Status: r.status}
+	var env envelope
+	if json.Unmarshal(r.body, &env) == nil && env.Code != "" {
+		e.Code, e.Message = env.Code, c.redact(env.Message)
+	} else {
+		msg := strings.TrimSpace(string(r.body))
+		if len(msg) > 200 {
+			msg = msg[:200] + "..."
+		}
+		e.Message = c.redact(msg)
+	}
+	return e
+}
+
+// post sends a JSON body and returns the success envelope.
+func (c *client) post(ctx context.Context, path string, payload any) (envelope, response, error) {
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return envelope{}, response{}, fmt.Errorf("messagesight %s: %w", c.label, err)
+	}
+	r, err := c.do(ctx, http.MethodPost, path, b)
+	if err != nil {
+		return envelope{}, r, err
+	}
+	var env envelope
+	_ = json.Unmarshal(r.body, &env)
+	return env, r, nil
+}
+
+// Status is the part of GET /ima/v1/service/status the adapter uses.
+type Status struct {
+	Server struct {
+		Name              string
+		UID               string
+		Status            string
+		State             int
+		StateDescription  string
+		UpTimeSeconds     int64
+		UpTimeDescription string
+		Version           string
+		ErrorCode         int
+		ErrorMessage      string
+	}
+	HighAvailability struct {
+		Status            string
+		Enabled           bool
+		Group             string
+		NewRole           string
+		OldRole           string
+		ActiveNodes       int
+		SyncNodes         int
+		PctSyncCompletion int
+		ReasonCode        int
+		ReasonString      string
+		RemoteServerName  string
+	}
+}
+
+func (c *client) status(ctx context.Context) (Status, []byte, error) {
+	r, err := c.do(ctx, http.MethodGet, "/ima/v1/service/status", nil)
+	if err != nil {
+		return Status{}, nil, err
+	}
+	var st Status
+	if err := json.Unmarshal(r.body, &st); err != nil {
+		return Status{}, nil, fmt.Errorf("messagesight %s: status is not JSON: %w: is messagesight url the admin endpoint (port 9089)?", c.label, err)
+	}
+	return st, r.body, nil
+}
