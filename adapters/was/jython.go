@@ -22,7 +22,7 @@ const argsMarker = "--drillbook-args"
 // in the text: every script reads them from sys.argv after argsMarker.
 
 const jythonPrelude = `import sys
-import java.lang.Thread
+from java.lang import Thread
 
 
 class DbError(Exception):
@@ -52,7 +52,7 @@ def db_quote(s):
 
 def db_encode(v):
     if type(v) == type({}):
-        keys = v.keys()
+        keys = list(v.keys())
         keys.sort()
         parts = []
         for k in keys:
@@ -152,7 +152,7 @@ def db_wait_state(on, wanted, secs):
     st = db_state(on)
     n = 0
     while n < secs and st not in wanted:
-        java.lang.Thread.sleep(1000)
+        Thread.sleep(1000)
         n = n + 1
         st = db_state(on)
     return st
@@ -316,7 +316,7 @@ def db_main(a):
     print(str(AdminControl.startServer(server, node)))
     n = 0
     while n < secs and db_server_mbean(node, server) == '':
-        java.lang.Thread.sleep(1000)
+        Thread.sleep(1000)
         n = n + 1
     on = db_server_mbean(node, server)
     if on == '':
