@@ -1,0 +1,310 @@
+package rabbitmq
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+
+	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
+
+	"github.com/drillbook/drillbook/adapters/internal/proc"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// broker talks to one node: the CLI always works (Erlang distribution, even
+// while drained), the HTTP API only while the node is up and not drained.
+type broker struct {
+	cfg Config
+}
+
+// quietOut forwards drillbook's own lines and stderr but not stdout, for CLI
+// calls whose stdout is JSON the adapter parses.
+type quietOut struct{ out runbook.Output }
+
+func (q quietOut) Line(s runbook.Stream, text string) {
+	if q.out != nil && s != runbook.Stdout {
+		q.out.Line(s, text)
+	}
+}
+
+// ctl runs a CLI tool (rabbitmqctl, rabbitmq-upgrade, rabbitmq-diagnostics)
+// against the node and returns its standard output.
+func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args ...string) (string, error) {
+	if b.cfg.Node == "" {
+		return "", errors.New("rabbitmq.node is not set: set node in the target's rabbitmq section of targets.yaml")
+	}
+	argv := b.cfg.ctlArgv(tool, args...)
+	if _, err := os.Stat(argv[0]); err != nil {
+		return "", fmt.Errorf("%s not found at %s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], "apt-get install -y rabbitmq-server")
+	}
+	// The CLI's own --timeout bounds the call; this one catches a CLI that
+	// hangs before it gets that far.
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout()+30*time.Second)
+	defer cancel()
+	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: b.cfg.env(), Out: out, Capture: 256 << 20, TailLines: 8})
+	if err != nil {
+		var ee *proc.ExitError
+		if errors.As(err, &ee) && ee.Code == 69 {
+			return oc.Stdout, fmt.Errorf("node %s is unreachable: check rabbitmq.node and that rabbitmq.env has the HOME (cookie) and ERL_EPMD_PORT the node uses: %w", b.cfg.Node, err)
+		}
+		return oc.Stdout, fmt.Errorf("%s %s: %w", tool, args[0], err)
+	}
+	return oc.Stdout, nil
+}
+
+// ctlJSON runs a CLI call with --formatter json and decodes its output.
+func (b *broker) ctlJSON(ctx context.Context, out runbook.Output, v any, tool string, args ...string) error {
+	s, err := b.ctl(ctx, quietOut{out}, tool, append(args, "--formatter", "json")...)
+	if err != nil {
+		return err
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = "[]"
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		return fmt.Errorf("%s %s: unexpected output %.200q: %w", tool, args[0], s, err)
+	}
+	return nil
+}
+
+// http returns a management API client, or nil when none is configured.
+func (b *broker) http(ctx context.Context) (*rabbithole.Client, error) {
+	if b.cfg.ManagementURL == "" {
+		return nil, nil
+	}
+	pw, err := b.cfg.password(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := rabbithole.NewClient(b.cfg.ManagementURL, b.cfg.user(), pw)
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq.management_url %q: %w", b.cfg.ManagementURL, err)
+	}
+	c.SetTimeout(10 * time.Second)
+	return c, nil
+}
+
+// viaHTTP runs f against the management API when it is configured and up.
+// It reports false (and says so on out) when the CLI must be used instead:
+// no URL configured, or the API down (maintenance mode suspends the HTTP
+// listener too, reference §6).
+func (b *broker) viaHTTP(ctx context.Context, out runbook.Output, what string, f func(*rabbithole.Client) error) (bool, error) {
+	c, err := b.http(ctx)
+	if err != nil || c == nil {
+		return false, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- f(c) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	if err == nil {
+		return true, nil
+	}
+	var he rabbithole.ErrorResponse
+	if errors.As(err, &he) {
+		return false, fmt.Errorf("management API %s: %w", what, err)
+	}
+	if out != nil {
+		out.Line(runbook.Info, fmt.Sprintf("management API unavailable for %s (%v): using rabbitmqctl", what, err))
+	}
+	return false, nil
+}
+
+// queue is one queue as listed.
+type queue struct {
+	Vhost     string `json:"vhost"`
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Messages  int    `json:"messages"`
+	Consumers int    `json:"consumers"`
+}
+
+func (q queue) key() string { return q.Vhost + "/" + q.Name }
+
+// connection is one client connection as listed.
+type connection struct {
+	Vhost string `json:"vhost"`
+	Name  string `json:"name"`
+	User  string `json:"user"`
+}
+
+func (b *broker) vhosts(ctx context.Context, out runbook.Output) ([]string, error) {
+	var names []string
+	ok, err := b.viaHTTP(ctx, out, "list vhosts", func(c *rabbithole.Client) error {
+		vs, err := c.ListVhosts()
+		for _, v := range vs {
+			names = append(names, v.Name)
+		}
+		return err
+	})
+	if err != nil || ok {
+		sort.Strings(names)
+		return names, err
+	}
+	var rows []struct {
+		Name string `json:"name"`
+	}
+	if err := b.ctlJSON(ctx, out, &rows, "rabbitmqctl", "list_vhosts", "name"); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// queues lists every queue of every vhost (or of the given vhost). Message
+// counts here are the broker's statistics: use counts for exact numbers.
+func (b *broker) queues(ctx context.Context, out runbook.Output, vhost string) ([]queue, error) {
+	var qs []queue
+	ok, err := b.viaHTTP(ctx, out, "list queues", func(c *rabbithole.Client) error {
+		var list []rabbithole.QueueInfo
+		var err error
+		if vhost != "" {
+			list, err = c.ListQueuesIn(vhost)
+		} else {
+			list, err = c.ListQueues()
+		}
+		for _, q := range list {
+			qs = append(qs, queue{Vhost: q.Vhost, Name: q.Name, Type: queueType(q.Type, q.Arguments), Messages: q.Messages, Consumers: q.Consumers})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		vhosts := []string{vhost}
+		if vhost == "" {
+			if vhosts, err = b.vhosts(ctx, out); err != nil {
+				return nil, err
+			}
+		}
+		for _, v := range vhosts {
+			var rows []queue
+			if err := b.ctlJSON(ctx, out, &rows, "rabbitmqctl", "list_queues", "-p", v, "name", "type", "messages", "consumers"); err != nil {
+				return nil, err
+			}
+			for _, r := range rows {
+				r.Vhost = v
+				r.Type = queueType(r.Type, nil)
+				qs = append(qs, r)
+			}
+		}
+	}
+	sort.Slice(qs, func(i, j int) bool { return qs[i].key() < qs[j].key() })
+	return qs, nil
+}
+
+func (b *broker) connections(ctx context.Context, out runbook.Output) ([]connection, error) {
+	var cs []connection
+	ok, err := b.viaHTTP(ctx, out, "list connections", func(c *rabbithole.Client) error {
+		list, err := c.ListConnections()
+		for _, x := range list {
+			cs = append(cs, connection{Vhost: x.Vhost, Name: x.Name, User: x.User})
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if err := b.ctlJSON(ctx, out, &cs, "rabbitmqctl", "list_connections", "vhost", "name", "user"); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	return cs, nil
+}
+
+// queueType normalises a queue's type; older listings leave it empty and
+// carry x-queue-type in the arguments.
+func queueType(t string, args map[string]any) string {
+	if t != "" {
+		return t
+	}
+	if s, ok := args["x-queue-type"].(string); ok && s != "" {
+		return s
+	}
+	return "classic"
+}
+
+// status is the part of `rabbitmqctl status --formatter json` the adapter
+// uses.
+type status struct {
+	DataDirectory      string `json:"data_directory"`
+	IsUnderMaintenance bool   `json:"is_under_maintenance"`
+	Pid                int    `json:"pid"`
+	Version            string `json:"rabbitmq_version"`
+}
+
+func (b *broker) status(ctx context.Context, out runbook.Output) (status, error) {
+	var st status
+	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "status", "--formatter", "json")
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(s), &st); err != nil {
+		return st, fmt.Errorf("rabbitmqctl status: unexpected output: %w", err)
+	}
+	return st, nil
+}
+
+// appRunning reports whether the rabbit application runs on the node (the
+// Erlang VM must answer either way).
+func (b *broker) appRunning(ctx context.Context, out runbook.Output) (bool, error) {
+	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", "rabbit:is_running().")
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(s) == "true", nil
+}
+
+// dataDir finds the node's data directory: the target's override, else
+// status (app running), else rabbit_mnesia:dir() (app stopped; its answer
+// is an Erlang string with quotes, pitfall 14).
+func (b *broker) dataDir(ctx context.Context, out runbook.Output) (string, error) {
+	if b.cfg.DataDir != "" {
+		return b.cfg.DataDir, nil
+	}
+	if running, err := b.appRunning(ctx, out); err != nil {
+		return "", err
+	} else if running {
+		st, err := b.status(ctx, out)
+		if err != nil {
+			return "", err
+		}
+		return st.DataDirectory, nil
+	}
+	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", "rabbit_mnesia:dir().")
+	if err != nil {
+		return "", err
+	}
+	d := strings.Trim(strings.TrimSpace(s), `"`)
+	if d == "" {
+		return "", errors.New("the node reported no data directory: set rabbitmq.data_dir in targets.yaml")
+	}
+	return d, nil
+}
+
+// runCommand runs a target-defined argv (consumer and producer control).
+func runCommand(ctx context.Context, out runbook.Output, argv []string, field string) (proc.Outcome, error) {
+	if len(argv) == 0 {
+		return proc.Outcome{ExitCode: -1}, fmt.Errorf("no command configured: set rabbitmq.%s in targets.yaml (an argv list, e.g. [supervisorctl, stop, \"oro:*\"])", field)
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return proc.Outcome{ExitCode: -1}, fmt.Errorf("rabbitmq.%s: %s not found: %w", field, argv[0], err)
+	}
+	return proc.Run(ctx, proc.Spec{Argv: argv, Out: out})
+}
