@@ -186,6 +186,18 @@ func newFollower(path string, from *runbook.LogPosition) (*follower, error) {
 // openLog opens path for reading; a file that does not exist yet gives
 // (nil, 0, nil).
 func openLog(path string) (*os.File, uint64, error) {
+	// Stat first: opening a FIFO or a device could block or have effects.
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, nil
+	case err != nil:
+		return nil, 0, fmt.Errorf("cannot read %s: %w", path, err)
+	case fi.IsDir():
+		return nil, 0, fmt.Errorf("%s is a directory: give the log file's path (for example %s)", path, filepath.Join(path, "SystemOut.log"))
+	case !fi.Mode().IsRegular():
+		return nil, 0, fmt.Errorf("%s is not a regular file: give the log file's path", path)
+	}
 	fh, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -195,14 +207,10 @@ func openLog(path string) (*os.File, uint64, error) {
 	case err != nil:
 		return nil, 0, fmt.Errorf("cannot open %s: %w", path, err)
 	}
-	fi, err := fh.Stat()
+	fi, err = fh.Stat()
 	if err != nil {
 		fh.Close()
 		return nil, 0, fmt.Errorf("cannot stat %s: %w", path, err)
-	}
-	if fi.IsDir() {
-		fh.Close()
-		return nil, 0, fmt.Errorf("%s is a directory: give the log file's path (for example %s)", path, filepath.Join(path, "SystemOut.log"))
 	}
 	if !fi.Mode().IsRegular() {
 		fh.Close()
@@ -497,10 +505,35 @@ func (f *follower) truncated() (bool, error) {
 // left, so a line written just before the truncation is not lost.
 func (f *follower) onTruncate() {
 	s := f.live
+	var cpIno uint64
 	if len(f.head) > 0 {
-		if cp := f.findCopy(s.off); cp != nil {
+		if cp, ino := f.findCopy(s.off); cp != nil {
+			cpIno = ino
 			f.queue = append(f.queue, &source{f: cp, name: cp.Name(), key: s.key, off: s.off, consumed: s.consumed, final: true, split: s.split, group: s.group})
 			s.split, s.group = lineSplitter{}, grouper{}
+		}
+	}
+	// If the writer truncated more than once since the last look, the
+	// generations in between exist only in their copies: read those whole,
+	// oldest first. A copy that starts like the live file does now is the
+	// copy of the current generation, made before a truncation still to
+	// come; it is left for findCopy then.
+	liveHead := readHead(s.f)
+	if sibs, err := f.siblings(true); err == nil {
+		for _, sb := range sibs {
+			if f.seen[sb.ino] || sb.ino == cpIno || sb.ino == s.key.ino {
+				continue
+			}
+			fh, err := os.Open(sb.path)
+			if err != nil {
+				continue
+			}
+			if h := readHead(fh); len(liveHead) > 0 && bytes.HasPrefix(h, liveHead[:min(len(liveHead), len(h))]) && len(h) > 0 {
+				fh.Close()
+				continue
+			}
+			f.seen[sb.ino] = true
+			f.queue = append(f.queue, &source{f: fh, name: sb.path, key: genKey{ino: sb.ino}, final: true})
 		}
 	}
 	s.split.reset()
@@ -514,10 +547,10 @@ func (f *follower) onTruncate() {
 // findCopy looks for the copy a copy-and-truncate rotation left: a
 // sibling (a rotated name first, then any) at least size bytes long that
 // starts with the bytes the live file started with.
-func (f *follower) findCopy(size int64) *os.File {
+func (f *follower) findCopy(size int64) (*os.File, uint64) {
 	sibs, err := f.siblings(false)
 	if err != nil {
-		return nil
+		return nil, 0
 	}
 	for pass := 0; pass < 2; pass++ {
 		for i := len(sibs) - 1; i >= 0; i-- {
@@ -531,12 +564,12 @@ func (f *follower) findCopy(size int64) *os.File {
 			}
 			if h := readHead(fh); len(h) >= len(f.head) && bytes.Equal(h[:len(f.head)], f.head) {
 				f.seen[sb.ino] = true
-				return fh
+				return fh, sb.ino
 			}
 			fh.Close()
 		}
 	}
-	return nil
+	return nil, 0
 }
 
 // rotated reports whether the watched path now names another file, or

@@ -146,14 +146,14 @@ func parseHeader(s string, r *Record) bool {
 	for q < len(s) && q-p < 16 && isHex(s[q]) {
 		q++
 	}
-	if q == p || q >= len(s) || s[q] != ' ' {
+	if q == p || q >= len(s) || !isBlank(s[q]) {
 		return false
 	}
 	thread := s[p:q]
 	p = skipSpaces(s, q)
 	// Short name: one token (padded to 13 characters in the file).
 	q = p
-	for q < len(s) && s[q] != ' ' && q-p < 64 {
+	for q < len(s) && !isBlank(s[q]) && q-p < 64 {
 		q++
 	}
 	if q == p || q >= len(s) {
@@ -162,7 +162,7 @@ func parseHeader(s string, r *Record) bool {
 	logger := s[p:q]
 	p = skipSpaces(s, q)
 	// Event type: one character followed by a space or the end.
-	if p >= len(s) || !isEventType(s[p]) || (p+1 < len(s) && s[p+1] != ' ') {
+	if p >= len(s) || !isEventType(s[p]) || (p+1 < len(s) && !isBlank(s[p+1])) {
 		return false
 	}
 	typ := s[p : p+1]
@@ -171,7 +171,7 @@ func parseHeader(s string, r *Record) bool {
 	var bus, engine string
 	if strings.HasPrefix(text, "[") {
 		if c := strings.IndexByte(text, ']'); c > 0 {
-			after := strings.TrimLeft(text[c+1:], " ")
+			after := strings.TrimLeft(text[c+1:], " \t")
 			if _, _, isID := leadingMsgID(after); isID || strings.HasPrefix(logger, "SibMessage") {
 				inner := text[1:c]
 				if b, e, ok := strings.Cut(inner, ":"); ok {
@@ -199,12 +199,13 @@ func parseHeader(s string, r *Record) bool {
 }
 
 func skipSpaces(s string, p int) int {
-	for p < len(s) && (s[p] == ' ' || s[p] == '\t') {
+	for p < len(s) && isBlank(s[p]) {
 		p++
 	}
 	return p
 }
 
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
 func isHex(c byte) bool   { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
