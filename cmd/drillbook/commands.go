@@ -1,0 +1,403 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/drillbook/drillbook/adapters/logwatch"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+type listOptions struct {
+	ops bool
+}
+
+func newListCmd(g *globalOptions) *cobra.Command {
+	o := &listOptions{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the shipped runbooks (and those in --runbooks directories)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return listRun(g, o) },
+	}
+	cmd.Flags().BoolVar(&o.ops, "ops", false, "list the adapter operations runbooks can call, with their arguments")
+	return cmd
+}
+
+func listRun(g *globalOptions, o *listOptions) error {
+	w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+	if o.ops {
+		for _, s := range allSpecs() {
+			mark := ""
+			if s.Destructive {
+				mark = " [destructive]"
+			}
+			fmt.Fprintf(w, "%s\t%s%s\n", s.Name, s.Summary, mark)
+			for _, a := range s.Args {
+				req := ""
+				if a.Required {
+					req = ", required"
+				}
+				fmt.Fprintf(w, "  %s\t(%s%s) %s\n", a.Name, a.Kind, req, a.Doc)
+			}
+		}
+		return w.Flush()
+	}
+	shipped, err := shippedRunbooks()
+	if err != nil {
+		return fmt.Errorf("a shipped runbook does not parse: %w", err)
+	}
+	more, derr := g.dirRunbooks()
+	fmt.Fprintf(w, "ID\tPRODUCT\tTITLE\tSOURCE\n")
+	for _, rb := range append(shipped, more...) {
+		product := rb.Product
+		if product == "" {
+			product = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", rb.ID, product, rb.Title, rb.Source.Doc)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	return derr
+}
+
+func newValidateCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate FILE...",
+		Short: "Check runbook files without running anything; every problem as file:line:col",
+		Example: `  drillbook validate my-runbook.yaml
+  drillbook validate runbooks/*.yaml`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return validateRun(g, args) },
+	}
+}
+
+func validateRun(g *globalOptions, files []string) error {
+	specs := allSpecs()
+	bad := 0
+	for _, f := range files {
+		rb, err := runbook.ValidateFile(f, specs)
+		if err != nil {
+			bad++
+			var probs runbook.Problems
+			if errors.As(err, &probs) {
+				for _, p := range probs {
+					fmt.Fprintln(g.io.Err, p.String())
+				}
+				continue
+			}
+			fmt.Fprintf(g.io.Err, "%s: %v\n", f, err)
+			continue
+		}
+		fmt.Fprintf(g.io.Out, "%s: ok (%s, %d steps)\n", f, rb.ID, len(rb.Steps))
+	}
+	if bad > 0 {
+		return exitStatus{code: exitUsage, msg: fmt.Sprintf("%d of %d files have problems", bad, len(files))}
+	}
+	return nil
+}
+
+type paramOptions struct {
+	target   string
+	params   []string
+	scenario string
+}
+
+func (p *paramOptions) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.target, "target", runbook.TrainingTarget, "the estate to run against (a name in targets.yaml, or training)")
+	cmd.Flags().StringArrayVar(&p.params, "param", nil, "a parameter value, NAME=VALUE (repeatable; lists comma-separated; secrets only from DRILLBOOK_PARAM_NAME)")
+	cmd.Flags().StringVar(&p.scenario, "scenario", "", "a fault to inject on a simulated target (see docs/training.md)")
+}
+
+// resolveParams merges the target's values, --param and the environment,
+// then checks them against the runbook. prompt asks for a missing secret.
+func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
+	given := map[string]string{}
+	for k, v := range fromTarget {
+		if p, ok := rb.Param(k); ok && p.Type != runbook.TypeSecret {
+			given[k] = v
+		} else if ok && p.Type == runbook.TypeSecret {
+			given[k] = v // a simulated target's training secret
+		}
+	}
+	var names []string
+	for _, p := range rb.Params {
+		names = append(names, p.Name)
+	}
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usagef("--param %q: write NAME=VALUE", kv)
+		}
+		p, ok := rb.Param(k)
+		if !ok {
+			return nil, usagef("--param %s: runbook %s has no parameter %s; its parameters are %s", k, rb.ID, k, strings.Join(names, ", "))
+		}
+		if p.Type == runbook.TypeSecret {
+			return nil, usagef("--param %s: secret parameters are never taken from the command line (it lands in shell history): set %s", k, runbook.EnvName(k))
+		}
+		given[k] = v
+	}
+	for _, p := range rb.Params {
+		if p.Type != runbook.TypeSecret {
+			continue
+		}
+		if v := g.io.Getenv(runbook.EnvName(p.Name)); v != "" {
+			given[p.Name] = v
+			continue
+		}
+		if _, ok := given[p.Name]; !ok && p.Required && prompt {
+			s, err := readSecret(fmt.Sprintf("%s (%s): ", p.Name, p.Description))
+			if err == nil {
+				given[p.Name] = s
+			}
+		}
+	}
+	vals, err := runbook.ResolveParams(rb, given)
+	if err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+func newPlanCmd(g *globalOptions) *cobra.Command {
+	o := &paramOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan RUNBOOK",
+		Short: "Print every step with its resolved command, host, log patterns, timeouts and destructive marks",
+		Example: `  drillbook plan was-sib-restore-me
+  drillbook plan ./my-runbook.yaml --target prod-cell --param engines=ME1,ME2`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return planRun(cmd, g, o, args[0]) },
+	}
+	o.flags(cmd)
+	return cmd
+}
+
+func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) error {
+	rb, err := g.loadRunbook(ref)
+	if err != nil {
+		return err
+	}
+	est, err := openEstate(cmd.Context(), g, o.target, o.scenario, rb)
+	if err != nil {
+		return err
+	}
+	defer est.Close()
+	vals, err := resolveParams(g, rb, est.params, o.params, false)
+	if err != nil {
+		return err
+	}
+	eng, err := runbook.NewEngine(rb, est.registry.Specs(), vals)
+	if err != nil {
+		return err
+	}
+	secrets := rb.Secrets(vals)
+	out := g.io.Out
+	kind := ""
+	if est.target.Simulated {
+		kind = " (SIMULATED)"
+	}
+	fmt.Fprintf(out, "%s: %s\ntarget: %s%s\n", rb.ID, rb.Title, est.target.Name, kind)
+	if rb.Source.Doc != "" {
+		fmt.Fprintf(out, "source: %s\n", rb.Source)
+	}
+	for i, ps := range eng.Preview(est.registry) {
+		fmt.Fprintf(out, "\n%d. %s [%s] %s\n", i+1, ps.Key, ps.Kind, ps.Title)
+		if ps.Source.Doc != "" {
+			fmt.Fprintf(out, "   source: %s\n", ps.Source)
+		}
+		if ps.Skipped {
+			fmt.Fprintf(out, "   SKIPPED: %s; it would have run:\n", ps.Reason)
+		} else if ps.Reason != "" {
+			fmt.Fprintf(out, "   %s\n", ps.Reason)
+		}
+		if ps.Destructive {
+			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, strings.SplitN(ps.Key, "[", 2)[0], ps.Confirm)
+		}
+		if ps.Manual != "" {
+			fmt.Fprintf(out, "   manual: %s\n", indent(ps.Manual, "           "))
+		}
+		for _, c := range ps.Calls {
+			printPlannedCall(out, c, secrets)
+		}
+		if ps.Poll != nil {
+			fmt.Fprintf(out, "   poll every %s until it succeeds:\n", ps.Every)
+			printPlannedCall(out, *ps.Poll, secrets)
+		}
+		if w := ps.Watch; w != nil {
+			fmt.Fprintf(out, "   watch %s\n", strings.Join(w.Files, ", "))
+			fmt.Fprintf(out, "     success: %s", strings.Join(w.Success, " | "))
+			if len(w.Failure) > 0 {
+				fmt.Fprintf(out, "  failure: %s", strings.Join(w.Failure, " | "))
+			}
+			if len(w.Warn) > 0 {
+				fmt.Fprintf(out, "  warn: %s", strings.Join(w.Warn, " | "))
+			}
+			if w.Engine != "" {
+				fmt.Fprintf(out, "  engine: %s", w.Engine)
+			}
+			fmt.Fprintln(out)
+		}
+		var limits []string
+		if ps.Timeout > 0 {
+			limits = append(limits, "timeout "+ps.Timeout.String())
+		}
+		if ps.Expected > 0 {
+			limits = append(limits, "expected "+ps.Expected.String())
+		}
+		limits = append(limits, "on failure: "+ps.OnFailure)
+		if ps.Next != "" {
+			limits = append(limits, "then go to "+ps.Next)
+		}
+		fmt.Fprintf(out, "   %s\n", strings.Join(limits, "; "))
+	}
+	return nil
+}
+
+func printPlannedCall(out interface{ Write([]byte) (int, error) }, c runbook.PlannedCall, secrets []string) {
+	line := c.Plan.Summary()
+	if c.Pending != "" {
+		line = c.Op + " " + c.Args + "  (" + c.Pending + ")"
+	}
+	if strings.TrimSpace(line) == "" {
+		line = c.Op + " " + c.Args
+	}
+	fmt.Fprintf(out, "   %s: %s\n", c.Phase, runbook.Redact(line, secrets))
+}
+
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n"+prefix)
+}
+
+func newRunsCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "runs",
+		Short: "List journaled runs, newest first, with their status",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			state, err := g.resolveStateDir()
+			if err != nil {
+				return err
+			}
+			runs, err := runbook.ListRuns(state)
+			if err != nil {
+				return err
+			}
+			if len(runs) == 0 {
+				fmt.Fprintf(g.io.Out, "no runs in %s yet: start one with `drillbook run RUNBOOK`\n", runbook.RunsDir(state))
+				return nil
+			}
+			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RUN\tTARGET\tSTATUS\tAT STEP\tSTARTED (UTC)\tOPERATOR")
+			for _, r := range runs {
+				if r.Problem != "" {
+					fmt.Fprintf(w, "%s\t-\tunreadable\t-\t-\t%s\n", r.Meta.RunID, r.Problem)
+					continue
+				}
+				status := string(r.Status)
+				if r.Status == runbook.RunInterrupted {
+					status = "resumable"
+				}
+				step := r.Step
+				if r.Status.Final() || step == "" {
+					step = "-"
+				}
+				target := r.Meta.Target
+				if r.Meta.Simulated {
+					target += " (sim)"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Meta.RunID, target, status, step, r.Meta.Started.Format("2006-01-02 15:04"), r.Meta.Operator)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+type reportOptions struct {
+	format string
+	output string
+}
+
+func newReportCmd(g *globalOptions) *cobra.Command {
+	o := &reportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report RUN",
+		Short: "Render a run's journal as an incident or drill report (Markdown or JSON)",
+		Example: `  drillbook report 20261123-081500-was-sib-restore-me-3fa2c1
+  drillbook report 3fa2c1 --format json -o drill.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "md" && o.format != "json" {
+				return usagef("--format %q: use md or json", o.format)
+			}
+			state, err := g.resolveStateDir()
+			if err != nil {
+				return err
+			}
+			dir, err := runbook.FindRun(state, args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			jd, err := runbook.ReadJournal(filepath.Join(dir, runbook.JournalFile))
+			if err != nil {
+				return usageError{err}
+			}
+			rep := runbook.BuildReport(jd)
+			w := g.io.Out
+			if o.output != "" {
+				f, err := os.Create(o.output)
+				if err != nil {
+					return usagef("report output: %v", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			if o.format == "json" {
+				return rep.WriteJSON(w)
+			}
+			return rep.WriteMarkdown(w)
+		},
+	}
+	cmd.Flags().StringVar(&o.format, "format", "md", "md or json")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to a file instead of standard output")
+	return cmd
+}
+
+func newWatchCmd(g *globalOptions) *cobra.Command {
+	o := logwatch.CLIOptions{}
+	cmd := &cobra.Command{
+		Use:   "watch --log FILE --success PATTERN",
+		Short: "Follow log files until a success or failure pattern appears (exit 0, 1; 5 on timeout)",
+		Long: `watch follows one or more log files from their current end (or --from start
+or a byte offset), through rotations and truncation, and prints each matching
+record. A pattern that is a message id such as CWSIP0783 matches that
+message with any severity letter; anything else is a regular expression.`,
+		Example: logwatch.CLIExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code := logwatch.RunCLI(cmd.Context(), o, g.io.Out, g.io.Err)
+			if code != 0 {
+				return exitStatus{code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.Logs, "log", nil, "a log file to follow (repeatable)")
+	f.StringArrayVar(&o.Success, "success", nil, "a success pattern (repeatable)")
+	f.StringArrayVar(&o.Failure, "failure", nil, "a failure pattern (repeatable)")
+	f.StringArrayVar(&o.Warn, "warn", nil, "a warning pattern: printed, the watch goes on (repeatable)")
+	f.StringVar(&o.Engine, "engine", "", "only records of this messaging engine")
+	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long (exit 5)")
+	f.StringVar(&o.From, "from", "end", "where to start: end, start, or a byte offset")
+	return cmd
+}

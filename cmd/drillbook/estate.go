@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/logwatch"
+	"github.com/drillbook/drillbook/adapters/messagesight"
+	"github.com/drillbook/drillbook/adapters/rabbitmq"
+	"github.com/drillbook/drillbook/adapters/shell"
+	"github.com/drillbook/drillbook/adapters/was"
+	"github.com/drillbook/drillbook/runbook"
+	"github.com/drillbook/drillbook/runbooks"
+)
+
+// brokerSections are the adapter sections a target may have.
+var brokerSections = []string{"was", "messagesight", "rabbitmq"}
+
+// allSpecs returns the specs of every operation drillbook offers, for
+// validation without a target.
+func allSpecs() []runbook.OpSpec {
+	return baseRegistry().Specs()
+}
+
+// baseRegistry holds every operation with zero configuration.
+func baseRegistry() *runbook.Registry {
+	r := runbook.NewRegistry(shell.Operations(shell.Config{})...)
+	r.Add(file.Operations(file.Config{})...)
+	r.Add(was.Operations(was.Config{})...)
+	r.Add(messagesight.Operations(messagesight.Config{})...)
+	r.Add(rabbitmq.Operations(rabbitmq.Config{})...)
+	return r
+}
+
+// adaptersUsed returns the adapter prefixes a runbook's steps call.
+func adaptersUsed(rb *runbook.Runbook) map[string]bool {
+	used := map[string]bool{}
+	add := func(op string) {
+		if a, _, ok := strings.Cut(op, "."); ok {
+			used[a] = true
+		}
+	}
+	for _, st := range rb.Steps {
+		add(st.Action)
+		if st.Wait != nil {
+			add(st.Wait.Action)
+		}
+		if st.Precheck != nil {
+			add(st.Precheck.Action)
+		}
+		if st.Verify != nil {
+			add(st.Verify.Action)
+		}
+	}
+	return used
+}
+
+// estate is a target made ready for a run: its operations, its log watcher,
+// the parameter values it supplies, and what to stop afterwards.
+type estate struct {
+	target   *runbook.Target
+	registry *runbook.Registry
+	watcher  runbook.Watcher
+	params   map[string]string
+	stops    []func() error
+}
+
+func (e *estate) Close() error {
+	var errs []error
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		errs = append(errs, e.stops[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// openEstate prepares the named target for running rb. The training target
+// starts only the simulations the runbook needs; a real target decodes the
+// adapter sections of targets.yaml.
+func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook) (*estate, error) {
+	if name == "" {
+		name = runbook.TrainingTarget
+	}
+	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
+	if name == runbook.TrainingTarget {
+		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
+		if err := e.startTraining(ctx, g, scenario, rb); err != nil {
+			e.Close()
+			return nil, err
+		}
+		return e, nil
+	}
+	t, err := g.loadTarget(name)
+	if err != nil {
+		return nil, err
+	}
+	if scenario != "" && !t.Simulated {
+		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
+	}
+	e.target = t
+	var wc was.Config
+	var mc messagesight.Config
+	var rc rabbitmq.Config
+	for _, sec := range []struct {
+		name string
+		v    any
+	}{{"was", &wc}, {"messagesight", &mc}, {"rabbitmq", &rc}} {
+		if err := t.Decode(sec.name, sec.v); err != nil {
+			return nil, err
+		}
+	}
+	if t.HasSection("was") {
+		e.registry.Add(was.Operations(wc)...)
+	}
+	if t.HasSection("messagesight") {
+		e.registry.Add(messagesight.Operations(mc)...)
+	}
+	if t.HasSection("rabbitmq") {
+		e.registry.Add(rabbitmq.Operations(rc)...)
+	}
+	e.params = t.ParamStrings()
+	return e, nil
+}
+
+// startTraining starts the simulated parts of the training estate that rb
+// uses, with their state under the state directory so a resumed run finds
+// them as it left them.
+func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook) error {
+	state, err := g.resolveStateDir()
+	if err != nil {
+		return err
+	}
+	used := adaptersUsed(rb)
+	known := scenario == ""
+	dir := func(name string) string { return filepath.Join(state, "training", name) }
+	if used["was"] {
+		known = known || slices.Contains(wasScenarios(), scenario)
+		t, err := startWASTraining(ctx, dir("was"), scenarioFor(scenario, wasScenarios()))
+		if err != nil {
+			return err
+		}
+		e.add(t.Ops, t.Params, t.Stop)
+	}
+	if used["messagesight"] {
+		known = known || slices.Contains(messagesight.Scenarios(), scenario)
+		t, err := messagesight.StartTraining(ctx, dir("messagesight"), scenarioFor(scenario, messagesight.Scenarios()))
+		if err != nil {
+			return err
+		}
+		e.add(t.Ops, t.Params, t.Stop)
+	}
+	if used["rabbitmq"] {
+		known = known || slices.Contains(rabbitmq.Scenarios(), scenario)
+		t, err := rabbitmq.StartTraining(ctx, dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
+		if err != nil {
+			return err
+		}
+		e.add(t.Ops, t.Params, t.Stop)
+	}
+	if !known {
+		all := append(append(wasScenarios(), messagesight.Scenarios()...), rabbitmq.Scenarios()...)
+		sort.Strings(all)
+		return usagef("unknown scenario %q for runbook %s: scenarios are %s", scenario, rb.ID, strings.Join(slices.Compact(all), ", "))
+	}
+	if e.params["workdir"] == "" {
+		wd := filepath.Join(state, "training", "workdir")
+		if err := os.MkdirAll(wd, 0o700); err != nil {
+			return fmt.Errorf("training work directory: %w", err)
+		}
+		e.params["workdir"] = wd
+	}
+	return nil
+}
+
+// scenarioFor passes a scenario to a simulation that knows it, and the
+// simulation's default to one that does not.
+func scenarioFor(scenario string, known []string) string {
+	if slices.Contains(known, scenario) {
+		return scenario
+	}
+	return ""
+}
+
+func (e *estate) add(ops []runbook.Operation, params map[string]string, stop func() error) {
+	e.registry.Add(ops...)
+	for k, v := range params {
+		e.params[k] = v
+	}
+	if stop != nil {
+		e.stops = append(e.stops, stop)
+	}
+}
+
+// loadTarget finds a target in the targets file.
+func (g *globalOptions) loadTarget(name string) (*runbook.Target, error) {
+	path, named := g.resolveTargetsFile()
+	if _, err := os.Stat(path); err != nil {
+		how := "create it (see docs/targets.md), pass --targets FILE, or use --target training"
+		if named {
+			return nil, usagef("targets file %s: %v: %s", path, errors.Unwrap(err), how)
+		}
+		return nil, usagef("target %q: no targets file at %s: %s", name, path, how)
+	}
+	ts, err := runbook.LoadTargets(path, brokerSections)
+	if err != nil {
+		return nil, err
+	}
+	t, ok := ts.Get(name)
+	if !ok {
+		names := append([]string{runbook.TrainingTarget}, ts.Names...)
+		return nil, usagef("no target %q in %s: targets are %s", name, path, strings.Join(names, ", "))
+	}
+	return t, nil
+}
+
+// shippedRunbooks parses every embedded runbook.
+func shippedRunbooks() ([]*runbook.Runbook, error) {
+	names, err := fs.Glob(runbooks.FS, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var out []*runbook.Runbook
+	var errs []error
+	for _, n := range names {
+		data, err := runbooks.FS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		rb, err := runbook.Parse("runbooks/"+n, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, rb)
+	}
+	return out, errors.Join(errs...)
+}
+
+// dirRunbooks parses the runbooks in the --runbooks directories.
+func (g *globalOptions) dirRunbooks() ([]*runbook.Runbook, error) {
+	var out []*runbook.Runbook
+	var errs []error
+	for _, d := range g.runbookDirs {
+		entries, err := os.ReadDir(d)
+		if err != nil {
+			errs = append(errs, usagef("runbook directory: %v", err))
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+				continue
+			}
+			rb, err := runbook.ParseFile(filepath.Join(d, e.Name()))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, rb)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// loadRunbook finds a runbook by file path, shipped id, or id in a
+// --runbooks directory, and validates it.
+func (g *globalOptions) loadRunbook(ref string) (*runbook.Runbook, error) {
+	var rb *runbook.Runbook
+	isPath := strings.ContainsRune(ref, os.PathSeparator) || strings.HasSuffix(ref, ".yaml") || strings.HasSuffix(ref, ".yml")
+	if st, err := os.Stat(ref); err == nil && !st.IsDir() {
+		isPath = true
+	}
+	if isPath {
+		r, err := runbook.ParseFile(ref)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, usagef("runbook file %s does not exist: give a shipped runbook id (see `drillbook list`) or a path", ref)
+			}
+			return nil, err
+		}
+		rb = r
+	} else {
+		all, _ := shippedRunbooks()
+		more, _ := g.dirRunbooks()
+		var ids []string
+		for _, r := range append(all, more...) {
+			if r.ID == ref {
+				rb = r
+				break
+			}
+			ids = append(ids, r.ID)
+		}
+		if rb == nil {
+			return nil, usagef("no runbook %q: shipped and found runbooks are %s; or give a file path", ref, strings.Join(ids, ", "))
+		}
+	}
+	if probs := runbook.Validate(rb, allSpecs()); probs != nil {
+		return nil, probs
+	}
+	return rb, nil
+}
