@@ -329,9 +329,15 @@ def db_main(a):
     server = a[1]
     me = a[2]
     if server == '':
-        target = db_pick(me, db_instances(me), '', [])
-        node = target['node']
-        server = target['server']
+        active = []
+        for i in db_instances(me):
+            if i['state'] in ['Started', 'Starting', 'Stopping']:
+                active.append(i)
+        if len(active) == 0:
+            db_result({'before': 'engine %s not active' % me, 'after': 'nothing to stop'})
+            return
+        node = active[0]['node']
+        server = active[0]['server']
         print('drillbook: messaging engine %s runs in %s/%s' % (me, node, server))
     if db_server_mbean(node, server) == '':
         db_result({'node': node, 'server': server, 'before': 'STOPPED', 'after': 'STOPPED'})

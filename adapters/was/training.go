@@ -1,0 +1,177 @@
+package was
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/drillbook/drillbook/adapters/was/simcell"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// DelayScaleEnv names the environment variable that scales the training
+// cell's delays when a new cell is made: 0 runs every step at once (tests,
+// measurements), 1 (the default) gives realistic pauses.
+const DelayScaleEnv = "DRILLBOOK_WAS_DELAY_SCALE"
+
+// Training is the simulated WebSphere estate of the training target.
+type Training struct {
+	// Ops are the was.* operations, backed by the simulated cell.
+	Ops []runbook.Operation
+	// Params give a working value for every parameter of every shipped
+	// WebSphere runbook.
+	Params map[string]string
+	// Stop releases the estate; the cell's state stays in its directory.
+	Stop func() error
+	// Cell is the simulated cell, for tests and reports.
+	Cell *simcell.Cell
+}
+
+// Scenarios returns the fault scenarios of the training cell.
+func Scenarios() []string { return simcell.Scenarios() }
+
+// TrainingOptions tune StartTrainingWith.
+type TrainingOptions struct {
+	// Scenario is one of Scenarios(); empty means normal.
+	Scenario string
+	// DelayScale multiplies the cell's delays; nil means 1 (or the value
+	// of DelayScaleEnv).
+	DelayScale *float64
+	// RotateBytes is the SystemOut.log roll size; zero means 1 MB.
+	RotateBytes int64
+}
+
+// StartTraining opens the training cell in dir, or builds it when dir holds
+// none or a cell of another scenario. A cell found in dir is used as it is,
+// so a drillbook that was killed and resumed finds the cell as it left it.
+func StartTraining(ctx context.Context, dir, scenario string) (*Training, error) {
+	return StartTrainingWith(ctx, dir, TrainingOptions{Scenario: scenario})
+}
+
+// StartTrainingWith is StartTraining with options.
+func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Training, error) {
+	if o.Scenario == "" {
+		o.Scenario = simcell.ScenarioNormal
+	}
+	if !slices.Contains(Scenarios(), o.Scenario) {
+		return nil, fmt.Errorf("unknown WebSphere training scenario %q: choose one of %s", o.Scenario, strings.Join(Scenarios(), ", "))
+	}
+	scale := 1.0
+	if o.DelayScale != nil {
+		scale = *o.DelayScale
+	} else if v := os.Getenv(DelayScaleEnv); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			return nil, fmt.Errorf("%s=%q is not a non-negative number", DelayScaleEnv, v)
+		}
+		scale = f
+	}
+	cellDir := filepath.Join(dir, "cell")
+	cell, err := simcell.Open(cellDir)
+	if err == nil {
+		s, lerr := cell.Load()
+		if lerr != nil || s.Options.Scenario != o.Scenario {
+			cell = nil
+		}
+	} else {
+		cell = nil
+	}
+	fresh := cell == nil
+	if fresh {
+		cell, err = simcell.Create(ctx, cellDir, simcell.Options{
+			Scenario: o.Scenario, Delays: simcell.DefaultDelays(), DelayScale: scale,
+			RotateBytes: o.RotateBytes, MaxBackups: 5,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("build the training cell: %w", err)
+		}
+	}
+	cfg := Config{
+		StateWait: runbook.Duration{Duration: simcellStateWait},
+		DataStore: DataStoreConfig{
+			Backup:  []string{"cp", "--", filepath.Join(cellDir, "datastores", "{{ .engine }}.db"), "{{ .dir }}/{{ .engine }}.db"},
+			Restore: []string{"cp", "--", "{{ .dir }}/{{ .engine }}.db", filepath.Join(cellDir, "datastores", "{{ .engine }}.db")},
+		},
+	}
+	ops := OperationsWith(NewSimBackend(cell), cfg)
+	latest := filepath.Join(dir, "backups", "latest")
+	if fresh {
+		os.RemoveAll(filepath.Join(dir, "backups"))
+		if err := takeInitialBackup(ctx, ops, cell, latest); err != nil {
+			return nil, fmt.Errorf("take the training cell's backup: %w", err)
+		}
+		if err := cell.Advance(ctx); err != nil {
+			return nil, err
+		}
+	}
+	servers := []string{"server1", "server2", "server3", "appsrv1"}
+	var logs, clusterLogs []string
+	for _, s := range servers {
+		logs = append(logs, cell.LogPath(s))
+		if s != "appsrv1" {
+			clusterLogs = append(clusterLogs, cell.LogPath(s))
+		}
+	}
+	params := map[string]string{
+		"bus":               "Bus1",
+		"engines":           "clu1.000-Bus1,node01.appsrv1-Bus1",
+		"engine":            "clu1.000-Bus1",
+		"datastore_engines": "clu1.000-Bus1",
+		"filestore_engines": "node01.appsrv1-Bus1",
+		"filestore_root":    filepath.Join(cellDir, "filestores"),
+		"servers":           "node01/server1,node02/server2,node03/server3,node01/appsrv1",
+		"preferred_servers": "server1,server2,server3",
+		"server_logs":       strings.Join(logs, ","),
+		"cluster_logs":      strings.Join(clusterLogs, ","),
+		"log_root":          filepath.Join(cellDir, "logs"),
+		"backup_dir":        filepath.Join(dir, "backups", "drill"),
+		"restore_from":      latest,
+		"backup_datastores": "true",
+		"backup_filestores": "true",
+		"recovery":          "false",
+		"failback":          "true",
+		"max_skew":          "10m",
+	}
+	return &Training{Ops: ops, Params: params, Stop: func() error { return nil }, Cell: cell}, nil
+}
+
+// simcellStateWait is unused by the simulated cell (its calls return when
+// their sequence is written) and kept short for the plan's display.
+const simcellStateWait = 2 * time.Minute
+
+// takeInitialBackup makes the backup set the restore runbook restores:
+// the configuration, the data store and the file store, through the same
+// operations a drill uses.
+func takeInitialBackup(ctx context.Context, ops []runbook.Operation, cell *simcell.Cell, dir string) error {
+	byName := map[string]runbook.Operation{}
+	for _, op := range ops {
+		byName[op.Spec().Name] = op
+	}
+	logDir, storeDir := cell.FileStoreDirs("node01.appsrv1-Bus1")
+	calls := []runbook.Call{
+		{Op: "was.backup-config", Args: runbook.Args{"file": filepath.Join(dir, "config.zip"), "nostop": true}},
+		{Op: "was.backup-datastore", Args: runbook.Args{"engine": "clu1.000-Bus1", "dir": dir}},
+		{Op: "was.backup-filestore", Args: runbook.Args{"engine": "node01.appsrv1-Bus1", "log_dir": logDir, "store_dir": storeDir, "dest": dir}},
+		{Op: "was.seal-backup", Args: runbook.Args{"dir": dir}},
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
+	for _, c := range calls {
+		op, ok := byName[c.Op]
+		if !ok {
+			return errors.New("missing operation " + c.Op)
+		}
+		if _, err := op.Run(ctx, c, quiet); err != nil {
+			return fmt.Errorf("%s: %w", c.Op, err)
+		}
+	}
+	return nil
+}
