@@ -65,8 +65,10 @@ func inside(root, path string) string {
 
 // --- file.exists
 
+// existsOp is file.exists.
 type existsOp struct{}
 
+// Spec describes file.exists.
 func (o *existsOp) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
 		Name:    "file.exists",
@@ -78,6 +80,7 @@ func (o *existsOp) Spec() runbook.OpSpec {
 	}
 }
 
+// Plan says which path is checked and for what.
 func (o *existsOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	if err := need(c.Args, "file.exists", "path"); err != nil {
 		return runbook.Plan{}, err
@@ -92,6 +95,7 @@ func (o *existsOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("check that %s %s", c.Args.String("path"), what)}, nil
 }
 
+// Run checks the path; a missing path or the wrong kind is an error.
 func (o *existsOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 	res := runbook.Result{ExitCode: -1}
 	if err := need(c.Args, "file.exists", "path"); err != nil {
@@ -141,6 +145,7 @@ func longKind(k string) string {
 
 // --- file.copy and file.replace
 
+// copyOp is file.copy, or file.replace when replace is set.
 type copyOp struct{ replace bool }
 
 func (o *copyOp) name() string {
@@ -150,6 +155,7 @@ func (o *copyOp) name() string {
 	return "file.copy"
 }
 
+// Spec describes file.copy, or file.replace (destructive).
 func (o *copyOp) Spec() runbook.OpSpec {
 	s := runbook.OpSpec{
 		Name:    o.name(),
@@ -168,6 +174,7 @@ func (o *copyOp) Spec() runbook.OpSpec {
 	return s
 }
 
+// Plan names the source, the destination and the manifest.
 func (o *copyOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	if err := need(c.Args, o.name(), "src", "dst"); err != nil {
 		return runbook.Plan{}, err
@@ -183,6 +190,7 @@ func (o *copyOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	return runbook.Plan{Host: "localhost", Detail: d}, nil
 }
 
+// Run copies with Copy and writes the manifest when one is asked for.
 func (o *copyOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 	res := runbook.Result{ExitCode: -1}
 	if err := need(c.Args, o.name(), "src", "dst"); err != nil {
@@ -244,8 +252,10 @@ func count(m *Manifest, t EntryType) int {
 
 // --- file.verify
 
+// verifyOp is file.verify.
 type verifyOp struct{}
 
+// Spec describes file.verify.
 func (o *verifyOp) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
 		Name:    "file.verify",
@@ -257,6 +267,7 @@ func (o *verifyOp) Spec() runbook.OpSpec {
 	}
 }
 
+// Plan names the tree and the manifest.
 func (o *verifyOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	if err := need(c.Args, "file.verify", "dir", "manifest"); err != nil {
 		return runbook.Plan{}, err
@@ -264,6 +275,8 @@ func (o *verifyOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("verify %s against manifest %s (read only)", c.Args.String("dir"), c.Args.String("manifest"))}, nil
 }
 
+// Run checks the tree; any missing, extra or changed entry is an error
+// naming them.
 func (o *verifyOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 	res := runbook.Result{ExitCode: -1}
 	if err := need(c.Args, "file.verify", "dir", "manifest"); err != nil {
@@ -328,8 +341,10 @@ func prefixed(p string, list []string) []string {
 
 // --- file.manifest
 
+// manifestOp is file.manifest.
 type manifestOp struct{}
 
+// Spec describes file.manifest.
 func (o *manifestOp) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
 		Name:    "file.manifest",
@@ -341,6 +356,7 @@ func (o *manifestOp) Spec() runbook.OpSpec {
 	}
 }
 
+// Plan names the tree and where the manifest goes.
 func (o *manifestOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	if err := need(c.Args, "file.manifest", "dir", "out"); err != nil {
 		return runbook.Plan{}, err
@@ -348,6 +364,7 @@ func (o *manifestOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("hash every file under %s and write the manifest to %s", c.Args.String("dir"), c.Args.String("out"))}, nil
 }
 
+// Run hashes the tree and writes the manifest.
 func (o *manifestOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 	res := runbook.Result{ExitCode: -1}
 	if err := need(c.Args, "file.manifest", "dir", "out"); err != nil {

@@ -470,7 +470,7 @@ func Verify(ctx context.Context, root string, m *Manifest, ignore ...string) (*V
 			}
 			r.Bytes += n
 			if sum != w.SHA256 {
-				changed("content differs (sha256 %s, the manifest has %s)", sum[:12], w.SHA256[:12])
+				changed("content differs (sha256 %s, the manifest has %s)", short(sum), short(w.SHA256))
 				return nil
 			}
 		}
@@ -492,6 +492,13 @@ func Verify(ctx context.Context, root string, m *Manifest, ignore ...string) (*V
 		}
 	}
 	return r, nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
 }
 
 func humanBytes(n int64) string {

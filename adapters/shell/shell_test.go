@@ -245,3 +245,15 @@ func TestCancelStopsCommand(t *testing.T) {
 		t.Fatal("shell.run did not return after cancel")
 	}
 }
+
+func TestStepTimeoutFromCallWrapsDeadlineExceeded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	res, err := (&Run{}).Run(ctx, runbook.Call{Args: runbook.Args{"argv": []string{"sleep", "20"}}, Timeout: 150 * time.Millisecond}, nil)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "sleep timed out after 150ms") {
+		t.Fatalf("error = %v", err)
+	}
+	if res.ExitCode != -1 {
+		t.Fatalf("exit code %d", res.ExitCode)
+	}
+}
