@@ -33,14 +33,14 @@ import (
 
 // The fault scenarios the cell knows.
 const (
-	ScenarioNormal               = "normal"
-	ScenarioLockHeld             = "lock-held"
-	ScenarioFlushFails           = "flush-fails"
-	ScenarioSlowStart            = "slow-start"
-	ScenarioRotationDuringFlush  = "rotation-during-flush"
-	ScenarioWsadminHangs         = "wsadmin-hangs"
-	ScenarioStartedWithoutFlush  = "started-without-flush"
-	ScenarioPreferredServerDown  = "preferred-server-down"
+	ScenarioNormal              = "normal"
+	ScenarioLockHeld            = "lock-held"
+	ScenarioFlushFails          = "flush-fails"
+	ScenarioSlowStart           = "slow-start"
+	ScenarioRotationDuringFlush = "rotation-during-flush"
+	ScenarioWsadminHangs        = "wsadmin-hangs"
+	ScenarioStartedWithoutFlush = "started-without-flush"
+	ScenarioPreferredServerDown = "preferred-server-down"
 )
 
 // Scenarios returns every scenario name, sorted.
@@ -241,7 +241,7 @@ func Create(ctx context.Context, dir string, opts Options) (*Cell, error) {
 	// Bring the cell up without delays: the training starts from a running
 	// cell, and the logs show its start.
 	err := c.update(ctx, func(s *State, a *actor) error {
-		a.scale = 0
+		a.scale, a.calm = 0, true
 		for _, name := range []string{"server1", "server2", "server3", "appsrv1"} {
 			if name == "server1" && opts.Scenario == ScenarioPreferredServerDown {
 				continue
