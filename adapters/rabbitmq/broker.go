@@ -110,6 +110,9 @@ func (b *broker) viaHTTP(ctx context.Context, out runbook.Output, what string, f
 	if err == nil {
 		return true, nil
 	}
+	if errors.Is(err, errLive) {
+		return false, nil
+	}
 	var he rabbithole.ErrorResponse
 	if errors.As(err, &he) {
 		return false, fmt.Errorf("management API %s: %w", what, err)
@@ -119,6 +122,10 @@ func (b *broker) viaHTTP(ctx context.Context, out runbook.Output, what string, f
 	}
 	return false, nil
 }
+
+// errLive makes viaHTTP fall back to the CLI without a word: the caller
+// needs live numbers, not statistics.
+var errLive = errors.New("live numbers wanted")
 
 // queue is one queue as listed.
 type queue struct {
@@ -167,8 +174,22 @@ func (b *broker) vhosts(ctx context.Context, out runbook.Output) ([]string, erro
 // queues lists every queue of every vhost (or of the given vhost). Message
 // counts here are the broker's statistics: use counts for exact numbers.
 func (b *broker) queues(ctx context.Context, out runbook.Output, vhost string) ([]queue, error) {
+	return b.listQueues(ctx, out, vhost, false)
+}
+
+// liveQueues lists queues through the CLI, which asks each queue process:
+// the HTTP API's consumer counts are statistics refreshed every 5 s, so a
+// consumer that attached a moment ago would not show there.
+func (b *broker) liveQueues(ctx context.Context, out runbook.Output) ([]queue, error) {
+	return b.listQueues(ctx, out, "", true)
+}
+
+func (b *broker) listQueues(ctx context.Context, out runbook.Output, vhost string, live bool) ([]queue, error) {
 	var qs []queue
 	ok, err := b.viaHTTP(ctx, out, "list queues", func(c *rabbithole.Client) error {
+		if live {
+			return errLive
+		}
 		var list []rabbithole.QueueInfo
 		var err error
 		if vhost != "" {
@@ -207,9 +228,12 @@ func (b *broker) queues(ctx context.Context, out runbook.Output, vhost string) (
 	return qs, nil
 }
 
-func (b *broker) connections(ctx context.Context, out runbook.Output) ([]connection, error) {
+func (b *broker) connections(ctx context.Context, out runbook.Output, live bool) ([]connection, error) {
 	var cs []connection
 	ok, err := b.viaHTTP(ctx, out, "list connections", func(c *rabbithole.Client) error {
+		if live {
+			return errLive
+		}
 		list, err := c.ListConnections()
 		for _, x := range list {
 			cs = append(cs, connection{Vhost: x.Vhost, Name: x.Name, User: x.User})

@@ -140,7 +140,7 @@ func Operations(cfg Config) []runbook.Operation {
 			spec: runbook.OpSpec{Name: "rabbitmq.list-connections", Summary: "list client connections"},
 			plan: ctlPlan("rabbitmqctl", "list_connections", "vhost", "name", "user", "--formatter", "json"),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				cs, err := b.connections(ctx, out)
+				cs, err := b.connections(ctx, out, false)
 				if err != nil {
 					return runbook.Result{}, err
 				}
@@ -337,11 +337,11 @@ func typeWarnings(qs []queue) []string {
 // counts: a publisher has no consumers, and a backup taken while one
 // publishes silently loses the tail of the large messages (reference §5.2).
 func (b *broker) checkIdle(ctx context.Context, out runbook.Output, override string) ([]queue, runbook.Result, error) {
-	qs, err := b.queues(ctx, out, "")
+	qs, err := b.liveQueues(ctx, out)
 	if err != nil {
 		return nil, runbook.Result{}, err
 	}
-	cs, err := b.connections(ctx, out)
+	cs, err := b.connections(ctx, out, true)
 	if err != nil {
 		return nil, runbook.Result{}, err
 	}
@@ -798,7 +798,7 @@ func (b *broker) commandOp(name, summary string, argv []string, field string, wa
 			}
 			deadline := time.Now().Add(c.Args.Duration("wait", 30*time.Second))
 			for {
-				qs, err := b.queues(ctx, quietOut{out}, "")
+				qs, err := b.liveQueues(ctx, quietOut{out})
 				if err != nil {
 					return res, err
 				}
