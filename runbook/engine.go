@@ -297,7 +297,8 @@ func (e *Engine) enter(i int) {
 				continue
 			}
 		}
-		e.start(in, false)
+		// Entering a step again (goto, next) asks for a new confirmation.
+		e.start(in, true)
 		return
 	}
 }
@@ -375,6 +376,7 @@ func (e *Engine) startEvent(in *instance) Event {
 // start begins an attempt of the instance. A retry keeps the confirmation
 // given for the attempt before unless fresh is set.
 func (e *Engine) start(in *instance, fresh bool) {
+	e.stopOutstanding(in)
 	confirmed := in.confirmed && !fresh
 	keep := in.attempt
 	*in = instance{key: in.key, step: in.step, index: in.index, item: in.item, hasItem: in.hasItem,
@@ -650,9 +652,15 @@ func (e *Engine) watchArmed(inp Input) {
 		e.fail(in, "log watch: "+inp.Error, false)
 		return
 	}
-	if in.callID == 0 {
+	if in.callID == 0 && !e.awaitingOperator(in) {
 		e.proceed(in)
 	}
+}
+
+// awaitingOperator reports whether the instance waits for the operator, so
+// nothing but the operator's answer may move it on.
+func (e *Engine) awaitingOperator(in *instance) bool {
+	return in.state == StateNeedsOperator || in.state == StateNeedsConfirmation
 }
 
 func (e *Engine) watchEnded(inp Input) {
@@ -689,8 +697,8 @@ func (e *Engine) watchEnded(inp Input) {
 			e.out[in.step.ID] = vars
 		}
 	}
-	if in.callID != 0 {
-		return // the action is still running; decide when it ends
+	if in.callID != 0 || e.awaitingOperator(in) {
+		return // the action still runs, or the operator decides first
 	}
 	e.proceed(in)
 }
