@@ -178,6 +178,9 @@ func friendlyYAML(msg string) string {
 		}
 		return fmt.Sprintf("expected %s here, found %s", want, got)
 	}
+	if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "mapping values are not allowed") {
+		return msg + ": check the indentation"
+	}
 	return msg
 }
 

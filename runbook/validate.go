@@ -308,7 +308,11 @@ func (v *validator) checkCall(op string, with map[string]Value, opPos, withPos P
 	}
 	for _, as := range spec.Args {
 		if _, given := with[as.Name]; as.Required && !given {
-			v.add(withPos, "%s needs the argument %s (%s)", op, as.Name, as.Doc)
+			doc := ""
+			if as.Doc != "" {
+				doc = ": " + as.Doc
+			}
+			v.add(withPos, "%s needs the argument %s%s", op, as.Name, doc)
 		}
 	}
 	return spec, true
