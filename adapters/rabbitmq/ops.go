@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -555,16 +556,25 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	}
 	src := filepath.Join(data, "msg_stores")
 	dst := filepath.Join(dir, "msg_stores")
+	if _, err := os.Lstat(dst); err == nil {
+		// A second `cp -a src/ dst` would nest msg_stores/msg_stores
+		// (pitfall 17); a backup always goes into a fresh directory.
+		return runbook.Result{}, fmt.Errorf("%s already exists: back up into a fresh directory", dst)
+	}
 	out.Line(runbook.Info, fmt.Sprintf("copying %s to %s", src, dst))
 	t0 := time.Now()
-	m, st, err := copyTree(ctx, src, dst, nil)
+	m, err := file.Copy(ctx, src, dst, file.CopyOptions{})
 	if err != nil {
 		return runbook.Result{}, err
 	}
 	took := time.Since(t0)
-	if err := writeJSON(filepath.Join(dir, ManifestFile), m); err != nil {
+	if err := file.WriteManifest(filepath.Join(dir, ManifestFile), m); err != nil {
 		return runbook.Result{}, err
 	}
+	st := struct {
+		Files int
+		Bytes int64
+	}{m.Files, m.Bytes}
 	c := Counts{Node: b.cfg.Node, Taken: time.Now().UTC(), Override: override}
 	total := 0
 	for _, q := range qs {
@@ -591,25 +601,25 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 }
 
 func verifyBackup(ctx context.Context, dir string) (runbook.Result, error) {
-	var want Manifest
-	if err := readJSON(filepath.Join(dir, ManifestFile), &want); err != nil {
-		return runbook.Result{}, fmt.Errorf("read the backup's manifest: %w: is %s a drillbook backup?", err, dir)
+	want, err := file.ReadManifest(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("%w: is %s a drillbook backup?", err, dir)
 	}
-	got, err := hashTree(ctx, filepath.Join(dir, "msg_stores"))
+	rep, err := file.Verify(ctx, filepath.Join(dir, "msg_stores"), want)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("read the backup: %w", err)
 	}
-	if diffs := compareManifest(want, got); len(diffs) > 0 {
-		return runbook.Result{Evidence: diffs}, fmt.Errorf("the backup in %s does not match its manifest (%d differences): %s", dir, len(diffs), short(diffs))
+	if !rep.OK() {
+		return runbook.Result{Evidence: rep.Details}, fmt.Errorf("the backup in %s does not match its manifest: %s", dir, rep.String())
 	}
-	return runbook.Result{Summary: fmt.Sprintf("%d files, %d bytes match the manifest", len(got.Files), got.Bytes),
-		Evidence: []string{fmt.Sprintf("%s: %d files verified (SHA-256)", filepath.Join(dir, ManifestFile), len(got.Files))}}, nil
+	return runbook.Result{Summary: fmt.Sprintf("%d files, %d bytes match the manifest", want.Files, rep.Bytes),
+		Evidence: []string{fmt.Sprintf("%s: %s", filepath.Join(dir, ManifestFile), rep.String())}}, nil
 }
 
 func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, dataDir string, replaceNonempty bool) (runbook.Result, error) {
-	var want Manifest
-	if err := readJSON(filepath.Join(dir, ManifestFile), &want); err != nil {
-		return runbook.Result{}, fmt.Errorf("read the backup's manifest: %w: is %s a drillbook backup?", err, dir)
+	want, err := file.ReadManifest(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("%w: is %s a drillbook backup?", err, dir)
 	}
 	var counts Counts
 	if err := readJSON(filepath.Join(dir, CountsFile), &counts); err != nil {
@@ -667,20 +677,26 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 		return runbook.Result{}, err
 	}
 	// Replace, never merge: the documented `cp -a backup/* msg_stores/`
-	// merges into live files (pitfall 9).
-	out.Line(runbook.Info, "removing "+target)
-	if err := os.RemoveAll(target); err != nil {
-		return runbook.Result{}, fmt.Errorf("remove %s: %w", target, err)
-	}
-	out.Line(runbook.Info, fmt.Sprintf("copying %s to %s", filepath.Join(dir, "msg_stores"), target))
+	// merges into live files (pitfall 9). The copy is staged next to the
+	// target and swapped in whole, so a failed copy leaves it as it was.
+	out.Line(runbook.Info, fmt.Sprintf("replacing %s with %s", target, filepath.Join(dir, "msg_stores")))
 	t0 := time.Now()
-	got, st, err := copyTree(ctx, filepath.Join(dir, "msg_stores"), target, owner)
+	got, err := file.Copy(ctx, filepath.Join(dir, "msg_stores"), target, file.CopyOptions{Replace: true})
 	if err != nil {
-		return runbook.Result{Warnings: warn}, fmt.Errorf("%w: the node's msg_stores is incomplete: run this step again", err)
+		return runbook.Result{Warnings: warn}, err
+	}
+	if owner != nil && os.Geteuid() == 0 {
+		if err := chownTree(target, *owner); err != nil {
+			return runbook.Result{Warnings: warn}, fmt.Errorf("give the restored files to the node's user: %w", err)
+		}
 	}
 	if diffs := compareManifest(want, got); len(diffs) > 0 {
 		return runbook.Result{Warnings: warn, Evidence: diffs}, fmt.Errorf("the restored files do not match the backup's manifest (%d differences): %s: the backup is damaged", len(diffs), short(diffs))
 	}
+	st := struct {
+		Files int
+		Bytes int64
+	}{got.Files, got.Bytes}
 	total := 0
 	for _, q := range counts.Queues {
 		if q.Type == "classic" {
@@ -691,7 +707,7 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 		Summary:  fmt.Sprintf("restored %d files, %d bytes (%d classic-queue messages at backup time) in %s; manifest verified", st.Files, st.Bytes, total, time.Since(t0).Round(time.Millisecond)),
 		Vars:     map[string]string{"data_dir": dataDir, "files": strconv.Itoa(st.Files)},
 		Warnings: warn,
-		Evidence: []string{fmt.Sprintf("%d files match %s (sizes and SHA-256)", len(got.Files), filepath.Join(dir, ManifestFile))},
+		Evidence: []string{fmt.Sprintf("%d files match %s (sizes and SHA-256)", got.Files, filepath.Join(dir, ManifestFile))},
 	}, nil
 }
 
