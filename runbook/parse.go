@@ -71,6 +71,17 @@ func ParseFile(path string) (*Runbook, error) {
 // malformed YAML are reported as Problems with file:line:col. It does not
 // check the runbook against adapters; Validate does.
 func Parse(path string, data []byte) (*Runbook, error) {
+	rb, probs := parseRunbook(path, data)
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	return rb, nil
+}
+
+// parseRunbook returns the problems found and, when the YAML decoded at all, the
+// runbook as far as it could be read, so that ValidateFile can report the
+// validator's problems alongside unknown fields.
+func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 	var probs Problems
 	if len(data) > maxRunbookSize {
 		probs.add(Pos{File: path}, "the file is %d bytes; a runbook is at most %d", len(data), maxRunbookSize)
@@ -102,16 +113,17 @@ func Parse(path string, data []byte) (*Runbook, error) {
 	if err := root.Decode(rb); err != nil {
 		probs = append(probs, yamlProblems(path, err, root)...)
 	}
+	decoded := len(probs) == 0
 	walk(path, root, reflect.ValueOf(rb).Elem(), "runbook", &probs)
-	if len(probs) > 0 {
-		return nil, probs.sorted()
-	}
 	rb.Path = path
 	rb.Raw = data
 	sum := sha256.Sum256(data)
 	rb.Digest = hex.EncodeToString(sum[:])
 	rb.Pos = Pos{File: path, Line: root.Line, Col: root.Column}
-	return rb, nil
+	if !decoded {
+		return nil, probs.sorted()
+	}
+	return rb, probs.sorted()
 }
 
 func errEOF(err error) error {

@@ -1,6 +1,8 @@
 package runbook
 
 import (
+	"fmt"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -494,12 +496,16 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ValidateFile parses and validates a file, returning all problems.
 func ValidateFile(path string, specs []OpSpec) (*Runbook, error) {
-	rb, err := ParseFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read runbook: %w", err)
 	}
-	if probs := Validate(rb, specs); probs != nil {
-		return rb, probs
+	rb, probs := parseRunbook(path, data)
+	if rb != nil {
+		probs = append(probs, Validate(rb, specs)...)
+	}
+	if len(probs) > 0 {
+		return rb, probs.sorted()
 	}
 	return rb, nil
 }

@@ -1,0 +1,40 @@
+# drillbook: make run opens the screen on the training target; make test runs
+# every test (installing tmux and rabbitmq-server first when it can).
+GO ?= go
+BIN := bin/drillbook
+FUZZTIME ?= 5s
+TESTFLAGS ?=
+
+.PHONY: build run test deps vet fuzz-smoke fuzz bench clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/drillbook
+
+run: build
+	./$(BIN)
+
+deps:
+	@./scripts/deps.sh
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(FUZZTIME)
+
+# A short run of every fuzz target; `make fuzz FUZZTIME=10m` for a long one.
+fuzz-smoke:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./adapters/logwatch
+
+fuzz:
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$${FUZZTIME:-2m}
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+clean:
+	rm -rf bin
