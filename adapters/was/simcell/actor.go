@@ -260,16 +260,30 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 		return nil
 	}
 	if e.Restored && mode == "DEFAULT" {
-		// The partners still hold stream state the restored store has
-		// forgotten (reference §1.1): they log CWSIP0784W.
-		for _, p := range a.sortedEngines() {
-			if p.Bus != e.Bus || p.Name == e.Name {
-				continue
+		e.Unflushed = true
+	}
+	if mode == "FLUSH" {
+		e.Unflushed = false
+	}
+	// A partner still holds stream state that a restored store started in
+	// Normal mode has forgotten (reference §1.1): the receiving engine logs
+	// CWSIP0784W, whichever of the two comes up last.
+	for _, p := range a.sortedEngines() {
+		if p.Bus != e.Bus || p.Name == e.Name {
+			continue
+		}
+		srv := a.active(p)
+		if srv == "" || p.Instances[srv] != "Started" {
+			continue
+		}
+		if e.Unflushed {
+			if err := a.warn784(srv, p, e); err != nil {
+				return err
 			}
-			if srv := a.active(p); srv != "" && p.Instances[srv] == "Started" {
-				if err := a.sib(srv, p, "W", "CWSIP0784W", "A remote message request (with id %s) on a destination (with id %s) from messaging engine %s to %s is no longer valid. Cleanup may be required.", newUUID()[:12], e.UUID, e.Name, e.UUID); err != nil {
-					return err
-				}
+		}
+		if p.Unflushed {
+			if err := a.warn784(server, e, p); err != nil {
+				return err
 			}
 		}
 	}
@@ -327,13 +341,13 @@ func (a *actor) startServer(name string) error {
 		if err := a.state(name, e, "Joined"); err != nil {
 			return err
 		}
-		if e.Restored && a.scenario(ScenarioStartedWithoutFlush) && a.active(e) == "" && a.fire("default-start") {
+		if a.stale(e) && a.scenario(ScenarioStartedWithoutFlush) && a.active(e) == "" && a.fire("default-start") {
 			// Someone starts the restored engine from the console, in
 			// Normal mode, as the server comes up.
 			if err := a.log(name, Record{Logger: "AdminHelper", Type: "A", Thread: threadAdmin, ID: "ADMN1008I", Text: fmt.Sprintf("An attempt is made to start the messaging engine %s. (User ID = trainee)", e.Name)}); err != nil {
 				return err
 			}
-			if err := a.startEngine(e, name, "DEFAULT", false); err != nil {
+			if err := a.startEngine(e, name, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
 				return err
 			}
 			continue
@@ -349,7 +363,9 @@ func (a *actor) startServer(name string) error {
 		act := a.active(e)
 		switch {
 		case act == "" && a.best(e, "") == name:
-			if err := a.startEngine(e, name, "DEFAULT", false); err != nil {
+			// As for fail over, a failed activation shows in the log and
+			// does not fail the server start.
+			if err := a.startEngine(e, name, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
 				return err
 			}
 		case act != "" && act != name && e.Failback && rank(e, name) < rank(e, act):
@@ -360,7 +376,7 @@ func (a *actor) startServer(name string) error {
 			if err := a.stopEngine(e, act, "Joined"); err != nil {
 				return err
 			}
-			if err := a.startEngine(e, name, "DEFAULT", false); err != nil {
+			if err := a.startEngine(e, name, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
 				return err
 			}
 		}
@@ -412,7 +428,9 @@ func (a *actor) stopServer(name string) error {
 			if err := a.log(next, Record{Logger: "CoordinatorIm", Type: "I", Thread: threadHA, ID: "HMGR0218I", Text: "A new core group view has been installed. The core group is DefaultCoreGroup."}); err != nil {
 				return err
 			}
-			if err := a.startEngine(e, next, "DEFAULT", false); err != nil {
+			// A failed activation is the HA manager's business, not the
+			// stop's: it shows in the new host's SystemOut.log.
+			if err := a.startEngine(e, next, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
 				return err
 			}
 		}
@@ -463,4 +481,20 @@ func (a *actor) recoveryStart(name string) error {
 	}
 	srv.Running = false
 	return nil
+}
+
+// stale reports whether the engine's store was put back from a backup and
+// the engine has not started normally since.
+func (a *actor) stale(e *Engine) bool {
+	if e.Restored {
+		return true
+	}
+	img, _, err := a.c.readStore(e)
+	return err == nil && img.Generation < e.LastGen
+}
+
+// warn784 logs, in the receiver's server, the warning about a request from
+// an engine whose store went back in time.
+func (a *actor) warn784(server string, receiver, from *Engine) error {
+	return a.sib(server, receiver, "W", "CWSIP0784W", "A remote message request (with id %s) on a destination (with id %s) from messaging engine %s to %s is no longer valid. Cleanup may be required.", newUUID()[:12], from.UUID, from.Name, from.UUID)
 }

@@ -122,6 +122,10 @@ type Engine struct {
 	// Restored says the store was put back and the engine has not started
 	// normally since.
 	Restored bool `json:"restored"`
+	// Unflushed says the engine was started in Normal mode on a restored
+	// store and has not had a FLUSH start since: its partners log
+	// CWSIP0784W.
+	Unflushed bool `json:"unflushed"`
 }
 
 // State is everything the cell keeps in cell.json.
@@ -186,8 +190,8 @@ func Open(dir string) (*Cell, error) {
 // whose engine clu1.000-Bus1 uses a data store with preferred servers
 // server1, server2, server3 and fail back, and server appsrv1 on node01
 // whose engine node01.appsrv1-Bus1 uses a file store. Every server runs
-// and both engines are Started, except that preferred-server-down leaves
-// server1 stopped.
+// and both engines are Started, except that preferred-server-down has
+// stopped server1, so the clustered engine runs in server2.
 func Create(ctx context.Context, dir string, opts Options) (*Cell, error) {
 	if opts.Scenario == "" {
 		opts.Scenario = ScenarioNormal
@@ -243,12 +247,14 @@ func Create(ctx context.Context, dir string, opts Options) (*Cell, error) {
 	err := c.update(ctx, func(s *State, a *actor) error {
 		a.scale, a.calm = 0, true
 		for _, name := range []string{"server1", "server2", "server3", "appsrv1"} {
-			if name == "server1" && opts.Scenario == ScenarioPreferredServerDown {
-				continue
-			}
 			if err := a.startServer(name); err != nil {
 				return err
 			}
+		}
+		if opts.Scenario == ScenarioPreferredServerDown {
+			// The most preferred server went down before the drill: the
+			// engine has failed over to server2.
+			return a.stopServer("server1")
 		}
 		return nil
 	})
