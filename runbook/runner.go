@@ -373,7 +373,7 @@ func (r *Runner) startCall(ev *Event) {
 			in.Error = Redact(err.Error(), r.cfg.Secrets)
 			in.TimedOut = errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)
 		}
-		res.Summary = Redact(res.Summary, r.cfg.Secrets)
+		redactResult(&res, r.cfg.Secrets)
 		select {
 		case <-r.done:
 		default:
@@ -464,5 +464,19 @@ func (r *Runner) flushOutput() {
 			_, _ = r.cfg.Journal.Append(Record{Time: now, Ev: ev}, false)
 		}
 		r.cfg.Frontend.Update(Update{Batch: b, Status: r.eng.Status()})
+	}
+}
+
+// redactResult masks secrets in everything a result carries to the screen
+// and the journal.
+func redactResult(res *Result, secrets []string) {
+	if len(secrets) == 0 {
+		return
+	}
+	res.Summary = Redact(res.Summary, secrets)
+	res.Evidence = redactList(res.Evidence, secrets)
+	res.Warnings = redactList(res.Warnings, secrets)
+	for k, v := range res.Vars {
+		res.Vars[k] = Redact(v, secrets)
 	}
 }

@@ -241,12 +241,27 @@ func (s *Session) Close() error {
 	return err
 }
 
-// FindRun returns the directory of a run given its full id or an
-// unambiguous prefix or suffix of it.
+// FindRun returns the directory of a run given its full id, an unambiguous
+// prefix or suffix of it (the random tail is enough), or "last" for the
+// newest run.
 func FindRun(stateDir, id string) (string, error) {
 	runs := RunsDir(stateDir)
 	if id == "" {
 		return "", errors.New("name the run: see `drillbook runs`")
+	}
+	if id == "last" {
+		entries, err := os.ReadDir(runs)
+		if err != nil || len(entries) == 0 {
+			return "", fmt.Errorf("no runs in %s yet", runs)
+		}
+		names := make([]string, 0, len(entries))
+		for _, e := range entries {
+			if e.IsDir() {
+				names = append(names, e.Name())
+			}
+		}
+		sort.Strings(names)
+		return filepath.Join(runs, names[len(names)-1]), nil
 	}
 	if st, err := os.Stat(filepath.Join(runs, id)); err == nil && st.IsDir() && !strings.ContainsAny(id, `/\`) {
 		return filepath.Join(runs, id), nil

@@ -330,7 +330,7 @@ type reportOptions struct {
 func newReportCmd(g *globalOptions) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
-		Use:   "report RUN",
+		Use:   "report RUN|last",
 		Short: "Render a run's journal as an incident or drill report (Markdown or JSON)",
 		Example: `  drillbook report 20261123-081500-was-sib-restore-me-3fa2c1
   drillbook report 3fa2c1 --format json -o drill.json`,

@@ -132,7 +132,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 func newResumeCmd(g *globalOptions) *cobra.Command {
 	o := &runOptions{}
 	cmd := &cobra.Command{
-		Use:   "resume RUN",
+		Use:   "resume RUN|last",
 		Short: "Reopen an interrupted run where it stood; a step that was in flight is reconciled, not re-run",
 		Example: `  drillbook resume 20261123-081500-demo-shell-3fa2c1
   drillbook resume 3fa2c1 --plain --outcome wipe=succeeded --confirm tell=done`,
