@@ -315,6 +315,7 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
+	pause := min(250*time.Millisecond, every)
 	last := ""
 	tell := func(s string) {
 		if s != last {
@@ -352,8 +353,11 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 					c.label, want, call.Args.String("state"), timeout, last, context.DeadlineExceeded)
 			}
 			return runbook.Result{Summary: last}, ctx.Err()
-		case <-time.After(every):
+		case <-time.After(pause):
 		}
+		// Poll quickly at first (a restart often takes under a second),
+		// then settle at the interval asked for.
+		pause = min(2*pause, every)
 	}
 }
 

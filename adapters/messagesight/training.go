@@ -67,9 +67,9 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	t := scenarioTiming{stop: 200 * time.Millisecond, down: 500 * time.Millisecond, sync: time.Second}
 	switch scenario {
 	case "slow-restart":
-		t = scenarioTiming{stop: 1500 * time.Millisecond, down: 5 * time.Second, sync: 2 * time.Second}
+		t = scenarioTiming{stop: time.Second, down: 4 * time.Second, sync: 2 * time.Second}
 	case "standby-unsynced":
-		t.sync = 8 * time.Second
+		t.sync = 4 * time.Second
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("messagesight training: %w", err)
