@@ -1,0 +1,218 @@
+package was
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests run the shipped WebSphere runbooks with the real
+// drillbook binary in plain mode on the training target, with the cell's
+// delays at zero.
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+	buildOut  []byte
+)
+
+func drillbookBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "drillbook-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "drillbook")
+		args := []string{"build", "-o", buildBin}
+		// DRILLBOOK_TEST_OVERLAY lets a developer build with a go -overlay
+		// file while the command line is being changed.
+		if ov := os.Getenv("DRILLBOOK_TEST_OVERLAY"); ov != "" {
+			args = append(args, "-overlay", ov)
+		}
+		cmd := exec.Command("go", append(args, "github.com/drillbook/drillbook/cmd/drillbook")...)
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("build drillbook: %v\n%s", buildErr, buildOut)
+	}
+	return buildBin
+}
+
+type e2eRun struct {
+	out   string
+	code  int
+	state string
+	runID string
+}
+
+func runDrillbook(t *testing.T, state string, args ...string) e2eRun {
+	t.Helper()
+	bin := drillbookBinary(t)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DRILLBOOK_STATE_DIR="+state, DelayScaleEnv+"=0", "NO_COLOR=1")
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("drillbook %v did not finish within 60s:\n%s", args, out)
+	}
+	r := e2eRun{out: string(out), state: state}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^run: (\S+)$`).FindStringSubmatch(r.out); m != nil {
+		r.runID = m[1]
+	}
+	return r
+}
+
+func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
+	type check func(t *testing.T, r e2eRun)
+	contains := func(subs ...string) check {
+		return func(t *testing.T, r e2eRun) {
+			for _, s := range subs {
+				if !strings.Contains(r.out, s) {
+					t.Errorf("output lacks %q", s)
+				}
+			}
+		}
+	}
+	cases := []struct {
+		runbook, scenario string
+		extra             []string
+		code              int
+		checks            []check
+	}{
+		{"was-sib-restore-me", "normal", nil, 0, nil},
+		{"was-sib-restore-me", "normal", []string{"--param", "recovery=true"}, 0, []check{contains("server server1 finished its recovery-mode start and has stopped")}},
+		{"was-sib-restore-me", "lock-held", nil, 0, []check{contains("log failure", "CWSIS1519E", "step flush-start[1]: retry 1 of 3")}},
+		{"was-sib-restore-me", "flush-fails", nil, 0, []check{contains("CWSIP0782E", "step flush-start[1]: retry 1 of 3")}},
+		{"was-sib-restore-me", "slow-start", nil, 0, nil},
+		{"was-sib-restore-me", "rotation-during-flush", nil, 0, []check{rotatedDuringFlush}},
+		{"was-sib-restore-me", "wsadmin-hangs", nil, 0, []check{contains("wsadmin stop-engine did not finish in time", "step stop-server[1]: Stop the server that hosts clu1.000-Bus1")}},
+		{"was-sib-restore-me", "started-without-flush", nil, 0, []check{contains("engine clu1.000-Bus1 is Started, expected Stopped or Joined", "step stop-unflushed[1]")}},
+		{"was-sib-restore-me", "preferred-server-down", nil, 0, nil},
+		{"was-sib-backup", "normal", nil, 0, []check{backupSetComplete}},
+		{"was-sib-backup", "lock-held", nil, 0, []check{backupSetComplete}},
+		{"was-sib-backup", "preferred-server-down", nil, 0, []check{backupSetComplete}},
+		{"was-sib-ha-failover-drill", "normal", nil, 0, []check{contains("engine clu1.000-Bus1 runs in node01/server1", "engine clu1.000-Bus1 runs in node02/server2")}},
+		{"was-sib-ha-failover-drill", "preferred-server-down", nil, 0, []check{contains("engine clu1.000-Bus1 runs in node02/server2", "engine clu1.000-Bus1 runs in node03/server3")}},
+		{"was-sib-ha-failover-drill", "normal", []string{"--param", "failback=false"}, 0, []check{contains("step failback: skipped", "step restart: succeeded")}},
+		// The drill has no branch for a lock that is never released on the
+		// next server: it stops and names the log line.
+		{"was-sib-ha-failover-drill", "lock-held", nil, 1, []check{contains("step failover failed: failure line in the log", "CWSIS1519E")}},
+	}
+	for _, sc := range []string{"flush-fails", "slow-start", "rotation-during-flush", "wsadmin-hangs", "started-without-flush"} {
+		cases = append(cases, struct {
+			runbook, scenario string
+			extra             []string
+			code              int
+			checks            []check
+		}{"was-sib-backup", sc, nil, 0, []check{backupSetComplete}}, struct {
+			runbook, scenario string
+			extra             []string
+			code              int
+			checks            []check
+		}{"was-sib-ha-failover-drill", sc, nil, 0, nil})
+	}
+	for _, tc := range cases {
+		name := tc.runbook + "/" + tc.scenario + strings.Join(tc.extra, "")
+		t.Run(name, func(t *testing.T) {
+			state := t.TempDir()
+			args := append([]string{"run", tc.runbook, "--plain", "--target", "training", "--yes", "--scenario", tc.scenario}, tc.extra...)
+			r := runDrillbook(t, state, args...)
+			if strings.Contains(r.out, "not wired in yet") {
+				t.Fatalf("cmd/drillbook does not use was.StartTraining yet:\n%s", r.out)
+			}
+			if r.code != tc.code {
+				t.Fatalf("exit code %d, want %d:\n%s", r.code, tc.code, r.out)
+			}
+			if tc.code == 0 && !strings.Contains(r.out, "run: succeeded") {
+				t.Errorf("run did not succeed:\n%s", r.out)
+			}
+			for _, c := range tc.checks {
+				c(t, r)
+			}
+			if tc.runbook == "was-sib-restore-me" {
+				flushProvedInReport(t, r)
+			}
+			if t.Failed() {
+				t.Logf("output:\n%s", r.out)
+			}
+		})
+	}
+}
+
+// flushProvedInReport checks that the report quotes the CWSIP0783 line of
+// each engine, as written in its server's SystemOut.log.
+func flushProvedInReport(t *testing.T, r e2eRun) {
+	t.Helper()
+	if r.runID == "" {
+		t.Fatal("no run id in the output")
+	}
+	rep := runDrillbook(t, r.state, "report", r.runID)
+	if rep.code != 0 {
+		t.Fatalf("report: exit %d\n%s", rep.code, rep.out)
+	}
+	for _, me := range []string{"clu1.000-Bus1", "node01.appsrv1-Bus1"} {
+		re := regexp.MustCompile(`\[\d+/\d+/\d+ [0-9:]+ UTC\] 0000002a SibMessage    I   \[Bus1:` + regexp.QuoteMeta(me) + `\] CWSIP0783I: Messaging engine: ` + regexp.QuoteMeta(me) + ` started, flush of all delivery streams completed\.`)
+		line := re.FindString(rep.out)
+		if line == "" {
+			t.Errorf("the report does not quote the CWSIP0783I line of %s:\n%s", me, rep.out)
+			continue
+		}
+		logs, _ := filepath.Glob(filepath.Join(r.state, "training", "was", "cell", "logs", "*", "SystemOut*.log"))
+		found := false
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			found = found || strings.Contains(string(b), line)
+		}
+		if !found {
+			t.Errorf("the reported line %q is in no SystemOut.log", line)
+		}
+	}
+}
+
+func rotatedDuringFlush(t *testing.T, r e2eRun) {
+	dir := filepath.Join(r.state, "training", "was", "cell", "logs", "server1")
+	rot, _ := filepath.Glob(filepath.Join(dir, "SystemOut_*.log"))
+	if len(rot) != 1 {
+		t.Fatalf("%d rotated files in %s, want 1", len(rot), dir)
+	}
+	old, _ := os.ReadFile(rot[0])
+	cur, _ := os.ReadFile(filepath.Join(dir, "SystemOut.log"))
+	if !strings.Contains(string(old), "CWSIP0780I") || !strings.Contains(string(cur), "CWSIP0783I") {
+		t.Errorf("the flush did not straddle the rotation (0780 in rotated: %t, 0783 in new: %t)", strings.Contains(string(old), "CWSIP0780I"), strings.Contains(string(cur), "CWSIP0783I"))
+	}
+}
+
+func backupSetComplete(t *testing.T, r e2eRun) {
+	m, err := ReadManifest(filepath.Join(r.state, "training", "was", "backups", "drill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, p := range m.Parts {
+		kinds[p.Kind] += len(p.Files)
+	}
+	if kinds["config"] != 1 || kinds["datastore"] != 1 || kinds["filestore"] != 3 || m.SealedAt.IsZero() {
+		b, _ := json.Marshal(m)
+		t.Errorf("backup set %s", b)
+	}
+}
