@@ -252,6 +252,7 @@ func Operations(cfg Config) []runbook.Operation {
 				Summary: "replace the node's msg_stores with a backup's (app stopped, definitions imported first), verifying the manifest",
 				Args: []runbook.ArgSpec{str("dir", "the backup directory", true),
 					str("data_dir", "the node's data directory; empty means ask the node", false),
+					str("node", "when set, must be the target's node name (the name the operator confirmed)", false),
 					{Name: "replace_nonempty", Kind: runbook.ArgBool, Doc: "replace a msg_stores that holds messages (newer ones are lost, consumed ones come back)"}}},
 			plan: detail(func(c runbook.Call) string {
 				d := c.Args.String("data_dir")
@@ -261,6 +262,9 @@ func Operations(cfg Config) []runbook.Operation {
 				return fmt.Sprintf("rm -rf %s/msg_stores; copy %s/msg_stores there; verify against %s", d, cfg.backupPath(c.Args.String("dir")), ManifestFile)
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
+				if n := c.Args.String("node"); n != "" && n != cfg.Node {
+					return runbook.Result{}, fmt.Errorf("the step names node %s but the target's node is %s: check the node parameter", n, cfg.Node)
+				}
 				return b.restoreMessages(ctx, out, cfg.backupPath(c.Args.String("dir")), c.Args.String("data_dir"), c.Args.Bool("replace_nonempty"))
 			},
 		},
@@ -280,7 +284,7 @@ func Operations(cfg Config) []runbook.Operation {
 				return b.countMessages(ctx, out, c.Args.String("vhost"), cfg.backupPath(c.Args.String("backup")), c.Args.List("excluded"))
 			},
 		},
-		b.commandOp("stop-consumers", "stop the application's consumers (target command), then wait until no consumer remains", cfg.Consumers.Stop, "consumers.stop", true),
+		b.commandOp("stop-consumers", "stop the application's consumers (target command), then wait until no consumer remains (a warning if some do)", cfg.Consumers.Stop, "consumers.stop", true),
 		b.commandOp("start-consumers", "start the application's consumers (target command)", cfg.Consumers.Start, "consumers.start", false),
 		b.commandOp("stop-producers", "stop the application's producers (target command)", cfg.Producers.Stop, "producers.stop", false),
 		b.commandOp("start-producers", "start the application's producers (target command)", cfg.Producers.Start, "producers.start", false),
@@ -761,8 +765,11 @@ func (b *broker) countMessages(ctx context.Context, out runbook.Output, vhost, b
 		}
 		got := counts[k]
 		if q.Type != "classic" {
-			if q.Messages > 0 {
+			switch {
+			case q.Messages > 0 && got < q.Messages:
 				res.Warnings = append(res.Warnings, fmt.Sprintf("%s queue %s had %d messages at backup time and has %d now: this procedure does not restore it", q.Type, k, q.Messages, max(got, 0)))
+			case q.Messages > 0:
+				res.Warnings = append(res.Warnings, fmt.Sprintf("%s queue %s has %d messages (%d at backup time) only because this node kept its own quorum data: the backup does not contain them", q.Type, k, got, q.Messages))
 			}
 			continue
 		}
@@ -830,7 +837,11 @@ func (b *broker) commandOp(name, summary string, argv []string, field string, wa
 					return res, nil
 				}
 				if time.Now().After(deadline) {
-					return res, fmt.Errorf("consumers remain after the stop command: %s: stop them by hand, then retry", short(busy))
+					// Not a failure here: check-idle (with its override)
+					// is the step that refuses.
+					res.Summary = fmt.Sprintf("consumers remain after the stop command: %s", short(busy))
+					res.Warnings = []string{"consumers remain after the stop command: " + short(busy) + ": stop them by hand"}
+					return res, nil
 				}
 				select {
 				case <-ctx.Done():
