@@ -2,19 +2,133 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/drillbook/drillbook/runbook"
+	"github.com/drillbook/drillbook/tui"
 )
 
-// driveScreen runs a session in the terminal UI.
-func driveScreen(ctx context.Context, g *globalOptions, sess *runbook.Session, est *estate) error {
-	o := &runOptions{}
-	fmt.Fprintln(g.io.Err, "drillbook: the screen is not built yet; running in plain mode")
-	return drive(ctx, g, o, sess, est, nil, nil, false)
+// screenOptions are the screen's options for this process.
+func screenOptions(ctx context.Context, g *globalOptions) tui.Options {
+	return tui.Options{Context: ctx, NoColor: g.io.Getenv("NO_COLOR") != ""}
 }
 
-// runHome opens the runbook picker on the training target.
+// driveScreen runs a session (started or resumed) in the terminal UI and
+// maps how it ended to an exit code. The caller closes the session.
+func driveScreen(ctx context.Context, g *globalOptions, sess *runbook.Session, est *estate) error {
+	fe := tui.NewFrontend()
+	spec := screenRun(sess, est, fe)
+	spec.Close = nil // drive closes the session
+	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec))
+}
+
+// screenRun wires a session to a runner whose frontend is the screen.
+func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend) tui.RunSpec {
+	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
+		Journal: sess.Journal, Frontend: fe, Secrets: sess.Secrets})
+	return tui.RunSpec{RunID: sess.RunID, Title: sess.Runbook.Title, Target: est.target.Name, Simulated: est.target.Simulated,
+		Runner: r, First: sess.First, Steps: sess.Engine.Steps(), Started: sess.Meta.Started, Close: sess.Close}
+}
+
+// runScreen runs the program, then says how the run ended on the normal
+// screen and returns the exit status.
+func runScreen(ctx context.Context, g *globalOptions, app *tui.App) error {
+	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
+	_, perr := p.Run()
+	out, rerr, ran := app.Outcome(15 * time.Second)
+	id := app.RunID()
+	cerr := app.Close()
+	if perr != nil && !errors.Is(perr, tea.ErrProgramKilled) {
+		return fmt.Errorf("the screen failed: %w", perr)
+	}
+	if !ran {
+		if id != "" {
+			fmt.Fprintf(g.io.Out, "interrupted: `drillbook resume %s` continues where the run stood\n", id)
+			return exitStatus{code: exitInterrupted}
+		}
+		return cerr
+	}
+	if rerr != nil {
+		return fmt.Errorf("run %s: %w", id, rerr)
+	}
+	code := outcomeCode(out)
+	if out.Status == runbook.RunInterrupted {
+		code = exitInterrupted
+		fmt.Fprintf(g.io.Out, "run %s: interrupted: `drillbook resume %s` continues where the run stood\n", id, id)
+	} else {
+		fmt.Fprintf(g.io.Out, "run %s: %s; `drillbook report %s` prints the record\n", id, out.Status, id)
+	}
+	if cerr != nil {
+		return cerr
+	}
+	if code != exitOK {
+		return exitStatus{code: code}
+	}
+	return nil
+}
+
+// runHome opens the runbook picker on the training target, then the
+// parameter form, then the run view, starting the session the way
+// `drillbook run` does.
 func runHome(ctx context.Context, g *globalOptions) error {
-	return listRun(g, &listOptions{})
+	if !g.io.Terminal() {
+		return listRun(g, &listOptions{})
+	}
+	shipped, serr := shippedRunbooks()
+	more, derr := g.dirRunbooks()
+	specs := allSpecs()
+	var offered []*runbook.Runbook
+	problems := []error{serr, derr}
+	for _, rb := range append(shipped, more...) {
+		if probs := runbook.Validate(rb, specs); probs != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", rb.ID, probs))
+			continue
+		}
+		offered = append(offered, rb)
+	}
+	home := tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
+		Prepare: func(ctx context.Context, rb *runbook.Runbook) (*tui.Prepared, error) {
+			return prepareHome(ctx, g, rb)
+		}}
+	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), home))
+}
+
+// prepareHome opens the training estate for rb and returns how to start a
+// run on it with the form's values.
+func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook) (*tui.Prepared, error) {
+	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb)
+	if err != nil {
+		return nil, err
+	}
+	values := maps.Clone(est.params)
+	for _, p := range rb.Params {
+		if p.Type == runbook.TypeSecret {
+			if v := g.io.Getenv(runbook.EnvName(p.Name)); v != "" {
+				values[p.Name] = v
+			}
+		}
+	}
+	start := func(given map[string]string, fe *tui.Frontend) (tui.RunSpec, error) {
+		vals, err := runbook.ResolveParams(rb, given)
+		if err != nil {
+			return tui.RunSpec{}, err
+		}
+		state, err := g.resolveStateDir()
+		if err != nil {
+			return tui.RunSpec{}, err
+		}
+		op, host := operator(g.io.Getenv)
+		sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target,
+			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now()})
+		if err != nil {
+			return tui.RunSpec{}, err
+		}
+		return screenRun(sess, est, fe), nil
+	}
+	return &tui.Prepared{Values: values, Start: start, Close: est.Close}, nil
 }

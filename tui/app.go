@@ -1,0 +1,440 @@
+// Package tui is drillbook's terminal screen: the runbook picker, the
+// parameter form and the run view, built on bubbletea. It turns the
+// runner's updates into messages and the operator's keys into engine
+// inputs; it runs nothing itself. cmd/drillbook wires it to a session,
+// a runner and an estate, so this package imports no adapter.
+package tui
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// common is what every component shares: styles, keys, size and clock.
+type common struct {
+	st     Styles
+	keys   KeyMap
+	width  int
+	height int
+	now    func() time.Time
+}
+
+// Options configure the screen.
+type Options struct {
+	// Renderer draws the styles; nil means lipgloss's default (standard
+	// output).
+	Renderer *lipgloss.Renderer
+	// NoColor draws without colour (NO_COLOR is set).
+	NoColor bool
+	// Now is the clock for timers; nil means time.Now.
+	Now func() time.Time
+	// Context ends the run when done (a signal); nil means Background.
+	Context context.Context
+	// Width and Height are the size to draw at before the terminal says;
+	// zero means 80x24.
+	Width, Height int
+}
+
+// RunSpec is a run ready for the screen: a session already started or
+// resumed, and a runner whose Frontend is the screen's Frontend.
+type RunSpec struct {
+	RunID     string
+	Title     string
+	Target    string
+	Simulated bool
+	// Runner carries out the run; the screen calls Run, Send and Stop.
+	Runner *runbook.Runner
+	// First are the inputs that begin or resume the run.
+	First []runbook.Input
+	// Steps are the steps as they stand before the first input.
+	Steps []runbook.StepView
+	// Started is when the run began, for the total elapsed time.
+	Started time.Time
+	// Close releases what the run holds (journal, lock, estate); the app
+	// calls it once the runner has returned. Nil means nothing to release.
+	Close func() error
+}
+
+// Home is what the no-argument screen offers: runbooks on one target.
+type Home struct {
+	Target    string
+	Simulated bool
+	Runbooks  []*runbook.Runbook
+	// Problems are runbooks that could not be read; shown under the list.
+	Problems error
+	// Prepare readies the target for a runbook (it may start simulations)
+	// and returns the values to fill the form with.
+	Prepare func(ctx context.Context, rb *runbook.Runbook) (*Prepared, error)
+}
+
+// Prepared is a target made ready for one runbook.
+type Prepared struct {
+	// Values prefill the form (the target's parameter values).
+	Values map[string]string
+	// Start begins a run with the form's values; fe is the Frontend to give
+	// the runner.
+	Start func(values map[string]string, fe *Frontend) (RunSpec, error)
+	// Close releases the target when no run was started with it, or after
+	// the run has ended.
+	Close func() error
+}
+
+type state int
+
+const (
+	statePicker state = iota
+	statePreparing
+	stateForm
+	stateStarting
+	stateRun
+)
+
+// App is the root model: it routes messages to the picker, the form or the
+// run view, and holds nothing of theirs.
+type App struct {
+	c     *common
+	ctx   context.Context
+	state state
+	home  *Home
+
+	picker picker
+	form   form
+	run    *runView
+	fe     *Frontend
+
+	prepared *Prepared
+	chosen   *runbook.Runbook
+	busy     string // what the app waits for (preparing, starting)
+	err      error  // shown on the current screen
+
+	ended   chan runEndedMsg
+	outcome *runEndedMsg
+	leaving bool
+
+	mu      sync.Mutex
+	closers []func() error
+}
+
+func newApp(opts Options) *App {
+	r := opts.Renderer
+	if r == nil {
+		r = lipgloss.DefaultRenderer()
+	}
+	c := &common{st: NewStyles(r, opts.NoColor), keys: DefaultKeyMap(), width: opts.Width, height: opts.Height, now: opts.Now}
+	if c.width == 0 {
+		c.width = 80
+	}
+	if c.height == 0 {
+		c.height = 24
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	ctx := opts.Context
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &App{c: c, ctx: ctx, ended: make(chan runEndedMsg, 1)}
+}
+
+// NewRun returns the screen for a run already started or resumed. fe must
+// be the Frontend given to spec.Runner.
+func NewRun(opts Options, fe *Frontend, spec RunSpec) *App {
+	a := newApp(opts)
+	a.fe = fe
+	a.state = stateRun
+	a.run = newRunView(a.c, spec)
+	a.addCloser(spec.Close)
+	return a
+}
+
+// NewHome returns the screen that opens on the runbook picker.
+func NewHome(opts Options, h Home) *App {
+	a := newApp(opts)
+	a.home = &h
+	a.state = statePicker
+	a.picker = newPicker(a.c, h)
+	return a
+}
+
+func (a *App) addCloser(f func() error) {
+	if f == nil {
+		return
+	}
+	a.mu.Lock()
+	a.closers = append(a.closers, f)
+	a.mu.Unlock()
+}
+
+// Init starts the run when the app opens on one.
+func (a *App) Init() tea.Cmd {
+	if a.state == stateRun {
+		return a.startRunner()
+	}
+	return nil
+}
+
+func (a *App) startRunner() tea.Cmd {
+	spec := a.run.spec
+	if spec.Runner == nil {
+		return listen(a.fe)
+	}
+	return tea.Batch(listen(a.fe), runCmd(a.ctx, spec.Runner, spec.First, a.ended), tick())
+}
+
+type tickMsg time.Time
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}
+
+// preparedMsg says the target is ready for the chosen runbook.
+type preparedMsg struct {
+	rb  *runbook.Runbook
+	p   *Prepared
+	err error
+}
+
+// startedMsg says the session has started.
+type startedMsg struct {
+	spec RunSpec
+	err  error
+}
+
+// Update routes a message: errors first, then global keys, the window
+// size to everyone, runner updates to the run view, then the active screen.
+func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		a.c.width, a.c.height = msg.Width, msg.Height
+		if a.state == statePicker {
+			a.picker.setSize()
+		}
+		return a, nil
+	case tea.KeyMsg:
+		if msg.String() == "ctrl+c" && a.state != stateRun {
+			return a, a.quit()
+		}
+	case updatesMsg:
+		if a.run != nil {
+			for _, u := range msg {
+				a.run.apply(u)
+			}
+		}
+		return a, listen(a.fe)
+	case runEndedMsg:
+		return a, a.runEnded(msg)
+	case tickMsg:
+		if a.run != nil && a.run.ended == nil {
+			return a, tick()
+		}
+		return a, nil
+	case quitRequest:
+		if a.outcome != nil || a.run == nil || a.run.spec.Runner == nil {
+			return a, a.quit()
+		}
+		a.leaving = true // leave when the runner returns
+		return a, nil
+	case preparedMsg:
+		return a, a.prepared2form(msg)
+	case startedMsg:
+		return a, a.started(msg)
+	case backMsg:
+		a.closePrepared()
+		a.state = statePicker
+		a.err = nil
+		return a, nil
+	case submitMsg:
+		return a, a.start(msg.values)
+	}
+	switch a.state {
+	case statePicker:
+		km, ok := msg.(tea.KeyMsg)
+		if ok && !a.picker.list.SettingFilter() && key.Matches(km, a.c.keys.Quit) {
+			return a, a.quit()
+		}
+		if ok {
+			if rb := a.picker.chosen(km); rb != nil {
+				return a, a.prepare(rb)
+			}
+		}
+		var cmd tea.Cmd
+		a.picker, cmd = a.picker.update(msg)
+		return a, cmd
+	case stateForm:
+		var cmd tea.Cmd
+		a.form, cmd = a.form.update(msg)
+		return a, cmd
+	case stateRun:
+		return a, a.run.update(msg)
+	}
+	return a, nil
+}
+
+func (a *App) quit() tea.Cmd {
+	if a.state != stateRun {
+		a.closePrepared()
+	}
+	return tea.Quit
+}
+
+func (a *App) prepare(rb *runbook.Runbook) tea.Cmd {
+	if a.home == nil || a.home.Prepare == nil {
+		a.err = errors.New("this screen cannot start runs")
+		return nil
+	}
+	a.state, a.busy, a.err, a.chosen = statePreparing, "Preparing target "+a.home.Target+" for "+rb.ID+"…", nil, rb
+	ctx, prep := a.ctx, a.home.Prepare
+	return func() tea.Msg {
+		p, err := prep(ctx, rb)
+		return preparedMsg{rb: rb, p: p, err: err}
+	}
+}
+
+func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
+	if msg.err != nil {
+		a.state, a.err = statePicker, msg.err
+		return nil
+	}
+	a.prepared = msg.p
+	a.form = newForm(a.c, msg.rb, msg.p.Values)
+	a.state = stateForm
+	return a.form.setFocus(0)
+}
+
+func (a *App) start(values map[string]string) tea.Cmd {
+	if a.prepared == nil || a.prepared.Start == nil {
+		a.err = errors.New("the target is not ready: go back and choose the runbook again")
+		return nil
+	}
+	a.fe = NewFrontend()
+	a.state, a.busy, a.err = stateStarting, "Starting the run…", nil
+	start, fe := a.prepared.Start, a.fe
+	return func() tea.Msg {
+		spec, err := start(values, fe)
+		return startedMsg{spec: spec, err: err}
+	}
+}
+
+func (a *App) started(msg startedMsg) tea.Cmd {
+	if msg.err != nil {
+		a.state, a.err = stateForm, msg.err
+		a.form.message = msg.err.Error()
+		return nil
+	}
+	// Closed in reverse: the session (journal, lock) before the target.
+	if a.prepared != nil {
+		a.addCloser(a.prepared.Close)
+		a.prepared = nil
+	}
+	a.addCloser(msg.spec.Close)
+	a.run = newRunView(a.c, msg.spec)
+	a.state = stateRun
+	return a.startRunner()
+}
+
+func (a *App) closePrepared() {
+	if a.prepared != nil && a.prepared.Close != nil {
+		_ = a.prepared.Close()
+	}
+	a.prepared = nil
+}
+
+// runEnded takes the runner's return: the updates still queued are shown
+// first, then the app leaves if the operator asked to.
+func (a *App) runEnded(msg runEndedMsg) tea.Cmd {
+	a.outcome = &msg
+	if a.fe != nil {
+		for _, u := range a.fe.drain() {
+			a.run.apply(u)
+		}
+	}
+	if msg.err != nil {
+		a.run.setNotice("the run stopped: "+msg.err.Error(), true)
+	}
+	if a.leaving {
+		return tea.Quit
+	}
+	return nil
+}
+
+// View draws the active screen.
+func (a *App) View() string {
+	switch a.state {
+	case statePicker:
+		v := a.picker.view()
+		if a.err != nil {
+			v = a.picker.viewWithError(a.err)
+		}
+		return v + "\n" + a.helpView(a.picker.help())
+	case statePreparing, stateStarting:
+		return a.c.st.Title.Render(a.busy) + "\n"
+	case stateForm:
+		return a.form.view() + "\n" + a.helpView(a.form.help())
+	case stateRun:
+		return a.run.view()
+	}
+	return ""
+}
+
+func (a *App) helpView(k helpKeys) string {
+	h := help.New()
+	h.Width = a.c.width
+	h.Styles.ShortKey = a.c.st.Key
+	h.Styles.ShortDesc = a.c.st.Dim
+	h.Styles.ShortSeparator = a.c.st.Dim
+	return h.ShortHelpView(k.short)
+}
+
+// Outcome returns how the run ended, once the program has finished. ok is
+// false when no run was started or the runner did not return before wait.
+func (a *App) Outcome(wait time.Duration) (out runbook.Outcome, err error, ok bool) {
+	if a.outcome != nil {
+		return a.outcome.out, a.outcome.err, true
+	}
+	if a.run == nil || a.run.spec.Runner == nil {
+		return runbook.Outcome{}, nil, false
+	}
+	select {
+	case m := <-a.ended:
+		a.outcome = &m
+		return m.out, m.err, true
+	case <-time.After(wait):
+		return runbook.Outcome{}, nil, false
+	}
+}
+
+// RunID is the run the screen showed, or "".
+func (a *App) RunID() string {
+	if a.run == nil {
+		return ""
+	}
+	return a.run.spec.RunID
+}
+
+// Close stops the frontend and releases the run and the target. Call it
+// after the program has finished and Outcome has been read.
+func (a *App) Close() error {
+	if a.fe != nil {
+		a.fe.Close()
+	}
+	a.closePrepared()
+	a.mu.Lock()
+	cl := a.closers
+	a.closers = nil
+	a.mu.Unlock()
+	var errs []error
+	for i := len(cl) - 1; i >= 0; i-- {
+		errs = append(errs, cl[i]())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,259 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// field is one parameter in the form.
+type field struct {
+	p       runbook.Param
+	in      textinput.Model
+	err     string
+	touched bool
+}
+
+// form asks for the runbook's parameters: each with its description,
+// default and pattern, checked as it is typed by the same code that checks
+// --param; secrets are masked and never drawn; lists are comma-separated.
+type form struct {
+	c       *common
+	rb      *runbook.Runbook
+	fields  []field
+	focus   int
+	tried   bool
+	message string
+}
+
+func newForm(c *common, rb *runbook.Runbook, prefill map[string]string) form {
+	f := form{c: c, rb: rb}
+	for _, p := range rb.Params {
+		in := textinput.New()
+		in.Prompt = "> "
+		in.CharLimit = 4096
+		in.Width = max(10, c.width-8)
+		in.PromptStyle = c.st.Key
+		in.TextStyle = c.st.Text
+		v, ok := prefill[p.Name]
+		if !ok && !p.Default.IsZero() {
+			v = strings.Join(p.Default.Strings(), ",")
+			if p.Type != runbook.TypeList {
+				v = p.Default.Scalar
+			}
+		}
+		if p.Type == runbook.TypeSecret {
+			in.EchoMode = textinput.EchoPassword
+			in.EchoCharacter = '•'
+			in.Placeholder = "hidden as you type; never journaled"
+		} else if p.Type == runbook.TypeList {
+			in.Placeholder = "comma-separated"
+		}
+		in.SetValue(v)
+		f.fields = append(f.fields, field{p: p, in: in})
+	}
+	f.validate()
+	f.setFocus(0)
+	return f
+}
+
+// values returns what the operator typed; empty fields are left out so
+// defaults apply.
+func (f form) values() map[string]string {
+	out := map[string]string{}
+	for _, fl := range f.fields {
+		if v := strings.TrimSpace(fl.in.Value()); v != "" {
+			out[fl.p.Name] = v
+		}
+	}
+	return out
+}
+
+// validate checks every value with runbook.ResolveParams and puts each
+// problem next to its parameter.
+func (f *form) validate() int {
+	for i := range f.fields {
+		f.fields[i].err = ""
+	}
+	_, err := runbook.ResolveParams(f.rb, f.values())
+	probs, ok := err.(runbook.Problems)
+	if err != nil && !ok {
+		f.message = err.Error()
+		return 1
+	}
+	bad := 0
+	for _, pr := range probs {
+		for i := range f.fields {
+			name := f.fields[i].p.Name
+			if strings.HasPrefix(pr.Msg, "parameter "+name+":") || strings.HasPrefix(pr.Msg, "parameter "+name+" ") {
+				f.fields[i].err = strings.TrimPrefix(strings.TrimPrefix(pr.Msg, "parameter "+name), ":")
+				f.fields[i].err = strings.TrimSpace(f.fields[i].err)
+				bad++
+			}
+		}
+	}
+	return bad
+}
+
+func (f *form) setFocus(i int) tea.Cmd {
+	if len(f.fields) == 0 {
+		return nil
+	}
+	f.focus = (i + len(f.fields)) % len(f.fields)
+	var cmd tea.Cmd
+	for j := range f.fields {
+		if j == f.focus {
+			cmd = f.fields[j].in.Focus()
+		} else {
+			f.fields[j].in.Blur()
+		}
+	}
+	return cmd
+}
+
+// submitMsg asks the app to start the run with these values.
+type submitMsg struct{ values map[string]string }
+
+// backMsg asks the app to go back to the picker.
+type backMsg struct{}
+
+func (f form) update(msg tea.Msg) (form, tea.Cmd) {
+	km, ok := msg.(tea.KeyMsg)
+	if !ok {
+		if len(f.fields) == 0 {
+			return f, nil
+		}
+		var cmd tea.Cmd
+		f.fields[f.focus].in, cmd = f.fields[f.focus].in.Update(msg)
+		return f, cmd
+	}
+	k := f.c.keys
+	last := f.focus == len(f.fields)-1 || len(f.fields) == 0
+	switch {
+	case key.Matches(km, k.Back):
+		return f, func() tea.Msg { return backMsg{} }
+	case key.Matches(km, k.Start), key.Matches(km, k.Submit) && last:
+		return f.submit()
+	case key.Matches(km, k.Submit), key.Matches(km, k.Next):
+		return f, f.setFocus(f.focus + 1)
+	case key.Matches(km, k.Prev):
+		return f, f.setFocus(f.focus - 1)
+	}
+	if len(f.fields) == 0 {
+		return f, nil
+	}
+	var cmd tea.Cmd
+	before := f.fields[f.focus].in.Value()
+	f.fields[f.focus].in, cmd = f.fields[f.focus].in.Update(msg)
+	if f.fields[f.focus].in.Value() != before {
+		f.fields[f.focus].touched = true
+		f.message = ""
+		f.validate()
+	}
+	return f, cmd
+}
+
+func (f form) submit() (form, tea.Cmd) {
+	f.tried = true
+	if bad := f.validate(); bad > 0 {
+		f.message = fmt.Sprintf("%d value(s) need fixing before the run can start", bad)
+		for i, fl := range f.fields {
+			if fl.err != "" {
+				return f, f.setFocus(i)
+			}
+		}
+		return f, nil
+	}
+	vals := f.values()
+	return f, func() tea.Msg { return submitMsg{values: vals} }
+}
+
+func (f form) help() helpKeys {
+	k := f.c.keys
+	short := []key.Binding{k.Next, k.Prev, k.Start, k.Back}
+	return helpKeys{short: short, full: [][]key.Binding{short}}
+}
+
+// fieldLines draws one parameter.
+func (f form) fieldLines(i int) []string {
+	st, w := f.c.st, f.c.width
+	fl := f.fields[i]
+	p := fl.p
+	typ := string(p.Type)
+	if typ == "" {
+		typ = "string"
+	}
+	if p.Required {
+		typ += ", required"
+	}
+	mark, name := "  ", st.Text.Render(p.Name)
+	if i == f.focus {
+		mark, name = "▶ ", st.Selected.Render(p.Name)
+	}
+	lines := []string{mark + name + st.Dim.Render(" ("+typ+")")}
+	if p.Description != "" {
+		lines = append(lines, st.Text.Render(cut("  "+p.Description, w)))
+	}
+	var facts []string
+	if !p.Default.IsZero() && p.Type != runbook.TypeSecret {
+		facts = append(facts, "default: "+strings.Join(p.Default.Strings(), ","))
+	}
+	if p.Pattern != "" {
+		facts = append(facts, "pattern: "+p.Pattern)
+	}
+	if len(p.Choices) > 0 {
+		facts = append(facts, "one of: "+strings.Join(p.Choices, ", "))
+	}
+	if len(facts) > 0 {
+		lines = append(lines, st.Dim.Render(cut("  "+strings.Join(facts, " · "), w)))
+	}
+	lines = append(lines, "  "+fl.in.View())
+	if fl.err != "" && (fl.touched || f.tried) {
+		lines = append(lines, st.Error.Render(cut("  ✗ "+fl.err, w)))
+	}
+	return lines
+}
+
+func (f form) view() string {
+	st, w, h := f.c.st, f.c.width, f.c.height
+	head := []string{
+		st.Title.Render(cut("Parameters · "+f.rb.Title, w)),
+		st.Dim.Render(cut(fmt.Sprintf("%s · %d parameter(s) · ctrl+s starts the run", f.rb.ID, len(f.fields)), w)),
+		"",
+	}
+	var body []string
+	focusTop, focusEnd := 0, 0
+	for i := range f.fields {
+		if i == f.focus {
+			focusTop = len(body)
+		}
+		body = append(body, f.fieldLines(i)...)
+		if i == f.focus {
+			focusEnd = len(body)
+		}
+		body = append(body, "")
+	}
+	if len(f.fields) == 0 {
+		body = append(body, st.Text.Render("This runbook has no parameters: ctrl+s or enter starts it."))
+	}
+	foot := []string{""}
+	if f.message != "" {
+		foot = []string{st.Error.Render(cut(f.message, w))}
+	}
+	room := max(1, h-len(head)-len(foot)-1) // help line
+	start := 0
+	if focusEnd > room {
+		start = min(focusTop, focusEnd-room)
+	}
+	end := min(len(body), start+room)
+	body = body[start:end]
+	for len(body) < room {
+		body = append(body, "")
+	}
+	return strings.Join(append(append(head, body...), foot...), "\n")
+}

@@ -1,0 +1,224 @@
+package tui
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// lineKind says how a kept line is shown.
+type lineKind uint8
+
+const (
+	lineOut lineKind = iota
+	lineErr
+	lineInfo
+	lineLogPlain
+	lineLogSuccess
+	lineLogFailure
+	lineLogWarn
+)
+
+type paneLine struct {
+	text string
+	kind lineKind
+}
+
+// pane is a scrollable tail of lines kept in a fixed-size ring. The screen
+// keeps only the last lines (the journal keeps everything), so a step that
+// prints a million lines costs the screen the same as one that prints a
+// thousand: a batch is reduced to its last cap lines before any of them is
+// cleaned or stored.
+//
+// It is not bubbles/viewport on purpose: the viewport re-splits and
+// re-measures its whole content on every SetContent and wants the lines
+// styled up front, which is the expensive part during a flood; here only the
+// visible lines are styled, when drawn.
+type pane struct {
+	ring  []paneLine
+	head  int // index of the oldest line
+	n     int // lines kept
+	total int // lines ever added
+	back  int // how many lines above the tail the view stands; 0 follows
+}
+
+func newPane(capacity int) pane {
+	return pane{ring: make([]paneLine, capacity)}
+}
+
+func (p *pane) add(text string, kind lineKind) {
+	c := len(p.ring)
+	if c == 0 {
+		return
+	}
+	p.total++
+	l := paneLine{text: clean(text), kind: kind}
+	if p.n < c {
+		p.ring[(p.head+p.n)%c] = l
+		p.n++
+	} else {
+		p.ring[p.head] = l
+		p.head = (p.head + 1) % c
+	}
+	if p.back > 0 {
+		// Keep the lines the operator is reading where they are.
+		p.back = min(p.back+1, max(0, p.n-1))
+	}
+}
+
+// addOutput adds a batch of call output, skipping what would scroll out of
+// the ring anyway.
+func (p *pane) addOutput(lines []runbook.OutputLine) {
+	skip := max(0, len(lines)-len(p.ring))
+	p.total += skip
+	if p.back > 0 {
+		p.back = min(p.back+skip, max(0, p.n-1))
+	}
+	for _, l := range lines[skip:] {
+		k := lineOut
+		switch l.Stream {
+		case runbook.Stderr:
+			k = lineErr
+		case runbook.Info:
+			k = lineInfo
+		}
+		p.add(l.Text, k)
+	}
+}
+
+// addLog adds log records, first line of each.
+func (p *pane) addLog(lines []runbook.LogLine) {
+	skip := max(0, len(lines)-len(p.ring))
+	p.total += skip
+	for _, l := range lines[skip:] {
+		p.add(firstLine(l.Text), logKind(l.Kind))
+	}
+}
+
+func logKind(k runbook.MatchKind) lineKind {
+	switch k {
+	case runbook.MatchSuccess:
+		return lineLogSuccess
+	case runbook.MatchFailure:
+		return lineLogFailure
+	case runbook.MatchWarn:
+		return lineLogWarn
+	}
+	return lineLogPlain
+}
+
+func (p *pane) line(i int) paneLine { return p.ring[(p.head+i)%len(p.ring)] }
+
+func (p *pane) scroll(delta, height int) {
+	p.back = max(0, min(p.back+delta, p.n-height))
+}
+
+func (p *pane) top(height int) { p.back = max(0, p.n-height) }
+
+func (p *pane) follow() { p.back = 0 }
+
+// following reports whether the pane shows the newest lines.
+func (p *pane) following() bool { return p.back == 0 }
+
+// view draws the visible lines, each cut to width, padded to height.
+func (p *pane) view(st Styles, width, height int) string {
+	if height <= 0 {
+		return ""
+	}
+	end := p.n - p.back
+	start := max(0, end-height)
+	rows := make([]string, 0, height)
+	for i := start; i < end; i++ {
+		l := p.line(i)
+		mark, style := "  ", st.Text
+		switch l.kind {
+		case lineErr:
+			mark, style = "! ", st.Stderr
+		case lineInfo:
+			mark, style = "· ", st.Info
+		case lineLogPlain:
+			style = st.Dim
+		case lineLogSuccess:
+			mark, style = "✓ ", st.LogSuccess
+		case lineLogFailure:
+			mark, style = "✗ ", st.LogFailure
+		case lineLogWarn:
+			mark, style = "! ", st.LogWarn
+		}
+		rows = append(rows, style.Render(cut(mark+l.text, width)))
+	}
+	for len(rows) < height {
+		rows = append(rows, "")
+	}
+	return strings.Join(rows, "\n")
+}
+
+// clean makes a line safe to draw: escape sequences and control characters
+// from a command's output must not move the cursor or change colours.
+func clean(s string) string {
+	bad := false
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == 0x7f {
+			bad = true
+			break
+		}
+	}
+	if !bad && utf8.ValidString(s) {
+		return s
+	}
+	s = ansi.Strip(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\t':
+			b.WriteString("    ")
+		case r == utf8.RuneError, r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
+			b.WriteRune('?')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// cut shortens s to width cells, marking the cut.
+func cut(s string, width int) string {
+	if width <= 0 {
+		return ""
+	}
+	if ansi.StringWidth(s) <= width {
+		return s
+	}
+	return ansi.Truncate(s, width, "…")
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return strings.TrimRight(s[:i], "\r")
+	}
+	return s
+}
+
+// count renders n with thousands separators.
+func count(n int) string {
+	s := strconv.Itoa(n)
+	if n < 1000 {
+		return s
+	}
+	var b strings.Builder
+	pre := len(s) % 3
+	if pre > 0 {
+		b.WriteString(s[:pre])
+	}
+	for i := pre; i < len(s); i += 3 {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s[i : i+3])
+	}
+	return b.String()
+}
