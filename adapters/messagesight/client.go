@@ -51,8 +51,14 @@ type Server struct {
 
 // Config is the messagesight section of a target in targets.yaml.
 type Config struct {
-	// Server is the default server, used when a step names no node.
-	Server `yaml:",inline"`
+	// URL, User, Password, CAFile and PinSHA256 describe the default server,
+	// used when a step names no node, as the fields of Server do. They are
+	// spelled out rather than inlined so the targets decoder sees them.
+	URL       string            `yaml:"url"`
+	User      string            `yaml:"user"`
+	Password  runbook.SecretRef `yaml:"password"`
+	CAFile    string            `yaml:"ca_file"`
+	PinSHA256 string            `yaml:"pin_sha256"`
 	// Nodes are further servers by name (the two of an HA pair); a step
 	// picks one with its node argument.
 	Nodes map[string]Server `yaml:"nodes"`
@@ -66,6 +72,11 @@ type Config struct {
 
 const defaultTimeout = 30 * time.Second
 
+// main returns the default server.
+func (c Config) main() Server {
+	return Server{URL: c.URL, User: c.User, Password: c.Password, CAFile: c.CAFile, PinSHA256: c.PinSHA256}
+}
+
 // target is one resolved node.
 type target struct {
 	label string
@@ -78,7 +89,7 @@ func (c Config) node(name string) (target, error) {
 		if c.URL == "" {
 			return target{}, errors.New("messagesight: no admin URL: set messagesight.url in targets.yaml")
 		}
-		return target{label: hostOf(c.URL), srv: c.Server}, nil
+		return target{label: hostOf(c.URL), srv: c.main()}, nil
 	}
 	s, ok := c.Nodes[name]
 	if !ok {

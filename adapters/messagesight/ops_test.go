@@ -53,7 +53,7 @@ func newRig(t *testing.T) *rig {
 	if err := os.WriteFile(pw, []byte(plantedAdminPW+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Server: Server{URL: srv.URL(), User: "admin", Password: runbook.SecretRef{File: pw}}, Timeout: 5 * time.Second}
+	cfg := Config{URL: srv.URL(), User: "admin", Password: runbook.SecretRef{File: pw}, Timeout: 5 * time.Second}
 	return newRigFor(t, srv, cfg)
 }
 
@@ -436,7 +436,7 @@ func TestTLSWithCAFileAndPin(t *testing.T) {
 	sum := sha256.Sum256(cert.Raw)
 	pin := hex.EncodeToString(sum[:])
 	status := func(s Server) error {
-		r := newRigFor(t, nil, Config{Server: s})
+		r := newRigFor(t, nil, Config{URL: s.URL, CAFile: s.CAFile, PinSHA256: s.PinSHA256})
 		_, _, err := r.run("messagesight.status", runbook.Args{})
 		return err
 	}

@@ -97,7 +97,8 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	node := func(s *emulator.Server) Server {
 		return Server{URL: s.URL(), User: trainingAdminUser, Password: runbook.SecretRef{File: pwFile}}
 	}
-	cfg := Config{Server: node(ms1), Nodes: map[string]Server{"ms1": node(ms1), "ms-a": node(msa), "ms-b": node(msb)}, Timeout: 10 * time.Second}
+	m := node(ms1)
+	cfg := Config{URL: m.URL, User: m.User, Password: m.Password, Nodes: map[string]Server{"ms1": node(ms1), "ms-a": node(msa), "ms-b": node(msb)}, Timeout: 10 * time.Second}
 
 	single, err := prepareBackupSet(ctx, cfg, "ms1", filepath.Join(dir, "restore-set"), ms1.StoreDir())
 	if err == nil {
