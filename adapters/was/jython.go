@@ -228,9 +228,15 @@ def db_main(a):
     if mode not in ['IMMEDIATE', 'FORCE']:
         raise DbError('stop mode %s is not IMMEDIATE or FORCE' % mode)
     insts = db_instances(me)
-    if len(insts) == 0:
-        db_result({'before': 'no running instance', 'after': 'Stopped'})
-        return
+    if server == '':
+        active = []
+        for i in insts:
+            if i['state'] in ['Started', 'Starting', 'Stopping']:
+                active.append(i)
+        if len(active) == 0:
+            db_result({'before': 'not active (%s)' % db_describe(insts), 'after': 'not active'})
+            return
+        insts = active
     target = db_pick(me, insts, server, [])
     on = target['on']
     before = target['state']

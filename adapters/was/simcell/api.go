@@ -166,10 +166,13 @@ func (c *Cell) StopEngine(ctx context.Context, engine, mode, server string) (Eng
 		if err != nil {
 			return err
 		}
-		ins := a.instances(e)
-		if len(ins) == 0 {
-			r = EngineResult{Before: "no running instance", After: "Stopped"}
-			return nil
+		if server == "" {
+			act := a.active(e)
+			if act == "" {
+				r = EngineResult{Before: "not active", After: "not active"}
+				return nil
+			}
+			server = act
 		}
 		in, err := a.pick(e, server, nil)
 		if err != nil {
