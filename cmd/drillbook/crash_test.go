@@ -15,7 +15,7 @@ import (
 // drillbookCmd runs this test binary as a real drillbook process.
 func drillbookCmd(t *testing.T, state string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(testBinary(), args...)
 	cmd.Env = append(os.Environ(), "DRILLBOOK_TEST_MAIN=1", "DRILLBOOK_STATE_DIR="+state, "DRILLBOOK_OPERATOR=tester", "XDG_CONFIG_HOME="+t.TempDir())
 	return cmd
 }
@@ -264,3 +264,7 @@ steps:
 		t.Fatal("the value was run by a shell")
 	}
 }
+
+// testBinary is this test binary, which acts as drillbook with
+// DRILLBOOK_TEST_MAIN=1.
+func testBinary() string { return os.Args[0] }
