@@ -250,18 +250,7 @@ func FindRun(stateDir, id string) (string, error) {
 		return "", errors.New("name the run: see `drillbook runs`")
 	}
 	if id == "last" {
-		entries, err := os.ReadDir(runs)
-		if err != nil || len(entries) == 0 {
-			return "", fmt.Errorf("no runs in %s yet", runs)
-		}
-		names := make([]string, 0, len(entries))
-		for _, e := range entries {
-			if e.IsDir() {
-				names = append(names, e.Name())
-			}
-		}
-		sort.Strings(names)
-		return filepath.Join(runs, names[len(names)-1]), nil
+		return lastRun(runs)
 	}
 	if st, err := os.Stat(filepath.Join(runs, id)); err == nil && st.IsDir() && !strings.ContainsAny(id, `/\`) {
 		return filepath.Join(runs, id), nil
@@ -329,4 +318,32 @@ func ListRuns(stateDir string) ([]RunSummary, error) {
 	}
 	slices.SortFunc(out, func(a, b RunSummary) int { return strings.Compare(b.Meta.RunID, a.Meta.RunID) })
 	return out, nil
+}
+
+// lastRun returns the directory of the run started last, by the start time
+// its journal records (run ids only have whole seconds).
+func lastRun(runs string) (string, error) {
+	entries, err := os.ReadDir(runs)
+	if err != nil && !os.IsNotExist(err) {
+		return "", fmt.Errorf("list runs: %w", err)
+	}
+	var best string
+	var bestAt time.Time
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(runs, e.Name())
+		jd, err := ReadJournal(filepath.Join(dir, JournalFile))
+		if err != nil {
+			continue
+		}
+		if best == "" || jd.Meta.Started.After(bestAt) {
+			best, bestAt = dir, jd.Meta.Started
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no runs in %s yet", runs)
+	}
+	return best, nil
 }
