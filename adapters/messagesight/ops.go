@@ -285,7 +285,7 @@ func waitStateOp() *op {
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			p := requestPlan(cfg, a.String("node"), "GET", "/ima/v1/service/status", nil)
-			p.Request += fmt.Sprintf(" every %s until State %d (%s)", a.Duration("every", 2*time.Second), stateNames[a.String("state")], a.String("state"))
+			p.Request += fmt.Sprintf(" polled (at most every %s) until State %d (%s)", a.Duration("every", 2*time.Second), stateNames[a.String("state")], a.String("state"))
 			if r := a.String("role"); r != "" {
 				p.Request += " and role " + r
 			}

@@ -30,7 +30,7 @@ const (
 // records every line, plan, result and error the adapter produced, so a
 // test can look for a planted password in all of them.
 type rig struct {
-	t   *testing.T
+	t   testing.TB
 	srv *emulator.Server
 	cfg Config
 	ops map[string]runbook.Operation
@@ -39,7 +39,7 @@ type rig struct {
 	trail []string
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	srv, err := emulator.Start(context.Background(), emulator.Options{Dir: filepath.Join(dir, "ms"), Name: "ms1",
@@ -57,7 +57,7 @@ func newRig(t *testing.T) *rig {
 	return newRigFor(t, srv, cfg)
 }
 
-func newRigFor(t *testing.T, srv *emulator.Server, cfg Config) *rig {
+func newRigFor(t testing.TB, srv *emulator.Server, cfg Config) *rig {
 	r := &rig{t: t, srv: srv, cfg: cfg, ops: map[string]runbook.Operation{}}
 	for _, o := range Operations(cfg) {
 		r.ops[o.Spec().Name] = o

@@ -94,6 +94,7 @@ func copyTree(ctx context.Context, src, dst string, out runbook.Output) error {
 	if _, err := os.Stat(dst); err == nil {
 		return fmt.Errorf("%s already exists: choose a new directory, a copy never merges into an old one", dst)
 	}
+	n := 0
 	return filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -110,7 +111,13 @@ func copyTree(ctx context.Context, src, dst string, out runbook.Output) error {
 			if err := copyFile(path, target); err != nil {
 				return err
 			}
-			out.Line(runbook.Info, "copied "+filepath.ToSlash(rel))
+			// Name the first files, then report progress, so a store of
+			// thousands of files does not flood the screen.
+			if n++; n <= 20 {
+				out.Line(runbook.Info, "copied "+filepath.ToSlash(rel))
+			} else if n%500 == 0 {
+				out.Line(runbook.Info, fmt.Sprintf("copied %d files", n))
+			}
 			return nil
 		}
 		return fmt.Errorf("%s is not a regular file or directory: a store holds regular files only", path)

@@ -393,3 +393,63 @@ func TestHAPairRolesAndSync(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestResetStopAndCleanStoreToMaintenance(t *testing.T) {
+	opts := fastOptions(t.TempDir())
+	opts.CleanStoreToMaintenance = true
+	s := start(t, opts)
+	call(t, s, "POST", "/ima/v1/configuration", `{"Queue":{"EXTRA":{"MaxMessages":1}}}`)
+	// Reset with CleanStore answers 200 and ignores CleanStore (FVT defect 151664).
+	if a := call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Reset":"config","CleanStore":true}`); a.status != 200 {
+		t.Fatalf("reset: %d %s", a.status, a.body)
+	}
+	waitState(t, s, StateProduction)
+	if a := call(t, s, "GET", "/ima/v1/configuration/Queue", ""); strings.Contains(a.body, "EXTRA") {
+		t.Errorf("reset kept the added queue: %s", a.body)
+	}
+	if sum, _ := s.Store(); sum.Messages != 0 {
+		t.Errorf("reset kept %d messages", sum.Messages)
+	}
+	// A stopped server is started again by its supervisor.
+	if a := call(t, s, "POST", "/ima/v1/service/stop", `{"Service":"imaserver"}`); a.status != 200 {
+		t.Fatalf("stop: %d %s", a.status, a.body)
+	}
+	if refused := waitState(t, s, StateProduction); !refused {
+		t.Error("a stopped server kept answering")
+	}
+	// With the switch on, a clean store leaves the server in maintenance.
+	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
+	waitState(t, s, StateMaintenance)
+}
+
+func TestAdminEndpointDocument(t *testing.T) {
+	s := start(t, fastOptions(t.TempDir()))
+	a := call(t, s, "GET", "/ima/v1/configuration/AdminEndpoint", "")
+	want := `{ "Version": "v1", "AdminEndpoint": { "Port": ` + itoa(s.Port()) + `, "Interface": "All", "SecurityProfile": "AdminDefaultSecProfile", "ConfigurationPolicies": "AdminDefaultConfigPolicy", "Description": "Admin Endpoint used for processing administrative and monitoring requests from clients using REST API." } }` + "\n"
+	if a.status != 200 || a.body != want {
+		t.Errorf("got %d %q", a.status, a.body)
+	}
+}
+
+// TestPrimaryRestartFailsOver restarts the primary of a synchronised pair:
+// the standby takes over and the old primary rejoins as standby.
+func TestPrimaryRestartFailsOver(t *testing.T) {
+	dir := t.TempDir()
+	a, b, err := StartPair(context.Background(), "G1", fastOptions(filepath.Join(dir, "a")), fastOptions(filepath.Join(dir, "b")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	time.Sleep(350 * time.Millisecond)
+	if a := call(t, b, "POST", "/ima/v1/configuration", `{"Queue":{"X":{}}}`); !strings.Contains(a.body, `CWLNA6121`) || !strings.Contains(a.body, `status is \"Standby\". Any actions to \"Queue\" are not allowed.`) {
+		t.Errorf("config change on the standby: %s", a.body)
+	}
+	call(t, a, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
+	waitState(t, a, StateStandby)
+	if b.State() != StateProduction {
+		t.Errorf("standby did not take over: state %d", b.State())
+	}
+	if body := call(t, b, "GET", "/ima/v1/service/status/HighAvailability", "").body; !strings.Contains(body, `"NewRole": "PRIMARY"`) || !strings.Contains(body, `"OldRole": "STANDBY"`) {
+		t.Errorf("new primary: %s", body)
+	}
+}
