@@ -23,7 +23,7 @@ var (
 	buildOut  []byte
 )
 
-func drillbookBinary(t *testing.T) string {
+func drillbookBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "drillbook-e2e-")
@@ -215,4 +215,35 @@ func backupSetComplete(t *testing.T, r e2eRun) {
 		b, _ := json.Marshal(m)
 		t.Errorf("backup set %s", b)
 	}
+}
+
+// BenchmarkRestoreMETraining measures the wall time of a whole
+// was-sib-restore-me run (a drillbook process, delays at zero) and reports
+// how many wsadmin sessions the run would have started on a real cell.
+func BenchmarkRestoreMETraining(b *testing.B) {
+	bin := drillbookBinary(b)
+	calls := 0
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		state := b.TempDir()
+		cmd := exec.Command(bin, "run", "was-sib-restore-me", "--plain", "--target", "training", "--yes")
+		cmd.Env = append(os.Environ(), "DRILLBOOK_STATE_DIR="+state, DelayScaleEnv+"=0")
+		b.StartTimer()
+		out, err := cmd.CombinedOutput()
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("%v\n%s", err, out)
+		}
+		raw, err := os.ReadFile(filepath.Join(state, "training", "was", "cell", "cell.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var s struct {
+			Calls int `json:"wsadmin_calls"`
+		}
+		json.Unmarshal(raw, &s)
+		calls = s.Calls
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(calls), "wsadmin-sessions/run")
 }
