@@ -86,7 +86,7 @@ func startNode(t *testing.T, name string) *privnode.Node {
 func TestAdapterOnRealNode(t *testing.T) {
 	n := startNode(t, "adapt")
 	ctx := context.Background()
-	if err := Seed(ctx, n); err != nil {
+	if _, err := Seed(ctx, n); err != nil {
 		t.Fatal(err)
 	}
 	cfg := NodeConfig(n)

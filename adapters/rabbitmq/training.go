@@ -87,7 +87,7 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	b := &broker{cfg: cfg}
 	seeded := filepath.Join(dir, "seeded")
 	if _, err := os.Stat(seeded); errors.Is(err, os.ErrNotExist) {
-		if err := Seed(ctx, n); err != nil {
+		if _, err := Seed(ctx, n); err != nil {
 			stop()
 			return nil, fmt.Errorf("seed the training node: %w", err)
 		}
@@ -183,41 +183,51 @@ const SeedDefinitions = `{
 
 // SeedMessage is one batch of messages Seed publishes.
 type SeedMessage struct {
+	// Vhost, Exchange and RoutingKey say where the batch is published.
 	Vhost, Exchange, RoutingKey string
-	Count, Size                 int
+	// Queue is the queue the routing key leads to ("" when Publish is used
+	// on its own).
+	Queue string
+	// Count is the number of messages, Size each body's length in bytes.
+	Count, Size int
 }
 
 // SeedPlan returns what Seed publishes: persistent messages, each body
 // starting with a unique id ("v1/a/17 ").
 func SeedPlan() []SeedMessage {
 	return []SeedMessage{
-		{"v1", "oro.default", "a", 100, 100},
-		{"v1", "oro.default", "b.keep", 30, 100},
-		{"v1", "oro.default", "b.drop", 20, 100},
-		{"v1", "oro.default", "big", 20, 20 << 10},
-		{"v1", "oro.default", "lazy", 20, 300},
-		{"v1", "oro.default", "qq", 30, 100},
-		{"v2", "ex2", "c", 70, 100},
+		{"v1", "oro.default", "a", "cq.a", 100, 100},
+		{"v1", "oro.default", "b.keep", "cq.b", 30, 100},
+		{"v1", "oro.default", "b.drop", "cq.b", 20, 100},
+		{"v1", "oro.default", "big", "cq.big", 20, 20 << 10},
+		{"v1", "oro.default", "lazy", "cq.lazy", 20, 300},
+		{"v1", "oro.default", "qq", "qq.1", 30, 100},
+		{"v2", "ex2", "c", "cq.c", 70, 100},
 	}
 }
 
-// Seed imports SeedDefinitions into a private node and publishes the seed
-// messages with publisher confirms.
-func Seed(ctx context.Context, n *privnode.Node) error {
+// Seed imports SeedDefinitions into a private node, publishes SeedPlan with
+// publisher confirms and returns the bodies published to each queue
+// ("v1/cq.a"), in order.
+func Seed(ctx context.Context, n *privnode.Node) (map[string][][]byte, error) {
 	f := filepath.Join(n.Dir, "seed-definitions.json")
 	if err := os.WriteFile(f, []byte(SeedDefinitions), 0o644); err != nil {
-		return err
+		return nil, err
 	}
 	b := &broker{cfg: NodeConfig(n)}
 	if _, err := b.importDefinitions(ctx, runbook.OutputFunc(func(runbook.Stream, string) {}), f, time.Minute); err != nil {
-		return err
+		return nil, err
 	}
+	sent := map[string][][]byte{}
 	for _, s := range SeedPlan() {
-		if _, err := Publish(ctx, NodeConfig(n), s); err != nil {
-			return err
+		bodies, err := Publish(ctx, NodeConfig(n), s)
+		if err != nil {
+			return nil, err
 		}
+		k := s.Vhost + "/" + s.Queue
+		sent[k] = append(sent[k], bodies...)
 	}
-	return nil
+	return sent, nil
 }
 
 // Publish sends s.Count persistent messages with confirms and returns their
