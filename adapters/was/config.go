@@ -20,6 +20,11 @@ type Config struct {
 	// ProfileRoot is the profile directory (…/profiles/Dmgr01) whose bin/
 	// holds backupConfig.sh, restoreConfig.sh and startServer.sh.
 	ProfileRoot string `yaml:"profile_root"`
+	// NodeProfileRoots maps a node to its profile directory, for the
+	// recovery-mode start (startServer.sh -recovery runs in the node's own
+	// profile, on the host where drillbook runs); a node not listed uses
+	// ProfileRoot.
+	NodeProfileRoots map[string]string `yaml:"node_profile_roots"`
 	// ProfileName is passed as -profileName to the profile tools when set.
 	ProfileName string `yaml:"profile_name"`
 	// ConnType is SOAP, RMI or NONE; empty means SOAP.

@@ -177,14 +177,15 @@ def db_run():
 
 // jythonScripts maps a Script* name to the body that defines db_main(a).
 // The comment on each says what a[...] holds.
-var jythonScripts = map[string]string{
-	ScriptEngineState: `# a: engine
+func jythonScripts() map[string]string {
+	return map[string]string{
+		ScriptEngineState: `# a: engine
 def db_main(a):
     me = a[0]
     insts = db_instances(me)
     db_result({'instances': db_public(insts)})
 `,
-	ScriptStartEngine: `# a: engine, mode (DEFAULT or FLUSH), server or '', preferred servers
+		ScriptStartEngine: `# a: engine, mode (DEFAULT or FLUSH), server or '', preferred servers
 # (comma-separated) or '', if_started (fail, ok or restart), wait seconds
 def db_main(a):
     me = a[0]
@@ -219,7 +220,7 @@ def db_main(a):
         raise DbError('messaging engine %s is %s after the %s start: look in SystemOut.log of %s for CWSIS1519E, CWSIS1535E or CWSIP0782E' % (me, after, mode, target['server']))
     db_result({'node': target['node'], 'server': target['server'], 'before': before, 'after': after})
 `,
-	ScriptStopEngine: `# a: engine, mode (IMMEDIATE or FORCE), server or '', wait seconds
+		ScriptStopEngine: `# a: engine, mode (IMMEDIATE or FORCE), server or '', wait seconds
 def db_main(a):
     me = a[0]
     mode = a[1]
@@ -249,7 +250,7 @@ def db_main(a):
         raise DbError('messaging engine %s is still %s %d seconds after a %s stop: escalate to FORCE or stop server %s' % (me, after, secs, mode, target['server']))
     db_result({'node': target['node'], 'server': target['server'], 'before': before, 'after': after})
 `,
-	ScriptSetInitialState: `# a: bus or '', engine, state (STARTED or STOPPED), attribute or '' to discover
+		ScriptSetInitialState: `# a: bus or '', engine, state (STARTED or STOPPED), attribute or '' to discover
 def db_find_attr():
     lines = db_lines(AdminConfig.attributes('SIBMessagingEngine'))
     found = []
@@ -295,7 +296,7 @@ def db_main(a):
         raise DbError('%s of %s reads %s after the change to %s' % (attr, me, now, state))
     db_result({'attribute': attr, 'previous': prev, 'after': now})
 `,
-	ScriptSaveSync: `# a: (none)
+		ScriptSaveSync: `# a: (none)
 def db_main(a):
     if AdminConfig.hasChanges():
         AdminConfig.save()
@@ -311,7 +312,7 @@ def db_main(a):
         raise DbError('synchronisation failed for node(s) %s: check that their node agents run, then save and synchronise again' % ', '.join(failed))
     db_result({'nodes': nodes})
 `,
-	ScriptStartServer: `# a: node, server, wait seconds
+		ScriptStartServer: `# a: node, server, wait seconds
 def db_main(a):
     node = a[0]
     server = a[1]
@@ -329,7 +330,7 @@ def db_main(a):
         raise DbError('server %s on node %s did not come up within %d seconds: read its SystemOut.log and startServer.log' % (server, node, secs))
     db_result({'node': node, 'server': server, 'before': 'STOPPED', 'after': str(AdminControl.getAttribute(on, 'state'))})
 `,
-	ScriptStopServer: `# a: node or '', server or '', engine or '' (stop the server hosting it)
+		ScriptStopServer: `# a: node or '', server or '', engine or '' (stop the server hosting it)
 def db_main(a):
     node = a[0]
     server = a[1]
@@ -353,7 +354,7 @@ def db_main(a):
         raise DbError('server %s on node %s still answers after the stop: use stopServer.sh on its host' % (server, node))
     db_result({'node': node, 'server': server, 'before': 'STARTED', 'after': 'STOPPED'})
 `,
-	ScriptServerStatus: `# a: node, server
+		ScriptServerStatus: `# a: node, server
 def db_main(a):
     on = db_server_mbean(a[0], a[1])
     st = 'STOPPED'
@@ -361,12 +362,14 @@ def db_main(a):
         st = str(AdminControl.getAttribute(on, 'state'))
     db_result({'node': a[0], 'server': a[1], 'after': st})
 `,
+	}
 }
 
 // ScriptNames returns the names of every wsadmin script, sorted.
 func ScriptNames() []string {
-	names := make([]string, 0, len(jythonScripts))
-	for n := range jythonScripts {
+	scripts := jythonScripts()
+	names := make([]string, 0, len(scripts))
+	for n := range scripts {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -377,7 +380,7 @@ func ScriptNames() []string {
 // script. The text is the same for every call: values are passed as
 // arguments, so nothing an operator types can change the code that runs.
 func GenerateScript(name string) (string, error) {
-	body, ok := jythonScripts[name]
+	body, ok := jythonScripts()[name]
 	if !ok {
 		return "", fmt.Errorf("no wsadmin script named %q", name)
 	}

@@ -110,7 +110,11 @@ func (b *RealBackend) toolArgv(req Request) ([]string, error) {
 		if len(req.Args) != 2 {
 			return nil, errors.New("a recovery start needs the node and the server")
 		}
-		return prof([]string{b.toolPath("startServer"), req.Args[1], "-recovery"}), nil
+		bin := b.toolPath("startServer")
+		if root, ok := b.cfg.NodeProfileRoots[req.Args[0]]; ok {
+			bin = filepath.Join(root, "bin", "startServer.sh")
+		}
+		return prof([]string{bin, req.Args[1], "-recovery"}), nil
 	}
 	return nil, fmt.Errorf("unknown tool %q", req.Tool)
 }
@@ -122,7 +126,7 @@ func (b *RealBackend) Plan(req Request) runbook.Plan {
 		return runbook.Plan{
 			Host:   b.Host(),
 			Argv:   b.wsadminArgv("<"+req.Script+".py>", b.propsPlaceholder(), req.Args),
-			Detail: "wsadmin script " + req.Script + " (see `drillbook` was scripts; values passed as arguments)",
+			Detail: "runs the generated Jython script " + req.Script + ".py; the values are its arguments, never part of its text",
 		}
 	}
 	argv, err := b.toolArgv(req)

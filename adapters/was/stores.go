@@ -13,12 +13,12 @@ import (
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// The three files of a file store; they are only consistent together
-// (reference §5.2).
-var fileStoreFiles = []struct{ dir, name string }{
-	{"log", "Log"},
-	{"store", "PermanentStore"},
-	{"store", "TemporaryStore"},
+// fileStoreFile is one of the three files of a file store, which are only
+// consistent together (reference §5.2).
+type fileStoreFile struct{ dir, name string }
+
+func fileStoreFiles() [3]fileStoreFile {
+	return [3]fileStoreFile{{"log", "Log"}, {"store", "PermanentStore"}, {"store", "TemporaryStore"}}
 }
 
 func configOps(b Backend) []runbook.Operation {
@@ -100,18 +100,18 @@ func storeOps(cfg Config) []runbook.Operation {
 		{Name: "store_dir", Kind: runbook.ArgString, Required: true, Doc: "the file store's store directory (holds PermanentStore and TemporaryStore)"},
 	}
 	srcOf := func(a runbook.Args, i int) string {
-		f := fileStoreFiles[i]
+		f := fileStoreFiles()[i]
 		if f.dir == "log" {
 			return filepath.Join(a.String("log_dir"), f.name)
 		}
 		return filepath.Join(a.String("store_dir"), f.name)
 	}
 	relOf := func(engine string, i int) string {
-		return filepath.Join(engine, "filestore", fileStoreFiles[i].dir, fileStoreFiles[i].name)
+		return filepath.Join(engine, "filestore", fileStoreFiles()[i].dir, fileStoreFiles()[i].name)
 	}
 	copyPlan := func(from, to func(int) string) runbook.Plan {
 		var lines []string
-		for i := range fileStoreFiles {
+		for i := range fileStoreFiles() {
 			lines = append(lines, from(i)+" -> "+to(i))
 		}
 		return runbook.Plan{Host: "localhost", Detail: "copy " + strings.Join(lines, "; ")}
@@ -131,7 +131,7 @@ func storeOps(cfg Config) []runbook.Operation {
 			a := call.Args
 			engine, dest := a.String("engine"), a.String("dest")
 			var missing []string
-			for i := range fileStoreFiles {
+			for i := range fileStoreFiles() {
 				if _, err := os.Stat(srcOf(a, i)); err != nil {
 					missing = append(missing, srcOf(a, i))
 				}
@@ -140,7 +140,7 @@ func storeOps(cfg Config) []runbook.Operation {
 				return runbook.Result{ExitCode: -1}, fmt.Errorf("file store of %s is incomplete (missing %s): the three files are only consistent together, so nothing was copied; check log_dir and store_dir", engine, strings.Join(missing, ", "))
 			}
 			part := Part{Kind: "filestore", Name: engine}
-			for i := range fileStoreFiles {
+			for i := range fileStoreFiles() {
 				if err := ctx.Err(); err != nil {
 					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store copy of %s interrupted: %w", engine, err)
 				}
@@ -181,13 +181,13 @@ func storeOps(cfg Config) []runbook.Operation {
 			if !ok {
 				return runbook.Result{ExitCode: -1}, fmt.Errorf("the backup set %s has no file store of %s: choose the set that holds it", from, engine)
 			}
-			if len(p.Files) != len(fileStoreFiles) {
+			if len(p.Files) != len(fileStoreFiles()) {
 				return runbook.Result{ExitCode: -1}, fmt.Errorf("the backup of %s holds %d of the 3 file store files: a partial set cannot be restored", engine, len(p.Files))
 			}
 			if err := verifyPart(from, p); err != nil {
 				return runbook.Result{ExitCode: -1}, err
 			}
-			for i := range fileStoreFiles {
+			for i := range fileStoreFiles() {
 				if err := ctx.Err(); err != nil {
 					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store restore of %s interrupted after %d of 3 files: run it again before starting the engine: %w", engine, i, err)
 				}
