@@ -303,8 +303,12 @@ func (a *App) prepare(rb *runbook.Runbook) tea.Cmd {
 func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.state, a.err = statePicker, msg.err
+		a.picker.err = firstLine(msg.err.Error())
+		a.picker.setSize()
 		return nil
 	}
+	a.picker.err = ""
+	a.picker.setSize()
 	a.prepared = msg.p
 	a.form = newForm(a.c, msg.rb, msg.p.Values)
 	a.state = stateForm
@@ -371,11 +375,7 @@ func (a *App) runEnded(msg runEndedMsg) tea.Cmd {
 func (a *App) View() string {
 	switch a.state {
 	case statePicker:
-		v := a.picker.view()
-		if a.err != nil {
-			v = a.picker.viewWithError(a.err)
-		}
-		return v + "\n" + a.helpView(a.picker.help())
+		return a.picker.view() + "\n" + a.helpView(a.picker.help())
 	case statePreparing, stateStarting:
 		return a.c.st.Title.Render(a.busy) + "\n"
 	case stateForm:

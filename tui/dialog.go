@@ -320,7 +320,8 @@ func (d dialog) view(c *common, rv *runView) string {
 		box = st.Dialog
 		add(st.DialogTitle.Render(cut("A step is running", inner)))
 		add("")
-		wrapAdd(st.Text.Render, fmt.Sprintf("Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable: drillbook resume %s", rv.spec.RunID))
+		wrapAdd(st.Text.Render, "Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable with:")
+		add(st.Command.Render(cut("drillbook resume "+rv.spec.RunID, inner)))
 		add("")
 		add(st.Text.Render("y quit · n or Esc stay (the default)"))
 	}

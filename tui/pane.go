@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -71,7 +72,8 @@ func (p *pane) add(text string, kind lineKind) {
 }
 
 // addOutput adds a batch of call output, skipping what would scroll out of
-// the ring anyway.
+// the ring anyway and the adapter's echo of the command (shown already when
+// the call started, with its host).
 func (p *pane) addOutput(lines []runbook.OutputLine) {
 	skip := max(0, len(lines)-len(p.ring))
 	p.total += skip
@@ -84,6 +86,9 @@ func (p *pane) addOutput(lines []runbook.OutputLine) {
 		case runbook.Stderr:
 			k = lineErr
 		case runbook.Info:
+			if strings.HasPrefix(l.Text, "$ ") {
+				continue // the command was shown when the call started
+			}
 			k = lineInfo
 		}
 		p.add(l.Text, k)
@@ -149,7 +154,11 @@ func (p *pane) view(st Styles, width, height int) string {
 		case lineLogWarn:
 			mark, style = "! ", st.LogWarn
 		}
-		rows = append(rows, style.Render(cut(mark+l.text, width)))
+		text := l.text
+		if l.kind >= lineLogPlain && ansi.StringWidth(mark+text) > width {
+			text = compactRecord(text)
+		}
+		rows = append(rows, style.Render(cut(mark+text, width)))
 	}
 	for len(rows) < height {
 		rows = append(rows, "")
@@ -170,7 +179,7 @@ func clean(s string) string {
 	if !bad && utf8.ValidString(s) {
 		return s
 	}
-	s = ansi.Strip(s)
+	s = ansi.Strip(strings.ToValidUTF8(s, "?"))
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -221,4 +230,19 @@ func count(n int) string {
 		b.WriteString(s[i : i+3])
 	}
 	return b.String()
+}
+
+// wasRecord is a WebSphere log record's head: date and time, thread id,
+// logger and level letter.
+var wasRecord = regexp.MustCompile(`^\[\S+ (\S+) \S+\] [0-9a-fA-F]{8} \S+\s+[A-Z]\s+`)
+
+// compactRecord drops the date, thread and logger of a WebSphere record
+// that is too wide, keeping its time and message: on a narrow screen the
+// message id and engine are what matter.
+func compactRecord(s string) string {
+	m := wasRecord.FindStringSubmatchIndex(s)
+	if m == nil {
+		return s
+	}
+	return s[m[2]:m[3]] + " " + s[m[1]:]
 }

@@ -56,6 +56,7 @@ type picker struct {
 	c        *common
 	list     list.Model
 	problems string // runbooks that could not be read
+	err      string // why the chosen runbook could not be prepared
 }
 
 func newPicker(c *common, h Home) picker {
@@ -87,6 +88,9 @@ func newPicker(c *common, h Home) picker {
 func (p *picker) setSize() {
 	h := p.c.height - 1 // help line
 	if p.problems != "" {
+		h--
+	}
+	if p.err != "" {
 		h--
 	}
 	p.list.SetSize(p.c.width, max(1, h))
@@ -124,15 +128,9 @@ func (p picker) view() string {
 	if p.problems != "" {
 		b.WriteString("\n" + p.c.st.Error.Render(cut("not offered: "+p.problems, p.c.width)))
 	}
+	if p.err != "" {
+		b.WriteString("\n" + p.c.st.Error.Render(cut("could not prepare: "+p.err, p.c.width)))
+	}
 	return b.String()
 }
 
-// viewWithError draws the list with an error under it (a target that could
-// not be prepared).
-func (p picker) viewWithError(err error) string {
-	save := p.problems
-	p.problems = "could not prepare: " + err.Error()
-	v := p.view()
-	p.problems = save
-	return v
-}

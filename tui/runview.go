@@ -52,13 +52,21 @@ type runView struct {
 	ended   *runbook.Event // run.finished or run.interrupted
 	stopped bool           // Stop was asked for
 	full    bool           // full help shown
-	lastOut string         // step whose output was shown last
+
+	// answer and stop reach the runner; tests replace them.
+	answer func(runbook.Input)
+	stop   func(reason string)
 }
 
 func newRunView(c *common, spec RunSpec) *runView {
-	return &runView{c: c, spec: spec, steps: spec.Steps, status: runbook.RunRunning,
+	m := &runView{c: c, spec: spec, steps: spec.Steps, status: runbook.RunRunning,
 		info: map[string]*stepInfo{}, calls: map[int]bool{},
-		out: newPane(outputKeep), log: newPane(logKeep)}
+		out: newPane(outputKeep), log: newPane(logKeep),
+		answer: func(runbook.Input) {}, stop: func(string) {}}
+	if r := spec.Runner; r != nil {
+		m.answer, m.stop = r.Send, r.Stop
+	}
+	return m
 }
 
 func (m *runView) stepInfo(key string) *stepInfo {
@@ -101,13 +109,7 @@ func (m *runView) apply(u runbook.Update) {
 		m.status = u.Status
 	}
 	if b := u.Batch; b != nil {
-		if len(b.Output) > 0 {
-			if b.Step != m.lastOut {
-				m.lastOut = b.Step
-				m.out.add("── "+b.Step+" ──", lineInfo)
-			}
-			m.out.addOutput(b.Output)
-		}
+		m.out.addOutput(b.Output)
 		m.log.addLog(b.Log)
 		return
 	}
@@ -124,6 +126,7 @@ func (m *runView) apply(u runbook.Update) {
 		si.plan, si.callPlan, si.phase, si.last, si.evidence = ev.Plan, nil, "", "", nil
 		si.text = ev.Text
 		m.request = nil
+		m.out.add(fmt.Sprintf("── %s · %s ──", ev.Step, ev.Title), lineInfo)
 		m.setNotice("", false)
 	case runbook.EvStepSkipped:
 		m.out.add(fmt.Sprintf("step %s skipped: %s", ev.Step, ev.Reason), lineInfo)
@@ -192,7 +195,7 @@ func (m *runView) apply(u runbook.Update) {
 		m.stepInfo(ev.Step).plan = ev.Plan
 		m.dlg = confirmDialog(m.c, e)
 	case runbook.EvConfirmRefused:
-		if m.dlg.kind == dlgConfirm {
+		if m.dlg.kind == dlgConfirm && m.dlg.msg == "" {
 			m.dlg.msg = "the engine refused the token: nothing was run"
 		}
 		m.setNotice("confirmation refused: nothing was run", true)
@@ -298,11 +301,7 @@ func (m *runView) available(b key.Binding) bool {
 	return true
 }
 
-func (m *runView) send(in runbook.Input) {
-	if m.spec.Runner != nil {
-		m.spec.Runner.Send(in)
-	}
-}
+func (m *runView) send(in runbook.Input) { m.answer(in) }
 
 // stopRun asks the runner to stop; the run stays resumable.
 func (m *runView) stopRun() {
@@ -311,9 +310,7 @@ func (m *runView) stopRun() {
 	}
 	m.stopped = true
 	m.setNotice("stopping: the run stays resumable with drillbook resume "+m.spec.RunID, true)
-	if m.spec.Runner != nil {
-		m.spec.Runner.Stop("the operator quit the screen")
-	}
+	m.stop("the operator quit the screen")
 }
 
 // quitRequest says the app should leave once the runner has returned (or
@@ -437,11 +434,10 @@ func (m *runView) help() helpKeys {
 			short = append(short, a.b)
 		}
 	}
-	short = append(short, k.ScrollUp, k.ScrollDown, k.Follow)
+	short = append(short, k.Quit, k.Help, k.ScrollUp, k.ScrollDown, k.Follow)
 	if m.showLog() {
 		short = append(short, k.SwitchPane)
 	}
-	short = append(short, k.Help, k.Quit)
 	return helpKeys{short: short}
 }
 
@@ -648,9 +644,17 @@ func (m *runView) detailView(w, h int) []string {
 		verb = "ran: "
 	}
 	if plan != nil {
-		add(st.Command.Render, verb+planCommand(*plan))
 		if plan.Host != "" {
 			add(st.Text.Render, "on host: "+plan.Host)
+		}
+		// At most three lines of command, so what follows stays in sight;
+		// the confirmation dialog and the journal show all of it.
+		cmd := strings.Split(wrap(verb+planCommand(*plan), w), "\n")
+		if len(cmd) > 3 {
+			cmd = append(cmd[:2], cut(cmd[2], w-1)+"…")
+		}
+		for _, l := range cmd {
+			rows = append(rows, st.Command.Render(l))
 		}
 	}
 	if si.patterns != nil {
@@ -673,6 +677,13 @@ func (m *runView) detailView(w, h int) []string {
 			add(st.Dim.Render, "  "+firstLine(e))
 		}
 	}
+	if m.notice != "" {
+		style := st.Text.Render
+		if m.warn {
+			style = st.Attention.Render
+		}
+		add(style, m.notice)
+	}
 	if r := m.request; r != nil && m.ended == nil {
 		switch {
 		case r.Type == runbook.EvConfirmRequest:
@@ -694,7 +705,8 @@ func (m *runView) endedLines(add func(func(...string) string, string)) {
 	st := m.c.st
 	ev := m.ended
 	if ev.Type == runbook.EvRunInterrupted {
-		add(st.Attention.Render, "Run stopped; it stays resumable: drillbook resume "+m.spec.RunID)
+		add(st.Attention.Render, "Run stopped; it stays resumable with:")
+		add(st.Command.Render, "drillbook resume "+m.spec.RunID)
 		return
 	}
 	style := st.Succeeded.Render
@@ -705,8 +717,9 @@ func (m *runView) endedLines(add func(func(...string) string, string)) {
 	if ev.Reason != "" {
 		line += ": " + ev.Reason
 	}
-	add(style, line+" in "+fmtDur(ev.Time.Sub(m.spec.Started)))
-	add(st.Text.Render, "The record: drillbook report "+m.spec.RunID+" · q leaves")
+	add(style, line+" in "+fmtDur(ev.Time.Sub(m.spec.Started))+" · q leaves")
+	add(st.Text.Render, "The record:")
+	add(st.Command.Render, "drillbook report "+m.spec.RunID)
 }
 
 // clip makes exactly h rows, the last one marking what was cut.
@@ -876,15 +889,8 @@ func (m *runView) statusLine() string {
 		}
 	}
 	status := string(m.status)
-	if m.notice != "" {
-		status = m.notice
-	}
-	rest := fmt.Sprintf(" │ %s │ %s │ %d/%d steps │ ", fmtDur(total), m.spec.RunID, done, len(m.steps))
-	b.WriteString(st.Dim.Render(rest))
-	if m.warn {
-		b.WriteString(st.Attention.Render(status))
-	} else {
-		b.WriteString(st.Status.Render(status))
-	}
+	b.WriteString(st.Dim.Render(fmt.Sprintf(" │ %s │ %d/%d steps │ ", fmtDur(total), done, len(m.steps))))
+	b.WriteString(st.Status.Render(status))
+	b.WriteString(st.Dim.Render(" │ run " + m.spec.RunID))
 	return b.String()
 }

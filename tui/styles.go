@@ -53,7 +53,9 @@ func NewStyles(r *lipgloss.Renderer, noColor bool) Styles {
 	if noColor {
 		r.SetColorProfile(termenv.Ascii)
 	}
-	c := func(light, dark string) lipgloss.AdaptiveColor { return lipgloss.AdaptiveColor{Light: light, Dark: dark} }
+	c := func(light, dark string) lipgloss.AdaptiveColor {
+		return lipgloss.AdaptiveColor{Light: light, Dark: dark}
+	}
 	var (
 		accent = c("#1F5FAD", "#7AB8FF")
 		green  = c("#1B7F3B", "#5FD38D")
