@@ -185,6 +185,9 @@ def db_main(a):
     insts = db_instances(me)
     db_result({'instances': db_public(insts)})
 `,
+		// The seed's example passes ["Flush"]; the MBean's mode strings are
+		// DEFAULT and FLUSH (reference §3.3, IBM's JsConstants), and whether
+		// it accepts other case is unconfirmed, so the script sends FLUSH.
 		ScriptStartEngine: `# a: engine, mode (DEFAULT or FLUSH), server or '', preferred servers
 # (comma-separated) or '', if_started (fail, ok or restart), wait seconds
 def db_main(a):

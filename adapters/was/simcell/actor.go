@@ -29,21 +29,48 @@ func newActor(ctx context.Context, c *Cell, s *State) *actor {
 	return &actor{ctx: ctx, c: c, s: s, scale: s.Options.DelayScale, loc: loc}
 }
 
-// wait sleeps a scaled delay, returning early with an error when the
-// context ends.
+// wait sleeps a scaled delay. When the caller's context ends, the cell
+// goes on without it, as a server does when wsadmin is interrupted: the
+// rest of the sequence is written at once and wait never fails, so the
+// call returns promptly and leaves a consistent cell behind.
 func (a *actor) wait(d time.Duration) error {
 	d = time.Duration(float64(d) * a.scale)
 	if d <= 0 {
-		return a.ctx.Err()
+		return nil
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-a.ctx.Done():
-		return a.ctx.Err()
+		a.scale = 0
 	case <-t.C:
-		return nil
 	}
+	return nil
+}
+
+// settle finishes what a killed drillbook left half done: an instance
+// caught Starting reaches Started and one caught Stopping reaches its
+// standby state, as the server would have carried on alone.
+func (a *actor) settle() error {
+	for _, e := range a.sortedEngines() {
+		for _, srv := range e.Servers {
+			st, ok := e.Instances[srv]
+			if !ok || !a.s.Servers[srv].Running {
+				continue
+			}
+			switch st {
+			case "Starting":
+				if err := a.state(srv, e, "Started"); err != nil {
+					return err
+				}
+			case "Stopping":
+				if err := a.state(srv, e, standbyState(e)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func (a *actor) writer(server string) LogWriter {
@@ -74,9 +101,15 @@ func (a *actor) sib(server string, e *Engine, typ, id, format string, args ...an
 	return a.log(server, Record{Logger: "SibMessage", Type: typ, Thread: threadSIB, SIB: true, Bus: bus, Engine: me, ID: id, Text: fmt.Sprintf(format, args...)})
 }
 
+// state records an instance's new state in the log and saves the cell at
+// once, so that a drillbook killed in the middle of a sequence leaves a
+// cell whose state matches its SystemOut.log.
 func (a *actor) state(server string, e *Engine, st string) error {
 	e.Instances[server] = st
-	return a.sib(server, e, "I", "CWSID0016I", "Messaging engine %s is in state %s.", e.Name, st)
+	if err := a.sib(server, e, "I", "CWSID0016I", "Messaging engine %s is in state %s.", e.Name, st); err != nil {
+		return err
+	}
+	return a.c.save(a.s)
 }
 
 // standbyState is the state of an instance that is not active: Joined in

@@ -10,9 +10,11 @@
 // locked for each operation, so a drillbook that is killed and started
 // again finds the cell as it left it. Delayed log lines (an engine that
 // reaches Started seconds after the start call) are written by the call
-// itself, which blocks until its whole sequence is written or its context
-// ends: nothing is pending when a call returns, so no schedule has to
-// survive a restart.
+// itself, which blocks until its whole sequence is written; when its
+// context ends first, the rest is written at once, as a server carries on
+// when wsadmin is interrupted. Nothing is pending when a call returns, so no
+// schedule has to survive a restart, and an instance a killed drillbook
+// left Starting or Stopping is settled by the next call.
 package simcell
 
 import (
@@ -312,7 +314,10 @@ func (c *Cell) update(ctx context.Context, fn func(*State, *actor) error) error 
 		return err
 	}
 	a := newActor(ctx, c, s)
-	ferr := fn(s, a)
+	ferr := a.settle()
+	if ferr == nil {
+		ferr = fn(s, a)
+	}
 	if err := c.save(s); err != nil {
 		return errors.Join(ferr, err)
 	}

@@ -288,3 +288,38 @@ func TestStateSurvivesReopen(t *testing.T) {
 		t.Errorf("unknown scenario: %v", err)
 	}
 }
+
+// TestInterruptedStartCompletes cancels a FLUSH start half way: the call
+// returns at once, and the cell finishes the sequence as a server would.
+func TestInterruptedStartCompletes(t *testing.T) {
+	c, err := Create(context.Background(), t.TempDir(), Options{Scenario: ScenarioNormal, Delays: DefaultDelays(), DelayScale: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.StopEngine(context.Background(), "node01.appsrv1-Bus1", "FORCE", ""); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	r, err := c.StartEngine(ctx, "node01.appsrv1-Bus1", "FLUSH", "", nil, "fail")
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("a cancelled start took %s", d)
+	}
+	if err != nil || r.After != "Started" {
+		t.Fatalf("r = %+v, err = %v", r, err)
+	}
+	if !strings.Contains(readLog(t, c, "appsrv1"), "CWSIP0783I") {
+		t.Error("the flush sequence was not finished")
+	}
+	// A kill leaves Starting in cell.json; the next call settles it.
+	s, _ := c.Load()
+	s.Engines["node01.appsrv1-Bus1"].Instances["appsrv1"] = "Starting"
+	if err := c.save(s); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := c.Instances(context.Background(), "node01.appsrv1-Bus1")
+	if err != nil || len(ins) != 1 || ins[0].State != "Started" {
+		t.Errorf("instances after a kill: %+v, %v", ins, err)
+	}
+}
