@@ -272,6 +272,9 @@ func (f *follower) siblings(stemOnly bool) ([]sibling, error) {
 		}
 		out = append(out, sibling{path: filepath.Join(f.dir, name), ino: inodeOf(fi), size: fi.Size(), mtime: fi.ModTime(), stem: isStem})
 	}
+	if f.seen != nil && len(f.seen) > len(out)+len(f.queue)+1 {
+		f.pruneSeen(out)
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].mtime.Equal(out[j].mtime) {
 			return out[i].mtime.Before(out[j].mtime)
@@ -279,6 +282,26 @@ func (f *follower) siblings(stemOnly bool) ([]sibling, error) {
 		return out[i].path < out[j].path
 	})
 	return out, nil
+}
+
+// pruneSeen forgets inodes of files that are gone, so that a file created
+// later with a reused inode number is not taken for one already read.
+func (f *follower) pruneSeen(present []sibling) {
+	keep := map[uint64]bool{}
+	for _, s := range present {
+		keep[s.ino] = true
+	}
+	for _, s := range f.queue {
+		keep[s.key.ino] = true
+	}
+	if f.live != nil {
+		keep[f.live.key.ino] = true
+	}
+	for ino := range f.seen {
+		if !keep[ino] {
+			delete(f.seen, ino)
+		}
+	}
 }
 
 // position is where the follower stands: in the first file still to be
@@ -322,7 +345,7 @@ func (f *follower) poll(buf []byte, h recordHandler) (roundResult, error) {
 	for {
 		for len(f.queue) > 0 {
 			s := f.queue[0]
-			r, err := f.read(s, buf, &budget, h)
+			r, err := f.read(s, buf, &budget, h, 0)
 			if err != nil || r != roundIdle {
 				return r, err
 			}
@@ -350,7 +373,27 @@ func (f *follower) poll(buf []byte, h recordHandler) (roundResult, error) {
 			f.onTruncate()
 			continue
 		}
-		r, err := f.read(f.live, buf, &budget, h)
+		pre := 0
+		if f.live.off == 0 {
+			// The first bytes of a generation: whole generations may have
+			// been written, copied and truncated without a single look, and
+			// only their copies hold them. Their copies were made before
+			// these bytes were written, so a listing taken after reading them
+			// finds every one; read those first.
+			n, err := f.live.f.ReadAt(buf[:min(len(buf), budget)], 0)
+			if err != nil && err != io.EOF {
+				return roundIdle, fmt.Errorf("reading %s: %w", f.live.name, err)
+			}
+			sibs, err := f.siblings(true)
+			if err != nil {
+				return roundIdle, err
+			}
+			if f.queueOlderCopies(sibs, buf[:min(n, headBytes)], 0) {
+				continue
+			}
+			pre = n
+		}
+		r, err := f.read(f.live, buf, &budget, h, pre)
 		if err != nil || r != roundIdle {
 			return r, err
 		}
@@ -375,7 +418,8 @@ func (f *follower) poll(buf []byte, h recordHandler) (roundResult, error) {
 }
 
 // read reads s from its offset to its end, or until the budget runs out.
-func (f *follower) read(s *source, buf []byte, budget *int, h recordHandler) (roundResult, error) {
+// The first pre bytes of buf were already read at s.off.
+func (f *follower) read(s *source, buf []byte, budget *int, h recordHandler, pre int) (roundResult, error) {
 	stopped := false
 	onRecord := f.recordFunc(s, h)
 	onLine := func(line []byte, start, end int64, trunc bool) bool {
@@ -387,10 +431,25 @@ func (f *follower) read(s *source, buf []byte, budget *int, h recordHandler) (ro
 	}
 	for *budget > 0 {
 		want := min(len(buf), *budget)
-		n, err := s.f.ReadAt(buf[:want], s.off)
+		var n int
+		var err error
+		if pre > 0 {
+			n, pre = pre, 0
+		} else {
+			n, err = s.f.ReadAt(buf[:want], s.off)
+		}
 		if n > 0 {
 			base := s.off
 			*budget -= n
+			if s == f.live {
+				if base > 0 && !f.sameHead() {
+					// Truncated and grown again since the last look: these
+					// bytes belong to the new generation. The next round's
+					// truncation check starts it from zero.
+					return roundIdle, nil
+				}
+				f.noteHead(buf[:n], base)
+			}
 			if !s.split.feed(buf[:n], base, onLine) || stopped {
 				return roundStopped, nil
 			}
@@ -404,6 +463,30 @@ func (f *follower) read(s *source, buf []byte, budget *int, h recordHandler) (ro
 		}
 	}
 	return roundMore, nil
+}
+
+// sameHead reports whether the live file still starts with the bytes the
+// watch read at its start. Checked after a read, it proves the bytes read
+// came from the same generation: a truncation before the read would have
+// changed the start by now.
+func (f *follower) sameHead() bool {
+	if len(f.head) == 0 {
+		return true
+	}
+	var b [headBytes]byte
+	n, _ := f.live.f.ReadAt(b[:len(f.head)], 0)
+	return bytes.Equal(b[:n], f.head)
+}
+
+// noteHead remembers the first headBytes of the live file from the bytes
+// read at offset base, so a truncation can be recognised (and its copy
+// found) whenever the watch read the start of the current generation.
+func (f *follower) noteHead(b []byte, base int64) {
+	h := int64(len(f.head))
+	if h >= headBytes || base > h || base+int64(len(b)) <= h {
+		return
+	}
+	f.head = append(f.head, b[h-base:min(int64(len(b)), headBytes-base)]...)
 }
 
 // recordFunc wraps h for source s: it drops what was already handed on,
@@ -470,7 +553,10 @@ func (f *follower) openLive() (bool, error) {
 		f.queue = append(f.queue, &source{f: sf, name: s.path, key: genKey{ino: s.ino}, final: true})
 	}
 	f.seen[ino] = true
-	f.live = &source{f: fh, name: f.path, key: genKey{ino: ino}}
+	// A new generation even if the inode number is reused (ext4 hands a
+	// deleted file's number to the next file created).
+	f.gen++
+	f.live = &source{f: fh, name: f.path, key: genKey{ino: ino, gen: f.gen}}
 	f.head = nil
 	return true, nil
 }
@@ -487,6 +573,10 @@ func (f *follower) truncated() (bool, error) {
 	if fi.Size() < s.off {
 		return true, nil
 	}
+	if s.off == 0 {
+		// Nothing of this generation read yet, so nothing to compare.
+		return false, nil
+	}
 	var b [headBytes]byte
 	n, _ := s.f.ReadAt(b[:min(int64(headBytes), fi.Size())], 0)
 	k := min(n, len(f.head))
@@ -497,6 +587,49 @@ func (f *follower) truncated() (bool, error) {
 		f.head = append(f.head[:0], b[:n]...)
 	}
 	return false, nil
+}
+
+// queueOlderCopies queues, oldest first, every rotated copy this follower
+// has neither read nor seen when it was armed, except the live
+// generation's own (one that starts like liveHead). It reports whether it
+// queued any.
+func (f *follower) queueOlderCopies(sibs []sibling, liveHead []byte, except uint64) bool {
+	queued := false
+	for _, sb := range sibs {
+		if f.seen[sb.ino] || sb.ino == except || (f.live != nil && sb.ino == f.live.key.ino) {
+			continue
+		}
+		if f.isLiveCopy(sb.path, liveHead) {
+			continue
+		}
+		fh, err := os.Open(sb.path)
+		if err != nil {
+			continue
+		}
+		f.seen[sb.ino] = true
+		f.queue = append(f.queue, &source{f: fh, name: sb.path, key: genKey{ino: sb.ino}, final: true})
+		queued = true
+	}
+	return queued
+}
+
+// isLiveCopy reports whether the file at path starts like the live file:
+// the copy of the live generation, made (or being made) before a
+// truncation still to come. When the live file is empty no copy is its
+// own: the truncation that emptied it came after every copy finished.
+func (f *follower) isLiveCopy(path string, liveHead []byte) bool {
+	if len(liveHead) == 0 {
+		return false
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer fh.Close()
+	// A copy still being written starts with a part of the live head, or
+	// with nothing yet.
+	h := readHead(fh)
+	return bytes.HasPrefix(liveHead, h) || bytes.HasPrefix(h, liveHead)
 }
 
 // onTruncate starts the live file again from zero. When the truncation was
@@ -518,23 +651,23 @@ func (f *follower) onTruncate() {
 	// oldest first. A copy that starts like the live file does now is the
 	// copy of the current generation, made before a truncation still to
 	// come; it is left for findCopy then.
+	// Read the live file's head before and after listing, until both
+	// agree: then every generation older than the live one was truncated,
+	// and so copied, before the listing, and a listed copy that starts like
+	// the live file is the live generation's own.
 	liveHead := readHead(s.f)
-	if sibs, err := f.siblings(true); err == nil {
-		for _, sb := range sibs {
-			if f.seen[sb.ino] || sb.ino == cpIno || sb.ino == s.key.ino {
-				continue
-			}
-			fh, err := os.Open(sb.path)
-			if err != nil {
-				continue
-			}
-			if h := readHead(fh); len(liveHead) > 0 && bytes.HasPrefix(h, liveHead[:min(len(liveHead), len(h))]) && len(h) > 0 {
-				fh.Close()
-				continue
-			}
-			f.seen[sb.ino] = true
-			f.queue = append(f.queue, &source{f: fh, name: sb.path, key: genKey{ino: sb.ino}, final: true})
+	var sibs []sibling
+	var err error
+	for try := 0; try < 10; try++ {
+		sibs, err = f.siblings(true)
+		h := readHead(s.f)
+		if bytes.Equal(h, liveHead) {
+			break
 		}
+		liveHead = h
+	}
+	if err == nil {
+		f.queueOlderCopies(sibs, liveHead, cpIno)
 	}
 	s.split.reset()
 	s.group.reset()
@@ -555,7 +688,7 @@ func (f *follower) findCopy(size int64) (*os.File, uint64) {
 	for pass := 0; pass < 2; pass++ {
 		for i := len(sibs) - 1; i >= 0; i-- {
 			sb := sibs[i]
-			if sb.stem != (pass == 0) || sb.size < size || sb.size < int64(len(f.head)) || sb.ino == f.live.key.ino {
+			if sb.stem != (pass == 0) || sb.size < size || sb.size < int64(len(f.head)) || sb.ino == f.live.key.ino || f.seen[sb.ino] {
 				continue
 			}
 			fh, err := os.Open(sb.path)

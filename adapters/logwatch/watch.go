@@ -10,8 +10,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/fsnotify/fsnotify.v1"
-
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -25,6 +23,7 @@ const DefaultPollInterval = 200 * time.Millisecond
 type Watcher struct {
 	poll   time.Duration
 	notify bool
+	n      *notifier
 }
 
 var _ runbook.Watcher = (*Watcher)(nil)
@@ -50,7 +49,7 @@ func WithoutNotify() Option {
 
 // New returns a Watcher.
 func New(opts ...Option) *Watcher {
-	w := &Watcher{poll: DefaultPollInterval, notify: true}
+	w := &Watcher{poll: DefaultPollInterval, notify: true, n: &notifier{}}
 	for _, o := range opts {
 		o(w)
 	}
@@ -79,7 +78,7 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 	if err != nil {
 		return nil, err
 	}
-	wt := &Watch{spec: spec, m: m, poll: w.poll, buf: make([]byte, 256<<10)}
+	wt := &Watch{spec: spec, m: m, poll: w.poll, buf: make([]byte, 256<<10), wake: make(chan struct{}, 1)}
 	seen := map[string]bool{}
 	for _, p := range spec.Files {
 		if strings.TrimSpace(p) == "" {
@@ -108,18 +107,15 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 	if w.notify {
 		// Change notification is an optimisation: without it (no inotify,
 		// watches exhausted) the poll interval still finds every line.
-		if nw, err := fsnotify.NewWatcher(); err == nil {
-			dirs := map[string]bool{}
-			for _, f := range wt.fol {
-				if !dirs[f.dir] {
-					dirs[f.dir] = true
-					if err := nw.Add(f.dir); err != nil {
-						wt.notes = append(wt.notes, fmt.Sprintf("no change notification for %s (%v): polling every %s", f.dir, err, w.poll))
-					}
-				}
+		seenDir := map[string]bool{}
+		for _, f := range wt.fol {
+			if !seenDir[f.dir] {
+				seenDir[f.dir] = true
+				wt.dirs = append(wt.dirs, f.dir)
 			}
-			wt.notify = nw
 		}
+		wt.n = w.n
+		wt.notes = append(wt.notes, w.n.subscribe(wt.dirs, wt.wake)...)
 	}
 	return wt, nil
 }
@@ -127,13 +123,15 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 // Watch is an armed log watch; it implements runbook.Watch. Wait must not
 // be called from two goroutines at once; Close may be called from any.
 type Watch struct {
-	spec   runbook.WatchSpec
-	m      *matcher
-	poll   time.Duration
-	buf    []byte
-	fol    []*follower
-	notify *fsnotify.Watcher
-	notes  []string
+	spec  runbook.WatchSpec
+	m     *matcher
+	poll  time.Duration
+	buf   []byte
+	fol   []*follower
+	n     *notifier
+	dirs  []string
+	wake  chan struct{}
+	notes []string
 
 	mu       sync.Mutex
 	closed   bool
@@ -187,11 +185,7 @@ func (w *Watch) wait(ctx context.Context, lines func(runbook.LogLine), wantConte
 		w.deadline = time.Now().Add(w.spec.Timeout)
 	}
 	deadline := w.deadline
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	if w.notify != nil {
-		events, errs = w.notify.Events, w.notify.Errors
-	}
+	wake := w.wake
 	w.mu.Unlock()
 
 	w.lines, w.wantContext, w.final = lines, wantContext, nil
@@ -233,21 +227,7 @@ func (w *Watch) wait(ctx context.Context, lines func(runbook.LogLine), wantConte
 			return w.ctxEnd(ctx)
 		case <-timer.C:
 			// One last look: a line written just before the deadline counts.
-		case _, ok := <-events:
-			if !ok {
-				events = nil
-			}
-			for drained := 0; ok && drained < 64; drained++ {
-				select {
-				case _, ok = <-events:
-				default:
-					ok = false
-				}
-			}
-		case _, ok := <-errs:
-			if !ok {
-				errs = nil
-			}
+		case <-wake:
 		case <-ticker.C:
 		}
 	}
@@ -344,8 +324,18 @@ func (w *Watch) Close() error {
 	for _, f := range w.fol {
 		f.close()
 	}
-	if w.notify != nil {
-		return w.notify.Close()
+	if w.n != nil {
+		w.n.unsubscribe(w.dirs, w.wake)
+	}
+	select {
+	case w.wake <- struct{}{}: // a Wait in progress returns ErrClosed now
+	default:
 	}
 	return nil
+}
+
+// Close releases the inotify instance the Watcher's watches share. Watches
+// still armed go on by polling.
+func (w *Watcher) Close() error {
+	return w.n.close()
 }
