@@ -50,9 +50,11 @@ func (r Request) Name() string {
 // Instance is one server's instance of a messaging engine, as its MBean
 // reports it.
 type Instance struct {
+	// Node and Server are the ObjectName's node and process keys.
 	Node   string `json:"node"`
 	Server string `json:"server"`
-	State  string `json:"state"`
+	// State is what the MBean's state() returned (Started, Joined...).
+	State string `json:"state"`
 }
 
 // Reply is what a script reported through its DRILLBOOK-RESULT marker (or

@@ -17,8 +17,10 @@ type op struct {
 	run  func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error)
 }
 
+// Spec returns the operation's declaration.
 func (o *op) Spec() runbook.OpSpec { return o.spec }
 
+// Plan resolves what Run would do.
 func (o *op) Plan(call runbook.Call) (runbook.Plan, error) {
 	if o.plan == nil {
 		return runbook.Plan{}, fmt.Errorf("%s is not configured for this target", o.spec.Name)
@@ -26,6 +28,7 @@ func (o *op) Plan(call runbook.Call) (runbook.Plan, error) {
 	return o.plan(call)
 }
 
+// Run carries the call out.
 func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 	if o.run == nil {
 		return runbook.Result{ExitCode: -1}, fmt.Errorf("%s is not configured for this target", o.spec.Name)

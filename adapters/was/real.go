@@ -174,6 +174,7 @@ type scanOutput struct {
 	tail    []string
 }
 
+// Line passes a line on, noting markers and error ids.
 func (s *scanOutput) Line(stream runbook.Stream, text string) {
 	s.mu.Lock()
 	if stream != runbook.Info {

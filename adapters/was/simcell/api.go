@@ -16,13 +16,18 @@ import (
 
 // Instance is one running server's instance of an engine.
 type Instance struct {
+	// Node and Server say where the instance runs; State is its state
+	// (Started, Joined, Stopped...).
 	Node, Server, State string
 }
 
 // EngineResult says where an engine call took effect and the state before
 // and after.
 type EngineResult struct {
-	Node, Server, Before, After string
+	// Node and Server are empty when the call found nothing to act on.
+	Node, Server string
+	// Before and After are the states around the call.
+	Before, After string
 }
 
 func (a *actor) engine(name string) (*Engine, error) {

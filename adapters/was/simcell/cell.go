@@ -53,7 +53,8 @@ func Scenarios() []string {
 	return s
 }
 
-// Delays are how long the cell's actions take before DelayScale.
+// Delays are how long the cell's actions take before DelayScale; a zero
+// field means no pause for that action.
 type Delays struct {
 	ServerStart time.Duration `json:"server_start"`
 	ServerStop  time.Duration `json:"server_stop"`
@@ -96,14 +97,19 @@ type Options struct {
 
 // Server is an application server of the cell.
 type Server struct {
-	Name    string `json:"name"`
-	Node    string `json:"node"`
+	// Name and Node identify the server.
+	Name string `json:"name"`
+	Node string `json:"node"`
+	// Cluster is empty for a server that is no cluster member.
 	Cluster string `json:"cluster,omitempty"`
-	Running bool   `json:"running"`
+	// Running is false for a stopped server.
+	Running bool `json:"running"`
 }
 
 // Engine is a messaging engine and its instances.
 type Engine struct {
+	// Name, Bus and UUID identify the engine; UUID is the ME_UUID its store
+	// must carry.
 	Name string `json:"name"`
 	Bus  string `json:"bus"`
 	UUID string `json:"uuid"`
@@ -132,12 +138,15 @@ type Engine struct {
 
 // State is everything the cell keeps in cell.json.
 type State struct {
-	Options  Options            `json:"options"`
-	Cell     string             `json:"cell"`
-	DmgrNode string             `json:"dmgr_node"`
-	Nodes    []string           `json:"nodes"`
-	Servers  map[string]*Server `json:"servers"`
-	Engines  map[string]*Engine `json:"engines"`
+	// Options are those the cell was created with.
+	Options Options `json:"options"`
+	// Cell, DmgrNode and Nodes name the cell's topology.
+	Cell     string   `json:"cell"`
+	DmgrNode string   `json:"dmgr_node"`
+	Nodes    []string `json:"nodes"`
+	// Servers and Engines are keyed by name.
+	Servers map[string]*Server `json:"servers"`
+	Engines map[string]*Engine `json:"engines"`
 	// Master is each engine's Initial state in the master configuration;
 	// Synced is what the nodes have.
 	Master map[string]string `json:"master"`
