@@ -131,15 +131,16 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 			checks            []check
 		}{"was-sib-ha-failover-drill", sc, nil, 0, nil})
 	}
+	probe := runDrillbook(t, t.TempDir(), "plan", "was-sib-ha-failover-drill", "--target", "training")
+	if strings.Contains(probe.out, "not wired in yet") {
+		t.Fatalf("cmd/drillbook does not use was.StartTraining yet: wire startWASTraining to was.StartTraining and wasScenarios to was.Scenarios\n%s", probe.out)
+	}
 	for _, tc := range cases {
 		name := tc.runbook + "/" + tc.scenario + strings.Join(tc.extra, "")
 		t.Run(name, func(t *testing.T) {
 			state := t.TempDir()
 			args := append([]string{"run", tc.runbook, "--plain", "--target", "training", "--yes", "--scenario", tc.scenario}, tc.extra...)
 			r := runDrillbook(t, state, args...)
-			if strings.Contains(r.out, "not wired in yet") {
-				t.Fatalf("cmd/drillbook does not use was.StartTraining yet:\n%s", r.out)
-			}
 			if r.code != tc.code {
 				t.Fatalf("exit code %d, want %d:\n%s", r.code, tc.code, r.out)
 			}
