@@ -86,7 +86,7 @@ func RunCLI(ctx context.Context, o CLIOptions, stdout, stderr io.Writer) int {
 		return bad("%v", err)
 	}
 	defer w.Close()
-	print := func(ll runbook.LogLine) {
+	show := func(ll runbook.LogLine) {
 		label := "INFO"
 		switch ll.Kind {
 		case runbook.MatchSuccess:
@@ -98,7 +98,7 @@ func RunCLI(ctx context.Context, o CLIOptions, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%-7s %s: %s\n", label, ll.File, ll.Text)
 	}
-	out, err := w.wait(ctx, print, false)
+	out, err := w.wait(ctx, show, false)
 	switch {
 	case err != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "drillbook watch: interrupted\n")
