@@ -1,6 +1,9 @@
 package runbook
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // SchemaV1 is the only runbook schema this version of drillbook reads.
 const SchemaV1 = "drillbook/v1"
@@ -66,7 +69,11 @@ type Source struct {
 func (s Source) String() string {
 	out := s.Doc
 	if s.Section != "" {
-		out += " § " + s.Section
+		if strings.HasPrefix(s.Section, "§") {
+			out += " " + s.Section
+		} else {
+			out += " § " + s.Section
+		}
 	}
 	if s.Ref != "" {
 		out += " (see " + s.Ref + ")"

@@ -50,8 +50,9 @@ func (p *plainUI) Update(u runbook.Update) {
 			p.printf("    %s %s\n", mark, l.Text)
 		}
 		for _, l := range b.Log {
-			if l.Kind != runbook.MatchNone {
-				p.printf("    log %s: %s\n", l.Kind, firstLine(l.Text))
+			// Success and failure lines end the watch and are printed then.
+			if l.Kind == runbook.MatchWarn {
+				p.printf("    log warning: %s\n", firstLine(l.Text))
 			}
 		}
 		return
