@@ -185,7 +185,7 @@ def db_main(a):
     print('drillbook: starting %s in %s/%s in %s mode' % (me, target['node'], target['server'], mode))
     AdminControl.invoke(on, 'start', mode)
     after = db_wait_state(on, ['Started', 'Stopped', 'Failed!'], secs)
-    if after in ['Stopped', 'Failed!']:
+    if after not in ['Started', 'Starting']:
         raise DbError('messaging engine %s is %s after the %s start: look in SystemOut.log of %s for CWSIS1519E, CWSIS1535E or CWSIP0782E' % (me, after, mode, target['server']))
     db_result({'node': target['node'], 'server': target['server'], 'before': before, 'after': after})
 
