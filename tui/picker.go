@@ -133,4 +133,3 @@ func (p picker) view() string {
 	}
 	return b.String()
 }
-

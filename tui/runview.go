@@ -218,8 +218,13 @@ func (m *runView) apply(u runbook.Update) {
 		case runbook.AskRetry:
 			m.setNotice(ev.Text, true)
 		}
-	case runbook.EvOperatorAck, runbook.EvReconciled:
+	case runbook.EvOperatorAck:
 		m.request = nil
+	case runbook.EvReconciled:
+		m.request = nil
+		m.out.add(fmt.Sprintf("step %s reconciled as %s: %s", ev.Step, ev.State, ev.Reason), lineInfo)
+	case runbook.EvRunResumed:
+		m.out.add("── resumed: drillbook was stopped; steps in flight are reconciled ──", lineInfo)
 	case runbook.EvDeviation:
 		m.request = nil
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)

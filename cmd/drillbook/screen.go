@@ -79,6 +79,12 @@ func runHome(ctx context.Context, g *globalOptions) error {
 	if !g.io.Terminal() {
 		return listRun(g, &listOptions{})
 	}
+	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g)))
+}
+
+// homeScreen is what the picker offers: every valid shipped runbook and
+// those in --runbooks directories, on the training target.
+func homeScreen(g *globalOptions) tui.Home {
 	shipped, serr := shippedRunbooks()
 	more, derr := g.dirRunbooks()
 	specs := allSpecs()
@@ -91,11 +97,10 @@ func runHome(ctx context.Context, g *globalOptions) error {
 		}
 		offered = append(offered, rb)
 	}
-	home := tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
+	return tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
 		Prepare: func(ctx context.Context, rb *runbook.Runbook) (*tui.Prepared, error) {
 			return prepareHome(ctx, g, rb)
 		}}
-	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), home))
 }
 
 // prepareHome opens the training estate for rb and returns how to start a

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"github.com/drillbook/drillbook/runbook"
+	"github.com/drillbook/drillbook/tui"
+)
+
+// screenGlobals are the options of a drillbook whose state lives in a
+// temporary directory and whose picker also offers the screen test
+// runbook.
+func screenGlobals(t *testing.T) *globalOptions {
+	t.Helper()
+	lipgloss.SetColorProfile(termenv.Ascii)
+	env := map[string]string{"DRILLBOOK_OPERATOR": "tester", "HOME": t.TempDir()}
+	return &globalOptions{
+		io: streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard,
+			Getenv: func(k string) string { return env[k] }, Terminal: func() bool { return true }},
+		stateDir:    t.TempDir(),
+		runbookDirs: []string{"../../tui/testdata"},
+	}
+}
+
+func screenOpts(ctx context.Context) tui.Options {
+	return tui.Options{NoColor: true, Context: ctx}
+}
+
+// waitScreen waits until the screen has drawn every one of want.
+func waitScreen(t *testing.T, tm *teatest.TestModel, want ...string) {
+	t.Helper()
+	var seen []byte
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		seen = append(seen[:0], b...)
+		for _, w := range want {
+			if !bytes.Contains(b, []byte(w)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(20*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+}
+
+func ctrl(tm *teatest.TestModel, t tea.KeyType) { tm.Send(tea.KeyMsg{Type: t}) }
+
+func enter(tm *teatest.TestModel) { ctrl(tm, tea.KeyEnter) }
+
+// pickScreenTest opens the home screen and chooses the screen test runbook.
+func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestModel) {
+	t.Helper()
+	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g))
+	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
+	waitScreen(t, tm, "target training (SIMULATED)")
+	tm.Type("/screen")
+	enter(tm)
+	enter(tm)
+	waitScreen(t, tm, "Parameters", "Screen test")
+	return app, tm
+}
+
+// readJournal returns the events of the only run under state.
+func readJournal(t *testing.T, state string) []runbook.Event {
+	t.Helper()
+	runs, err := runbook.ListRuns(state)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("runs: %v, %v", runs, err)
+	}
+	jd, err := runbook.ReadJournal(filepath.Join(runbook.RunsDir(state), runs[0].Meta.RunID, runbook.JournalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jd.Events()
+}
+
+func countEvents(evs []runbook.Event, typ runbook.EventType) int {
+	n := 0
+	for _, ev := range evs {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestScreenFlow picks a runbook, is refused an invalid parameter, runs,
+// waits on a log, is refused a wrong token at the destructive step, runs it
+// with the right one, ticks off the manual step and finishes.
+func TestScreenFlow(t *testing.T) {
+	g := screenGlobals(t)
+	app, tm := pickScreenTest(t, g)
+
+	ctrl(tm, tea.KeyTab) // engine
+	ctrl(tm, tea.KeyCtrlU)
+	tm.Type("me 1")
+	waitScreen(t, tm, `"me 1" does not match the pattern`)
+	ctrl(tm, tea.KeyCtrlS)
+	waitScreen(t, tm, "1 value(s) need fixing")
+	ctrl(tm, tea.KeyCtrlU)
+	tm.Type("ME1")
+	ctrl(tm, tea.KeyCtrlS)
+
+	waitScreen(t, tm, "DESTRUCTIVE STEP: wipe", "rm -f ")
+	tm.Type("ME2")
+	enter(tm)
+	waitScreen(t, tm, `"ME2" does not match: nothing was run`)
+	tm.Type("ME1")
+	enter(tm)
+	waitScreen(t, tm, "press d to tick it off")
+	tm.Type("d")
+	waitScreen(t, tm, "Run succeeded")
+	tm.Type("q")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+
+	out, err, ok := app.Outcome(5 * time.Second)
+	if !ok || err != nil || out.Status != runbook.RunSucceeded {
+		t.Fatalf("outcome %+v, %v, %v; want succeeded", out, err, ok)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs := readJournal(t, g.stateDir)
+	if n := countEvents(evs, runbook.EvConfirmRefused); n != 1 {
+		t.Errorf("journal has %d refused confirmations, want 1", n)
+	}
+	if n := countEvents(evs, runbook.EvConfirmAccepted); n != 1 {
+		t.Errorf("journal has %d accepted confirmations, want 1", n)
+	}
+	var matched string
+	for _, ev := range evs {
+		if ev.Type == runbook.EvWatchFinished && ev.Line != nil {
+			matched = ev.Line.Text
+		}
+	}
+	if !strings.Contains(matched, "[Bus1:ME1] CWSIP0783I") {
+		t.Errorf("journaled log match %q, want the CWSIP0783I line of ME1", matched)
+	}
+}
+
+// TestScreenQuitMidStepAndResume quits while a step runs (asked first),
+// then resumes the run in the same view: the operator says the step
+// succeeded, the log line the test writes ends the wait, and the run
+// finishes.
+func TestScreenQuitMidStepAndResume(t *testing.T) {
+	g := screenGlobals(t)
+	app, tm := pickScreenTest(t, g)
+	for range 4 { // workdir, engine, lines, token, pause
+		ctrl(tm, tea.KeyTab)
+	}
+	ctrl(tm, tea.KeyCtrlU)
+	tm.Type("60")
+	ctrl(tm, tea.KeyCtrlS)
+	waitScreen(t, tm, "running action: sh -c", "watching ")
+	tm.Type("q")
+	waitScreen(t, tm, "A step is running", "drillbook resume ")
+	tm.Type("y")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
+	out, err, ok := app.Outcome(10 * time.Second)
+	if !ok || err != nil || out.Status != runbook.RunInterrupted {
+		t.Fatalf("outcome %+v, %v, %v; want interrupted", out, err, ok)
+	}
+	runID := app.RunID()
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Resume the run the way `drillbook resume` does on a terminal.
+	ctx := context.Background()
+	dir, err := runbook.FindRun(g.stateDir, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := runbook.ParseFile(filepath.Join(dir, runbook.RunbookCopy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer est.Close()
+	op, host := operator(g.io.Getenv)
+	sess, err := runbook.Resume(runbook.ResumeSession{StateDir: g.stateDir, RunID: runID, Specs: est.registry.Specs(),
+		Operator: op, Host: host, Now: now(), Secret: func(string) (string, error) { return "", nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := tui.NewFrontend()
+	app2 := tui.NewRun(screenOpts(ctx), fe, screenRun(sess, est, fe))
+	tm2 := teatest.NewTestModel(t, app2, teatest.WithInitialTermSize(80, 24))
+	waitScreen(t, tm2, "What happened to step start?")
+	tm2.Type("1")
+	enter(tm2)
+	waitScreen(t, tm2, "reconciled as succeeded")
+	log := filepath.Join(est.params["workdir"], "SystemOut.log")
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString("[11/23/26 7:56:24:123 UTC] 0000004a SibMessage    I   [Bus1:ME1] CWSIP0783I: Messaging engine: ME1 started, flush of all delivery streams completed.\n")
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitScreen(t, tm2, "DESTRUCTIVE STEP: wipe")
+	tm2.Type("ME1")
+	enter(tm2)
+	waitScreen(t, tm2, "press d to tick it off")
+	tm2.Type("d")
+	waitScreen(t, tm2, "Run succeeded")
+	tm2.Type("q")
+	tm2.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+	out, err, ok = app2.Outcome(5 * time.Second)
+	if !ok || err != nil || out.Status != runbook.RunSucceeded {
+		t.Fatalf("resumed outcome %+v, %v, %v; want succeeded", out, err, ok)
+	}
+	if err := app2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	evs := readJournal(t, g.stateDir)
+	if countEvents(evs, runbook.EvRunInterrupted) != 1 || countEvents(evs, runbook.EvReconciled) != 1 {
+		t.Errorf("journal lacks the interruption or the reconciliation")
+	}
+}
