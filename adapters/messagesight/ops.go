@@ -317,6 +317,7 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 	start := time.Now()
 	pause := min(250*time.Millisecond, every)
 	last := ""
+	lastErrorCode := 0
 	tell := func(s string) {
 		if s != last {
 			out.Line(runbook.Info, fmt.Sprintf("%s +%s: %s", c.label, time.Since(start).Round(100*time.Millisecond), s))
@@ -328,6 +329,7 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 		var apiErr *APIError
 		switch {
 		case err == nil:
+			lastErrorCode = st.Server.ErrorCode
 			line := describeState(c.label, st)
 			tell(line)
 			if st.HighAvailability.NewRole == "UNSYNC_ERROR" {
@@ -349,8 +351,12 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 		select {
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return runbook.Result{Summary: last}, fmt.Errorf("messagesight %s: not in state %d (%s) after %s; last seen: %s: %w",
-					c.label, want, call.Args.String("state"), timeout, last, context.DeadlineExceeded)
+				hint := ""
+				if h := Explain(fmt.Sprintf("CWLNA%04d", lastErrorCode), 0); lastErrorCode != 0 && h != "" {
+					hint = " (" + h + ")"
+				}
+				return runbook.Result{Summary: last}, fmt.Errorf("messagesight %s: not in state %d (%s) after %s; last seen: %s%s: %w",
+					c.label, want, call.Args.String("state"), timeout, last, hint, context.DeadlineExceeded)
 			}
 			return runbook.Result{Summary: last}, ctx.Err()
 		case <-time.After(pause):

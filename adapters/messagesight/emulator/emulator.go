@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -93,6 +94,7 @@ type Server struct {
 	wg     sync.WaitGroup
 	logMu  sync.Mutex
 	log    *os.File
+	lock   *os.File // holds an exclusive flock on Dir/lock while open
 }
 
 // Start opens (or creates) the server in opts.Dir and starts serving. The
@@ -164,18 +166,34 @@ func newServer(ctx context.Context, opts Options, mu *sync.Mutex) (*Server, erro
 			return nil, fmt.Errorf("emulator: %w", err)
 		}
 	}
+	// One process at a time may play a server: a second one on the same
+	// directory would overwrite the first one's state.
+	lock, err := os.OpenFile(filepath.Join(opts.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("emulator: %s is in use by another process (another drillbook run on this training estate?): wait for it to end", opts.Dir)
+	}
 	st, err := loadState(opts.Dir)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	lf, err := os.OpenFile(filepath.Join(opts.Dir, "requests.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s := &Server{opts: opts, mu: mu, st: st, log: lf}
+	s := &Server{opts: opts, mu: mu, st: st, log: lf, lock: lock}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.ensureStore(); err != nil {
-		lf.Close()
+		s.Close()
+		return nil, err
+	}
+	if err := s.finishInterruptedRestart(); err != nil {
+		s.Close()
 		return nil, err
 	}
 	// The server stops with its context, like a process killed by its parent.
@@ -239,12 +257,16 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
+	var err error
 	if s.log != nil {
-		err := s.log.Close()
+		err = s.log.Close()
 		s.log = nil
-		return err
 	}
-	return nil
+	if s.lock != nil {
+		err = errors.Join(err, s.lock.Close())
+		s.lock = nil
+	}
+	return err
 }
 
 func (s *Server) nameLocked() string {
@@ -366,13 +388,50 @@ func (s *Server) goDownLocked() {
 }
 
 // restartKind says what a restart does on the way down.
-type restartKind int
+type restartKind string
 
 const (
-	restartPlain restartKind = iota
-	restartCleanStore
-	restartResetConfig
+	restartPlain       restartKind = "plain"
+	restartCleanStore  restartKind = "clean"
+	restartResetConfig restartKind = "reset"
 )
+
+// restartEffects does what a restart does while the server is down: clean
+// the store or reset the configuration.
+func (s *Server) restartEffects(kind restartKind) error {
+	switch kind {
+	case restartCleanStore:
+		return s.cleanStore()
+	case restartResetConfig:
+		return s.resetConfig()
+	}
+	return nil
+}
+
+// restartedLocked records a finished restart in the persisted state.
+func (s *Server) restartedLocked(kind restartKind) error {
+	s.st.PendingRestart = false
+	s.st.Restarting = ""
+	if kind == restartCleanStore && s.opts.CleanStoreToMaintenance {
+		s.st.AdminMode = 1
+	}
+	return s.st.save(s.opts.Dir)
+}
+
+// finishInterruptedRestart completes a restart the previous process
+// accepted but did not live to finish.
+func (s *Server) finishInterruptedRestart() error {
+	kind := restartKind(s.st.Restarting)
+	if kind == "" {
+		return nil
+	}
+	if err := s.restartEffects(kind); err != nil {
+		return fmt.Errorf("emulator: finish the interrupted restart: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restartedLocked(kind)
+}
 
 // scheduleRestartLocked answers a restart request: the state is Stopping at
 // once; the port goes away after StopDelay and comes back after DownWindow.
@@ -381,6 +440,10 @@ func (s *Server) scheduleRestartLocked(kind restartKind) {
 		return // a restart is already under way
 	}
 	s.state = StateStopping
+	s.st.Restarting = string(kind)
+	if err := s.st.save(s.opts.Dir); err != nil {
+		s.logLine("restart: " + err.Error())
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -390,14 +453,7 @@ func (s *Server) scheduleRestartLocked(kind restartKind) {
 		s.mu.Lock()
 		s.goDownLocked()
 		s.mu.Unlock()
-		var err error
-		switch kind {
-		case restartCleanStore:
-			err = s.cleanStore()
-		case restartResetConfig:
-			err = s.resetConfig()
-		}
-		if err != nil {
+		if err := s.restartEffects(kind); err != nil {
 			s.logLine("restart: " + err.Error())
 		}
 		if !sleepCtx(s.ctx, s.opts.DownWindow) {
@@ -405,11 +461,7 @@ func (s *Server) scheduleRestartLocked(kind restartKind) {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		s.st.PendingRestart = false
-		if kind == restartCleanStore && s.opts.CleanStoreToMaintenance {
-			s.st.AdminMode = 1
-		}
-		if err := s.st.save(s.opts.Dir); err != nil {
+		if err := s.restartedLocked(kind); err != nil {
 			s.logLine("restart: " + err.Error())
 		}
 		if err := s.comeUpLocked(); err != nil {

@@ -453,3 +453,34 @@ func TestPrimaryRestartFailsOver(t *testing.T) {
 		t.Errorf("new primary: %s", body)
 	}
 }
+
+// TestRestartInterruptedByProcessDeathIsFinished closes the server (as a
+// killed drillbook would) between the restart's reply and the restart: the
+// next process on the directory finishes it, as the real server would have.
+func TestRestartInterruptedByProcessDeathIsFinished(t *testing.T) {
+	dir := t.TempDir()
+	opts := fastOptions(dir)
+	opts.StopDelay = 10 * time.Second
+	s := start(t, opts)
+	call(t, s, "POST", "/ima/v1/service/export", `{"FileName":"c","Password":"p"}`)
+	call(t, s, "POST", "/ima/v1/service/import", `{"FileName":"c","Password":"p","ApplyConfig":true}`)
+	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
+	s.Close()
+	s2 := start(t, fastOptions(dir))
+	if st, code := state(t, s2); st != StateProduction || code != 0 {
+		t.Errorf("reopened in state %d ErrorCode %d, want 1 and 0", st, code)
+	}
+	if sum, _ := s2.Store(); sum.Messages != 0 {
+		t.Errorf("the interrupted clean store left %d messages", sum.Messages)
+	}
+}
+
+func TestSecondProcessOnTheSameDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s := start(t, fastOptions(dir))
+	if _, err := Start(context.Background(), fastOptions(dir)); err == nil || !strings.Contains(err.Error(), "is in use by another process") {
+		t.Fatalf("second server on %s: %v", dir, err)
+	}
+	s.Close()
+	start(t, fastOptions(dir)) // free again once the first one is closed
+}

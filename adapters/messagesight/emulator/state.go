@@ -23,11 +23,16 @@ import (
 // the configured mode (AdminMode), an applied import waiting for a restart,
 // the configuration objects and the port.
 type persisted struct {
-	Port           int                        `json:"port"`
-	UID            string                     `json:"uid"`
-	AdminMode      int                        `json:"adminMode"`
-	PendingRestart bool                       `json:"pendingRestart"`
-	Config         map[string]json.RawMessage `json:"config"`
+	Port           int    `json:"port"`
+	UID            string `json:"uid"`
+	AdminMode      int    `json:"adminMode"`
+	PendingRestart bool   `json:"pendingRestart"`
+	// Restarting records a restart accepted but not finished ("plain",
+	// "clean", "reset"). A real server finishes its restart whatever its
+	// clients do; the emulator lives in drillbook's process, so when that
+	// process dies mid-restart the next one finishes the restart on load.
+	Restarting string                     `json:"restarting,omitempty"`
+	Config     map[string]json.RawMessage `json:"config"`
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "state.json") }
