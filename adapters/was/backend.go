@@ -51,8 +51,8 @@ func (r Request) Name() string {
 // reports it.
 type Instance struct {
 	// Node and Server are the ObjectName's node and process keys.
-	Node   string `json:"node"`
-	Server string `json:"server"`
+	Node   string `json:"node,omitempty"`
+	Server string `json:"server,omitempty"`
 	// State is what the MBean's state() returned (Started, Joined...).
 	State string `json:"state"`
 }
@@ -63,24 +63,24 @@ type Instance struct {
 type Reply struct {
 	// OK is "true" on success; anything else is a failure explained by Error.
 	OK    string `json:"ok"`
-	Error string `json:"error"`
+	Error string `json:"error,omitempty"`
 	// Instances are the engine's instances in running servers.
-	Instances []Instance `json:"instances"`
+	Instances []Instance `json:"instances,omitempty"`
 	// Node and Server say where the call took effect.
-	Node   string `json:"node"`
-	Server string `json:"server"`
+	Node   string `json:"node,omitempty"`
+	Server string `json:"server,omitempty"`
 	// Before and After are engine or server states around the call.
-	Before string `json:"before"`
-	After  string `json:"after"`
+	Before string `json:"before,omitempty"`
+	After  string `json:"after,omitempty"`
 	// Attribute and Previous are the Initial state attribute and its old
 	// value.
-	Attribute string `json:"attribute"`
-	Previous  string `json:"previous"`
+	Attribute string `json:"attribute,omitempty"`
+	Previous  string `json:"previous,omitempty"`
 	// Nodes are the nodes a save-sync synchronised, each "node=result".
-	Nodes []string `json:"nodes"`
+	Nodes []string `json:"nodes,omitempty"`
 	// Evidence are lines worth keeping in the report (a tool's last lines,
-	// a log record).
-	Evidence []string `json:"evidence"`
+	// the script's result line); never part of the script's own output.
+	Evidence []string `json:"-"`
 }
 
 // Backend carries out requests against a cell: RealBackend through

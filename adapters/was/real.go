@@ -269,6 +269,7 @@ func judgeScript(ctx context.Context, req Request, scan *scanOutput, runErr erro
 		}
 		return reply, errors.New(msg)
 	}
+	reply.Evidence = append(reply.Evidence, ResultMarker+scan.markers[len(scan.markers)-1])
 	if reply.OK != "true" {
 		return reply, fmt.Errorf("wsadmin %s: %s", req.Script, reply.Error)
 	}

@@ -2,6 +2,7 @@ package was
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -38,8 +39,19 @@ func argAt(args []string, i int) string {
 	return ""
 }
 
-// Do runs the request on the cell.
+// Do runs the request on the cell. A script's reply is also given as
+// evidence in the form the real script prints it.
 func (b *SimBackend) Do(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
+	rep, err := b.do(ctx, req, out)
+	if err == nil && req.Script != "" {
+		if js, jerr := json.Marshal(rep); jerr == nil {
+			rep.Evidence = append(rep.Evidence, ResultMarker+string(js))
+		}
+	}
+	return rep, err
+}
+
+func (b *SimBackend) do(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
 	a := req.Args
 	if req.Script != "" {
 		out.Line(runbook.Stdout, `WASX7209I: Connected to process "dmgr" on node dmgrNode01 using SOAP connector;  The type of process is: DeploymentManager`)
