@@ -285,41 +285,67 @@ func (b *broker) status(ctx context.Context, out runbook.Output) (status, error)
 	return st, nil
 }
 
+// nodeState asks, in one CLI call, whether the rabbit application runs and
+// where the data directory is. rabbit_mnesia:dir() answers with the app
+// stopped too (status does not); io:format prints it without the quotes
+// an Erlang string has (pitfall 14).
+func (b *broker) nodeState(ctx context.Context, out runbook.Output) (running bool, dataDir string, err error) {
+	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", `io:format("~s~n~s~n", [rabbit:is_running(), rabbit_mnesia:dir()]).`)
+	if err != nil {
+		return false, "", err
+	}
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) < 2 || (lines[0] != "true" && lines[0] != "false") {
+		return false, "", fmt.Errorf("rabbitmqctl eval: unexpected answer %.200q", s)
+	}
+	return lines[0] == "true", strings.TrimSpace(lines[1]), nil
+}
+
 // appRunning reports whether the rabbit application runs on the node (the
 // Erlang VM must answer either way).
 func (b *broker) appRunning(ctx context.Context, out runbook.Output) (bool, error) {
-	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", "rabbit:is_running().")
-	if err != nil {
-		return false, err
-	}
-	return strings.TrimSpace(s) == "true", nil
+	running, _, err := b.nodeState(ctx, out)
+	return running, err
 }
 
-// dataDir finds the node's data directory: the target's override, else
-// status (app running), else rabbit_mnesia:dir() (app stopped; its answer
-// is an Erlang string with quotes, pitfall 14).
+// dataDir finds the node's data directory: the target's override, else the
+// node's answer.
 func (b *broker) dataDir(ctx context.Context, out runbook.Output) (string, error) {
 	if b.cfg.DataDir != "" {
 		return b.cfg.DataDir, nil
 	}
-	if running, err := b.appRunning(ctx, out); err != nil {
-		return "", err
-	} else if running {
-		st, err := b.status(ctx, out)
-		if err != nil {
-			return "", err
-		}
-		return st.DataDirectory, nil
-	}
-	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", "rabbit_mnesia:dir().")
+	_, d, err := b.nodeState(ctx, out)
 	if err != nil {
 		return "", err
 	}
-	d := strings.Trim(strings.TrimSpace(s), `"`)
 	if d == "" {
 		return "", errors.New("the node reported no data directory: set rabbitmq.data_dir in targets.yaml")
 	}
 	return d, nil
+}
+
+// channel is one AMQP channel as listed.
+type channel struct {
+	Name          string `json:"name"`
+	Vhost         string `json:"vhost"`
+	User          string `json:"user"`
+	ConsumerCount int    `json:"consumer_count"`
+}
+
+// consumerChannels lists, in one live CLI call over every vhost, the
+// channels that have consumers.
+func (b *broker) consumerChannels(ctx context.Context, out runbook.Output) ([]channel, error) {
+	var all []channel
+	if err := b.ctlJSON(ctx, out, &all, "rabbitmqctl", "list_channels", "name", "vhost", "user", "consumer_count"); err != nil {
+		return nil, err
+	}
+	var cs []channel
+	for _, c := range all {
+		if c.ConsumerCount > 0 {
+			cs = append(cs, c)
+		}
+	}
+	return cs, nil
 }
 
 // runCommand runs a target-defined argv (consumer and producer control).

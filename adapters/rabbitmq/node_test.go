@@ -12,6 +12,7 @@ import (
 
 	"github.com/drillbook/drillbook/adapters/rabbitmq/privnode"
 	"github.com/drillbook/drillbook/runbook"
+	"github.com/drillbook/drillbook/runbooks"
 )
 
 // lines collects an operation's output.
@@ -61,21 +62,25 @@ func (h *harness) must(name string, args runbook.Args) runbook.Result {
 	return res
 }
 
-func startNode(t *testing.T, name string) *privnode.Node {
+// checkTrainingParams: the training target gives a value for every
+// parameter of every shipped rabbitmq runbook.
+func checkTrainingParams(t *testing.T, params map[string]string) {
 	t.Helper()
-	if _, err := privnode.BinDirFor(""); err != nil {
-		t.Fatalf("this test needs a real RabbitMQ: %v", err)
-	}
-	n, err := privnode.Start(context.Background(), privnode.Options{Dir: t.TempDir(), Name: name, Management: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := n.Stop(context.Background()); err != nil {
-			t.Errorf("stop node: %v", err)
+	for _, id := range []string{"rabbitmq-backup", "rabbitmq-restore"} {
+		data, err := runbooks.FS.ReadFile(id + ".yaml")
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	return n
+		rb, err := runbook.Parse(id+".yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range rb.Params {
+			if _, ok := params[p.Name]; !ok {
+				t.Errorf("training gives no value for parameter %s of %s", p.Name, id)
+			}
+		}
+	}
 }
 
 // TestAdapterOnRealNode drives every operation against a private node:
@@ -84,14 +89,32 @@ func startNode(t *testing.T, name string) *privnode.Node {
 // a replace that brings back exactly the backup, exclusion by routing key,
 // and the CLI fallback while the node is drained.
 func TestAdapterOnRealNode(t *testing.T) {
-	n := startNode(t, "adapt")
+	if _, err := privnode.BinDirFor(""); err != nil {
+		t.Fatalf("this test needs a real RabbitMQ: %v", err)
+	}
 	ctx := context.Background()
-	if _, err := Seed(ctx, n); err != nil {
+	dir := t.TempDir()
+	tr, err := StartTraining(ctx, dir, "default")
+	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := NodeConfig(n)
-	cfg.Consumers = Commands{Stop: []string{"true"}, Start: []string{"true"}}
-	h := &harness{t: t, ops: byName(Operations(cfg)), cfg: cfg}
+	t.Cleanup(func() {
+		if err := tr.Stop(); err != nil {
+			t.Errorf("stop the training node: %v", err)
+		}
+	})
+	checkTrainingParams(t, tr.Params)
+	// A restarted drillbook finds the node as it left it: same node, no
+	// second seeding, the first backup kept.
+	again, err := StartTraining(ctx, dir, "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Config.Node != tr.Config.Node || again.Config.AMQPURL != tr.Config.AMQPURL || again.Params["restore_from"] != tr.Params["restore_from"] {
+		t.Fatalf("second StartTraining found %+v, want the node of the first", again.Config)
+	}
+	cfg := tr.Config
+	h := &harness{t: t, ops: byName(tr.Ops), cfg: cfg}
 	backup := filepath.Join(t.TempDir(), "b1")
 
 	res := h.must("rabbitmq.list-queues", nil)
@@ -116,7 +139,7 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if _, err := ch.Consume("cq.a", "left-behind", false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err, _ := h.run("rabbitmq.check-idle", nil); err == nil || !strings.Contains(err.Error(), "v1/cq.a has 1 consumers") {
+	if _, err, _ := h.run("rabbitmq.check-idle", nil); err == nil || !strings.Contains(err.Error(), "vhost v1) has 1 consumers") {
 		t.Fatalf("check-idle with a consumer: err = %v", err)
 	}
 	if _, err, _ := h.run("rabbitmq.backup-messages", runbook.Args{"dir": backup}); err == nil || !strings.Contains(err.Error(), "consumers") {
@@ -132,7 +155,7 @@ func TestAdapterOnRealNode(t *testing.T) {
 	conn.Close()
 
 	res = h.must("rabbitmq.stop-consumers", runbook.Args{"wait": 15 * time.Second})
-	if res.Summary != "consumers stopped: no queue has a consumer" {
+	if res.Summary != "consumers stopped: no channel has a consumer" {
 		t.Fatalf("stop-consumers: %s", res.Summary)
 	}
 	h.must("rabbitmq.export-definitions", runbook.Args{"file": filepath.Join(backup, "definitions.json")})
@@ -156,8 +179,8 @@ func TestAdapterOnRealNode(t *testing.T) {
 		t.Fatalf("restore with the app running: err = %v", err)
 	}
 	dd := h.must("rabbitmq.data-dir", nil).Vars["data_dir"]
-	if dd != n.DataDir() {
-		t.Fatalf("data-dir = %s, want %s", dd, n.DataDir())
+	if want := filepath.Join(dir, "node", "mnesia", cfg.Node); dd != want {
+		t.Fatalf("data-dir = %s, want %s", dd, want)
 	}
 	h.must("rabbitmq.stop-app", nil)
 	mk := filepath.Join(dd, MarkerFile)

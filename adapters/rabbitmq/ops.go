@@ -152,14 +152,13 @@ func Operations(cfg Config) []runbook.Operation {
 			},
 		},
 		&op{
-			spec: runbook.OpSpec{Name: "rabbitmq.check-idle", Summary: "refuse while consumers or client (publishing) connections remain; warn about quorum queues and streams",
+			spec: runbook.OpSpec{Name: "rabbitmq.check-idle", Summary: "refuse while consumers or client (publishing) connections remain",
 				Args: []runbook.ArgSpec{overrideArg}},
 			plan: detail(func(runbook.Call) string {
 				return "list queues (consumers, types) and connections; fail if any consumer or connection remains"
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				_, res, err := b.checkIdle(ctx, out, c.Args.String("override_reason"))
-				return res, err
+				return b.checkIdle(ctx, out, c.Args.String("override_reason"))
 			},
 		},
 		&op{
@@ -337,43 +336,43 @@ func typeWarnings(qs []queue) []string {
 	return w
 }
 
-// checkIdle lists queues and connections and fails while a consumer or a
-// client connection remains, unless override is given. Any connection
-// counts: a publisher has no consumers, and a backup taken while one
-// publishes silently loses the tail of the large messages (reference §5.2).
-func (b *broker) checkIdle(ctx context.Context, out runbook.Output, override string) ([]queue, runbook.Result, error) {
-	qs, err := b.liveQueues(ctx, out)
-	if err != nil {
-		return nil, runbook.Result{}, err
-	}
+// checkIdle fails while a client connection remains (consumers included:
+// a consumer needs a channel on a connection), unless override is given.
+// Any connection counts: a publisher has no consumers, and a backup taken
+// while one publishes silently loses the tail of the large messages
+// (reference §5.2). list_connections is live and covers every vhost in one
+// CLI call; the channels are listed only to name the consumers.
+func (b *broker) checkIdle(ctx context.Context, out runbook.Output, override string) (runbook.Result, error) {
 	cs, err := b.connections(ctx, out, true)
 	if err != nil {
-		return nil, runbook.Result{}, err
+		return runbook.Result{}, err
 	}
-	var busy []string
+	var res runbook.Result
+	if len(cs) == 0 {
+		res.Summary = "no client connection, so no consumer and no producer"
+		res.Evidence = []string{"list_connections: 0 connections"}
+		return res, nil
+	}
+	chans, err := b.consumerChannels(ctx, out)
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	consumers := 0
-	for _, q := range qs {
-		if q.Consumers > 0 {
-			consumers += q.Consumers
-			busy = append(busy, fmt.Sprintf("%s has %d consumers", q.key(), q.Consumers))
-		}
+	var busy []string
+	for _, ch := range chans {
+		consumers += ch.ConsumerCount
+		busy = append(busy, fmt.Sprintf("channel %q (user %s, vhost %s) has %d consumers", ch.Name, ch.User, ch.Vhost, ch.ConsumerCount))
 	}
 	for _, c := range cs {
 		busy = append(busy, fmt.Sprintf("connection %q (user %s, vhost %s)", c.Name, c.User, c.Vhost))
 	}
-	res := runbook.Result{Warnings: typeWarnings(qs)}
-	if len(busy) > 0 {
-		if strings.TrimSpace(override) == "" {
-			return qs, res, fmt.Errorf("%d consumers and %d client connections remain: %s: stop consumers and producers first (rabbitmq.stop-consumers, rabbitmq.stop-producers), or give override_reason", consumers, len(cs), short(busy))
-		}
-		res.Warnings = append(res.Warnings, fmt.Sprintf("override (%s): %d consumers and %d connections remain: %s", override, consumers, len(cs), short(busy)))
+	if strings.TrimSpace(override) == "" {
+		return res, fmt.Errorf("%d consumers and %d client connections remain: %s: stop consumers and producers first (rabbitmq.stop-consumers, rabbitmq.stop-producers), or give override_reason", consumers, len(cs), short(busy))
 	}
-	res.Summary = fmt.Sprintf("no consumers and no client connections on %d queues", len(qs))
-	if len(busy) > 0 {
-		res.Summary = fmt.Sprintf("%d consumers and %d connections remain, overridden: %s", consumers, len(cs), override)
-	}
-	res.Evidence = []string{fmt.Sprintf("consumers=%d connections=%d queues=%d", consumers, len(cs), len(qs))}
-	return qs, res, nil
+	res.Warnings = append(res.Warnings, fmt.Sprintf("override (%s): %d consumers and %d connections remain: %s", override, consumers, len(cs), short(busy)))
+	res.Summary = fmt.Sprintf("%d consumers and %d connections remain, overridden: %s", consumers, len(cs), override)
+	res.Evidence = []string{fmt.Sprintf("consumers=%d connections=%d", consumers, len(cs))}
+	return res, nil
 }
 
 // definitions is the part of a definitions file the adapter reads.
@@ -541,9 +540,13 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if dir == "" {
 		return runbook.Result{}, errors.New("no backup directory given")
 	}
-	qs, idle, err := b.checkIdle(ctx, out, override)
+	idle, err := b.checkIdle(ctx, out, override)
 	if err != nil {
 		return idle, err
+	}
+	qs, err := b.queues(ctx, out, "")
+	if err != nil {
+		return runbook.Result{}, err
 	}
 	data, err := b.dataDir(ctx, quietOut{out})
 	if err != nil {
@@ -590,7 +593,7 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if err := writeJSON(filepath.Join(dir, CountsFile), c); err != nil {
 		return runbook.Result{}, err
 	}
-	warn := idle.Warnings
+	warn := append(idle.Warnings, typeWarnings(qs)...)
 	for _, q := range c.Queues {
 		if q.Type != "classic" && q.Messages > 0 {
 			warn = append(warn, fmt.Sprintf("%s queue %s/%s holds %d messages that this backup does not contain", q.Type, q.Vhost, q.Name, q.Messages))
@@ -629,7 +632,7 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 	if err := readJSON(filepath.Join(dir, CountsFile), &counts); err != nil {
 		return runbook.Result{}, fmt.Errorf("read the backup's counts: %w", err)
 	}
-	running, err := b.appRunning(ctx, out)
+	running, nodeDir, err := b.nodeState(ctx, out)
 	if err != nil {
 		return runbook.Result{}, err
 	}
@@ -637,9 +640,10 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 		return runbook.Result{}, fmt.Errorf("the rabbit application is running on %s: run rabbitmq.stop-app first (the running node would overwrite the copy)", b.cfg.Node)
 	}
 	if dataDir == "" {
-		if dataDir, err = b.dataDir(ctx, quietOut{out}); err != nil {
-			return runbook.Result{}, err
-		}
+		dataDir = b.cfg.DataDir
+	}
+	if dataDir == "" {
+		dataDir = nodeDir
 	}
 	// Definitions first (reference §5.2): data of queues the node does not
 	// know is deleted at start_app, silently.
@@ -800,7 +804,7 @@ func (b *broker) countMessages(ctx context.Context, out runbook.Output, vhost, b
 func (b *broker) commandOp(name, summary string, argv []string, field string, waitConsumers bool) *op {
 	spec := runbook.OpSpec{Name: "rabbitmq." + name, Summary: summary}
 	if waitConsumers {
-		spec.Args = []runbook.ArgSpec{{Name: "wait", Kind: runbook.ArgDuration, Doc: "how long to wait for consumers to go (default 30s)"}}
+		spec.Args = []runbook.ArgSpec{{Name: "wait", Kind: runbook.ArgDuration, Doc: "how long to wait for consumers to go (default 10s)"}}
 	}
 	return &op{
 		spec: spec,
@@ -819,21 +823,19 @@ func (b *broker) commandOp(name, summary string, argv []string, field string, wa
 			if !waitConsumers {
 				return res, nil
 			}
-			deadline := time.Now().Add(c.Args.Duration("wait", 30*time.Second))
+			deadline := time.Now().Add(c.Args.Duration("wait", 10*time.Second))
 			for {
-				qs, err := b.liveQueues(ctx, quietOut{out})
+				chans, err := b.consumerChannels(ctx, quietOut{out})
 				if err != nil {
 					return res, err
 				}
 				var busy []string
-				for _, q := range qs {
-					if q.Consumers > 0 {
-						busy = append(busy, fmt.Sprintf("%s (%d)", q.key(), q.Consumers))
-					}
+				for _, ch := range chans {
+					busy = append(busy, fmt.Sprintf("%q (user %s, vhost %s): %d consumers", ch.Name, ch.User, ch.Vhost, ch.ConsumerCount))
 				}
 				if len(busy) == 0 {
-					res.Summary = "consumers stopped: no queue has a consumer"
-					res.Evidence = []string{fmt.Sprintf("%d queues, 0 consumers", len(qs))}
+					res.Summary = "consumers stopped: no channel has a consumer"
+					res.Evidence = []string{"list_channels: 0 consumers"}
 					return res, nil
 				}
 				if time.Now().After(deadline) {
