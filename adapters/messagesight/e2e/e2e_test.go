@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,4 +261,56 @@ func TestStandbyUnsyncedHAPair(t *testing.T) {
 		t.Errorf("restored primary holds %d messages, want 5", s.Messages)
 	}
 	noPasswords(t, state, b, r)
+}
+
+// TestKilledDuringARestartResumes kills drillbook (and with it the
+// emulated servers) while ms1 restarts out of maintenance, then resumes:
+// the server is found as a real one would be, the step in flight is
+// reconciled by its verify, and the run ends.
+func TestKilledDuringARestartResumes(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	var out syncBuffer
+	cmd := exec.Command(binary, "--state-dir", state, "run", "messagesight-restore", "--plain", "--target", "training", "--yes", "--scenario", "slow-restart")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "step leave-maintenance: succeeded") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("leave-maintenance never finished:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if strings.Contains(out.String(), "run: succeeded") {
+		t.Fatal("the run ended before it could be killed")
+	}
+	r := drillbook(t, state, "resume", "last", "--plain", "--yes")
+	if r.code != 0 || !strings.Contains(r.output, "step wait-production: reconciled as succeeded: verify passed after resume") || !strings.HasSuffix(strings.TrimSpace(r.output), "run: succeeded") {
+		t.Fatalf("resume exit %d:\n%s", r.code, r.output)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and a test's
+// reads at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
