@@ -26,10 +26,13 @@ type op struct {
 	now  func() time.Time
 }
 
+// Spec returns the operation's declaration.
 func (o *op) Spec() runbook.OpSpec { return o.spec }
 
+// Plan resolves the request or copy the call would make; passwords show as ***.
 func (o *op) Plan(call runbook.Call) (runbook.Plan, error) { return o.plan(o.cfg, call.Args), nil }
 
+// Run carries the call out; ExitCode is -1 unless a process ran.
 func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 	if err := ctx.Err(); err != nil {
 		return runbook.Result{ExitCode: -1}, err

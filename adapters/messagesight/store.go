@@ -326,6 +326,7 @@ type lineWriter struct {
 	stream runbook.Stream
 }
 
+// Write forwards each complete line of p.
 func (w lineWriter) Write(p []byte) (int, error) {
 	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
 		if l != "" {
