@@ -63,8 +63,9 @@ func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestMode
 	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g))
 	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
 	waitScreen(t, tm, "target training (SIMULATED)")
-	tm.Type("/screen")
+	tm.Type("/screen-test")
 	enter(tm)
+	waitScreen(t, tm, "1 runbook") // the filter has been applied
 	enter(tm)
 	waitScreen(t, tm, "Parameters", "Screen test")
 	return app, tm

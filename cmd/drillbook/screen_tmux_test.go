@@ -1,0 +1,298 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// tmuxSession is a detached tmux server of its own (its own socket) with one
+// 80x24 window running a command.
+type tmuxSession struct {
+	tb   testing.TB
+	sock string
+}
+
+// needTmux fails, never skips, when tmux is missing: `make test` installs
+// it, and a screen that was never driven in a real terminal is not tested.
+func needTmux(tb testing.TB) {
+	tb.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		tb.Fatalf("tmux is not installed: the end-to-end screen test drives the real binary in tmux; install it (apt-get install tmux, or `make deps`)")
+	}
+}
+
+// buildDrillbook builds the real binary once per test.
+func buildDrillbook(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "drillbook")
+	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	out, err := exec.Command(gobin, "build", "-o", bin, "github.com/drillbook/drillbook/cmd/drillbook").CombinedOutput()
+	if err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// shq quotes a word for the shell tmux starts the pane's command with.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func startTmux(tb testing.TB, w, h int, env map[string]string, argv ...string) *tmuxSession {
+	tb.Helper()
+	needTmux(tb)
+	s := &tmuxSession{tb: tb, sock: filepath.Join(tb.TempDir(), "tmux.sock")}
+	var words []string
+	words = append(words, "env")
+	for k, v := range env {
+		words = append(words, shq(k+"="+v))
+	}
+	for _, a := range argv {
+		words = append(words, shq(a))
+	}
+	line := strings.Join(words, " ") + `; echo "EXIT=$?"; sleep 120`
+	s.run("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), line)
+	tb.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	return s
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.tb.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", s.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		s.tb.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", "e2e") }
+
+func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+
+func (s *tmuxSession) text(text string) { s.run("send-keys", "-t", "e2e", "-l", text) }
+
+// wait polls the pane until it shows every one of want.
+func (s *tmuxSession) wait(timeout time.Duration, want ...string) string {
+	s.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		screen := s.capture()
+		ok := true
+		for _, w := range want {
+			ok = ok && strings.Contains(screen, w)
+		}
+		if ok {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("the screen did not show %q within %s; it shows:\n%s", want, timeout, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitGone polls the pane until it no longer shows what.
+func (s *tmuxSession) waitGone(timeout time.Duration, what string) {
+	s.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for strings.Contains(s.capture(), what) {
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("the screen still shows %q after %s:\n%s", what, timeout, s.capture())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestScreenTmuxEndToEnd runs the built binary in a real terminal: no
+// arguments opens the picker on the training target, the runbook is picked
+// and run to its end with the keys an operator would press.
+func TestScreenTmuxEndToEnd(t *testing.T) {
+	needTmux(t)
+	bin := buildDrillbook(t)
+	state := t.TempDir()
+	dir, err := filepath.Abs("../../tui/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "DRILLBOOK_OPERATOR": "tester", "TERM": "xterm-256color"},
+		bin, "--runbooks", dir)
+	s.wait(20*time.Second, "Runbooks · target training (SIMULATED)", "demo-shell")
+	s.text("/")
+	s.wait(5*time.Second, "Filter:")
+	s.text("screen-test")
+	s.keys("Enter")
+	s.waitGone(10*time.Second, "demo-shell")
+	s.keys("Enter")
+	s.wait(20*time.Second, "Parameters · Screen test", "workdir")
+	s.keys("C-s")
+	s.wait(20*time.Second, "DESTRUCTIVE STEP: wipe", "rm -f ", `Type "ME1"`)
+	s.text("ME1")
+	s.keys("Enter")
+	s.wait(10*time.Second, "press d to tick it off")
+	s.keys("d")
+	screen := s.wait(10*time.Second, "Run succeeded")
+	for _, want := range []string{"✓ Create the log", "✓ Start ME1", "✓ ⚠ Remove the", "✓ Tell the team", "4/4 steps", "SIMULATED", "target training"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the finished screen lacks %q:\n%s", want, screen)
+		}
+	}
+	for i, l := range strings.Split(strings.TrimRight(screen, "\n"), "\n") {
+		if n := len([]rune(l)); n > 80 {
+			t.Errorf("line %d is %d characters wide on an 80-column terminal", i+1, n)
+		}
+	}
+	s.keys("q")
+	after := s.wait(10*time.Second, "EXIT=0")
+	if !strings.Contains(after, "succeeded; `drillbook report") {
+		t.Errorf("after leaving, the terminal does not say how the run ended:\n%s", after)
+	}
+	runs, err := runbook.ListRuns(state)
+	if err != nil || len(runs) != 1 || runs[0].Status != runbook.RunSucceeded {
+		t.Errorf("runs: %+v, %v; want one succeeded run", runs, err)
+	}
+}
+
+// BenchmarkScreenFlood runs a step that prints 1,000,000 lines in the
+// screen, in tmux, and reports: the step's time over the same command's
+// time with output to /dev/null (goal at most 1.2), the longest delay
+// between a key press and the screen answering during the flood (goal
+// under 100 ms, measured through tmux, so an upper bound) and the peak RSS
+// of drillbook (goal under 150 MB).
+func BenchmarkScreenFlood(b *testing.B) {
+	needTmux(b)
+	bin := buildDrillbook(b)
+	dir, err := filepath.Abs("testdata/flood")
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := devNullTime(b, "seq", "1000000")
+	b.ResetTimer()
+	for range b.N {
+		state := b.TempDir()
+		s := startTmux(b, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
+			bin, "--runbooks", dir, "run", "flood", "--yes")
+		var lat []time.Duration
+		for {
+			screen := s.capture()
+			if strings.Contains(screen, "press d to tick it off") {
+				break
+			}
+			if !strings.Contains(screen, "Print 1000000 lines") {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			// "?" toggles the full key list, which says why keys are
+			// unavailable; time how long until the screen shows it.
+			start := time.Now()
+			s.keys("?")
+			for {
+				sc := s.capture()
+				if strings.Contains(sc, "(not now:") || strings.Contains(sc, "press d to tick it off") {
+					break
+				}
+			}
+			lat = append(lat, time.Since(start))
+			s.keys("?")
+		}
+		pid := strings.TrimSpace(s.run("list-panes", "-t", "e2e", "-F", "#{pane_pid}"))
+		rss := peakRSS(b, pid, filepath.Base(bin))
+		step := stepTime(b, state, "flood")
+		s.keys("q")
+		s.wait(20*time.Second, "EXIT=")
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		worst := time.Duration(0)
+		if len(lat) > 0 {
+			worst = lat[len(lat)-1]
+		}
+		b.ReportMetric(float64(step)/float64(base), "x-devnull")
+		b.ReportMetric(float64(step.Milliseconds()), "step-ms")
+		b.ReportMetric(float64(base.Milliseconds()), "devnull-ms")
+		b.ReportMetric(float64(worst.Microseconds())/1000, "max-key-ms")
+		b.ReportMetric(float64(len(lat)), "key-samples")
+		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
+	}
+}
+
+// devNullTime is the best of three runs of argv with output to /dev/null.
+func devNullTime(b *testing.B, argv ...string) time.Duration {
+	best := time.Duration(1 << 62)
+	for range 3 {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd.Stdout = null
+		start := time.Now()
+		err = cmd.Run()
+		d := time.Since(start)
+		null.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		best = min(best, d)
+	}
+	return best
+}
+
+// peakRSS returns the VmHWM (kB) of the drillbook process under the pane's
+// shell.
+func peakRSS(b *testing.B, shellPID, name string) int {
+	out, err := exec.Command("pgrep", "-P", shellPID).Output()
+	if err != nil {
+		b.Fatalf("pgrep -P %s: %v", shellPID, err)
+	}
+	for _, pid := range strings.Fields(string(out)) {
+		comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+		if strings.TrimSpace(string(comm)) != name && !strings.HasPrefix(name, strings.TrimSpace(string(comm))) {
+			// env execs drillbook, so the child is drillbook itself
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + pid + "/status")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if strings.HasPrefix(l, "VmHWM:") {
+				var kb int
+				fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+				return kb
+			}
+		}
+	}
+	b.Fatalf("no %s process under pane %s", name, shellPID)
+	return 0
+}
+
+// stepTime is how long a step's action ran, from the journal.
+func stepTime(b *testing.B, state, step string) time.Duration {
+	runs, err := runbook.ListRuns(state)
+	if err != nil || len(runs) != 1 {
+		b.Fatalf("runs: %v, %v", runs, err)
+	}
+	jd, err := runbook.ReadJournal(filepath.Join(runbook.RunsDir(state), runs[0].Meta.RunID, runbook.JournalFile))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var start, end time.Time
+	for _, ev := range jd.Events() {
+		if ev.Step == step && ev.Type == runbook.EvCallStart && start.IsZero() {
+			start = ev.Time
+		}
+		if ev.Step == step && ev.Type == runbook.EvCallFinished {
+			end = ev.Time
+		}
+	}
+	if start.IsZero() || end.IsZero() {
+		b.Fatalf("the journal has no finished call for step %s", step)
+	}
+	return end.Sub(start)
+}
