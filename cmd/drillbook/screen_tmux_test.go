@@ -75,7 +75,9 @@ func (s *tmuxSession) run(args ...string) string {
 
 func (s *tmuxSession) capture() string { return s.run("capture-pane", "-p", "-t", "e2e") }
 
-func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...) }
+func (s *tmuxSession) keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "e2e"}, keys...)...)
+}
 
 func (s *tmuxSession) text(text string) { s.run("send-keys", "-t", "e2e", "-l", text) }
 
@@ -202,6 +204,18 @@ func BenchmarkScreenFlood(b *testing.B) {
 			lat = append(lat, time.Since(start))
 			s.keys("?")
 		}
+		// The same key with the screen idle: what tmux itself adds.
+		var idle time.Duration
+		for range 5 {
+			start := time.Now()
+			s.keys("?")
+			for !strings.Contains(s.capture(), "(not now:") {
+			}
+			idle = max(idle, time.Since(start))
+			s.keys("?")
+			for strings.Contains(s.capture(), "(not now:") {
+			}
+		}
 		pid := strings.TrimSpace(s.run("list-panes", "-t", "e2e", "-F", "#{pane_pid}"))
 		rss := peakRSS(b, pid, filepath.Base(bin))
 		step := stepTime(b, state, "flood")
@@ -217,6 +231,7 @@ func BenchmarkScreenFlood(b *testing.B) {
 		b.ReportMetric(float64(base.Milliseconds()), "devnull-ms")
 		b.ReportMetric(float64(worst.Microseconds())/1000, "max-key-ms")
 		b.ReportMetric(float64(len(lat)), "key-samples")
+		b.ReportMetric(float64(idle.Microseconds())/1000, "idle-max-key-ms")
 		b.ReportMetric(float64(rss)/1024, "peak-rss-MB")
 	}
 }
