@@ -12,6 +12,10 @@ import (
 // goto loop in a runbook ends instead of running forever.
 const maxVisits = 100
 
+// watchDrain is how long a failed action's armed watch may still report
+// the log line that explains the failure.
+const watchDrain = 3 * time.Second
+
 // defaultPollEvery is the interval of a polled wait that names none.
 const defaultPollEvery = 2 * time.Second
 
@@ -54,19 +58,21 @@ type instance struct {
 	ended   time.Time
 
 	// Progress of the current attempt.
-	precheckDone bool
-	lastPrecheck string
-	confirmed    bool
-	acked        bool
-	watchID      int
-	watchArmed   bool
-	watchDone    bool
-	watchFailed  string
-	watchTimeout bool
-	watchPos     []LogPosition
-	actionDone   bool
-	pollDone     bool
-	verifyDone   bool
+	precheckDone   bool
+	lastPrecheck   string
+	confirmed      bool
+	acked          bool
+	watchID        int
+	watchArmed     bool
+	watchDone      bool
+	watchFailed    string
+	watchTimeout   bool
+	watchPos       []LogPosition
+	actionDone     bool
+	actionFailed   string // why the action failed, while the watch drains
+	actionTimedOut bool
+	pollDone       bool
+	verifyDone     bool
 
 	callID      int
 	callPhase   Phase
@@ -552,6 +558,17 @@ func (e *Engine) callDone(inp Input) {
 			return
 		}
 		if failed {
+			if in.watchArmed && !in.watchDone {
+				// The log may already hold the line that explains the failure
+				// (CWSIS1519E, CWSIP0782E): give the watch a moment to report
+				// it before the step ends.
+				in.actionFailed, in.actionTimedOut = inp.Error, inp.TimedOut
+				in.timerID = e.id()
+				in.timerWhy = "drain"
+				in.timerAfter = watchDrain
+				e.setTimer(in, in.timerID, watchDrain)
+				return
+			}
 			e.fail(in, inp.Error, inp.TimedOut)
 			return
 		}
@@ -700,6 +717,15 @@ func (e *Engine) watchEnded(inp Input) {
 	if in.callID != 0 || e.awaitingOperator(in) {
 		return // the action still runs, or the operator decides first
 	}
+	if in.actionFailed != "" {
+		e.cancelTimer(in, &in.timerID)
+		reason := in.actionFailed
+		if in.watchFailed != "" {
+			reason += "; " + in.watchFailed
+		}
+		e.fail(in, reason, in.actionTimedOut)
+		return
+	}
 	e.proceed(in)
 }
 
@@ -726,6 +752,8 @@ func (e *Engine) timer(inp Input) {
 	case in.timerID:
 		in.timerID = 0
 		switch in.timerWhy {
+		case "drain":
+			e.fail(in, in.actionFailed, in.actionTimedOut)
 		case "retry":
 			e.start(in, false)
 		case "poll":
@@ -759,7 +787,8 @@ func (e *Engine) succeed(in *instance) {
 	ev := e.base(in, EvStepSucceeded)
 	ev.Title = in.title
 	e.emit(ev)
-	if in.step.Next != "" {
+	moreItems := e.cur+1 < len(e.inst) && e.inst[e.cur+1].step == in.step
+	if in.step.Next != "" && !moreItems {
 		e.enter(e.first[in.step.Next])
 		return
 	}

@@ -326,7 +326,25 @@ func (e *LockedError) Error() string {
 // Lock is a held run lock. The kernel releases it when the process dies,
 // so a crashed run never leaves a lock that blocks its own resume.
 type Lock struct {
-	f *os.File
+	f    *os.File
+	info LockInfo
+}
+
+// SetRun records the run id in the lock once it is known, so a refused
+// second run can name the run to resume.
+func (l *Lock) SetRun(runID string) {
+	if l == nil || l.f == nil || l.info.RunID == runID {
+		return
+	}
+	l.info.RunID = runID
+	l.write()
+}
+
+func (l *Lock) write() {
+	b, _ := json.Marshal(l.info)
+	if err := l.f.Truncate(0); err == nil {
+		_, _ = l.f.WriteAt(b, 0)
+	}
 }
 
 // AcquireLock takes the lock for runbook id on target, or returns a
@@ -351,11 +369,9 @@ func AcquireLock(stateDir, runbookID, target string, info LockInfo) (*Lock, erro
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	b, _ := json.Marshal(info)
-	if err := f.Truncate(0); err == nil {
-		_, _ = f.WriteAt(b, 0)
-	}
-	return &Lock{f: f}, nil
+	l := &Lock{f: f, info: info}
+	l.write()
+	return l, nil
 }
 
 // Release gives the lock up.

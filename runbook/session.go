@@ -34,7 +34,8 @@ type Session struct {
 	// First are the inputs that begin (or resume) the run.
 	First []Input
 
-	lock *Lock
+	lock     *Lock
+	ownsLock bool // Start or Resume took the lock, so Close releases it
 }
 
 // NewSession holds what starting a run needs.
@@ -50,6 +51,9 @@ type NewSession struct {
 	Version   string
 	Now       time.Time
 	ExtraHide []string // more values to redact (target secrets)
+	// Lock, when set, is the run lock already taken by the caller (so that
+	// nothing is started on a busy target); Start takes it otherwise.
+	Lock *Lock
 }
 
 // RunsDir returns the directory that holds every run.
@@ -61,26 +65,31 @@ func RunsDir(stateDir string) string { return filepath.Join(stateDir, "runs") }
 func Start(ns NewSession) (*Session, error) {
 	rb := ns.Runbook
 	runID := newRunID(ns.Now, rb.ID)
-	lock, err := AcquireLock(ns.StateDir, rb.ID, ns.Target.Name, LockInfo{User: ns.Operator, Host: ns.Host, PID: os.Getpid(), Since: ns.Now, RunID: runID})
-	if err != nil {
-		return nil, err
+	lock, owns := ns.Lock, ns.Lock == nil
+	if owns {
+		var err error
+		lock, err = AcquireLock(ns.StateDir, rb.ID, ns.Target.Name, LockInfo{User: ns.Operator, Host: ns.Host, PID: os.Getpid(), Since: ns.Now, RunID: runID})
+		if err != nil {
+			return nil, err
+		}
 	}
+	lock.SetRun(runID)
 	dir := filepath.Join(RunsDir(ns.StateDir), runID)
 	secrets := append(rb.Secrets(ns.Params), ns.ExtraHide...)
 	j, err := CreateJournal(dir, secrets)
 	if err != nil {
-		lock.Release()
+		release(lock, owns)
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, RunbookCopy), rb.Raw, 0o600); err != nil {
 		j.Close()
-		lock.Release()
+		release(lock, owns)
 		return nil, fmt.Errorf("copy runbook into the run directory: %w", err)
 	}
 	eng, err := NewEngine(rb, ns.Specs, ns.Params)
 	if err != nil {
 		j.Close()
-		lock.Release()
+		release(lock, owns)
 		return nil, err
 	}
 	meta := RunMeta{RunID: runID, RunbookID: rb.ID, Title: rb.Title, Path: rb.Path, Digest: rb.Digest,
@@ -93,11 +102,11 @@ func Start(ns NewSession) (*Session, error) {
 	}
 	if _, err := j.Append(Record{Time: ns.Now, Meta: &meta}, true); err != nil {
 		j.Close()
-		lock.Release()
+		release(lock, owns)
 		return nil, err
 	}
 	return &Session{RunID: runID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
-		First: []Input{{Type: InStart}}, lock: lock}, nil
+		First: []Input{{Type: InStart}}, lock: lock, ownsLock: owns}, nil
 }
 
 func newRunID(now time.Time, id string) string {
@@ -135,6 +144,8 @@ type ResumeSession struct {
 	// never written down.
 	Secret    func(name string) (string, error)
 	ExtraHide []string
+	// Lock, when set, is the run lock already taken by the caller.
+	Lock *Lock
 }
 
 // ErrRunFinished is returned when resuming a run that already ended.
@@ -199,18 +210,21 @@ func Resume(rs ResumeSession) (*Session, error) {
 	for _, in := range jd.Inputs() {
 		eng.Handle(in)
 	}
-	lock, err := AcquireLock(rs.StateDir, meta.RunbookID, meta.Target, LockInfo{User: rs.Operator, Host: rs.Host, PID: os.Getpid(), Since: rs.Now, RunID: meta.RunID})
-	if err != nil {
-		return nil, err
+	lock, owns := rs.Lock, rs.Lock == nil
+	if owns {
+		lock, err = AcquireLock(rs.StateDir, meta.RunbookID, meta.Target, LockInfo{User: rs.Operator, Host: rs.Host, PID: os.Getpid(), Since: rs.Now, RunID: meta.RunID})
+		if err != nil {
+			return nil, err
+		}
 	}
 	secrets = append(secrets, rs.ExtraHide...)
 	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)
 	if err != nil {
-		lock.Release()
+		release(lock, owns)
 		return nil, err
 	}
 	return &Session{RunID: meta.RunID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
-		First: []Input{{Type: InResume}}, lock: lock}, nil
+		First: []Input{{Type: InResume}}, lock: lock, ownsLock: owns}, nil
 }
 
 // paramString turns a journaled parameter value back into --param form.
@@ -232,11 +246,14 @@ func paramString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// Close syncs and closes the journal and releases the lock.
+// Close syncs and closes the journal, and releases the lock if the session
+// took it.
 func (s *Session) Close() error {
 	err := s.Journal.Close()
-	if lerr := s.lock.Release(); err == nil {
-		err = lerr
+	if s.ownsLock {
+		if lerr := s.lock.Release(); err == nil {
+			err = lerr
+		}
 	}
 	return err
 }
@@ -346,4 +363,10 @@ func lastRun(runs string) (string, error) {
 		return "", fmt.Errorf("no runs in %s yet", runs)
 	}
 	return best, nil
+}
+
+func release(l *Lock, owned bool) {
+	if owned {
+		_ = l.Release()
+	}
 }

@@ -187,7 +187,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	if err != nil {
 		return err
 	}
-	est, err := openEstate(cmd.Context(), g, o.target, o.scenario, rb)
+	est, err := openEstate(cmd.Context(), g, o.target, o.scenario, rb, false)
 	if err != nil {
 		return err
 	}

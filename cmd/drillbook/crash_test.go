@@ -268,3 +268,33 @@ steps:
 // testBinary is this test binary, which acts as drillbook with
 // DRILLBOOK_TEST_MAIN=1.
 func testBinary() string { return os.Args[0] }
+
+// TestSecondRunIsRefusedAndNamesTheFirst starts a run that waits in a step
+// and starts the same runbook again: the second is refused with exit 2 and
+// says who holds the run.
+func TestSecondRunIsRefusedAndNamesTheFirst(t *testing.T) {
+	state, work := t.TempDir(), t.TempDir()
+	rb := strings.Replace(crashRunbook, "sleep 60", `test -e "$1/second" || sleep 60`, 1)
+	rbPath := filepath.Join(work, "crash.yaml")
+	os.WriteFile(rbPath, []byte(rb), 0o644)
+	t.Cleanup(func() { killGroupFromPIDFile(filepath.Join(work, "pid")) })
+	first := drillbookCmd(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
+	waitForFile(t, filepath.Join(work, "replaced"))
+
+	text, code := runDrillbook(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")
+	if code != exitUsage {
+		t.Fatalf("second run: exit %d, want %d:\n%s", code, exitUsage, text)
+	}
+	for _, want := range []string{"runbook is already running against this target", "by tester on", "drillbook resume 20"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("refusal %q does not say %q", text, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(work, "before")); strings.Count(string(b), "x") != 1 {
+		t.Fatalf("the refused run ran a step: %q", b)
+	}
+}

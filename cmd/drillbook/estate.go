@@ -84,14 +84,19 @@ func (e *estate) Close() error {
 // openEstate prepares the named target for running rb. The training target
 // starts only the simulations the runbook needs; a real target decodes the
 // adapter sections of targets.yaml.
-func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook) (*estate, error) {
+//
+// fresh asks for a new simulation for a new run with a scenario: the
+// WebSphere and MessageSight faults fire once, so a second drill of the same
+// fault needs an estate where it has not fired yet. A resume never asks for
+// one: it must find the estate as it left it.
+func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, fresh bool) (*estate, error) {
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
 	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
-		if err := e.startTraining(ctx, g, scenario, rb); err != nil {
+		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -132,7 +137,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 // startTraining starts the simulated parts of the training estate that rb
 // uses, with their state under the state directory so a resumed run finds
 // them as it left them.
-func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook) error {
+func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook, fresh bool) error {
 	state, err := g.resolveStateDir()
 	if err != nil {
 		return err
@@ -140,6 +145,15 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	used := adaptersUsed(rb)
 	known := scenario == ""
 	dir := func(name string) string { return filepath.Join(state, "training", name) }
+	if fresh && scenario != "" {
+		for _, part := range []string{"was", "messagesight"} {
+			if used[part] {
+				if err := os.RemoveAll(dir(part)); err != nil {
+					return fmt.Errorf("reset the training %s estate: %w", part, err)
+				}
+			}
+		}
+	}
 	if used["was"] {
 		known = known || slices.Contains(wasScenarios(), scenario)
 		t, err := startWASTraining(ctx, dir("was"), scenarioFor(scenario, wasScenarios()))

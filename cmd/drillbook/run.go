@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,7 +74,23 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 			return usagef("--confirm %s: runbook %s has no step %s", step, rb.ID, stepID(step))
 		}
 	}
-	est, err := openEstate(ctx, g, o.target, o.scenario, rb)
+	state, err := g.resolveStateDir()
+	if err != nil {
+		return err
+	}
+	op, host := operator(g.io.Getenv)
+	target := o.target
+	if target == "" {
+		target = runbook.TrainingTarget
+	}
+	// Take the lock before starting anything: a second run against a busy
+	// target must be refused before it touches the estate.
+	lock, err := runbook.AcquireLock(state, rb.ID, target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now()})
+	if err != nil {
+		return err
+	}
+	defer lock.Release() // a no-op once the session has released it
+	est, err := openEstate(ctx, g, target, o.scenario, rb, true)
 	if err != nil {
 		return err
 	}
@@ -86,13 +103,8 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if err != nil {
 		return err
 	}
-	state, err := g.resolveStateDir()
-	if err != nil {
-		return err
-	}
-	op, host := operator(g.io.Getenv)
 	sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: o.scenario,
-		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now()})
+		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock})
 	if err != nil {
 		return err
 	}
@@ -175,7 +187,13 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
-	est, err := openEstate(ctx, g, jd.Meta.Target, jd.Meta.Scenario, rb)
+	op, host := operator(g.io.Getenv)
+	lock, err := runbook.AcquireLock(state, jd.Meta.RunbookID, jd.Meta.Target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now(), RunID: jd.Meta.RunID})
+	if err != nil {
+		return err
+	}
+	defer lock.Release() // a no-op once the session has released it
+	est, err := openEstate(ctx, g, jd.Meta.Target, jd.Meta.Scenario, rb, false)
 	if err != nil {
 		return err
 	}
@@ -184,7 +202,6 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return usagef("--yes is refused for %s: it is a real target", est.target.Name)
 	}
 	interactive := !o.plain && g.io.Terminal()
-	op, host := operator(g.io.Getenv)
 	sess, err := runbook.Resume(runbook.ResumeSession{StateDir: state, RunID: jd.Meta.RunID, Specs: est.registry.Specs(),
 		Operator: op, Host: host, Now: now(),
 		Secret: func(name string) (string, error) {
@@ -198,7 +215,7 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 				return readSecret(name + " (asked again: secrets are never journaled): ")
 			}
 			return "", usagef("secret parameter %s is needed to resume: set %s", name, runbook.EnvName(name))
-		}})
+		}, Lock: lock})
 	if err != nil {
 		return err
 	}

@@ -106,7 +106,7 @@ func homeScreen(g *globalOptions) tui.Home {
 // prepareHome opens the training estate for rb and returns how to start a
 // run on it with the form's values.
 func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook) (*tui.Prepared, error) {
-	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb)
+	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, true)
 	if err != nil {
 		return nil, err
 	}

@@ -186,7 +186,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb)
+	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, false)
 	if err != nil {
 		t.Fatal(err)
 	}
