@@ -183,3 +183,81 @@ func TestRenameRotationLineBefore(t *testing.T)       { testRotationEachWatch(t,
 func TestRenameRotationLineAfter(t *testing.T)        { testRotationEachWatch(t, false, true) }
 func TestCopyTruncateRotationLineBefore(t *testing.T) { testRotationEachWatch(t, true, false) }
 func TestCopyTruncateRotationLineAfter(t *testing.T)  { testRotationEachWatch(t, true, true) }
+
+// Without inotify (NFS, exhausted watches) the poll interval alone follows
+// rotations of both kinds.
+func TestRotationsPollOnly(t *testing.T) {
+	for _, byCopy := range []bool{false, true} {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "SystemOut.log")
+		r := newRotator(t, log, byCopy)
+		wt := arm(t, New(WithoutNotify(), WithPollInterval(2*time.Millisecond)), runbook.WatchSpec{
+			Files: []string{log}, Success: []string{"CWSIP0783"}, Warn: []string{`seq (?P<n>\d+)$`}, Timeout: 20 * time.Second,
+		}, nil)
+		const rotations = 200
+		go func() {
+			for i := range rotations {
+				r.write(sib("ME1", "CWSIP0781I", "seq "+strconv.Itoa(2*i)))
+				r.rotate()
+				r.write(sib("ME1", "CWSIP0781I", "seq "+strconv.Itoa(2*i+1)))
+				time.Sleep(time.Millisecond)
+			}
+			r.write(flushDone("ME1"))
+		}()
+		counts := make([]int, 2*rotations)
+		out, err := wt.Wait(t.Context(), func(l runbook.LogLine) {
+			if n, err := strconv.Atoi(l.Vars["n"]); err == nil {
+				counts[n]++
+			}
+		})
+		if err != nil || out.Kind != runbook.MatchSuccess {
+			t.Fatalf("copy=%v: %+v, %v", byCopy, out, err)
+		}
+		for n, c := range counts {
+			if c != 1 {
+				t.Fatalf("copy=%v: seq %d seen %d times", byCopy, n, c)
+			}
+		}
+	}
+}
+
+// Two watches of the same file in one process both see the line (with
+// hpcloud/tail's shared per-path channel one would steal the other's event).
+func TestTwoWatchesOfOneFile(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "SystemOut.log")
+	appendTo(t, log, "")
+	w := New(WithPollInterval(time.Minute)) // only inotify can wake them in time
+	a := arm(t, w, runbook.WatchSpec{Files: []string{log}, Success: []string{"CWSIP0783"}, Engine: "ME1", Timeout: 5 * time.Second}, nil)
+	b := arm(t, w, runbook.WatchSpec{Files: []string{log}, Success: []string{"CWSIP0783"}, Engine: "ME2", Timeout: 5 * time.Second}, nil)
+	got := make(chan string, 2)
+	for _, wt := range []*Watch{a, b} {
+		go func() {
+			out, err := wt.Wait(t.Context(), nil)
+			if err != nil || out.Line == nil {
+				got <- fmt.Sprintf("error %v", err)
+				return
+			}
+			got <- out.Line.Vars["engine"]
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	a.Close() // closing one must not stop the other's notification
+	appendTo(t, log, flushDone("ME2"))
+	select {
+	case g := <-got:
+		if g != "error log watch is closed" {
+			t.Fatalf("first result %q, want the closed watch's error", g)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("closed watch did not return")
+	}
+	select {
+	case g := <-got:
+		if g != "ME2" {
+			t.Fatalf("second watch: %q", g)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the second watch of the file was not woken within 3s")
+	}
+}
