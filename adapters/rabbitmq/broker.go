@@ -39,6 +39,9 @@ func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args 
 	if b.cfg.Node == "" {
 		return "", errors.New("rabbitmq.node is not set: set node in the target's rabbitmq section of targets.yaml")
 	}
+	if len(args) == 0 {
+		return "", errors.New("no CLI command given")
+	}
 	argv := b.cfg.ctlArgv(tool, args...)
 	if _, err := os.Stat(argv[0]); err != nil {
 		return "", fmt.Errorf("%s not found at %s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], "apt-get install -y rabbitmq-server")

@@ -258,7 +258,7 @@ func Operations(cfg Config) []runbook.Operation {
 				if d == "" {
 					d = "DATA_DIR"
 				}
-				return fmt.Sprintf("rm -rf %s/msg_stores; copy %s/msg_stores there; verify against %s", d, cfg.backupPath(c.Args.String("dir")), ManifestFile)
+				return fmt.Sprintf("replace %s/msg_stores as a whole with a copy of %s/msg_stores (staged next to it, swapped in); verify against %s", d, cfg.backupPath(c.Args.String("dir")), ManifestFile)
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 				if n := c.Args.String("node"); n != "" && n != cfg.Node {
