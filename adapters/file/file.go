@@ -4,8 +4,8 @@
 // atomically, and verifying a tree against a manifest.
 //
 // The manifest format (Manifest, Entry) and its functions (Copy,
-// BuildManifest, WriteManifest, ReadManifest, Verify) are also used by the
-// broker adapters for their own backups.
+// BuildManifest, WriteManifest, ReadManifest, Verify) and WriteAtomic are
+// also used by the broker adapters for their own backups.
 package file
 
 import (
