@@ -252,36 +252,7 @@ func (d dialog) view(c *common, rv *runView) string {
 	switch d.kind {
 	case dlgConfirm:
 		box = st.Dialog
-		add(st.DialogTitle.Render(cut("DESTRUCTIVE STEP: "+d.ev.Step+" · "+rv.title(d.ev.Step), inner)))
-		add("")
-		cmd := d.ev.Op
-		host := ""
-		if d.ev.Plan != nil {
-			cmd = planCommand(*d.ev.Plan)
-			host = d.ev.Plan.Host
-		}
-		add(st.Dim.Render("will run:"))
-		wrapAdd(st.Command.Render, cmd)
-		if d.ev.Plan != nil && d.ev.Plan.Detail != "" {
-			wrapAdd(st.Dim.Render, d.ev.Plan.Detail)
-		}
-		target := rv.spec.Target
-		if rv.spec.Simulated {
-			target += " (SIMULATED)"
-		}
-		if host != "" {
-			add(st.Text.Render(cut("on host: "+host+" · target: "+target, inner)))
-		} else {
-			add(st.Text.Render(cut("target: "+target, inner)))
-		}
-		pre := d.ev.Text
-		if pre == "" {
-			pre = "none (this step has no pre-check)"
-		}
-		wrapAdd(st.Text.Render, "last pre-check: "+pre)
-		add("")
-		add(st.Text.Render(cut(fmt.Sprintf("Type %q and press Enter to run it. Esc cancels (the default).", d.ev.Token), inner)))
-		add(d.input.View())
+		lines = d.confirmLines(c, rv, inner)
 	case dlgDeviate:
 		add(st.Title.Render(cut(deviationTitle(d.dev)+" · step "+d.ev.Step, inner)))
 		add("")
@@ -325,7 +296,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		add("")
 		add(st.Text.Render("y quit · n or Esc stay (the default)"))
 	}
-	if d.msg != "" {
+	if d.msg != "" && d.kind != dlgConfirm {
 		wrapAdd(st.Error.Render, d.msg)
 	}
 	return box.Width(w - 2).Render(strings.Join(lines, "\n"))
@@ -345,4 +316,63 @@ func deviationTitle(d runbook.Deviation) string {
 		return "Abort the run"
 	}
 	return string(d)
+}
+
+// confirmLines lays out the confirmation: what will run, where, the last
+// pre-check, then the token to type. The token line and the input always
+// show; a command too long for the screen is cut, saying so.
+func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
+	st := c.st
+	wrapped := func(style func(...string) string, s string, maxLines int) []string {
+		var out []string
+		ls := strings.Split(wrap(s, inner), "\n")
+		for i, l := range ls {
+			if maxLines > 0 && i == maxLines-1 && len(ls) > maxLines {
+				out = append(out, style(cut(l, inner-1)+"…"))
+				break
+			}
+			out = append(out, style(l))
+		}
+		return out
+	}
+	head := []string{st.DialogTitle.Render(cut("DESTRUCTIVE STEP: "+d.ev.Step+" · "+rv.title(d.ev.Step), inner)), "", st.Dim.Render("will run:")}
+	cmd, host, detail := d.ev.Op, "", ""
+	if p := d.ev.Plan; p != nil {
+		cmd, host = planCommand(*p), p.Host
+		if p.Detail != cmd {
+			detail = p.Detail
+		}
+	}
+	body := wrapped(st.Command.Render, cmd, 0)
+	if detail != "" {
+		body = append(body, wrapped(st.Dim.Render, detail, 0)...)
+	}
+	target := rv.spec.Target
+	if rv.spec.Simulated {
+		target += " (SIMULATED)"
+	}
+	var tail []string
+	if host != "" {
+		tail = append(tail, st.Text.Render(cut("on host: "+host+" · target: "+target, inner)))
+	} else {
+		tail = append(tail, st.Text.Render(cut("target: "+target, inner)))
+	}
+	pre := d.ev.Text
+	if pre == "" {
+		pre = "none (this step has no pre-check)"
+	}
+	tail = append(tail, wrapped(st.Text.Render, "last pre-check: "+pre, 2)...)
+	tail = append(tail, "", st.Text.Render(cut(fmt.Sprintf("Type %q and press Enter to run it. Esc cancels (the default).", d.ev.Token), inner)), d.input.View())
+	if d.msg != "" {
+		tail = append(tail, wrapped(st.Error.Render, d.msg, 2)...)
+	}
+	room := c.height - 3 - 2 - len(head) - len(tail) // header, status, help; the border
+	if room < 1 {
+		room = 1
+	}
+	if len(body) > room {
+		more := len(body) - room + 1
+		body = append(body[:room-1:room-1], st.Dim.Render(cut(fmt.Sprintf("… %d more lines (drillbook plan shows them all)", more), inner)))
+	}
+	return append(append(head, body...), tail...)
 }
