@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/internal/proc"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -455,13 +457,14 @@ func downloadOp() *op {
 			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: download: %w", err)
 			}
-			if err := writeFileAtomic(dest, r.body, 0o600); err != nil {
+			if err := file.WriteAtomic(dest, r.body, 0o600); err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: download to %s: %w", dest, err)
 			}
-			sum, n, err := hashFile(dest)
+			fd, err := fileDigest(ctx, dest)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: download: %w", err)
 			}
+			sum, n := fd.SHA256, fd.Size
 			line := fmt.Sprintf("downloaded %s from %s to %s (%d bytes, sha256 %s)", name, c.label, dest, n, sum)
 			out.Line(runbook.Info, line)
 			return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line},
@@ -680,19 +683,18 @@ func copyPlan(cfg Config, a runbook.Args, verb string) runbook.Plan {
 func copyStore(ctx context.Context, cfg Config, src, dest string, out runbook.Output) (TreeDigest, int, error) {
 	if len(cfg.StoreCopy) > 0 {
 		argv := expandArgv(cfg.StoreCopy, src, dest)
-		out.Line(runbook.Info, "running "+runbook.QuoteArgv(argv))
-		code, err := runCommand(ctx, argv, out)
+		oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Out: out})
 		if err != nil {
-			return TreeDigest{}, code, fmt.Errorf("messagesight: store copy command %s exited %d: %w: check messagesight.store_copy in targets.yaml", argv[0], code, err)
+			return TreeDigest{}, oc.ExitCode, fmt.Errorf("messagesight: store copy command: %w: check messagesight.store_copy in targets.yaml", err)
 		}
 		d, _ := DigestTree(ctx, dest) // the copy may be on another machine
-		return d, code, nil
+		return d, oc.ExitCode, nil
 	}
-	if err := copyTree(ctx, src, dest, out); err != nil {
-		return TreeDigest{}, -1, fmt.Errorf("messagesight: copy %s to %s: %w", src, dest, err)
+	d, err := copyTree(ctx, src, dest, out)
+	if err != nil {
+		return TreeDigest{}, -1, fmt.Errorf("messagesight: %w", err)
 	}
-	d, err := DigestTree(ctx, dest)
-	return d, -1, err
+	return d, -1, nil
 }
 
 func digestVars(d TreeDigest, path string) map[string]string {

@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -30,150 +28,91 @@ type TreeDigest struct {
 	SHA256 string `json:"sha256"`
 }
 
-// DigestTree hashes the tree under dir. Symbolic links and special files are
-// refused: a store holds regular files only.
+// DigestTree hashes the tree under dir (through file.BuildManifest).
+// Symbolic links and special files are refused: a store holds regular
+// files only.
 func DigestTree(ctx context.Context, dir string) (TreeDigest, error) {
-	var entries []string
-	var d TreeDigest
-	err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, _ := filepath.Rel(dir, path)
-		rel = filepath.ToSlash(rel)
-		switch {
-		case e.IsDir():
-			if rel != "." {
-				entries = append(entries, rel+"/")
-			}
-		case e.Type().IsRegular():
-			sum, n, err := hashFile(path)
-			if err != nil {
-				return err
-			}
-			d.Files++
-			d.Bytes += n
-			entries = append(entries, rel+"\x00"+strconv.FormatInt(n, 10)+"\x00"+sum)
-		default:
-			return fmt.Errorf("%s is not a regular file or directory", path)
-		}
-		return nil
-	})
+	m, err := file.BuildManifest(ctx, dir)
 	if err != nil {
 		return TreeDigest{}, err
 	}
-	sort.Strings(entries)
+	return digestOf(m, dir)
+}
+
+// digestOf reduces the manifest of the tree at root to its digest: a
+// SHA-256 over every directory's path and every file's path, size and
+// content hash, one sorted line each. Manifests written by earlier
+// versions hold this digest, so its form must not change.
+func digestOf(m *file.Manifest, root string) (TreeDigest, error) {
+	d := TreeDigest{Files: m.Files, Bytes: m.Bytes}
+	lines := make([]string, 0, len(m.Entries))
+	for _, e := range m.Entries {
+		switch e.Type {
+		case file.TypeDir:
+			if e.Path != "." {
+				lines = append(lines, e.Path+"/")
+			}
+		case file.TypeFile:
+			lines = append(lines, e.Path+"\x00"+strconv.FormatInt(e.Size, 10)+"\x00"+e.SHA256)
+		default:
+			return TreeDigest{}, fmt.Errorf("%s is not a regular file or directory: a store holds regular files only", filepath.Join(root, filepath.FromSlash(e.Path)))
+		}
+	}
+	sort.Strings(lines)
 	h := sha256.New()
-	for _, e := range entries {
-		io.WriteString(h, e+"\n")
+	for _, l := range lines {
+		io.WriteString(h, l+"\n")
 	}
 	d.SHA256 = hex.EncodeToString(h.Sum(nil))
 	return d, nil
 }
 
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
+// fileDigest returns the name, size and SHA-256 of one regular file.
+func fileDigest(ctx context.Context, path string) (FileDigest, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return FileDigest{}, err
+	} else if !fi.Mode().IsRegular() {
+		return FileDigest{}, fmt.Errorf("%s is not a regular file", path)
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
+	m, err := file.BuildManifest(ctx, path)
 	if err != nil {
-		return "", 0, err
+		return FileDigest{}, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	e := m.Entries[0]
+	return FileDigest{Name: filepath.Base(path), Size: e.Size, SHA256: e.SHA256}, nil
 }
 
-// copyTree copies the regular files and directories under src into dst,
-// which must not exist yet, and syncs each file.
-func copyTree(ctx context.Context, src, dst string, out runbook.Output) error {
-	if _, err := os.Stat(dst); err == nil {
-		return fmt.Errorf("%s already exists: choose a new directory, a copy never merges into an old one", dst)
-	}
-	n := 0
-	return filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		switch {
-		case e.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case e.Type().IsRegular():
-			if err := copyFile(path, target); err != nil {
-				return err
-			}
-			// Name the first files, then report progress, so a store of
-			// thousands of files does not flood the screen.
-			if n++; n <= 20 {
-				out.Line(runbook.Info, "copied "+filepath.ToSlash(rel))
-			} else if n%500 == 0 {
-				out.Line(runbook.Info, fmt.Sprintf("copied %d files", n))
-			}
-			return nil
-		}
-		return fmt.Errorf("%s is not a regular file or directory: a store holds regular files only", path)
-	})
-}
+// namedFiles is how many copied files copyTree names before it only counts
+// them, so a store of thousands of files does not flood the screen.
+const namedFiles = 20
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// copyTree copies the store under src to dst, which must not exist yet,
+// with file.Copy: modes and times kept, every file synced, and dst never
+// left half written. It names the first files copied, and returns the
+// digest of the tree as it was read while copying.
+func copyTree(ctx context.Context, src, dst string, out runbook.Output) (TreeDigest, error) {
+	if _, err := os.Lstat(dst); err == nil {
+		return TreeDigest{}, fmt.Errorf("copy %s to %s: %s already exists: choose a new directory, a copy never merges into an old one", src, dst, dst)
+	}
+	m, err := file.Copy(ctx, src, dst, file.CopyOptions{Progress: func(files int, bytes int64) {
+		if files%500 == 0 {
+			out.Line(runbook.Info, fmt.Sprintf("copied %d files (%d bytes)", files, bytes))
+		}
+	}})
 	if err != nil {
-		return err
+		return TreeDigest{}, err
 	}
-	defer in.Close()
-	info, err := in.Stat()
-	if err != nil {
-		return err
+	named := 0
+	for _, e := range m.Entries {
+		if e.Type == file.TypeFile && named < namedFiles {
+			out.Line(runbook.Info, "copied "+e.Path)
+			named++
+		}
 	}
-	o, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm())
-	if err != nil {
-		return err
+	if m.Files > named {
+		out.Line(runbook.Info, fmt.Sprintf("and %d more files", m.Files-named))
 	}
-	if _, err := io.Copy(o, in); err != nil {
-		o.Close()
-		return err
-	}
-	if err := o.Sync(); err != nil {
-		o.Close()
-		return err
-	}
-	return o.Close()
-}
-
-// writeFileAtomic writes data to path through a temporary file and rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), perm); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return digestOf(m, dst)
 }
 
 // ManifestFormat identifies a manifest file.
@@ -209,12 +148,11 @@ type Manifest struct {
 // WriteManifest hashes the configuration backup and the store backup (dir
 // may be "") and writes the manifest to path.
 func WriteManifest(ctx context.Context, path, server, config, storeDir string, now time.Time) (Manifest, error) {
-	sum, n, err := hashFile(config)
+	cd, err := fileDigest(ctx, config)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("manifest: configuration backup: %w", err)
 	}
-	m := Manifest{Format: ManifestFormat, Server: server, Created: now.UTC().Truncate(time.Second),
-		Config: FileDigest{Name: filepath.Base(config), Size: n, SHA256: sum}}
+	m := Manifest{Format: ManifestFormat, Server: server, Created: now.UTC().Truncate(time.Second), Config: cd}
 	if storeDir != "" {
 		d, err := DigestTree(ctx, storeDir)
 		if err != nil {
@@ -226,7 +164,7 @@ func WriteManifest(ctx context.Context, path, server, config, storeDir string, n
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := writeFileAtomic(path, append(b, '\n'), 0o644); err != nil {
+	if err := file.WriteAtomic(path, append(b, '\n'), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("manifest: %w", err)
 	}
 	return m, nil
@@ -257,13 +195,13 @@ var ErrMismatch = errors.New("backup does not match its manifest")
 // VerifyManifest checks that config (and storeDir, when not "") are exactly
 // the files the manifest was written for.
 func VerifyManifest(ctx context.Context, m Manifest, config, storeDir string) error {
-	sum, n, err := hashFile(config)
+	cd, err := fileDigest(ctx, config)
 	if err != nil {
 		return fmt.Errorf("configuration backup: %w", err)
 	}
-	if sum != m.Config.SHA256 || n != m.Config.Size {
+	if cd.SHA256 != m.Config.SHA256 || cd.Size != m.Config.Size {
 		return fmt.Errorf("%w: configuration backup %s (%d bytes, sha256 %s) is not %s (%d bytes, sha256 %s) named by the manifest: use the configuration backup taken with this store backup",
-			ErrMismatch, filepath.Base(config), n, short(sum), m.Config.Name, m.Config.Size, short(m.Config.SHA256))
+			ErrMismatch, cd.Name, cd.Size, short(cd.SHA256), m.Config.Name, m.Config.Size, short(m.Config.SHA256))
 	}
 	if storeDir == "" {
 		return nil
@@ -287,53 +225,6 @@ func short(sum string) string {
 		return sum[:12]
 	}
 	return sum
-}
-
-// runCommand runs the target's store copy command: its own process group,
-// stdin closed, SIGINT to the group on cancel, then a kill after a grace
-// period. Output lines go to out.
-func runCommand(ctx context.Context, argv []string, out runbook.Output) (int, error) {
-	if len(argv) == 0 || argv[0] == "" {
-		return -1, errors.New("empty command")
-	}
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Stdin = nil
-	cmd.Cancel = func() error {
-		if cmd.Process == nil {
-			return nil
-		}
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT)
-	}
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Stdout = lineWriter{out, runbook.Stdout}
-	cmd.Stderr = lineWriter{out, runbook.Stderr}
-	err := cmd.Run()
-	code := -1
-	if cmd.ProcessState != nil {
-		code = cmd.ProcessState.ExitCode()
-	}
-	if err != nil && cmd.Process != nil {
-		// Whatever the group left behind goes too.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	return code, err
-}
-
-// lineWriter forwards a process's output to Output, a line per call.
-type lineWriter struct {
-	out    runbook.Output
-	stream runbook.Stream
-}
-
-// Write forwards each complete line of p.
-func (w lineWriter) Write(p []byte) (int, error) {
-	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		if l != "" {
-			w.out.Line(w.stream, l)
-		}
-	}
-	return len(p), nil
 }
 
 // expandArgv replaces {src} and {dst} inside each element: the result is an

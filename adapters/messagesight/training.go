@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/adapters/messagesight/emulator"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -172,10 +173,10 @@ func prepareBackupSet(ctx context.Context, cfg Config, node, dir, storeDir strin
 	if err != nil {
 		return set, err
 	}
-	if err := writeFileAtomic(set.config, r.body, 0o600); err != nil {
+	if err := file.WriteAtomic(set.config, r.body, 0o600); err != nil {
 		return set, err
 	}
-	if err := copyTree(ctx, storeDir, set.store, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
+	if _, err := copyTree(ctx, storeDir, set.store, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return set, err
 	}
 	_, err = WriteManifest(ctx, set.manifest, node, set.config, set.store, time.Now())
@@ -192,7 +193,7 @@ func prepareOtherStore(ctx context.Context, dir, storeDir string) (string, error
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	if err := copyTree(ctx, storeDir, store, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
+	if _, err := copyTree(ctx, storeDir, store, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return "", err
 	}
 	f, err := os.OpenFile(filepath.Join(store, "com.ibm.ism", "queues", "ORDERS.msg"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
