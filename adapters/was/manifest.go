@@ -1,16 +1,17 @@
 package was
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/drillbook/drillbook/adapters/file"
 )
 
 // ManifestName is the file, in a backup directory, that records every part
@@ -69,11 +70,7 @@ func writeManifest(dir string, m Manifest) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ManifestName+".tmp")
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write backup manifest: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, ManifestName)); err != nil {
+	if err := file.WriteAtomic(filepath.Join(dir, ManifestName), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write backup manifest: %w", err)
 	}
 	return nil
@@ -107,97 +104,76 @@ func (m Manifest) findPart(kind, name string) (Part, bool) {
 	return Part{}, false
 }
 
-// sumFile returns a file's size and SHA-256.
-func sumFile(path string) (int64, string, error) {
-	f, err := os.Open(path)
+// sumFile returns a regular file's size and SHA-256.
+func sumFile(ctx context.Context, path string) (int64, string, error) {
+	if fi, err := os.Stat(path); err != nil {
+		return 0, "", err
+	} else if !fi.Mode().IsRegular() {
+		return 0, "", fmt.Errorf("%s is not a regular file", path)
+	}
+	m, err := file.BuildManifest(ctx, path)
 	if err != nil {
 		return 0, "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return m.Entries[0].Size, m.Entries[0].SHA256, nil
 }
 
 // sumTree lists every regular file under root (relative to base), sorted.
-func sumTree(base, root string) ([]FileSum, error) {
+// Directories and symbolic links are not listed.
+func sumTree(ctx context.Context, base, root string) ([]FileSum, error) {
+	prefix, err := filepath.Rel(base, root)
+	if err != nil {
+		return nil, err
+	}
+	m, err := file.BuildManifest(ctx, root)
+	if err != nil {
+		return nil, err
+	}
 	var out []FileSum
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, e := range m.Entries {
+		if e.Type == file.TypeFile {
+			out = append(out, FileSum{Path: filepath.Join(prefix, filepath.FromSlash(e.Path)), Size: e.Size, SHA256: e.SHA256})
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		n, sum, err := sumFile(path)
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(base, path)
-		if err != nil {
-			return err
-		}
-		out = append(out, FileSum{Path: rel, Size: n, SHA256: sum})
-		return nil
-	})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out, err
+	return out, nil
 }
 
-// verifyPart checks that every file of a part is still as recorded.
-func verifyPart(dir string, p Part) error {
+// verifyPart checks that every file of a part is still as recorded: the
+// part's files are a manifest of the backup directory, which may hold
+// other parts besides.
+func verifyPart(ctx context.Context, dir string, p Part) error {
 	if len(p.Files) == 0 {
 		return fmt.Errorf("the %s backup of %s records no files", p.Kind, p.Name)
 	}
+	m := &file.Manifest{Version: file.ManifestVersion, Root: dir}
 	for _, f := range p.Files {
-		n, sum, err := sumFile(filepath.Join(dir, f.Path))
-		if err != nil {
-			return fmt.Errorf("backup file %s: %w", f.Path, err)
-		}
-		if n != f.Size || sum != f.SHA256 {
-			return fmt.Errorf("backup file %s changed since it was taken (size %d, recorded %d; digest differs: %t): do not restore from it", f.Path, n, f.Size, sum != f.SHA256)
-		}
+		m.Entries = append(m.Entries, file.Entry{Path: filepath.ToSlash(f.Path), Type: file.TypeFile, Size: f.Size, SHA256: f.SHA256})
+	}
+	r, err := file.Verify(ctx, dir, m)
+	if err != nil {
+		return fmt.Errorf("the %s backup of %s: %w", p.Kind, p.Name, err)
+	}
+	if len(r.Changed) > 0 {
+		return fmt.Errorf("the %s backup of %s changed since it was taken (%s): do not restore from it", p.Kind, p.Name, strings.Join(r.Details, "; "))
+	}
+	if len(r.Missing) > 0 {
+		return fmt.Errorf("the %s backup of %s is incomplete: %s missing from %s: do not restore from it", p.Kind, p.Name, strings.Join(r.Missing, ", "), dir)
 	}
 	return nil
 }
 
-// copyFile copies src to dst through a temporary file renamed into place,
-// so dst is never half written, and returns the copy's size and SHA-256.
-func copyFile(dst, src string) (int64, string, error) {
-	in, err := os.Open(src)
+// copyFile copies the regular file src to dst, replacing dst as a whole
+// (it is never half written), and returns the copy's size and SHA-256.
+func copyFile(ctx context.Context, dst, src string) (int64, string, error) {
+	if fi, err := os.Stat(src); err != nil {
+		return 0, "", err
+	} else if !fi.Mode().IsRegular() {
+		return 0, "", fmt.Errorf("%s is not a regular file", src)
+	}
+	m, err := file.Copy(ctx, src, dst, file.CopyOptions{Replace: true})
 	if err != nil {
 		return 0, "", err
 	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return 0, "", err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return 0, "", err
-	}
-	tmp := dst + ".drillbook-tmp"
-	out, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, st.Mode().Perm())
-	if err != nil {
-		return 0, "", err
-	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), in)
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return 0, "", err
-	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return m.Entries[0].Size, m.Entries[0].SHA256, nil
 }

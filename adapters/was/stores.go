@@ -43,7 +43,7 @@ func configOps(b Backend) []runbook.Operation {
 			if err != nil {
 				return runbook.Result{ExitCode: -1, Evidence: rep.Evidence}, err
 			}
-			n, sum, err := sumFile(file)
+			n, sum, err := sumFile(ctx, file)
 			if err != nil {
 				return runbook.Result{ExitCode: -1, Evidence: rep.Evidence}, fmt.Errorf("backupConfig finished but wrote no archive at %s: %w", file, err)
 			}
@@ -75,7 +75,7 @@ func configOps(b Backend) []runbook.Operation {
 				return runbook.Result{ExitCode: -1}, err
 			}
 			if p, ok := m.findPart("config", filepath.Base(file)); ok {
-				if err := verifyPart(filepath.Dir(file), p); err != nil {
+				if err := verifyPart(ctx, filepath.Dir(file), p); err != nil {
 					return runbook.Result{ExitCode: -1}, err
 				}
 			} else if _, err := os.Stat(file); err != nil {
@@ -145,9 +145,9 @@ func storeOps(cfg Config) []runbook.Operation {
 					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store copy of %s interrupted: %w", engine, err)
 				}
 				rel := relOf(engine, i)
-				n, sum, err := copyFile(filepath.Join(dest, rel), srcOf(a, i))
+				n, sum, err := copyFile(ctx, filepath.Join(dest, rel), srcOf(a, i))
 				if err != nil {
-					return runbook.Result{ExitCode: -1}, fmt.Errorf("copy %s: %w", srcOf(a, i), err)
+					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store of %s: %w", engine, err)
 				}
 				out.Line(runbook.Info, fmt.Sprintf("copied %s (%d bytes, sha256 %s)", rel, n, sum[:12]))
 				part.Files = append(part.Files, FileSum{Path: rel, Size: n, SHA256: sum})
@@ -184,16 +184,16 @@ func storeOps(cfg Config) []runbook.Operation {
 			if len(p.Files) != len(fileStoreFiles()) {
 				return runbook.Result{ExitCode: -1}, fmt.Errorf("the backup of %s holds %d of the 3 file store files: a partial set cannot be restored", engine, len(p.Files))
 			}
-			if err := verifyPart(from, p); err != nil {
+			if err := verifyPart(ctx, from, p); err != nil {
 				return runbook.Result{ExitCode: -1}, err
 			}
 			for i := range fileStoreFiles() {
 				if err := ctx.Err(); err != nil {
 					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store restore of %s interrupted after %d of 3 files: run it again before starting the engine: %w", engine, i, err)
 				}
-				n, _, err := copyFile(srcOf(a, i), filepath.Join(from, relOf(engine, i)))
+				n, _, err := copyFile(ctx, srcOf(a, i), filepath.Join(from, relOf(engine, i)))
 				if err != nil {
-					return runbook.Result{ExitCode: -1}, fmt.Errorf("restore %s: %w", srcOf(a, i), err)
+					return runbook.Result{ExitCode: -1}, fmt.Errorf("file store restore of %s stopped after %d of 3 files: run it again before starting the engine: %w", engine, i, err)
 				}
 				out.Line(runbook.Info, fmt.Sprintf("restored %s (%d bytes)", srcOf(a, i), n))
 			}
@@ -287,7 +287,7 @@ func storeOps(cfg Config) []runbook.Operation {
 				return runbook.Result{ExitCode: oc.ExitCode}, fmt.Errorf("data store backup of %s: %w", call.Args.String("engine"), err)
 			}
 			base := call.Args.String("dir")
-			files, err := sumTree(base, dir)
+			files, err := sumTree(ctx, base, dir)
 			if err != nil {
 				return runbook.Result{ExitCode: oc.ExitCode}, fmt.Errorf("list the data store backup: %w", err)
 			}
@@ -329,7 +329,7 @@ func storeOps(cfg Config) []runbook.Operation {
 			if !ok {
 				return runbook.Result{ExitCode: -1}, fmt.Errorf("the backup set %s has no data store backup of %s: choose the set that holds it", base, engine)
 			}
-			if err := verifyPart(base, p); err != nil {
+			if err := verifyPart(ctx, base, p); err != nil {
 				return runbook.Result{ExitCode: -1}, err
 			}
 			oc, err := runDS(ctx, call.Args, argv, out)
@@ -373,7 +373,7 @@ func storeOps(cfg Config) []runbook.Operation {
 			var res runbook.Result
 			first, last := m.Parts[0].TakenAt, m.Parts[0].TakenAt
 			for _, p := range m.Parts {
-				if err := verifyPart(dir, p); err != nil {
+				if err := verifyPart(ctx, dir, p); err != nil {
 					return runbook.Result{ExitCode: -1}, err
 				}
 				if p.TakenAt.Before(first) {

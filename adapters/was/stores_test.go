@@ -148,7 +148,7 @@ func TestDataStoreCommandsKeepSecretsOffTheCommandLine(t *testing.T) {
 func TestSealWarnsWhenPartsAreFarApart(t *testing.T) {
 	set := t.TempDir()
 	os.WriteFile(filepath.Join(set, "config.zip"), []byte("zip"), 0o644)
-	n, sum, _ := sumFile(filepath.Join(set, "config.zip"))
+	n, sum, _ := sumFile(context.Background(), filepath.Join(set, "config.zip"))
 	now := time.Now().UTC()
 	m := Manifest{Parts: []Part{
 		{Kind: "config", Name: "config.zip", TakenAt: now.Add(-2 * time.Hour), Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
