@@ -379,14 +379,25 @@ func (f *follower) poll(buf []byte, h recordHandler) (roundResult, error) {
 			// been written, copied and truncated without a single look, and
 			// only their copies hold them. Their copies were made before
 			// these bytes were written, so a listing taken after reading them
-			// finds every one; read those first.
-			n, err := f.live.f.ReadAt(buf[:min(len(buf), budget)], 0)
-			if err != nil && err != io.EOF {
-				return roundIdle, fmt.Errorf("reading %s: %w", f.live.name, err)
+			// finds every one; read those first. The head is read again
+			// after the listing: when it is still of the same generation, a
+			// listed copy that starts like it is the live generation's own.
+			var n int
+			var sibs []sibling
+			stable := false
+			for try := 0; try < 10 && !stable; try++ {
+				var err error
+				n, err = f.live.f.ReadAt(buf[:min(len(buf), budget)], 0)
+				if err != nil && err != io.EOF {
+					return roundIdle, fmt.Errorf("reading %s: %w", f.live.name, err)
+				}
+				if sibs, err = f.siblings(true); err != nil {
+					return roundIdle, err
+				}
+				stable = sameGeneration(buf[:min(n, headBytes)], readHead(f.live.f))
 			}
-			sibs, err := f.siblings(true)
-			if err != nil {
-				return roundIdle, err
+			if !stable {
+				return roundIdle, nil // the writer is racing ahead: look again next round
 			}
 			if f.queueOlderCopies(sibs, buf[:min(n, headBytes)], 0) {
 				continue
@@ -613,6 +624,15 @@ func (f *follower) queueOlderCopies(sibs []sibling, liveHead []byte, except uint
 	return queued
 }
 
+// sameGeneration reports whether two reads of a file's first bytes saw the
+// same generation: both empty, or one a prefix of the other (it grew).
+func sameGeneration(a, b []byte) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	return bytes.HasPrefix(a, b) || bytes.HasPrefix(b, a)
+}
+
 // isLiveCopy reports whether the file at path starts like the live file:
 // the copy of the live generation, made (or being made) before a
 // truncation still to come. When the live file is empty no copy is its
@@ -661,7 +681,8 @@ func (f *follower) onTruncate() {
 	for try := 0; try < 10; try++ {
 		sibs, err = f.siblings(true)
 		h := readHead(s.f)
-		if bytes.Equal(h, liveHead) {
+		if sameGeneration(h, liveHead) {
+			liveHead = h
 			break
 		}
 		liveHead = h
