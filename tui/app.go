@@ -216,8 +216,11 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.c.width, a.c.height = msg.Width, msg.Height
-		if a.state == statePicker {
+		if a.home != nil {
 			a.picker.setSize()
+		}
+		for i := range a.form.fields {
+			a.form.fields[i].in.Width = max(10, msg.Width-8)
 		}
 		return a, nil
 	case tea.KeyMsg:

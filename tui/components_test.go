@@ -300,3 +300,20 @@ func quickMsgs(cmd tea.Cmd) []tea.Msg {
 	}
 	return []tea.Msg{msg}
 }
+
+func TestTUIAppResize(t *testing.T) {
+	now := t0
+	for _, a := range []*App{
+		NewHome(Options{NoColor: true, Now: func() time.Time { return now }}, testHome(t)),
+		NewRun(Options{NoColor: true, Now: func() time.Time { return now }}, NewFrontend(), RunSpec{RunID: "r", Title: "t", Target: "prod", Started: t0}),
+	} {
+		for _, sz := range []struct{ w, h int }{{80, 24}, {120, 40}, {81, 30}, {200, 50}} {
+			a.Update(tea.WindowSizeMsg{Width: sz.w, Height: sz.h})
+			checkSize(t, a.View(), sz.w, sz.h)
+		}
+	}
+	real := NewRun(Options{NoColor: true, Now: func() time.Time { return now }}, NewFrontend(), RunSpec{RunID: "r", Title: "t", Target: "prod-cell", Started: t0})
+	if v := real.View(); strings.Contains(v, "SIMULATED") || !strings.Contains(v, " target prod-cell ") {
+		t.Errorf("a real target is not shown as such:\n%s", v)
+	}
+}

@@ -116,7 +116,7 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 			return d, dialogResult{send: in, close: true}, nil
 		}
 	case dlgReconcile:
-		if isKey {
+		if isKey && d.input.Value() == "" {
 			switch km.String() {
 			case "1":
 				d.pick, d.msg = runbook.StateSucceeded, ""
@@ -128,6 +128,8 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 				d.pick, d.msg = "rerun", ""
 				return d, dialogResult{}, nil
 			}
+		}
+		if isKey {
 			if key.Matches(km, k.Submit) {
 				if d.pick == "" {
 					d.msg = "choose 1, 2 or 3 first"
@@ -286,7 +288,7 @@ func (d dialog) view(c *common, rv *runView) string {
 			add(st.Text.Render(cut(fmt.Sprintf("%s %s %s", mark, o.k, o.l), inner)))
 		}
 		add(d.input.View())
-		add(st.Dim.Render(cut("1/2/3 choose · Enter submits · Esc closes", inner)))
+		add(st.Dim.Render(cut("1/2/3 choose (before typing) · Enter submits · Esc closes", inner)))
 	case dlgQuit:
 		box = st.Dialog
 		add(st.DialogTitle.Render(cut("A step is running", inner)))

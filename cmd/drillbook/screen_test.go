@@ -13,7 +13,6 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/exp/teatest"
-	"github.com/muesli/termenv"
 
 	"github.com/drillbook/drillbook/runbook"
 	"github.com/drillbook/drillbook/tui"
@@ -24,7 +23,6 @@ import (
 // runbook.
 func screenGlobals(t *testing.T) *globalOptions {
 	t.Helper()
-	lipgloss.SetColorProfile(termenv.Ascii)
 	env := map[string]string{"DRILLBOOK_OPERATOR": "tester", "HOME": t.TempDir()}
 	return &globalOptions{
 		io: streams{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard,
@@ -35,7 +33,8 @@ func screenGlobals(t *testing.T) *globalOptions {
 }
 
 func screenOpts(ctx context.Context) tui.Options {
-	return tui.Options{NoColor: true, Context: ctx}
+	// A renderer of its own: no test writes the process-wide one.
+	return tui.Options{Renderer: lipgloss.NewRenderer(io.Discard), NoColor: true, Context: ctx}
 }
 
 // waitScreen waits until the screen has drawn every one of want.
