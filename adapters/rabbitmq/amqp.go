@@ -14,7 +14,7 @@ import (
 // dial opens an AMQP connection to vhost with the target's credentials. The
 // password goes into the URL only in memory: never shown, never logged.
 func (b *broker) dial(ctx context.Context, vhost string) (*amqp.Connection, error) {
-	pw, err := b.cfg.password(ctx)
+	pw, err := b.password(ctx)
 	if err != nil {
 		return nil, err
 	}

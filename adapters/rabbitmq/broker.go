@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
@@ -21,6 +22,27 @@ import (
 // while drained), the HTTP API only while the node is up and not drained.
 type broker struct {
 	cfg Config
+
+	pwMu sync.Mutex
+	pw   string
+	pwOK bool
+}
+
+// password resolves the target's password and keeps it once resolved, so a
+// vault CLI is not run again for every HTTP or AMQP call; a failure is not
+// kept.
+func (b *broker) password(ctx context.Context) (string, error) {
+	b.pwMu.Lock()
+	defer b.pwMu.Unlock()
+	if b.pwOK {
+		return b.pw, nil
+	}
+	pw, err := b.cfg.password(ctx)
+	if err != nil {
+		return "", err
+	}
+	b.pw, b.pwOK = pw, true
+	return pw, nil
 }
 
 // quietOut forwards drillbook's own lines and stderr but not stdout, for CLI
@@ -82,7 +104,7 @@ func (b *broker) http(ctx context.Context) (*rabbithole.Client, error) {
 	if b.cfg.ManagementURL == "" {
 		return nil, nil
 	}
-	pw, err := b.cfg.password(ctx)
+	pw, err := b.password(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -228,12 +228,13 @@ func Operations(cfg Config) []runbook.Operation {
 		simple("revive", "take the node out of maintenance mode", "rabbitmq-upgrade", "revive"),
 		&op{
 			spec: runbook.OpSpec{Name: "rabbitmq.backup-messages", Summary: "copy the node's msg_stores into a fresh directory with a SHA-256 manifest and per-queue counts",
-				Args: []runbook.ArgSpec{str("dir", "the backup directory (msg_stores, manifest.json and counts.json go in it)", true), overrideArg}},
+				Args: []runbook.ArgSpec{str("dir", "the backup directory (msg_stores, manifest.json and counts.json go in it)", true), overrideArg,
+					str("definitions", "the definitions just exported: the queues to count are read from it instead of listed (one CLI call per vhost less)", false)}},
 			plan: detail(func(c runbook.Call) string {
 				return fmt.Sprintf("check consumers and connections; copy DATA_DIR/msg_stores to %s/msg_stores; write %s and %s", cfg.backupPath(c.Args.String("dir")), ManifestFile, CountsFile)
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				return b.backupMessages(ctx, out, cfg.backupPath(c.Args.String("dir")), c.Args.String("override_reason"))
+				return b.backupMessages(ctx, out, cfg.backupPath(c.Args.String("dir")), c.Args.String("override_reason"), cfg.backupPath(c.Args.String("definitions")))
 			},
 		},
 		&op{
@@ -536,7 +537,7 @@ func (b *broker) importDefinitions(ctx context.Context, out runbook.Output, file
 	}, nil
 }
 
-func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, override string) (runbook.Result, error) {
+func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, override, defsFile string) (runbook.Result, error) {
 	if dir == "" {
 		return runbook.Result{}, errors.New("no backup directory given")
 	}
@@ -544,8 +545,16 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if err != nil {
 		return idle, err
 	}
-	qs, err := b.queues(ctx, out, "")
-	if err != nil {
+	var qs []queue
+	if defsFile != "" {
+		// With producers and consumers stopped no queue appears between
+		// the export and now.
+		defs, err := readDefinitions(defsFile)
+		if err != nil {
+			return runbook.Result{}, err
+		}
+		qs = defs.list()
+	} else if qs, err = b.queues(ctx, out, ""); err != nil {
 		return runbook.Result{}, err
 	}
 	data, err := b.dataDir(ctx, quietOut{out})
@@ -720,25 +729,23 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 }
 
 func (b *broker) countMessages(ctx context.Context, out runbook.Output, vhost, backup string, excluded []string) (runbook.Result, error) {
-	qs, err := b.queues(ctx, out, vhost)
-	if err != nil {
-		return runbook.Result{}, err
-	}
+	var qs []queue
 	var want Counts
 	if backup != "" {
+		// The backup's queues are the ones to compare; a passive declare
+		// finds a missing one, so the node need not be listed.
 		if err := readJSON(filepath.Join(backup, CountsFile), &want); err != nil {
 			return runbook.Result{}, fmt.Errorf("read the backup's counts: %w", err)
 		}
-		// Count the backup's queues too, so that a missing one shows.
-		seen := map[string]bool{}
-		for _, q := range qs {
-			seen[q.key()] = true
-		}
 		for _, q := range want.Queues {
-			k := q.Vhost + "/" + q.Name
-			if !seen[k] && (vhost == "" || vhost == q.Vhost) {
+			if vhost == "" || vhost == q.Vhost {
 				qs = append(qs, queue{Vhost: q.Vhost, Name: q.Name, Type: q.Type})
 			}
+		}
+	} else {
+		var err error
+		if qs, err = b.queues(ctx, out, vhost); err != nil {
+			return runbook.Result{}, err
 		}
 	}
 	counts, err := b.count(ctx, qs)

@@ -102,7 +102,7 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 			stop()
 			return nil, err
 		}
-		if _, err := b.backupMessages(ctx, runbook.OutputFunc(func(runbook.Stream, string) {}), first, ""); err != nil {
+		if _, err := b.backupMessages(ctx, runbook.OutputFunc(func(runbook.Stream, string) {}), first, "", filepath.Join(first, "definitions.json")); err != nil {
 			stop()
 			return nil, err
 		}
