@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"sync"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -22,13 +23,58 @@ func screenOptions(ctx context.Context, g *globalOptions) tui.Options {
 // maps how it ended to an exit code. The caller closes the session.
 func driveScreen(ctx context.Context, g *globalOptions, sess *runbook.Session, est *estate) error {
 	fe := tui.NewFrontend()
-	spec := screenRun(sess, est, fe)
+	hold := &terminalHold{}
+	spec := screenRun(sess, est, fe, hold)
 	spec.Close = nil // drive closes the session
-	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec))
+	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec), hold)
+}
+
+// terminalHold is the program that owns the terminal, once it runs.
+type terminalHold struct {
+	mu sync.Mutex
+	p  *tea.Program
+}
+
+func (h *terminalHold) set(p *tea.Program) {
+	h.mu.Lock()
+	h.p = p
+	h.mu.Unlock()
+}
+
+func (h *terminalHold) program() *tea.Program {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.p
+}
+
+// terminalOp gives the real terminal to an interactive call: the screen
+// lets go of it for the length of the call, as tea.ExecProcess does, and
+// takes it back after. The adapter runs the process (its own process
+// handling and journaling stay in one place); its output is not captured.
+type terminalOp struct {
+	runbook.Operation
+	hold *terminalHold
+}
+
+// Run implements runbook.Operation.
+func (o terminalOp) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
+	p := o.hold.program()
+	if !call.Args.Bool("interactive") || p == nil {
+		return o.Operation.Run(ctx, call, out)
+	}
+	if err := p.ReleaseTerminal(); err != nil {
+		return runbook.Result{ExitCode: -1}, fmt.Errorf("give the terminal to the interactive command: %w", err)
+	}
+	defer func() { _ = p.RestoreTerminal() }()
+	return o.Operation.Run(ctx, call, out)
 }
 
 // screenRun wires a session to a runner whose frontend is the screen.
-func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend) tui.RunSpec {
+// Interactive shell.run calls get the terminal from the program hold names.
+func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, hold *terminalHold) tui.RunSpec {
+	if op, ok := est.registry.Lookup("shell.run"); ok && hold != nil {
+		est.registry.Add(terminalOp{Operation: op, hold: hold})
+	}
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: fe, Secrets: sess.Secrets})
 	return tui.RunSpec{RunID: sess.RunID, Title: sess.Runbook.Title, Target: est.target.Name, Simulated: est.target.Simulated,
@@ -37,8 +83,9 @@ func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend) tui.RunSpec
 
 // runScreen runs the program, then says how the run ended on the normal
 // screen and returns the exit status.
-func runScreen(ctx context.Context, g *globalOptions, app *tui.App) error {
+func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *terminalHold) error {
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
+	hold.set(p)
 	_, perr := p.Run()
 	out, rerr, ran := app.Outcome(15 * time.Second)
 	id := app.RunID()
@@ -79,12 +126,13 @@ func runHome(ctx context.Context, g *globalOptions) error {
 	if !g.io.Terminal() {
 		return listRun(g, &listOptions{})
 	}
-	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g)))
+	hold := &terminalHold{}
+	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g, hold)), hold)
 }
 
 // homeScreen is what the picker offers: every valid shipped runbook and
 // those in --runbooks directories, on the training target.
-func homeScreen(g *globalOptions) tui.Home {
+func homeScreen(g *globalOptions, hold *terminalHold) tui.Home {
 	shipped, serr := shippedRunbooks()
 	more, derr := g.dirRunbooks()
 	specs := allSpecs()
@@ -99,13 +147,13 @@ func homeScreen(g *globalOptions) tui.Home {
 	}
 	return tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
 		Prepare: func(ctx context.Context, rb *runbook.Runbook) (*tui.Prepared, error) {
-			return prepareHome(ctx, g, rb)
+			return prepareHome(ctx, g, rb, hold)
 		}}
 }
 
 // prepareHome opens the training estate for rb and returns how to start a
 // run on it with the form's values.
-func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook) (*tui.Prepared, error) {
+func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, hold *terminalHold) (*tui.Prepared, error) {
 	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, true)
 	if err != nil {
 		return nil, err
@@ -133,7 +181,7 @@ func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook) (*t
 		if err != nil {
 			return tui.RunSpec{}, err
 		}
-		return screenRun(sess, est, fe), nil
+		return screenRun(sess, est, fe, hold), nil
 	}
 	return &tui.Prepared{Values: values, Start: start, Close: est.Close}, nil
 }

@@ -59,7 +59,7 @@ func enter(tm *teatest.TestModel) { ctrl(tm, tea.KeyEnter) }
 // pickScreenTest opens the home screen and chooses the screen test runbook.
 func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestModel) {
 	t.Helper()
-	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g))
+	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g, nil))
 	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
 	waitScreen(t, tm, "target training (SIMULATED)")
 	tm.Type("/screen-test")
@@ -197,7 +197,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	fe := tui.NewFrontend()
-	app2 := tui.NewRun(screenOpts(ctx), fe, screenRun(sess, est, fe))
+	app2 := tui.NewRun(screenOpts(ctx), fe, screenRun(sess, est, fe, nil))
 	tm2 := teatest.NewTestModel(t, app2, teatest.WithInitialTermSize(80, 24))
 	waitScreen(t, tm2, "What happened to step start?")
 	tm2.Type("1")

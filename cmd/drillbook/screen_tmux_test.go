@@ -311,3 +311,26 @@ func stepTime(b *testing.B, state, step string) time.Duration {
 	}
 	return end.Sub(start)
 }
+
+// TestScreenTmuxInteractiveStep gives the terminal to an interactive
+// command and takes it back: the command reads what the operator types and
+// the screen comes back for the next step.
+func TestScreenTmuxInteractiveStep(t *testing.T) {
+	needTmux(t)
+	bin := buildDrillbook(t)
+	state := t.TempDir()
+	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
+		bin, "run", "testdata/interactive/interactive.yaml")
+	s.wait(20*time.Second, "type the answer:")
+	s.text("forty-two")
+	s.keys("Enter")
+	s.wait(10*time.Second, "press d to tick it off", "Check the answer")
+	got, err := os.ReadFile(filepath.Join(state, "training", "workdir", "answer"))
+	if err != nil || string(got) != "forty-two\n" {
+		t.Fatalf("the interactive command wrote %q, %v; want forty-two", got, err)
+	}
+	s.keys("d")
+	s.wait(10*time.Second, "Run succeeded")
+	s.keys("q")
+	s.wait(10*time.Second, "EXIT=0")
+}
