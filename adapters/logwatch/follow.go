@@ -217,7 +217,11 @@ func openLog(path string) (*os.File, uint64, error) {
 		return nil, 0, fmt.Errorf("%s is not a regular file: give the log file's path", path)
 	}
 	probe := make([]byte, 4096)
-	n, _ := fh.ReadAt(probe, 0)
+	n, err := fh.ReadAt(probe, 0)
+	if err != nil && err != io.EOF {
+		fh.Close()
+		return nil, 0, fmt.Errorf("cannot read %s: %w", path, err)
+	}
 	if looksBinary(probe[:n]) {
 		fh.Close()
 		return nil, 0, fmt.Errorf("%s looks like a binary file, not a text log: check the path", path)

@@ -245,6 +245,10 @@ func TestArmBadInput(t *testing.T) {
 			t.Errorf("Arm(%+v) = %v, want an error containing %q", c.spec, err, c.want)
 		}
 	}
+	// Unreadable even for root: reading address 0 of a process fails.
+	if _, err := New().Arm(runbook.WatchSpec{Files: []string{"/proc/self/mem"}, Success: []string{"X"}, Timeout: time.Second}, nil); err == nil || !strings.Contains(err.Error(), "cannot read /proc/self/mem") {
+		t.Errorf("unreadable file: %v", err)
+	}
 	if os.Geteuid() != 0 {
 		noread := filepath.Join(dir, "secret.log")
 		os.WriteFile(noread, []byte("x\n"), 0o000)
