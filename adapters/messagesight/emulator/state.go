@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/drillbook/drillbook/adapters/file"
 )
 
 // persisted is what survives a restart of the server and of the process:
@@ -81,17 +83,14 @@ func loadState(dir string) (persisted, error) {
 	return st, nil
 }
 
-// save writes the state atomically (temporary file, then rename).
+// save writes the state atomically, so a server killed while saving
+// restarts from the old state or the new one.
 func (p persisted) save(dir string) error {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
-	tmp := statePath(dir) + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("emulator: %w", err)
-	}
-	if err := os.Rename(tmp, statePath(dir)); err != nil {
+	if err := file.WriteAtomic(statePath(dir), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
 	// data/config mirrors the configuration, as <DATA>/data/config does.

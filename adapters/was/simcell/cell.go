@@ -31,6 +31,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/drillbook/drillbook/adapters/file"
 )
 
 // The fault scenarios the cell knows.
@@ -302,11 +304,7 @@ func (c *Cell) save(s *State) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.dir, "cell.json.tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(c.dir, "cell.json"))
+	return file.WriteAtomic(filepath.Join(c.dir, "cell.json"), b, 0o644)
 }
 
 // update runs fn on the loaded state under the cell's lock and saves the
