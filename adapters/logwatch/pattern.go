@@ -98,17 +98,23 @@ func (m *matcher) match(r *Record) (runbook.MatchKind, string, map[string]string
 	}
 	for i := range m.pats {
 		p := &m.pats[i]
+		var vars map[string]string
 		if p.id != "" {
-			if matchID(r, p.id) {
-				return p.kind, p.src, recordVars(r, nil, nil)
+			if !matchID(r, p.id) {
+				continue
 			}
-			continue
+			vars = recordVars(r, nil, nil)
+		} else {
+			sub := p.re.FindStringSubmatch(r.Raw)
+			if sub == nil {
+				continue
+			}
+			vars = recordVars(r, p.re, sub)
 		}
-		sub := p.re.FindStringSubmatch(r.Raw)
-		if sub == nil {
-			continue
+		if _, set := vars["engine"]; !set && m.engine != "" {
+			vars["engine"] = m.engine // matched by the name in its text
 		}
-		return p.kind, p.src, recordVars(r, p.re, sub)
+		return p.kind, p.src, vars
 	}
 	return runbook.MatchNone, "", nil
 }
@@ -177,7 +183,8 @@ func containsName(s, name string) bool {
 }
 
 // recordVars returns the named capture groups, plus the record's msgid,
-// engine and bus under those names when a group does not already set them.
+// engine and bus under those names when a group does not already set them
+// (a watch scoped to an engine always sets engine).
 func recordVars(r *Record, re *regexp.Regexp, sub []string) map[string]string {
 	vars := map[string]string{}
 	if re != nil {

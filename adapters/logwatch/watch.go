@@ -61,7 +61,11 @@ func New(opts ...Option) *Watcher {
 // not. With from, each file whose path appears in from resumes there
 // instead, and the files rotated since are read first.
 func (w *Watcher) Arm(spec runbook.WatchSpec, from []runbook.LogPosition) (runbook.Watch, error) {
-	return w.arm(spec, from)
+	wt, err := w.arm(spec, from)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return wt, nil
 }
 
 func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watch, error) {

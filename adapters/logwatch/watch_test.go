@@ -240,7 +240,10 @@ func TestArmBadInput(t *testing.T) {
 		{runbook.WatchSpec{Files: []string{log}, Success: []string{""}, Timeout: time.Second}, "pattern is empty"},
 	}
 	for _, c := range cases {
-		_, err := New().Arm(c.spec, nil)
+		wt, err := New().Arm(c.spec, nil)
+		if wt != nil {
+			t.Errorf("Arm(%+v) returned a watch with its error", c.spec)
+		}
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Arm(%+v) = %v, want an error containing %q", c.spec, err, c.want)
 		}
@@ -273,5 +276,19 @@ func TestWatchHugeLine(t *testing.T) {
 	}
 	if l := lines[0]; l.Kind != runbook.MatchWarn || len(l.Text) > MaxLineBytes+100 || !strings.HasSuffix(l.Text, "[truncated by drillbook]") {
 		t.Errorf("huge line: kind %s, %d bytes, ends %q", l.Kind, len(l.Text), l.Text[len(l.Text)-30:])
+	}
+}
+
+// The seed's line has no header: the engine is found in its text.
+func TestWatchPlainLineScopedByText(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "SystemOut.log")
+	appendTo(t, log, "")
+	wt := arm(t, New(), runbook.WatchSpec{Files: []string{log}, Success: []string{"CWSIP0783"}, Engine: "messagingEngine"}, nil)
+	appendTo(t, log, "CWSIP0783E: Messaging engine: messagingEngine2 started, flush of all delivery streams completed.\n")
+	appendTo(t, log, "CWSIP0783E: Messaging engine: messagingEngine started, flush of all delivery streams completed.\n")
+	out, lines := collect(t, wt)
+	if out.Kind != runbook.MatchSuccess || len(lines) != 2 || lines[0].Kind != runbook.MatchNone || out.Line.Vars["engine"] != "messagingEngine" || out.Line.Vars["msgid"] != "CWSIP0783E" {
+		t.Fatalf("outcome %+v, lines %+v", out.Line, lines)
 	}
 }
