@@ -407,12 +407,22 @@ func (a *App) Outcome(wait time.Duration) (out runbook.Outcome, err error, ok bo
 	if a.run == nil || a.run.spec.Runner == nil {
 		return runbook.Outcome{}, nil, false
 	}
-	select {
-	case m := <-a.ended:
-		a.outcome = &m
-		return m.out, m.err, true
-	case <-time.After(wait):
-		return runbook.Outcome{}, nil, false
+	// The program has stopped reading: take the runner's last updates so
+	// it never waits on a full queue.
+	var updates chan runbook.Update
+	if a.fe != nil {
+		updates = a.fe.ch
+	}
+	timeout := time.After(wait)
+	for {
+		select {
+		case m := <-a.ended:
+			a.outcome = &m
+			return m.out, m.err, true
+		case <-updates:
+		case <-timeout:
+			return runbook.Outcome{}, nil, false
+		}
 	}
 }
 

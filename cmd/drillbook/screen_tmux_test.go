@@ -334,3 +334,33 @@ func TestScreenTmuxInteractiveStep(t *testing.T) {
 	s.keys("q")
 	s.wait(10*time.Second, "EXIT=0")
 }
+
+// TestScreenTmuxSignalLeavesResumableRun sends SIGTERM (a closing SSH
+// session, a kill) to drillbook while the screen shows a running step: the
+// terminal is given back, the exit status is 4 and the run is resumable.
+func TestScreenTmuxSignalLeavesResumableRun(t *testing.T) {
+	needTmux(t)
+	bin := buildDrillbook(t)
+	state := t.TempDir()
+	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
+		bin, "run", "../../tui/testdata/screen-test.yaml", "--param", "pause=60")
+	s.wait(20*time.Second, "running action: sh -c")
+	shell := strings.TrimSpace(s.run("list-panes", "-t", "e2e", "-F", "#{pane_pid}"))
+	out, err := exec.Command("pgrep", "-P", shell).Output()
+	if err != nil {
+		t.Fatalf("pgrep -P %s: %v", shell, err)
+	}
+	for _, pid := range strings.Fields(string(out)) {
+		if err := exec.Command("kill", "-TERM", pid).Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	screen := s.wait(15*time.Second, "EXIT=4")
+	if !strings.Contains(screen, "interrupted: `drillbook resume") {
+		t.Errorf("after the signal the terminal does not say how to resume:\n%s", screen)
+	}
+	runs, err := runbook.ListRuns(state)
+	if err != nil || len(runs) != 1 || runs[0].Status != runbook.RunInterrupted {
+		t.Fatalf("runs %+v, %v; want one interrupted run", runs, err)
+	}
+}
