@@ -61,7 +61,7 @@ type follower struct {
 	// seen holds the inodes this follower has read or was told to ignore:
 	// every rotated sibling present when the watch was armed is stale.
 	seen      map[uint64]bool
-	delivered map[genKey]int64
+	delivered map[genKey]*int64
 	start     runbook.LogPosition
 	notes     []string
 }
@@ -94,7 +94,7 @@ func newFollower(path string, from *runbook.LogPosition) (*follower, error) {
 		dir:       filepath.Dir(path),
 		stem:      stemOf(path),
 		seen:      map[uint64]bool{},
-		delivered: map[genKey]int64{},
+		delivered: map[genKey]*int64{},
 	}
 	di, err := os.Stat(f.dir)
 	switch {
@@ -508,11 +508,17 @@ func (f *follower) noteHead(b []byte, base int64) {
 // and on a stop rewinds s to just after the matching record so that the
 // rest is read again by the next round.
 func (f *follower) recordFunc(s *source, h recordHandler) recordFunc {
+	// One map lookup per read, not per record.
+	d := f.delivered[s.key]
+	if d == nil {
+		d = new(int64)
+		f.delivered[s.key] = d
+	}
 	return func(rec []byte, start, end int64, trunc bool) bool {
-		if end <= f.delivered[s.key] {
+		if end <= *d {
 			return true
 		}
-		f.delivered[s.key] = end
+		*d = end
 		s.consumed = end
 		if !h(f, s, rec, start, end, trunc) {
 			s.off = end
