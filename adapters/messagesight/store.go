@@ -112,7 +112,13 @@ func copyTree(ctx context.Context, src, dst string, out runbook.Output) (TreeDig
 	if m.Files > named {
 		out.Line(runbook.Info, fmt.Sprintf("and %d more files", m.Files-named))
 	}
-	return digestOf(m, dst)
+	d, err := digestOf(m, src)
+	if err != nil {
+		// Not a store (it holds a link): the copy, new, goes again.
+		os.RemoveAll(dst)
+		return TreeDigest{}, err
+	}
+	return d, nil
 }
 
 // ManifestFormat identifies a manifest file.

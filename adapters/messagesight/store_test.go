@@ -55,6 +55,13 @@ func TestDigestTreeRefusesLinks(t *testing.T) {
 	if _, err := DigestTree(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "not a regular file or directory") {
 		t.Errorf("digest of a store with a link: %v, want a refusal", err)
 	}
+	dst := filepath.Join(t.TempDir(), "copy")
+	if _, err := copyTree(context.Background(), dir, dst, runbook.OutputFunc(func(runbook.Stream, string) {})); err == nil || !strings.Contains(err.Error(), "not a regular file or directory") {
+		t.Errorf("copy of a store with a link: %v, want a refusal", err)
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		t.Errorf("a refused copy left %s behind", dst)
+	}
 }
 
 // TestCopyTreeNamesTheFirstFilesAndCountsTheRest checks the copy's output
