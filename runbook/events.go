@@ -188,7 +188,8 @@ const (
 // shown, and rendered into the report; effect events are carried out by the
 // runner.
 type Event struct {
-	Seq  int       `json:"seq"`
+	// Seq is the journal record's number (the record carries it on disk).
+	Seq  int       `json:"-"`
 	Time time.Time `json:"time"`
 	Type EventType `json:"type"`
 
@@ -247,8 +248,13 @@ type Event struct {
 	Expected time.Duration `json:"expected,omitempty"`
 	// Destructive marks a destructive step on step.started.
 	Destructive bool `json:"destructive,omitempty"`
-	// Output holds a batch of a call's output lines (call.output).
+	// Output holds a batch of a call's output lines in memory; the journal
+	// writes them to File instead and records how many in Lines.
 	Output []OutputLine `json:"output,omitempty"`
+	// File is the output file, relative to the run directory, that a
+	// call.output batch went to; Lines is how many lines it added.
+	File  string `json:"file,omitempty"`
+	Lines int    `json:"lines,omitempty"`
 	// Log holds a batch of records a watch saw (watch.line).
 	Log []LogLine `json:"log,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,6 +63,26 @@ type Journal struct {
 	secrets [][]byte
 	path    string
 	err     error
+	// outputs are the per-call output files, opened on first use.
+	outputs map[int]*outputFile
+}
+
+// outputFile holds one call's output lines, raw, one per line, each
+// prefixed with its stream: "1 " standard output, "2 " standard error,
+// "i " drillbook's own notes. Writing lines raw instead of one JSON record
+// each keeps a step that prints a million lines cheap.
+type outputFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+// OutputDir is the directory, inside a run directory, of the output files.
+const OutputDir = "output"
+
+// OutputPath returns the path, relative to the run directory, of a call's
+// output file.
+func OutputPath(callID int) string {
+	return filepath.Join(OutputDir, strconv.Itoa(callID)+".log")
 }
 
 // CreateJournal creates the journal of a new run.
@@ -150,7 +171,81 @@ func (j *Journal) Append(r Record, sync bool) (int, error) {
 	return r.Seq, nil
 }
 
+// AppendOutput writes a batch of a call's output lines to the call's output
+// file, secrets redacted, and returns the file's path relative to the run
+// directory. The lines reach the disk at the next sync, before the next
+// effect.
+func (j *Journal) AppendOutput(callID int, lines []OutputLine) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err != nil {
+		return "", j.err
+	}
+	of, ok := j.outputs[callID]
+	if !ok {
+		dir := filepath.Join(filepath.Dir(j.path), OutputDir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			j.err = fmt.Errorf("create output directory: %w", err)
+			return "", j.err
+		}
+		f, err := os.OpenFile(filepath.Join(filepath.Dir(j.path), OutputPath(callID)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			j.err = fmt.Errorf("open output file: %w", err)
+			return "", j.err
+		}
+		of = &outputFile{f: f, w: bufio.NewWriterSize(f, 256<<10)}
+		if j.outputs == nil {
+			j.outputs = map[int]*outputFile{}
+		}
+		j.outputs[callID] = of
+	}
+	var buf []byte
+	for _, l := range lines {
+		tag := "1 "
+		switch l.Stream {
+		case Stderr:
+			tag = "2 "
+		case Info:
+			tag = "i "
+		}
+		buf = append(buf, tag...)
+		buf = append(buf, l.Text...)
+		buf = append(buf, '\n')
+	}
+	if len(j.secrets) > 0 {
+		buf = redactRaw(buf, j.secrets)
+	}
+	if _, err := of.w.Write(buf); err != nil {
+		j.err = fmt.Errorf("write output file: %w", err)
+		return "", j.err
+	}
+	return OutputPath(callID), nil
+}
+
+// redactRaw masks secrets in raw bytes (the JSON-escaped form is what
+// j.secrets holds; raw output needs the plain form too).
+func redactRaw(b []byte, secrets [][]byte) []byte {
+	for _, s := range secrets {
+		var plain string
+		if err := json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &plain); err == nil && plain != "" {
+			b = bytes.ReplaceAll(b, []byte(plain), []byte(SecretMarker))
+		}
+		b = bytes.ReplaceAll(b, s, []byte(SecretMarker))
+	}
+	return b
+}
+
 func (j *Journal) syncLocked() error {
+	for id, of := range j.outputs {
+		if err := of.w.Flush(); err != nil {
+			j.err = fmt.Errorf("write output file %d: %w", id, err)
+			return j.err
+		}
+		if err := of.f.Sync(); err != nil {
+			j.err = fmt.Errorf("sync output file %d: %w", id, err)
+			return j.err
+		}
+	}
 	if err := j.w.Flush(); err != nil {
 		j.err = fmt.Errorf("write journal %s: %w", j.path, err)
 		return j.err
@@ -180,6 +275,12 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	err := j.syncLocked()
+	for _, of := range j.outputs {
+		if cerr := of.f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}
+	j.outputs = nil
 	if cerr := j.f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
@@ -283,7 +384,9 @@ func (jd *JournalData) Events() []Event {
 	var evs []Event
 	for _, r := range jd.Records {
 		if r.Ev != nil {
-			evs = append(evs, *r.Ev)
+			ev := *r.Ev
+			ev.Seq = r.Seq
+			evs = append(evs, ev)
 		}
 	}
 	return evs

@@ -451,13 +451,20 @@ func (r *Runner) flushOutput() {
 	r.outMu.Unlock()
 	for _, id := range ids {
 		b := bufs[id]
-		for i := range b.Output {
-			b.Output[i].Text = Redact(b.Output[i].Text, r.cfg.Secrets)
+		if len(r.cfg.Secrets) > 0 {
+			for i := range b.Output {
+				b.Output[i].Text = Redact(b.Output[i].Text, r.cfg.Secrets)
+			}
 		}
 		now := r.cfg.Now()
 		if len(b.Output) > 0 {
-			ev := &Event{Time: now, Type: EvCallOutput, ID: id, Step: b.Step, Output: b.Output}
-			_, _ = r.cfg.Journal.Append(Record{Time: now, Ev: ev}, false)
+			// The lines go to the call's output file; the journal records
+			// where and how many.
+			file, err := r.cfg.Journal.AppendOutput(id, b.Output)
+			if err == nil {
+				ev := &Event{Time: now, Type: EvCallOutput, ID: id, Step: b.Step, File: file, Lines: len(b.Output)}
+				_, _ = r.cfg.Journal.Append(Record{Time: now, Ev: ev}, false)
+			}
 		}
 		if len(b.Log) > 0 {
 			ev := &Event{Time: now, Type: EvWatchLine, ID: id, Step: b.Step, Log: b.Log}

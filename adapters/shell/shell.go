@@ -198,9 +198,10 @@ func (r *Run) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runb
 		if n := len(oc.StdoutTail); n > 0 {
 			res.Vars["last_line"] = oc.StdoutTail[n-1]
 		}
-		if oc.Truncated {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("standard output is longer than %d bytes: {{ .out.STEP.stdout }} holds only its start", captureBytes))
-		}
+		// A long output is normal; {{ .out.STEP.stdout }} holds its first
+		// captureBytes (the operation's doc says so) and the output file
+		// keeps all of it, so a truncated capture is not worth a warning.
+		res.Vars["stdout_truncated"] = strconv.FormatBool(oc.Truncated)
 	} else {
 		res.Evidence = []string{"interactive: the command had the terminal, its output was not captured"}
 	}

@@ -85,10 +85,8 @@ func (e *estate) Close() error {
 // starts only the simulations the runbook needs; a real target decodes the
 // adapter sections of targets.yaml.
 //
-// fresh asks for a new simulation for a new run with a scenario: the
-// WebSphere and MessageSight faults fire once, so a second drill of the same
-// fault needs an estate where it has not fired yet. A resume never asks for
-// one: it must find the estate as it left it.
+// fresh marks a new run (not a resume, which must find the estate as it
+// left it): a new drill of a WebSphere fault gets a new cell.
 func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, fresh bool) (*estate, error) {
 	if name == "" {
 		name = runbook.TrainingTarget
@@ -145,13 +143,12 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	used := adaptersUsed(rb)
 	known := scenario == ""
 	dir := func(name string) string { return filepath.Join(state, "training", name) }
-	if fresh && scenario != "" {
-		for _, part := range []string{"was", "messagesight"} {
-			if used[part] {
-				if err := os.RemoveAll(dir(part)); err != nil {
-					return fmt.Errorf("reset the training %s estate: %w", part, err)
-				}
-			}
+	// The WebSphere cell's faults fire once: a new drill of a fault gets a
+	// new cell (its backup set is built with it). Other parts keep their
+	// state between runs, so a restore finds the backup a backup run made.
+	if fresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(wasScenarios(), scenario) {
+		if err := os.RemoveAll(dir("was")); err != nil {
+			return fmt.Errorf("reset the training WebSphere cell: %w", err)
 		}
 	}
 	if used["was"] {

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -13,7 +13,7 @@ import (
 // the command line's --confirm, --outcome and --yes. A question it cannot
 // answer stops the run, resumable, with a line saying which flag is missing.
 type plainUI struct {
-	w        io.Writer
+	w        *bufio.Writer
 	runner   *runbook.Runner
 	runID    string
 	confirms map[string][]string
@@ -34,20 +34,25 @@ func answer(m map[string][]string, key string) []string {
 
 func (p *plainUI) printf(format string, args ...any) { fmt.Fprintf(p.w, format, args...) }
 
-// Update implements runbook.Frontend.
+// Update implements runbook.Frontend. Output is buffered and flushed once
+// per update, so a flood of lines costs a few writes, not one per line.
 func (p *plainUI) Update(u runbook.Update) {
+	defer p.w.Flush()
 	if b := u.Batch; b != nil {
 		for _, l := range b.Output {
-			mark := "|"
-			if l.Stream == runbook.Stderr {
-				mark = "!"
-			} else if l.Stream == runbook.Info {
+			mark := "    | "
+			switch l.Stream {
+			case runbook.Stderr:
+				mark = "    ! "
+			case runbook.Info:
 				if strings.HasPrefix(l.Text, "$ ") {
 					continue // the command was printed before it ran
 				}
-				mark = "·"
+				mark = "    · "
 			}
-			p.printf("    %s %s\n", mark, l.Text)
+			p.w.WriteString(mark)
+			p.w.WriteString(l.Text)
+			p.w.WriteByte('\n')
 		}
 		for _, l := range b.Log {
 			// Success and failure lines end the watch and are printed then.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -124,7 +125,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	if interactive {
 		return driveScreen(ctx, g, sess, est)
 	}
-	ui := &plainUI{w: g.io.Out, confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID}
+	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
@@ -135,6 +136,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	}
 	code := outcomeCode(out)
 	ui.closing(out, code)
+	ui.w.Flush()
 	if code != exitOK {
 		return exitStatus{code: code}
 	}
