@@ -474,6 +474,9 @@ func (e *Engine) call(in *instance, phase Phase, op string, with map[string]Valu
 		e.fail(in, string(phase)+": "+err.Error(), false)
 		return
 	}
+	if phase == PhaseAction && in.step.Interactive {
+		args["interactive"] = true // the validator allows it on shell.run only
+	}
 	in.callID = e.id()
 	in.callPhase = phase
 	in.state = StateRunning

@@ -21,7 +21,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // operation and a destructive one.
 func testSpecs() []OpSpec {
 	return []OpSpec{
-		{Name: "shell.run", Args: []ArgSpec{{Name: "argv", Kind: ArgList, Required: true}, {Name: "timeout", Kind: ArgDuration}}},
+		{Name: "shell.run", Args: []ArgSpec{{Name: "argv", Kind: ArgList, Required: true}, {Name: "timeout", Kind: ArgDuration}, {Name: "interactive", Kind: ArgBool}}},
 		{Name: "test.check", Args: []ArgSpec{{Name: "what", Kind: ArgString}}},
 		{Name: "test.wipe", Destructive: true, Args: []ArgSpec{{Name: "target", Kind: ArgString, Required: true}}},
 		{Name: "test.find", Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
