@@ -98,8 +98,9 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := tr.Stop
 	t.Cleanup(func() {
-		if err := tr.Stop(); err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("stop the training node: %v", err)
 		}
 	})
@@ -231,6 +232,17 @@ func TestAdapterOnRealNode(t *testing.T) {
 		t.Fatalf("under_maintenance = %s while drained", v)
 	}
 	h.must("rabbitmq.revive", nil)
+
+	// The consumer-left scenario attaches to the same node with a consumer
+	// left on v1/cq.a: the backup's check refuses until Stop closes it.
+	left, err := StartTraining(ctx, dir, "consumer-left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop = left.Stop
+	if _, err, _ := h.run("rabbitmq.check-idle", nil); err == nil || !strings.Contains(err.Error(), "1 consumers and 1 client connections remain") {
+		t.Fatalf("check-idle in the consumer-left scenario: err = %v", err)
+	}
 }
 
 // consumeAll reads every message of a queue (acking it) and returns the

@@ -64,10 +64,14 @@ type Counts struct {
 
 // QueueCount is one queue's count at backup time.
 type QueueCount struct {
-	Vhost    string `json:"vhost"`
-	Name     string `json:"name"`
-	Type     string `json:"type"`
-	Messages int    `json:"messages"`
+	// Vhost and Name identify the queue.
+	Vhost string `json:"vhost"`
+	Name  string `json:"name"`
+	// Type is classic, quorum or stream; only classic queues are in the
+	// backup's msg_stores.
+	Type string `json:"type"`
+	// Messages is the exact ready count (passive declare) at backup time.
+	Messages int `json:"messages"`
 }
 
 // Operations returns the RabbitMQ operations for one target. Spec works on
