@@ -49,6 +49,7 @@ func (b *broker) password(ctx context.Context) (string, error) {
 // calls whose stdout is JSON the adapter parses.
 type quietOut struct{ out runbook.Output }
 
+// Line forwards everything but standard output.
 func (q quietOut) Line(s runbook.Stream, text string) {
 	if q.out != nil && s != runbook.Stdout {
 		q.out.Line(s, text)

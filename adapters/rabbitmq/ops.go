@@ -24,8 +24,13 @@ type op struct {
 	run  func(context.Context, runbook.Call, runbook.Output) (runbook.Result, error)
 }
 
-func (o *op) Spec() runbook.OpSpec                      { return o.spec }
+// Spec describes the operation.
+func (o *op) Spec() runbook.OpSpec { return o.spec }
+
+// Plan says what Run would do.
 func (o *op) Plan(c runbook.Call) (runbook.Plan, error) { return o.plan(c) }
+
+// Run carries the call out; a failed call never reports exit code 0.
 func (o *op) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 	res, err := o.run(ctx, c, out)
 	if res.ExitCode == 0 && err != nil {
