@@ -466,8 +466,17 @@ func (r *Runner) flushOutput() {
 				_, _ = r.cfg.Journal.Append(Record{Time: now, Ev: ev}, false)
 			}
 		}
-		if len(b.Log) > 0 {
-			ev := &Event{Time: now, Type: EvWatchLine, ID: id, Step: b.Step, Log: b.Log}
+		// The screen shows every record a watch sees; the journal keeps the
+		// ones that matched a pattern (the log file itself keeps the rest),
+		// so a resumed watch reading a large backlog does not copy it.
+		var matched []LogLine
+		for _, l := range b.Log {
+			if l.Kind != MatchNone {
+				matched = append(matched, l)
+			}
+		}
+		if len(matched) > 0 {
+			ev := &Event{Time: now, Type: EvWatchLine, ID: id, Step: b.Step, Log: matched}
 			_, _ = r.cfg.Journal.Append(Record{Time: now, Ev: ev}, false)
 		}
 		r.cfg.Frontend.Update(Update{Batch: b, Status: r.eng.Status()})

@@ -44,7 +44,7 @@ func main() {
 
 // Main runs drillbook with args and returns the exit code.
 func Main(args []string, s streams) int {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 	defer stop()
 	g := &globalOptions{io: s}
 	root := newRootCmd(g)

@@ -84,7 +84,11 @@ func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, hold *termi
 // runScreen runs the program, then says how the run ended on the normal
 // screen and returns the exit status.
 func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *terminalHold) error {
-	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx))
+	// drillbook turns SIGINT, SIGTERM and SIGHUP into ctx's cancellation
+	// for every mode. bubbletea's own handler would race it: when the
+	// cancelled context ends the event loop first, its handler blocks for
+	// ever sending QuitMsg and the program never gives the terminal back.
+	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	hold.set(p)
 	_, perr := p.Run()
 	out, rerr, ran := app.Outcome(15 * time.Second)
