@@ -24,14 +24,14 @@ test: deps vet
 	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(FUZZTIME)
 
-# A short run of every fuzz target; `make fuzz FUZZTIME=10m` for a long one.
+# A short run of every fuzz target (make test); `make fuzz FUZZ=10m` for a long one.
 fuzz-smoke:
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./runbook
-	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) ./runbook
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./adapters/logwatch
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:
-	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$${FUZZTIME:-2m}
+	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(or $(FUZZ),2m)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

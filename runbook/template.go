@@ -66,6 +66,7 @@ func templateRefs(text string) ([]string, error) {
 		return nil, fmt.Errorf("template does not parse: %s", msg)
 	}
 	var refs []string
+	var bad error
 	var visit func(n parse.Node)
 	addField := func(idents []string) {
 		if len(idents) == 0 {
@@ -108,9 +109,11 @@ func templateRefs(text string) ([]string, error) {
 			visit(n.List)
 			visit(n.ElseList)
 		case *parse.RangeNode:
-			visit(n.Pipe)
-			visit(n.List)
-			visit(n.ElseList)
+			// A runbook template renders one value; a loop over a number
+			// ({{ range 1000000000000 }}) would hang the run.
+			bad = fmt.Errorf("template uses range: runbook templates render values, not loops (use foreach: on the step)")
+		case *parse.TemplateNode:
+			bad = fmt.Errorf("template calls another template: runbook templates render one value")
 		case *parse.WithNode:
 			visit(n.Pipe)
 			visit(n.List)
@@ -118,5 +121,11 @@ func templateRefs(text string) ([]string, error) {
 		}
 	}
 	visit(t.Tree.Root)
+	if len(t.Templates()) > 1 {
+		bad = fmt.Errorf("template defines other templates: runbook templates render one value")
+	}
+	if bad != nil {
+		return nil, bad
+	}
 	return refs, nil
 }

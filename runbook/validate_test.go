@@ -66,6 +66,8 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 			`bad.yaml:5:39: a secret parameter cannot have a default`}},
 		{"foreach over a string", head + "params:\n  - {name: e, type: string}\nsteps:\n  - id: a\n    manual: x {{ .item }}\n    foreach: {param: e}\n", []string{
 			`bad.yaml:9:22: foreach: parameter "e" is a string, not a list`}},
+		{"range in a template", head + "steps:\n  - id: a\n    manual: \"{{ range 1000000000000 }}{{ end }}\"\n", []string{
+			`bad.yaml:6:13: template uses range: runbook templates render values, not loops`}},
 		{"schema", "schema: drillbook/v9\nid: t\ntitle: T\nsteps:\n  - id: a\n    manual: x\n", []string{
 			`bad.yaml:1:9: unknown schema "drillbook/v9"`}},
 		{"malformed yaml", head + "steps:\n  - id: a\n   manual: x\n", []string{
