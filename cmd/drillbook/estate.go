@@ -231,6 +231,31 @@ func (g *globalOptions) loadTarget(name string) (*runbook.Target, error) {
 	return t, nil
 }
 
+// productRank orders products for listing: the WebSphere procedures
+// first, generic runbooks (the demo) last.
+func productRank(product string) int {
+	switch product {
+	case "websphere":
+		return 0
+	case "messagesight":
+		return 1
+	case "rabbitmq":
+		return 2
+	}
+	return 3
+}
+
+// sortRunbooks orders runbooks by product, then by id, so the picker and
+// `list` show the same order.
+func sortRunbooks(rbs []*runbook.Runbook) {
+	slices.SortStableFunc(rbs, func(a, b *runbook.Runbook) int {
+		if ra, rb := productRank(a.Product), productRank(b.Product); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+}
+
 // shippedRunbooks parses every embedded runbook.
 func shippedRunbooks() ([]*runbook.Runbook, error) {
 	names, err := fs.Glob(runbooks.FS, "*.yaml")
@@ -251,6 +276,7 @@ func shippedRunbooks() ([]*runbook.Runbook, error) {
 		}
 		out = append(out, rb)
 	}
+	sortRunbooks(out)
 	return out, errors.Join(errs...)
 }
 

@@ -126,12 +126,12 @@ func TestScreenTmuxEndToEnd(t *testing.T) {
 	}
 	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "DRILLBOOK_OPERATOR": "tester", "TERM": "xterm-256color"},
 		bin, "--runbooks", dir)
-	s.wait(20*time.Second, "Runbooks · target training (SIMULATED)", "demo-shell")
+	s.wait(20*time.Second, "Runbooks · target training (SIMULATED)", "was-sib-backup")
 	s.text("/")
 	s.wait(5*time.Second, "Filter:")
 	s.text("screen-test")
 	s.keys("Enter")
-	s.waitGone(10*time.Second, "demo-shell")
+	s.waitGone(10*time.Second, "was-sib-backup")
 	s.keys("Enter")
 	s.wait(20*time.Second, "Parameters · Screen test", "workdir")
 	s.keys("C-s")
