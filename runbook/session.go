@@ -351,12 +351,16 @@ func lastRun(runs string) (string, error) {
 			continue
 		}
 		dir := filepath.Join(runs, e.Name())
-		jd, err := ReadJournal(filepath.Join(dir, JournalFile))
-		if err != nil {
-			continue
+		var at time.Time
+		if jd, err := ReadJournal(filepath.Join(dir, JournalFile)); err == nil {
+			at = jd.Meta.Started
+		} else if len(e.Name()) >= 15 {
+			// A damaged journal still counts, by the time in its run id,
+			// so that the command reading it can say what is wrong.
+			at, _ = time.Parse("20060102-150405", e.Name()[:15])
 		}
-		if best == "" || jd.Meta.Started.After(bestAt) {
-			best, bestAt = dir, jd.Meta.Started
+		if best == "" || at.After(bestAt) {
+			best, bestAt = dir, at
 		}
 	}
 	if best == "" {
