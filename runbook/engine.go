@@ -247,8 +247,17 @@ func foreachVar(f *Foreach) string {
 	return "item"
 }
 
+// renderTitle renders a step's title for display. A title is shown on
+// screen and in plain output, which the journal's redaction does not reach,
+// so secret parameters render as SecretMarker.
 func (e *Engine) renderTitle(in *instance) string {
-	t, err := render(in.step.Title, e.data(in))
+	d := e.data(in)
+	for _, p := range e.rb.Params {
+		if s, _ := d[p.Name].(string); p.Type == TypeSecret && s != "" {
+			d[p.Name] = SecretMarker
+		}
+	}
+	t, err := render(in.step.Title, d)
 	if err != nil || t == "" {
 		if in.step.Title != "" && err == nil {
 			return in.step.Title
