@@ -781,7 +781,7 @@ func (m *runView) view() string {
 	hm.Styles.ShortSeparator = st.Dim
 	hm.Styles.Ellipsis = st.Dim
 	rows = append(rows, fit(hm.ShortHelpView(m.help().short), w))
-	return strings.Join(rows, "\n")
+	return strings.Join(rows[:min(len(rows), m.c.height)], "\n")
 }
 
 // body draws everything between the header and the status line.
@@ -835,6 +835,9 @@ func (m *runView) body(top, outH, logH int) []string {
 
 // overlay puts a dialog box in the middle of the body rows.
 func (m *runView) overlay(body []string, box string) []string {
+	if len(body) == 0 {
+		return body // a terminal too short for any body row
+	}
 	lines := strings.Split(box, "\n")
 	w := m.c.width
 	if len(lines) > len(body) {

@@ -248,3 +248,15 @@ func TestTUIResizeKeepsLayout(t *testing.T) {
 		checkSize(t, s.v.view(), sz.w, sz.h)
 	}
 }
+
+// TestTUITinyTerminalWithDialog draws the run view, with the confirmation
+// dialog open, on terminals too small for it: it must draw what fits and
+// never panic (a split tmux pane can be two rows high).
+func TestTUITinyTerminalWithDialog(t *testing.T) {
+	s := newSim(t, 80, 24)
+	s.toConfirm()
+	for _, sz := range []struct{ w, h int }{{1, 1}, {2, 2}, {10, 3}, {20, 4}, {30, 6}} {
+		s.v.c.width, s.v.c.height = sz.w, sz.h
+		checkSize(t, s.v.view(), sz.w, sz.h)
+	}
+}
