@@ -217,6 +217,8 @@ func TestTUICleanControlSequences(t *testing.T) {
 		"clear\x1b[2J\x1b[Hscreen": "clearscreen",
 		"bell\a":                   "bell?",
 		"bad \xff utf8":            "bad ? utf8",
+		"csi \u009b2J c1":          "csi ?2J c1",
+		"é ü are text":             "é ü are text",
 	} {
 		if got := clean(in); got != want {
 			t.Errorf("clean(%q) = %q, want %q", in, got, want)

@@ -171,7 +171,10 @@ func (p *pane) view(st Styles, width, height int) string {
 func clean(s string) string {
 	bad := false
 	for i := 0; i < len(s); i++ {
-		if b := s[i]; b < 0x20 || b == 0x7f {
+		// C0 controls and DEL, and C1 controls (U+0080-U+009F, encoded
+		// C2 80-C2 9F), which some terminals obey like ESC sequences.
+		b := s[i]
+		if b < 0x20 || b == 0x7f || b == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0 {
 			bad = true
 			break
 		}
