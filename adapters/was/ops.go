@@ -179,12 +179,16 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 
 	engineResult := func(verb string) func(runbook.Args, Reply) (runbook.Result, error) {
 		return func(a runbook.Args, rep Reply) (runbook.Result, error) {
-			where := rep.Server
-			if rep.Node != "" {
-				where = rep.Node + "/" + rep.Server
+			summary := fmt.Sprintf("engine %s: %s; nothing to do", a.String("engine"), rep.Before)
+			if rep.Server != "" {
+				where := rep.Server
+				if rep.Node != "" {
+					where = rep.Node + "/" + rep.Server
+				}
+				summary = fmt.Sprintf("engine %s %s in %s: %s -> %s", a.String("engine"), verb, where, rep.Before, rep.After)
 			}
 			return runbook.Result{
-				Summary: fmt.Sprintf("engine %s %s in %s: %s -> %s", a.String("engine"), verb, orNone([]string{where}), rep.Before, rep.After),
+				Summary: summary,
 				Vars:    map[string]string{"server": rep.Server, "node": rep.Node, "state": rep.After, "before": rep.Before},
 			}, nil
 		}
@@ -272,8 +276,13 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 	}
 
 	serverResult := func(a runbook.Args, rep Reply) (runbook.Result, error) {
+		summary := fmt.Sprintf("server %s/%s: %s -> %s", rep.Node, rep.Server, rep.Before, rep.After)
+		if rep.Server == "" {
+			// No server hosted the engine: the script says why in Before.
+			summary = rep.Before + ": " + rep.After
+		}
 		return runbook.Result{
-			Summary: fmt.Sprintf("server %s/%s: %s -> %s", rep.Node, rep.Server, rep.Before, rep.After),
+			Summary: summary,
 			Vars:    map[string]string{"server": rep.Server, "node": rep.Node, "state": rep.After},
 		}, nil
 	}
@@ -379,7 +388,7 @@ func describeInstances(ins []Instance) string {
 }
 
 func orNone(s []string) string {
-	if len(s) == 0 || (len(s) == 1 && s[0] == "") {
+	if len(s) == 0 {
 		return "none"
 	}
 	return strings.Join(s, ", ")

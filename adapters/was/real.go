@@ -96,11 +96,7 @@ func (b *RealBackend) toolArgv(req Request) ([]string, error) {
 		if len(req.Args) != 2 {
 			return nil, fmt.Errorf("%s needs a file and the nostop flag", req.Tool)
 		}
-		argv := []string{b.toolPath(req.Tool), req.Args[0]}
-		if req.Args[1] == "true" {
-			argv = append(argv, "-nostop")
-		}
-		argv = prof(argv)
+		argv := prof(append([]string{b.toolPath(req.Tool)}, configToolArgs(req.Args)...))
 		if req.Tool == ToolBackupConfig {
 			return append(argv, b.cfg.BackupConfigOptions...), nil
 		}
@@ -117,6 +113,16 @@ func (b *RealBackend) toolArgv(req Request) ([]string, error) {
 		return prof([]string{bin, req.Args[1], "-recovery"}), nil
 	}
 	return nil, fmt.Errorf("unknown tool %q", req.Tool)
+}
+
+// configToolArgs turns a backupConfig or restoreConfig request's arguments
+// (the archive, and "true" or "false" for nostop) into the tool's own: the
+// archive, then -nostop when asked.
+func configToolArgs(args []string) []string {
+	if len(args) == 2 && args[1] == "true" {
+		return []string{args[0], "-nostop"}
+	}
+	return args[:min(len(args), 1)]
 }
 
 // Plan shows the command line, with the script and properties file named

@@ -25,11 +25,15 @@ func (b *SimBackend) Host() string { return "simulated cell in " + b.cell.Dir() 
 
 // Plan describes the request as the real backend would run it.
 func (b *SimBackend) Plan(req Request) runbook.Plan {
-	what := "wsadmin script " + req.Script
-	if req.Tool != "" {
+	what, args := "wsadmin script "+req.Script, req.Args
+	switch req.Tool {
+	case "":
+	case ToolBackupConfig, ToolRestoreConfig:
+		what, args = req.Tool, configToolArgs(req.Args)
+	default:
 		what = req.Tool
 	}
-	return runbook.Plan{Host: b.Host(), Detail: fmt.Sprintf("%s %s (simulated)", what, runbook.QuoteArgv(req.Args))}
+	return runbook.Plan{Host: b.Host(), Detail: fmt.Sprintf("%s %s (simulated)", what, runbook.QuoteArgv(args))}
 }
 
 func argAt(args []string, i int) string {
@@ -110,7 +114,10 @@ func (b *SimBackend) do(ctx context.Context, req Request, out runbook.Output) (R
 		if err != nil {
 			return engineReply(r), fmt.Errorf("wsadmin %s: %w", req.Script, err)
 		}
-		out.Line(runbook.Stdout, fmt.Sprintf(`WASX7264I: Stop completed for server "%s" on node "%s"`, r.Server, r.Node))
+		if r.Before == "STARTED" {
+			// wsadmin prints this only when it stopped a running server.
+			out.Line(runbook.Stdout, fmt.Sprintf(`WASX7264I: Stop completed for server "%s" on node "%s"`, r.Server, r.Node))
+		}
 		return engineReply(r), nil
 	case ToolBackupConfig:
 		err := b.cell.BackupConfig(ctx, argAt(a, 0), argAt(a, 1) == "true", tool)
