@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -68,19 +69,57 @@ func (s SecretRef) Resolve(ctx context.Context) (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	default:
-		ctx, cancel := context.WithTimeout(ctx, secretCommandTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			msg := strings.TrimSpace(stderr.String())
-			if ctx.Err() != nil {
-				return "", fmt.Errorf("secret from command %s: no answer within %s", s.Command[0], secretCommandTimeout)
-			}
-			return "", fmt.Errorf("secret from command %s: %w: %s", s.Command[0], err, msg)
-		}
-		return strings.TrimRight(string(out), "\r\n"), nil
+		return s.run(ctx)
 	}
+}
+
+// secretCommandLimit bounds what a secret command may print: a password, a
+// token, a key; not a log.
+const secretCommandLimit = 64 << 10
+
+// run runs the secret command in its own process group with stdin closed;
+// a timeout or a cancel interrupts the whole group, then kills it.
+func (s SecretRef) run(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, secretCommandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Command[0], s.Command[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+	cmd.WaitDelay = 2 * time.Second
+	stdout := &limitedBuffer{max: secretCommandLimit}
+	stderr := &limitedBuffer{max: 4 << 10}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	err := cmd.Run()
+	if cmd.Process != nil && ctx.Err() != nil {
+		// Whatever the command left behind in its group goes too.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return "", fmt.Errorf("secret from command %s: no answer within %s: check that it runs without a prompt", s.Command[0], secretCommandTimeout)
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("secret from command %s: %w", s.Command[0], ctx.Err())
+	case err != nil:
+		return "", fmt.Errorf("secret from command %s: %w: %s", s.Command[0], err, strings.TrimSpace(stderr.b.String()))
+	case stdout.over:
+		return "", fmt.Errorf("secret from command %s: it printed more than %d bytes: it must print the secret alone", s.Command[0], secretCommandLimit)
+	}
+	return strings.TrimRight(stdout.b.String(), "\r\n"), nil
+}
+
+// limitedBuffer keeps the first max bytes written to it and notes whether
+// more came.
+type limitedBuffer struct {
+	b    bytes.Buffer
+	max  int
+	over bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := l.max - l.b.Len(); len(p) > room {
+		l.over = true
+		l.b.Write(p[:max(room, 0)])
+		return len(p), nil
+	}
+	return l.b.Write(p)
 }

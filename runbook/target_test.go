@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,5 +108,31 @@ func TestSecretRefSources(t *testing.T) {
 	// A CLI that waits for input gets end of file at once instead of hanging.
 	if _, err := (SecretRef{Command: []string{"sh", "-c", "read x && echo $x"}}).Resolve(ctx); err == nil {
 		t.Fatal("a command reading a closed stdin must fail, not hang")
+	}
+}
+
+// TestSecretCommandOwnGroup checks that a secret command runs as the leader
+// of its own process group, so a cancel reaches everything it started, and
+// that a cancel ends it at once with the cancel named in the error.
+func TestSecretCommandOwnGroup(t *testing.T) {
+	v, err := (SecretRef{Command: []string{"sh", "-c", `echo "$$ $(cut -d' ' -f5 /proc/$$/stat)"`}}).Resolve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, pgid, _ := strings.Cut(v, " ")
+	if pid == "" || pid != pgid {
+		t.Fatalf("the secret command ran as pid %q in process group %q, want its own group", pid, pgid)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := (SecretRef{Command: []string{"sleep", "30"}}).Resolve(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled resolve returned %v, want context.Canceled", err)
+	}
+}
+
+func TestSecretCommandPrintingTooMuch(t *testing.T) {
+	_, err := (SecretRef{Command: []string{"head", "-c", "100000", "/dev/zero"}}).Resolve(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "must print the secret alone") {
+		t.Fatalf("got %v, want a refusal of 100000 bytes of output", err)
 	}
 }
