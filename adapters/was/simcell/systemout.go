@@ -121,15 +121,19 @@ func (w LogWriter) Rotate() error {
 	t := w.now()
 	name := filepath.Join(w.Dir, RotatedName(t))
 	for i := 1; ; i++ {
-		if _, err := os.Stat(name); errors.Is(err, os.ErrNotExist) {
+		_, err := os.Lstat(name)
+		if errors.Is(err, os.ErrNotExist) {
 			break
+		}
+		if err != nil {
+			return fmt.Errorf("rotate %s: %w", w.Path(), err)
 		}
 		// Two rolls within one second: take the next free second, as the
 		// name has no finer resolution.
 		name = filepath.Join(w.Dir, RotatedName(t.Add(time.Duration(i)*time.Second)))
 	}
 	if err := os.Rename(w.Path(), name); err != nil {
-		return err
+		return fmt.Errorf("rotate %s: %w", w.Path(), err)
 	}
 	if w.MaxBackups <= 0 {
 		return nil
