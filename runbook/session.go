@@ -151,19 +151,37 @@ type ResumeSession struct {
 // ErrRunFinished is returned when resuming a run that already ended.
 var ErrRunFinished = errors.New("the run has already finished")
 
-// Resume reopens a run: it reads the journal (tolerating a torn last line),
-// rebuilds the engine by replaying the journaled inputs, takes the lock and
+// Resume reopens a run: it takes the lock, reads the journal (tolerating a
+// torn last line), rebuilds the engine by replaying the journaled inputs and
 // returns a session whose First input reconciles what was in flight.
-func Resume(rs ResumeSession) (*Session, error) {
+func Resume(rs ResumeSession) (s *Session, err error) {
 	dir, err := FindRun(rs.StateDir, rs.RunID)
 	if err != nil {
 		return nil, err
 	}
-	jd, err := ReadJournal(filepath.Join(dir, JournalFile))
+	path := filepath.Join(dir, JournalFile)
+	jd, err := ReadJournal(path)
 	if err != nil {
 		return nil, err
 	}
 	meta := jd.Meta
+	lock, owns := rs.Lock, rs.Lock == nil
+	if owns {
+		lock, err = AcquireLock(rs.StateDir, meta.RunbookID, meta.Target, LockInfo{User: rs.Operator, Host: rs.Host, PID: os.Getpid(), Since: rs.Now, RunID: meta.RunID})
+		if err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				release(lock, owns)
+			}
+		}()
+		// Read again under the lock: records the previous holder appended
+		// after the first read must not be cut off when the journal reopens.
+		if jd, err = ReadJournal(path); err != nil {
+			return nil, err
+		}
+	}
 	for _, ev := range jd.Events() {
 		if ev.Type == EvRunFinished {
 			return nil, fmt.Errorf("run %s: %w (%s); see `drillbook report %s`", meta.RunID, ErrRunFinished, ev.Status, meta.RunID)
@@ -192,12 +210,12 @@ func Resume(rs ResumeSession) (*Session, error) {
 		if rs.Secret == nil {
 			return nil, fmt.Errorf("secret parameter %s must be given again to resume: set %s", name, EnvName(name))
 		}
-		s, err := rs.Secret(name)
+		v, err := rs.Secret(name)
 		if err != nil {
 			return nil, err
 		}
-		given[name] = s
-		secrets = append(secrets, s)
+		given[name] = v
+		secrets = append(secrets, v)
 	}
 	vals, err := ResolveParams(rb, given)
 	if err != nil {
@@ -210,17 +228,9 @@ func Resume(rs ResumeSession) (*Session, error) {
 	for _, in := range jd.Inputs() {
 		eng.Handle(in)
 	}
-	lock, owns := rs.Lock, rs.Lock == nil
-	if owns {
-		lock, err = AcquireLock(rs.StateDir, meta.RunbookID, meta.Target, LockInfo{User: rs.Operator, Host: rs.Host, PID: os.Getpid(), Since: rs.Now, RunID: meta.RunID})
-		if err != nil {
-			return nil, err
-		}
-	}
 	secrets = append(secrets, rs.ExtraHide...)
 	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)
 	if err != nil {
-		release(lock, owns)
 		return nil, err
 	}
 	return &Session{RunID: meta.RunID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
