@@ -70,10 +70,6 @@ func (s *lineSplitter) flush(end int64, emit lineFunc) bool {
 	return emit(cleanLine(s.buf), s.start, end, s.over)
 }
 
-// pending reports the offset of the first byte not yet emitted as part of
-// a complete line, and whether a partial line is held.
-func (s *lineSplitter) pending() (int64, bool) { return s.start, s.has }
-
 func (s *lineSplitter) reset() {
 	s.has, s.over, s.buf = false, false, s.buf[:0]
 }
@@ -135,9 +131,6 @@ func (g *grouper) flush(emit recordFunc) bool {
 	g.open = false
 	return emit(g.buf, g.start, g.end, g.trunc)
 }
-
-// pendingStart reports the offset of the record being gathered.
-func (g *grouper) pendingStart() (int64, bool) { return g.start, g.open }
 
 func (g *grouper) reset() { g.open, g.buf = false, g.buf[:0] }
 

@@ -158,8 +158,11 @@ func (w *Watch) Positions() []runbook.LogPosition {
 	return out
 }
 
-// current returns where the watch stands now in each file.
+// current returns where the watch stands now in each file. It takes the
+// lock: Close may be releasing the followers from another goroutine.
 func (w *Watch) current() []runbook.LogPosition {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	out := make([]runbook.LogPosition, len(w.fol))
 	for i, f := range w.fol {
 		out[i] = f.position()

@@ -211,12 +211,39 @@ func TestWatchCloseWhileWaiting(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	var err error
-	go func() { defer wg.Done(); _, err = wt.Wait(context.Background(), nil) }()
-	time.Sleep(30 * time.Millisecond)
+	waiting := make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer wg.Done()
+		_, err = wt.Wait(context.Background(), func(runbook.LogLine) { once.Do(func() { close(waiting) }) })
+	}()
+	// A context line reaches the callback only from inside Wait: once it
+	// has, Close lands on a Wait in progress.
+	appendTo(t, log, "server starting\n")
+	<-waiting
 	wt.Close()
 	wg.Wait()
 	if err != ErrClosed {
 		t.Fatalf("Wait = %v, want ErrClosed", err)
+	}
+}
+
+// TestWatchCloseAsWaitEnds closes a watch while Wait returns its match:
+// the outcome's positions are read under the same lock Close takes (the
+// race detector fails this test otherwise).
+func TestWatchCloseAsWaitEnds(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		log := filepath.Join(t.TempDir(), "SystemOut.log")
+		appendTo(t, log, "start\n")
+		wt := arm(t, New(), runbook.WatchSpec{Files: []string{log}, Success: []string{"CWSIP0783"}}, nil)
+		appendTo(t, log, flushDone("ME1"))
+		closed := make(chan struct{})
+		go func() { defer close(closed); wt.Close() }()
+		out, err := wt.Wait(context.Background(), nil)
+		<-closed
+		if err == nil && out.Kind != runbook.MatchSuccess || err != nil && err != ErrClosed {
+			t.Fatalf("Wait = %+v, %v; want the match or ErrClosed", out, err)
+		}
 	}
 }
 
