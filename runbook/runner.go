@@ -94,7 +94,6 @@ type Runner struct {
 	calls   map[int]context.CancelFunc
 	watches map[int]context.CancelFunc
 	timers  map[int]*time.Timer
-	steps   map[int]string
 	wg      sync.WaitGroup
 	done    chan struct{}
 	waiting *Event
@@ -115,7 +114,6 @@ func NewRunner(cfg RunnerConfig) *Runner {
 		calls:   map[int]context.CancelFunc{},
 		watches: map[int]context.CancelFunc{},
 		timers:  map[int]*time.Timer{},
-		steps:   map[int]string{},
 		done:    make(chan struct{}),
 	}
 }
@@ -187,8 +185,8 @@ func (r *Runner) Run(ctx context.Context, first ...Input) (Outcome, error) {
 			}
 			queue = append(queue, more...)
 			if r.eng.Status().Final() {
-				r.flushOutput()
 				r.abandon()
+				r.flushOutput()
 				if err := r.cfg.Journal.Sync(); err != nil {
 					return Outcome{Status: r.eng.Status()}, err
 				}
@@ -205,9 +203,11 @@ func (r *Runner) Run(ctx context.Context, first ...Input) (Outcome, error) {
 	}
 }
 
+// interrupt stops what is in flight, then records the last lines it
+// printed while stopping and the interruption itself.
 func (r *Runner) interrupt(why string) (Outcome, error) {
-	r.flushOutput()
 	r.abandon()
+	r.flushOutput()
 	ev := &Event{Time: r.cfg.Now(), Type: EvRunInterrupted, Reason: why}
 	_, err := r.cfg.Journal.Append(Record{Time: ev.Time, Ev: ev}, true)
 	r.cfg.Frontend.Update(Update{Event: ev, Status: RunInterrupted, Steps: r.eng.Steps()})
@@ -361,7 +361,6 @@ func (r *Runner) startCall(ev *Event) {
 		cancel = func() { c2(); inner() }
 	}
 	r.calls[id] = cancel
-	r.steps[id] = ev.Step
 	out := OutputFunc(func(stream Stream, text string) { r.addOutput(id, ev.Step, stream, text) })
 	r.wg.Add(1)
 	go func() {

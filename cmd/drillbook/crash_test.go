@@ -205,6 +205,10 @@ func TestInterruptIsResumableWithExit4(t *testing.T) {
 	if !strings.Contains(out.String(), "interrupted: `drillbook resume") {
 		t.Errorf("no resume hint:\n%s", out.String())
 	}
+	// The adapter's note that it stopped the step is shown and kept.
+	if !strings.Contains(out.String(), "· stopping sh: interrupting its process group") {
+		t.Errorf("the call's last line, printed while it was stopped, is missing:\n%s", out.String())
+	}
 	b, _ := os.ReadFile(filepath.Join(work, "pid"))
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
 	deadline := time.Now().Add(20 * time.Second)
