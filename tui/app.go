@@ -8,7 +8,7 @@ package tui
 import (
 	"context"
 	"errors"
-	"sync"
+	"fmt"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -101,10 +101,11 @@ const (
 // App is the root model: it routes messages to the picker, the form or the
 // run view, and holds nothing of theirs.
 type App struct {
-	c     *common
-	ctx   context.Context
-	state state
-	home  *Home
+	c      *common
+	ctx    context.Context
+	cancel context.CancelFunc // ends ctx once the app is closed
+	state  state
+	home   *Home
 
 	picker picker
 	form   form
@@ -114,15 +115,24 @@ type App struct {
 	prepared *Prepared
 	chosen   *runbook.Runbook
 	busy     string // what the app waits for (preparing, starting)
-	err      error  // shown on the current screen
+
+	// pending carries the result of the prepare or start command in
+	// flight (there is at most one): the command puts it here before
+	// returning it as a message and Update takes it back out, so when the
+	// program stops first (ctrl+c while a target is being prepared) Close
+	// still finds the target or session that was made, and releases it.
+	pending chan tea.Msg
 
 	ended   chan runEndedMsg
 	outcome *runEndedMsg
 	leaving bool
 
-	mu      sync.Mutex
 	closers []func() error
 }
+
+// pendingWait bounds how long Close waits for a prepare or start command
+// the program outlived; its context is cancelled first.
+const pendingWait = 30 * time.Second
 
 func newApp(opts Options) *App {
 	r := opts.Renderer
@@ -139,11 +149,12 @@ func newApp(opts Options) *App {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	ctx := opts.Context
-	if ctx == nil {
-		ctx = context.Background()
+	parent := opts.Context
+	if parent == nil {
+		parent = context.Background()
 	}
-	return &App{c: c, ctx: ctx, ended: make(chan runEndedMsg, 1)}
+	ctx, cancel := context.WithCancel(parent)
+	return &App{c: c, ctx: ctx, cancel: cancel, pending: make(chan tea.Msg, 1), ended: make(chan runEndedMsg, 1)}
 }
 
 // NewRun returns the screen for a run already started or resumed. fe must
@@ -167,12 +178,9 @@ func NewHome(opts Options, h Home) *App {
 }
 
 func (a *App) addCloser(f func() error) {
-	if f == nil {
-		return
+	if f != nil {
+		a.closers = append(a.closers, f)
 	}
-	a.mu.Lock()
-	a.closers = append(a.closers, f)
-	a.mu.Unlock()
 }
 
 // Init starts the run when the app opens on one.
@@ -225,7 +233,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case tea.KeyMsg:
 		if msg.String() == "ctrl+c" && a.state != stateRun {
-			return a, a.quit()
+			return a, tea.Quit
 		}
 	case updatesMsg:
 		if a.run != nil {
@@ -243,18 +251,22 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return a, nil
 	case quitRequest:
 		if a.outcome != nil || a.run == nil || a.run.spec.Runner == nil {
-			return a, a.quit()
+			return a, tea.Quit
 		}
 		a.leaving = true // leave when the runner returns
 		return a, nil
 	case preparedMsg:
+		a.takePending()
 		return a, a.prepared2form(msg)
 	case startedMsg:
+		a.takePending()
 		return a, a.started(msg)
 	case backMsg:
-		a.closePrepared()
 		a.state = statePicker
-		a.err = nil
+		if err := a.closePrepared(); err != nil {
+			a.picker.err = "releasing the target: " + firstLine(err.Error())
+			a.picker.setSize()
+		}
 		return a, nil
 	case submitMsg:
 		return a, a.start(msg.values)
@@ -263,7 +275,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statePicker:
 		km, ok := msg.(tea.KeyMsg)
 		if ok && !a.picker.list.SettingFilter() && key.Matches(km, a.c.keys.Quit) {
-			return a, a.quit()
+			return a, tea.Quit
 		}
 		if ok {
 			if rb := a.picker.chosen(km); rb != nil {
@@ -283,29 +295,33 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return a, nil
 }
 
-func (a *App) quit() tea.Cmd {
-	if a.state != stateRun {
-		a.closePrepared()
-	}
-	return tea.Quit
-}
-
 func (a *App) prepare(rb *runbook.Runbook) tea.Cmd {
 	if a.home == nil || a.home.Prepare == nil {
-		a.err = errors.New("this screen cannot start runs")
+		a.picker.err = "this screen cannot start runs"
+		a.picker.setSize()
 		return nil
 	}
-	a.state, a.busy, a.err, a.chosen = statePreparing, "Preparing target "+a.home.Target+" for "+rb.ID+"…", nil, rb
-	ctx, prep := a.ctx, a.home.Prepare
+	a.state, a.busy, a.chosen = statePreparing, "Preparing target "+a.home.Target+" for "+rb.ID+"…", rb
+	ctx, prep, pending := a.ctx, a.home.Prepare, a.pending
 	return func() tea.Msg {
 		p, err := prep(ctx, rb)
-		return preparedMsg{rb: rb, p: p, err: err}
+		msg := preparedMsg{rb: rb, p: p, err: err}
+		pending <- msg
+		return msg
+	}
+}
+
+// takePending takes back the result Update has just received.
+func (a *App) takePending() {
+	select {
+	case <-a.pending:
+	default:
 	}
 }
 
 func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	if msg.err != nil {
-		a.state, a.err = statePicker, msg.err
+		a.state = statePicker
 		a.picker.err = firstLine(msg.err.Error())
 		a.picker.setSize()
 		return nil
@@ -320,21 +336,23 @@ func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 
 func (a *App) start(values map[string]string) tea.Cmd {
 	if a.prepared == nil || a.prepared.Start == nil {
-		a.err = errors.New("the target is not ready: go back and choose the runbook again")
+		a.form.message = "the target is not ready: go back and choose the runbook again"
 		return nil
 	}
 	a.fe = NewFrontend()
-	a.state, a.busy, a.err = stateStarting, "Starting the run…", nil
-	start, fe := a.prepared.Start, a.fe
+	a.state, a.busy = stateStarting, "Starting the run…"
+	start, fe, pending := a.prepared.Start, a.fe, a.pending
 	return func() tea.Msg {
 		spec, err := start(values, fe)
-		return startedMsg{spec: spec, err: err}
+		msg := startedMsg{spec: spec, err: err}
+		pending <- msg
+		return msg
 	}
 }
 
 func (a *App) started(msg startedMsg) tea.Cmd {
 	if msg.err != nil {
-		a.state, a.err = stateForm, msg.err
+		a.state = stateForm
 		a.form.message = msg.err.Error()
 		return nil
 	}
@@ -349,11 +367,14 @@ func (a *App) started(msg startedMsg) tea.Cmd {
 	return a.startRunner()
 }
 
-func (a *App) closePrepared() {
-	if a.prepared != nil && a.prepared.Close != nil {
-		_ = a.prepared.Close()
-	}
+// closePrepared releases a target no run was started on.
+func (a *App) closePrepared() error {
+	p := a.prepared
 	a.prepared = nil
+	if p == nil || p.Close == nil {
+		return nil
+	}
+	return p.Close()
 }
 
 // runEnded takes the runner's return: the updates still queued are shown
@@ -434,18 +455,32 @@ func (a *App) RunID() string {
 	return a.run.spec.RunID
 }
 
-// Close stops the frontend and releases the run and the target. Call it
+// Close stops the frontend and releases the run and the target, including
+// a target or session still being made when the program stopped. Call it
 // after the program has finished and Outcome has been read.
 func (a *App) Close() error {
+	defer a.cancel()
 	if a.fe != nil {
 		a.fe.Close()
 	}
-	a.closePrepared()
-	a.mu.Lock()
+	var errs []error
+	if a.state == statePreparing || a.state == stateStarting {
+		a.cancel()
+		select {
+		case msg := <-a.pending:
+			if m, ok := msg.(startedMsg); ok && m.err == nil && m.spec.Close != nil {
+				errs = append(errs, m.spec.Close())
+			}
+			if m, ok := msg.(preparedMsg); ok && m.err == nil && m.p != nil {
+				a.prepared = m.p
+			}
+		case <-time.After(pendingWait):
+			errs = append(errs, fmt.Errorf("the target for %s was still being prepared after %s: it may need stopping by hand", a.chosen.ID, pendingWait))
+		}
+	}
+	errs = append(errs, a.closePrepared())
 	cl := a.closers
 	a.closers = nil
-	a.mu.Unlock()
-	var errs []error
 	for i := len(cl) - 1; i >= 0; i-- {
 		errs = append(errs, cl[i]())
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -318,4 +319,72 @@ func TestTUIAppResize(t *testing.T) {
 	if v := real.View(); strings.Contains(v, "SIMULATED") || !strings.Contains(v, " target prod-cell ") {
 		t.Errorf("a real target is not shown as such:\n%s", v)
 	}
+}
+
+// TestTUIQuitWhilePreparingReleasesTarget quits (ctrl+c) while the target
+// is being prepared, and while the session is being started: the program
+// stops at once, so the command's result never reaches Update, yet Close
+// still releases the target (a simulated estate's servers) and the session.
+func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
+	now := t0
+	opts := Options{NoColor: true, Now: func() time.Time { return now }}
+	var released []string
+	prepared := func() *Prepared {
+		return &Prepared{Close: func() error { released = append(released, "target"); return nil }}
+	}
+
+	t.Run("preparing", func(t *testing.T) {
+		released = nil
+		h := testHome(t)
+		// The target comes up just as the operator quits.
+		h.Prepare = func(ctx context.Context, rb *runbook.Runbook) (*Prepared, error) {
+			<-ctx.Done()
+			return prepared(), nil
+		}
+		a := NewHome(opts, h)
+		_, cmd := a.Update(tea.KeyMsg{Type: tea.KeyEnter})
+		if cmd == nil {
+			t.Fatal("enter on the picker prepared nothing")
+		}
+		go cmd() // the program's goroutine; its message is never read
+		if _, q := a.Update(tea.KeyMsg{Type: tea.KeyCtrlC}); q == nil || q() != tea.Quit() {
+			t.Fatal("ctrl+c while preparing did not quit")
+		}
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(released, ",") != "target" {
+			t.Errorf("released %q, want the target once", released)
+		}
+	})
+
+	t.Run("starting", func(t *testing.T) {
+		released = nil
+		h := testHome(t)
+		begin := make(chan struct{})
+		h.Prepare = func(context.Context, *runbook.Runbook) (*Prepared, error) {
+			p := prepared()
+			p.Start = func(map[string]string, *Frontend) (RunSpec, error) {
+				<-begin
+				return RunSpec{Close: func() error { released = append(released, "session"); return nil }}, nil
+			}
+			return p, nil
+		}
+		a := NewHome(opts, h)
+		_, cmd := a.Update(tea.KeyMsg{Type: tea.KeyEnter})
+		a.Update(cmd())
+		_, cmd = a.Update(submitMsg{})
+		if cmd == nil {
+			t.Fatal("submitting the form started nothing")
+		}
+		go cmd()
+		a.Update(tea.KeyMsg{Type: tea.KeyCtrlC})
+		close(begin)
+		if err := a.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(released, ",") != "session,target" {
+			t.Errorf("released %q, want the session, then the target", released)
+		}
+	})
 }
