@@ -85,7 +85,6 @@ type Server struct {
 	role     string // HA role when HA is enabled: PRIMARY, STANDBY, UNSYNC
 	oldRole  string
 	syncFrom time.Time // when the standby started to synchronise
-	closed   bool
 
 	srv    *http.Server
 	ln     net.Listener
@@ -279,7 +278,7 @@ func (s *Server) nameLocked() string {
 // comeUpLocked starts listening on the server's port and sets the state the
 // persisted configuration calls for.
 func (s *Server) comeUpLocked() error {
-	if s.closed || s.ctx.Err() != nil {
+	if s.ctx.Err() != nil {
 		return errors.New("emulator: server is closed")
 	}
 	addr := s.opts.Addr
@@ -438,6 +437,13 @@ func (s *Server) finishInterruptedRestart() error {
 func (s *Server) scheduleRestartLocked(kind restartKind) {
 	if s.state == StateStopping {
 		return // a restart is already under way
+	}
+	if s.ctx.Err() != nil {
+		// Closing: a request that was in flight when the listener closed
+		// must not start a goroutine Close no longer waits for. While ctx
+		// is live the goroutine that takes the server down on cancel is
+		// still counted in wg, so the Add below never races Close's Wait.
+		return
 	}
 	s.state = StateStopping
 	s.st.Restarting = string(kind)

@@ -190,15 +190,27 @@ func waitState(t *testing.T, s *Server, want int) (refused bool) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
+// TestRestartReplyLeavesServerStopping: between a restart's 200 reply and
+// the port going away the server reports state 2. The stop delay is longer
+// than the test, so the check does not race the restart.
+func TestRestartReplyLeavesServerStopping(t *testing.T) {
+	opts := fastOptions(t.TempDir())
+	opts.StopDelay = time.Hour
+	s := start(t, opts)
+	if a := call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`); a.status != 200 {
+		t.Fatalf("restart: %d %s", a.status, a.body)
+	}
+	if st, _ := state(t, s); st != StateStopping {
+		t.Fatalf("right after the restart reply the state is %d, want 2", st)
+	}
+}
+
 func TestMaintenanceModeRestartsAndPersists(t *testing.T) {
 	dir := t.TempDir()
 	s := start(t, fastOptions(dir))
 	port := s.Port()
 	if a := call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`); a.status != 200 {
 		t.Fatalf("restart: %d %s", a.status, a.body)
-	}
-	if st, _ := state(t, s); st != StateStopping {
-		t.Fatalf("right after the restart reply the state is %d, want 2", st)
 	}
 	if refused := waitState(t, s, StateMaintenance); !refused {
 		t.Error("the port never refused connections during the restart")
