@@ -226,19 +226,35 @@ func TestInteractiveOutputNotCaptured(t *testing.T) {
 	}
 }
 
+// TestCancelStopsCommand cancels a command that ignores SIGINT once it is
+// running: the group is killed after the wait delay.
 func TestCancelStopsCommand(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan error, 1)
+	ready := make(chan struct{})
+	var once sync.Once
+	out := runbook.OutputFunc(func(s runbook.Stream, text string) {
+		if s == runbook.Stdout && text == "ready" {
+			once.Do(func() { close(ready) })
+		}
+	})
 	op := &Run{WaitDelay: 200 * time.Millisecond}
 	go func() {
-		_, err := op.Run(ctx, runbook.Call{Args: runbook.Args{"argv": []string{"sh", "-c", "trap '' INT; sleep 20"}}}, nil)
+		_, err := op.Run(ctx, runbook.Call{Args: runbook.Args{"argv": []string{"sh", "-c", "trap '' INT; echo ready; sleep 20"}}}, out)
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("the command ended before it was cancelled: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the command never started")
+	}
 	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "sh stopped") {
 			t.Fatalf("error = %v", err)
 		}
 	case <-time.After(20 * time.Second):
