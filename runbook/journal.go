@@ -333,8 +333,8 @@ func ReadJournal(path string) (*JournalData, error) {
 	jd := &JournalData{}
 	var off int64
 	for lineNo := 1; ; lineNo++ {
-		line, err := r.ReadBytes('\n')
-		if len(line) > maxJournalLine {
+		line, err := readLine(r, maxJournalLine)
+		if errors.Is(err, errLineTooLong) {
 			return nil, fmt.Errorf("%s:%d: a journal record longer than %d bytes: the file is damaged", path, lineNo, maxJournalLine)
 		}
 		if err == io.EOF {
@@ -369,6 +369,25 @@ func ReadJournal(path string) (*JournalData, error) {
 	}
 	jd.GoodSize = off
 	return jd, nil
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine reads up to and including the next newline, like ReadBytes, but
+// stops with errLineTooLong past max bytes instead of holding a damaged
+// file's endless line in memory.
+func readLine(r *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := r.ReadSlice('\n')
+		if len(line)+len(chunk) > max {
+			return nil, errLineTooLong
+		}
+		line = append(line, chunk...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
+	}
 }
 
 // LastSeq returns the highest record number read.

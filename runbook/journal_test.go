@@ -1,7 +1,9 @@
 package runbook
 
 import (
+	"bufio"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +97,28 @@ func TestLockRefusesSecondRunAndNamesHolder(t *testing.T) {
 	l.Release()
 	if _, err := AcquireLock(state, "was-sib-restore-me", "prod", LockInfo{}); err != nil {
 		t.Fatalf("after release: %v", err)
+	}
+}
+
+// TestReadLineStopsAtTheLimit reads lines longer than the reader's buffer:
+// a line within the limit comes back whole, a longer one is refused without
+// being read to its end.
+func TestReadLineStopsAtTheLimit(t *testing.T) {
+	long := strings.Repeat("x", 100) + "\n"
+	r := bufio.NewReaderSize(strings.NewReader(long+"tail"), 16)
+	line, err := readLine(r, 101)
+	if err != nil || string(line) != long {
+		t.Fatalf("a 101-byte line with a limit of 101: %d bytes, %v", len(line), err)
+	}
+	line, err = readLine(r, 101)
+	if !errors.Is(err, io.EOF) || string(line) != "tail" {
+		t.Fatalf("the torn tail: %q, %v", line, err)
+	}
+	r = bufio.NewReaderSize(strings.NewReader(long), 16)
+	if _, err := readLine(r, 50); !errors.Is(err, errLineTooLong) {
+		t.Fatalf("a 101-byte line with a limit of 50: %v, want errLineTooLong", err)
+	}
+	if rest, _ := io.ReadAll(r); len(rest) == 0 {
+		t.Fatal("the whole line was read before it was refused")
 	}
 }
