@@ -129,9 +129,11 @@ func (n *notifier) run(f *os.File, done chan struct{}) {
 				return
 			}
 			// Anything else (an overflowed queue shows as an event, not an
-			// error): wake everyone to look, and go on.
+			// error) would fail again at once: wake everyone to look and
+			// stop, leaving the watches to their poll interval rather than
+			// spinning on the error.
 			n.wake(-1)
-			continue
+			return
 		}
 		for off := 0; off+unix.SizeofInotifyEvent <= k; {
 			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
