@@ -16,16 +16,22 @@ func TestRunCLI(t *testing.T) {
 	log := filepath.Join(dir, "SystemOut.log")
 	stale := flushDone("ME1")
 	appendTo(t, log, stale)
+	// run runs the CLI while write is appended to log. A line to write is
+	// appended before the watch starts, and the watch is told to start at
+	// the file's end as it was before: the outcome does not depend on
+	// whether RunCLI armed its watch before or after the append.
 	run := func(o CLIOptions, write string) (int, string, string) {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
-		done := make(chan int)
-		go func() { done <- RunCLI(context.Background(), o, &stdout, &stderr) }()
-		if write != "" {
-			time.Sleep(50 * time.Millisecond)
+		if write != "" && o.From == "" {
+			st, err := os.Stat(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.From = strconv.FormatInt(st.Size(), 10)
 			appendTo(t, log, write)
 		}
-		return <-done, stdout.String(), stderr.String()
+		return RunCLI(context.Background(), o, &stdout, &stderr), stdout.String(), stderr.String()
 	}
 	base := CLIOptions{Logs: []string{log}, Success: []string{"CWSIP0783"}, Failure: []string{"CWSIP0782"}, Warn: []string{"CWSIP0784"}, Engine: "ME1", Timeout: 3 * time.Second}
 
