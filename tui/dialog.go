@@ -104,7 +104,7 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 		if isKey && key.Matches(km, k.Submit) {
 			tok := strings.TrimSpace(d.input.Value())
 			if tok == "" {
-				d.msg = "type the token first: Enter alone confirms nothing (Esc cancels)"
+				d.msg = fmt.Sprintf("type the token first: %s alone confirms nothing (%s cancels)", keyOf(k.Submit), keyOf(k.Cancel))
 				return d, dialogResult{}, nil
 			}
 			in := &runbook.Input{Type: runbook.InConfirm, Step: d.ev.Step, Token: tok}
@@ -240,7 +240,7 @@ func splitArgs(s string) ([]string, error) {
 
 // view draws the dialog's box.
 func (d dialog) view(c *common, rv *runView) string {
-	st := c.st
+	st, k := c.st, c.keys
 	w := min(c.width-4, 78)
 	inner := w - 4
 	var lines []string
@@ -269,7 +269,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		add(st.Dim.Render("reason (required, goes into the report):"))
 		add(d.input.View())
 		add("")
-		add(st.Dim.Render(cut("Enter submits · Esc cancels", inner)))
+		add(st.Dim.Render(cut(keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" cancels", inner)))
 	case dlgReconcile:
 		add(st.Title.Render(cut("What happened to step "+d.ev.Step+"?", inner)))
 		add("")
@@ -288,7 +288,7 @@ func (d dialog) view(c *common, rv *runView) string {
 			add(st.Text.Render(cut(fmt.Sprintf("%s %s %s", mark, o.k, o.l), inner)))
 		}
 		add(d.input.View())
-		add(st.Dim.Render(cut("1/2/3 choose (before typing) · Enter submits · Esc closes", inner)))
+		add(st.Dim.Render(cut("1/2/3 choose (before typing) · "+keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" closes", inner)))
 	case dlgQuit:
 		box = st.Dialog
 		add(st.DialogTitle.Render(cut("A step is running", inner)))
@@ -296,7 +296,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		wrapAdd(st.Text.Render, "Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable with:")
 		add(st.Command.Render(cut("drillbook resume "+rv.spec.RunID, inner)))
 		add("")
-		add(st.Text.Render("y quit · n or Esc stay (the default)"))
+		add(st.Text.Render(cut(keyOf(k.Yes)+" quit · "+keyOf(k.No)+" stay (the default)", inner)))
 	}
 	if d.msg != "" && d.kind != dlgConfirm {
 		wrapAdd(st.Error.Render, d.msg)
@@ -364,7 +364,7 @@ func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
 		pre = "none (this step has no pre-check)"
 	}
 	tail = append(tail, wrapped(st.Text.Render, "last pre-check: "+pre, 2)...)
-	tail = append(tail, "", st.Text.Render(cut(fmt.Sprintf("Type %q and press Enter to run it. Esc cancels (the default).", d.ev.Token), inner)), d.input.View())
+	tail = append(tail, "", st.Text.Render(cut(fmt.Sprintf("Type %q and press %s to run it; %s cancels (the default).", d.ev.Token, keyOf(c.keys.Submit), keyOf(c.keys.Cancel)), inner)), d.input.View())
 	if d.msg != "" {
 		tail = append(tail, wrapped(st.Error.Render, d.msg, 2)...)
 	}

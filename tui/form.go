@@ -223,7 +223,7 @@ func (f form) view() string {
 	st, w, h := f.c.st, f.c.width, f.c.height
 	head := []string{
 		st.Title.Render(cut("Parameters · "+f.rb.Title, w)),
-		st.Dim.Render(cut(fmt.Sprintf("%s · %d parameter(s) · ctrl+s starts the run", f.rb.ID, len(f.fields)), w)),
+		st.Dim.Render(cut(fmt.Sprintf("%s · %d parameter(s) · %s starts the run", f.rb.ID, len(f.fields), keyOf(f.c.keys.Start)), w)),
 		"",
 	}
 	var body []string
@@ -239,7 +239,7 @@ func (f form) view() string {
 		body = append(body, "")
 	}
 	if len(f.fields) == 0 {
-		body = append(body, st.Text.Render("This runbook has no parameters: ctrl+s or enter starts it."))
+		body = append(body, st.Text.Render(fmt.Sprintf("This runbook has no parameters: %s or %s starts it.", keyOf(f.c.keys.Start), keyOf(f.c.keys.Submit))))
 	}
 	foot := []string{""}
 	if f.message != "" {

@@ -77,6 +77,10 @@ func DefaultKeyMap() KeyMap {
 	}
 }
 
+// keyOf is how a hint on the screen names a binding's key: the text the
+// help line shows, so no hint drifts from the key map.
+func keyOf(b key.Binding) string { return b.Help().Key }
+
 // helpKeys adapts a list of bindings to bubbles/help.
 type helpKeys struct {
 	short []key.Binding

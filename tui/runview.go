@@ -690,17 +690,18 @@ func (m *runView) detailView(w, h int) []string {
 		add(style, m.notice)
 	}
 	if r := m.request; r != nil && m.ended == nil {
+		k := m.c.keys
 		switch {
 		case r.Type == runbook.EvConfirmRequest:
-			add(st.Attention.Render, fmt.Sprintf("→ press c and type %q to run this destructive step", r.Token))
+			add(st.Attention.Render, fmt.Sprintf("→ press %s and type %q to run this destructive step", keyOf(k.Confirm), r.Token))
 		case r.Ask == runbook.AskManual:
-			add(st.Attention.Render, "→ do this yourself, then press d to tick it off")
+			add(st.Attention.Render, "→ do this yourself, then press "+keyOf(k.Done)+" to tick it off")
 		case r.Ask == runbook.AskRetry:
-			add(st.Attention.Render, "→ fix the cause, then r retries; or s skip, g go to, a abort")
+			add(st.Attention.Render, fmt.Sprintf("→ fix the cause, then %s retries; or %s skip, %s go to, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Abort)))
 		case r.Ask == runbook.AskDecide:
-			add(st.Attention.Render, "→ failed: r retry, s skip, g go to a step, x ad-hoc command, a abort")
+			add(st.Attention.Render, fmt.Sprintf("→ failed: %s retry, %s skip, %s go to a step, %s ad-hoc command, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Adhoc), keyOf(k.Abort)))
 		case r.Ask == runbook.AskReconcile:
-			add(st.Attention.Render, "→ press o to say what happened to it")
+			add(st.Attention.Render, "→ press "+keyOf(k.Reconcile)+" to say what happened to it")
 		}
 	}
 	return clip(rows, h)
@@ -722,7 +723,7 @@ func (m *runView) endedLines(add func(func(...string) string, string)) {
 	if ev.Reason != "" {
 		line += ": " + ev.Reason
 	}
-	add(style, line+" in "+fmtDur(ev.Time.Sub(m.spec.Started))+" · q leaves")
+	add(style, line+" in "+fmtDur(ev.Time.Sub(m.spec.Started))+" · "+keyOf(m.c.keys.Quit)+" leaves")
 	add(st.Text.Render, "The record:")
 	add(st.Command.Render, "drillbook report "+m.spec.RunID)
 }

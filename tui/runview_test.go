@@ -51,7 +51,7 @@ func TestTUIConfirmDialog(t *testing.T) {
 	if len(s.sent) != 0 || s.v.dlg.kind != dlgConfirm {
 		t.Fatalf("Enter alone sent %v or closed the dialog", s.sent)
 	}
-	if !strings.Contains(s.v.view(), "Enter alone confirms nothing") {
+	if !strings.Contains(s.v.view(), "enter alone confirms nothing") {
 		t.Errorf("no hint after Enter alone:\n%s", s.v.view())
 	}
 
