@@ -23,6 +23,15 @@ var (
 	buildOut  []byte
 )
 
+// TestMain removes the drillbook binary the end-to-end tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
 func drillbookBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
