@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,11 +56,8 @@ func Main(args []string, s streams) int {
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		var st exitStatus
-		if !asExitStatus(err, &st) || st.msg != "" {
+		if !errors.As(err, &st) || st.msg != "" {
 			fmt.Fprintf(s.Err, "drillbook: %v\n", err)
-		}
-		if isFlagError(err) {
-			return exitUsage
 		}
 	}
 	return exitCode(err)
@@ -94,7 +92,25 @@ With no command it opens the runbook picker on the built-in training target.`,
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
 	)
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes the argument checks of c and its subcommands return
+// usage errors (a wrong number of arguments, an unknown command), as the
+// flag error function does for flags.
+func usageArgs(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(c *cobra.Command, args []string) error {
+			if err := check(c, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
 }
 
 func newVersionCmd(g *globalOptions) *cobra.Command {
