@@ -399,23 +399,25 @@ func (a *App) runEnded(msg runEndedMsg) tea.Cmd {
 func (a *App) View() string {
 	switch a.state {
 	case statePicker:
-		return a.picker.view() + "\n" + a.helpView(a.picker.help())
+		return a.picker.view() + "\n" + helpLine(a.c, a.picker.help())
 	case statePreparing, stateStarting:
 		return a.c.st.Title.Render(a.busy) + "\n"
 	case stateForm:
-		return a.form.view() + "\n" + a.helpView(a.form.help())
+		return a.form.view() + "\n" + helpLine(a.c, a.form.help())
 	case stateRun:
 		return a.run.view()
 	}
 	return ""
 }
 
-func (a *App) helpView(k helpKeys) string {
+// helpLine draws the short help of a screen, generated from its bindings.
+func helpLine(c *common, k helpKeys) string {
 	h := help.New()
-	h.Width = a.c.width
-	h.Styles.ShortKey = a.c.st.Key
-	h.Styles.ShortDesc = a.c.st.Dim
-	h.Styles.ShortSeparator = a.c.st.Dim
+	h.Width = c.width
+	h.Styles.ShortKey = c.st.Key
+	h.Styles.ShortDesc = c.st.Dim
+	h.Styles.ShortSeparator = c.st.Dim
+	h.Styles.Ellipsis = c.st.Dim
 	return h.ShortHelpView(k.short)
 }
 

@@ -71,16 +71,23 @@ func (p *pane) add(text string, kind lineKind) {
 	}
 }
 
-// addOutput adds a batch of call output, skipping what would scroll out of
-// the ring anyway and the adapter's echo of the command (shown already when
-// the call started, with its host).
-func (p *pane) addOutput(lines []runbook.OutputLine) {
-	skip := max(0, len(lines)-len(p.ring))
+// skip counts the first lines of a batch of n that would scroll out of the
+// ring anyway, keeping a scrolled view where it stands, and returns how
+// many to leave out.
+func (p *pane) skip(n int) int {
+	skip := max(0, n-len(p.ring))
 	p.total += skip
 	if p.back > 0 {
 		p.back = min(p.back+skip, max(0, p.n-1))
 	}
-	for _, l := range lines[skip:] {
+	return skip
+}
+
+// addOutput adds a batch of call output, skipping what would scroll out of
+// the ring anyway and the adapter's echo of the command (shown already when
+// the call started, with its host).
+func (p *pane) addOutput(lines []runbook.OutputLine) {
+	for _, l := range lines[p.skip(len(lines)):] {
 		k := lineOut
 		switch l.Stream {
 		case runbook.Stderr:
@@ -97,9 +104,7 @@ func (p *pane) addOutput(lines []runbook.OutputLine) {
 
 // addLog adds log records, first line of each.
 func (p *pane) addLog(lines []runbook.LogLine) {
-	skip := max(0, len(lines)-len(p.ring))
-	p.total += skip
-	for _, l := range lines[skip:] {
+	for _, l := range lines[p.skip(len(lines)):] {
 		p.add(firstLine(l.Text), logKind(l.Kind))
 	}
 }

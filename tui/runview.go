@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
@@ -297,13 +296,18 @@ func (m *runView) waitingStep() bool {
 	return cur != nil && cur.State == runbook.StateWaiting
 }
 
-func (m *runView) available(b key.Binding) bool {
+// refused reports whether km names an action unavailable now, and if so
+// says why in the notice.
+func (m *runView) refused(km tea.KeyMsg) bool {
 	for _, a := range m.actions() {
-		if a.b.Help().Key == b.Help().Key {
-			return a.why == ""
+		if key.Matches(km, a.b) {
+			if a.why != "" {
+				m.setNotice(a.b.Help().Desc+": "+a.why, true)
+			}
+			return a.why != ""
 		}
 	}
-	return true
+	return false
 }
 
 func (m *runView) send(in runbook.Input) { m.answer(in) }
@@ -375,12 +379,7 @@ func (m *runView) update(msg tea.Msg) tea.Cmd {
 		p.follow()
 	case key.Matches(km, k.SwitchPane):
 		m.onLog = !m.onLog && m.showLog()
-	case !m.available(km2binding(m, km)):
-		for _, a := range m.actions() {
-			if key.Matches(km, a.b) {
-				m.setNotice(a.b.Help().Desc+": "+a.why, true)
-			}
-		}
+	case m.refused(km):
 	case key.Matches(km, k.Confirm):
 		m.dlg = confirmDialog(m.c, *m.request)
 	case key.Matches(km, k.Done):
@@ -403,17 +402,6 @@ func (m *runView) update(msg tea.Msg) tea.Cmd {
 		m.dlg = deviateDialog(m.c, runbook.DevAbort, m.currentEvent())
 	}
 	return nil
-}
-
-// km2binding returns the action binding a key press names, or an empty
-// binding.
-func km2binding(m *runView, km tea.KeyMsg) key.Binding {
-	for _, a := range m.actions() {
-		if key.Matches(km, a.b) {
-			return a.b
-		}
-	}
-	return key.NewBinding()
 }
 
 func (m *runView) currentEvent() runbook.Event {
@@ -561,8 +549,9 @@ func (m *runView) stepsView(w, h int) []string {
 	var rows []string
 	for i := start; i < len(m.steps) && len(rows) < h; i++ {
 		s := m.steps[i]
+		d, over := m.elapsed(s)
 		timer := ""
-		if d, over := m.elapsed(s); d > 0 || !s.Started.IsZero() {
+		if !s.Started.IsZero() {
 			timer = fmtDur(d)
 			if over {
 				timer += "!"
@@ -576,13 +565,10 @@ func (m *runView) stepsView(w, h int) []string {
 		left := cut(stateMark(s.State)+" "+title, max(1, w-len(timer)-1))
 		pad := max(1, w-ansi.StringWidth(left)-ansi.StringWidth(timer))
 		row := style(left) + strings.Repeat(" ", pad)
-		if _, over := m.elapsed(s); over {
+		if over {
 			row += m.c.st.Overrun.Render(timer)
 		} else {
 			row += m.c.st.Dim.Render(timer)
-		}
-		if s.Current {
-			row = m.c.st.Selected.Render("") + row
 		}
 		rows = append(rows, row)
 	}
@@ -775,13 +761,7 @@ func (m *runView) view() string {
 	}
 	rows = append(rows, body...)
 	rows = append(rows, fit(m.statusLine(), w))
-	hm := help.New()
-	hm.Width = w
-	hm.Styles.ShortKey = st.Key
-	hm.Styles.ShortDesc = st.Dim
-	hm.Styles.ShortSeparator = st.Dim
-	hm.Styles.Ellipsis = st.Dim
-	rows = append(rows, fit(hm.ShortHelpView(m.help().short), w))
+	rows = append(rows, fit(helpLine(m.c, m.help()), w))
 	return strings.Join(rows[:min(len(rows), m.c.height)], "\n")
 }
 
