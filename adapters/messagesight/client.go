@@ -261,6 +261,10 @@ func (e *APIError) Error() string {
 // reset or timed out): the server is down or restarting.
 var ErrUnreachable = errors.New("the server is not answering")
 
+// maxBody is the largest answer the client reads: configuration backups
+// and status documents are far smaller.
+const maxBody = 256 << 20
+
 // do sends one request. Secrets are redacted from anything the server says.
 func (c *client) do(ctx context.Context, method, path string, body []byte) (response, error) {
 	var rd io.Reader
@@ -290,9 +294,13 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (resp
 		return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
 		return response{}, fmt.Errorf("messagesight %s: %s %s: reading the answer: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
+	}
+	if len(b) > maxBody {
+		// Cut short, a downloaded backup would be saved damaged.
+		return response{}, fmt.Errorf("messagesight %s: %s %s: the answer is larger than %d MiB: copy the file from the server by other means", c.label, method, path, maxBody>>20)
 	}
 	r := response{status: resp.StatusCode, body: b}
 	if resp.StatusCode >= 300 {

@@ -46,8 +46,11 @@ func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (ru
 	return res, err
 }
 
-var nodeArg = runbook.ArgSpec{Name: "node", Kind: runbook.ArgString,
-	Doc: "server to talk to: a name from messagesight.nodes; empty means the target's messagesight.url"}
+// nodeArg is the node argument most operations take.
+func nodeArg() runbook.ArgSpec {
+	return runbook.ArgSpec{Name: "node", Kind: runbook.ArgString,
+		Doc: "server to talk to: a name from messagesight.nodes; empty means the target's messagesight.url"}
+}
 
 func arg(name string, kind runbook.ArgKind, required bool, doc string, enum ...string) runbook.ArgSpec {
 	return runbook.ArgSpec{Name: name, Kind: kind, Required: required, Doc: doc, Enum: enum}
@@ -115,8 +118,19 @@ func operations(cfg Config, now func() time.Time) []runbook.Operation {
 	return out
 }
 
-// stateNames maps the names runbooks use to server states.
-var stateNames = map[string]int{"production": 1, "maintenance": 9, "standby": 10}
+// stateCode returns the server state a runbook's state name stands for, 0
+// for an unknown name.
+func stateCode(name string) int {
+	switch name {
+	case "production":
+		return 1
+	case "maintenance":
+		return 9
+	case "standby":
+		return 10
+	}
+	return 0
+}
 
 func statusVars(st Status) map[string]string {
 	return map[string]string{
@@ -147,7 +161,7 @@ func statusEvidence(st Status) string {
 func statusOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.status", Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_state", runbook.ArgString, false, "fail unless the server is in this state", "production", "maintenance", "standby"),
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
@@ -165,9 +179,9 @@ func statusOp() *op {
 			line := describeState(c.label, st)
 			out.Line(runbook.Info, line)
 			res := runbook.Result{ExitCode: -1, Summary: line, Vars: statusVars(st), Evidence: []string{statusEvidence(st)}}
-			if want := call.Args.String("expect_state"); want != "" && st.Server.State != stateNames[want] {
+			if want := call.Args.String("expect_state"); want != "" && st.Server.State != stateCode(want) {
 				return res, fmt.Errorf("messagesight %s: the server is in state %d (%s), not %s (%d): bring it to %s first",
-					c.label, st.Server.State, st.Server.StateDescription, want, stateNames[want], want)
+					c.label, st.Server.State, st.Server.StateDescription, want, stateCode(want), want)
 			}
 			if st.Server.ErrorCode != 0 {
 				res.Warnings = append(res.Warnings, fmt.Sprintf("ErrorCode %d: %s", st.Server.ErrorCode, st.Server.ErrorMessage))
@@ -180,7 +194,7 @@ func statusOp() *op {
 func haStatusOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.ha-status", Summary: "read the HA role, active and synchronised nodes, and sync progress",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_role", runbook.ArgString, false, "fail unless the node has this role", "PRIMARY", "STANDBY"),
 				arg("expect_sync_nodes", runbook.ArgInt, false, "fail unless this many nodes are in sync"),
 			}},
@@ -233,7 +247,7 @@ func restartBody(a runbook.Args) map[string]any {
 func restartOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.restart", Summary: "restart the server, entering (start) or leaving (stop) maintenance mode",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("maintenance", runbook.ArgString, false, "start: come back in maintenance mode; stop: come back in production; empty keeps the mode", "start", "stop"),
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
@@ -266,7 +280,7 @@ func cleanStoreOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.clean-store", Destructive: true,
 			Summary: "restart with CleanStore: deletes every persistent message, subscription and client state; keeps the configuration",
-			Args:    []runbook.ArgSpec{nodeArg}},
+			Args:    []runbook.ArgSpec{nodeArg()}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			p := requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/restart", body)
 			p.Detail = "deletes all persistent data (messages, subscriptions, client states) on this server"
@@ -281,7 +295,7 @@ func cleanStoreOp() *op {
 func waitStateOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.wait-state", Summary: "poll status until the server is in a state (through the restart's refused connections)",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("state", runbook.ArgString, true, "state to wait for", "production", "maintenance", "standby"),
 				arg("role", runbook.ArgString, false, "HA role to wait for as well", "PRIMARY", "STANDBY"),
 				arg("sync_nodes", runbook.ArgInt, false, "number of HA nodes in sync to wait for"),
@@ -290,7 +304,7 @@ func waitStateOp() *op {
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			p := requestPlan(cfg, a.String("node"), "GET", "/ima/v1/service/status", nil)
-			p.Request += fmt.Sprintf(" polled (at most every %s) until State %d (%s)", a.Duration("every", 2*time.Second), stateNames[a.String("state")], a.String("state"))
+			p.Request += fmt.Sprintf(" polled (at most every %s) until State %d (%s)", a.Duration("every", 2*time.Second), stateCode(a.String("state")), a.String("state"))
 			if r := a.String("role"); r != "" {
 				p.Request += " and role " + r
 			}
@@ -306,7 +320,7 @@ func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runboo
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	want := stateNames[call.Args.String("state")]
+	want := stateCode(call.Args.String("state"))
 	if want == 0 {
 		return runbook.Result{}, fmt.Errorf("messagesight: wait-state: state %q is not production, maintenance or standby", call.Args.String("state"))
 	}
@@ -379,7 +393,7 @@ func exportBody(a runbook.Args) map[string]any {
 func exportOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.export-config", Summary: "export the configuration to an encrypted file in the server's userfiles",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("file", runbook.ArgString, false, "file name; empty means imaBackup.<ServerUID>.<HHMMSS-MMDDYYYY>"),
 				secretArg("password", "password that protects the file; needed to import it"),
 			}},
@@ -431,7 +445,7 @@ func exportOp() *op {
 func downloadOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.download", Summary: "download a file from the server's userfiles to a local path",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("file", runbook.ArgString, true, "name in userfiles"),
 				arg("dest", runbook.ArgString, true, "local file, or a directory to put it in"),
 			}},
@@ -476,7 +490,7 @@ func downloadOp() *op {
 func uploadOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.upload", Summary: "upload a local file to the server's userfiles",
-			Args: []runbook.ArgSpec{nodeArg,
+			Args: []runbook.ArgSpec{nodeArg(),
 				arg("src", runbook.ArgString, true, "local file"),
 				arg("file", runbook.ArgString, false, "name in userfiles; empty means the local file's name"),
 			}},
@@ -528,10 +542,13 @@ func importBody(a runbook.Args, apply bool) map[string]any {
 		"DisableObjects": disable, "ApplyConfig": apply}
 }
 
-var importArgs = []runbook.ArgSpec{nodeArg,
-	arg("file", runbook.ArgString, true, "name of the backup in the server's userfiles (upload it first)"),
-	secretArg("password", "password the configuration was exported with"),
-	arg("disable_objects", runbook.ArgBool, false, "disable endpoints, HA, cluster membership and syslog of the import (another server); default true"),
+// importArgs are the arguments of preview-import and import-config.
+func importArgs() []runbook.ArgSpec {
+	return []runbook.ArgSpec{nodeArg(),
+		arg("file", runbook.ArgString, true, "name of the backup in the server's userfiles (upload it first)"),
+		secretArg("password", "password the configuration was exported with"),
+		arg("disable_objects", runbook.ArgBool, false, "disable endpoints, HA, cluster membership and syslog of the import (another server); default true"),
+	}
 }
 
 // preview asks the server to decode the backup and reports what it holds.
@@ -590,7 +607,7 @@ func allObjects(m map[string]json.RawMessage) bool {
 func previewImportOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.preview-import", Summary: "decode a configuration backup and show what it holds, changing nothing",
-			Args: importArgs},
+			Args: importArgs()},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			return requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/import", importBody(a, false))
 		},
@@ -612,7 +629,7 @@ func importOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.import-config", Destructive: true,
 			Summary: "preview, then apply a configuration backup (replaces the configuration; the server stays in maintenance until restarted)",
-			Args:    importArgs},
+			Args:    importArgs()},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			p := requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/import", importBody(a, true))
 			p.Detail = "preview first (ApplyConfig false), then apply; replaces the server's configuration"

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,15 +42,15 @@ type scenarioTiming struct {
 	stop, down, sync time.Duration
 }
 
-var scenarios = []string{"normal", "slow-restart", "wrong-password", "standby-unsynced", "mismatched-store"}
-
 // Scenarios lists the training scenarios:
 //   - normal: everything works;
 //   - slow-restart: restarts take seconds and refuse connections meanwhile;
 //   - wrong-password: the backup password offered is not the export's;
 //   - standby-unsynced: the HA variant, with a standby slow to synchronise;
 //   - mismatched-store: the store backup offered belongs to another backup.
-func Scenarios() []string { return append([]string(nil), scenarios...) }
+func Scenarios() []string {
+	return []string{"normal", "slow-restart", "wrong-password", "standby-unsynced", "mismatched-store"}
+}
 
 // StartTraining starts (or reopens, from dir) the emulated servers for a
 // scenario. State lives in dir, so a drillbook that was killed and resumed
@@ -58,12 +59,8 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	if scenario == "" {
 		scenario = "normal"
 	}
-	known := false
-	for _, s := range scenarios {
-		known = known || s == scenario
-	}
-	if !known {
-		return nil, fmt.Errorf("messagesight training: unknown scenario %q: choose one of %s", scenario, strings.Join(scenarios, ", "))
+	if known := Scenarios(); !slices.Contains(known, scenario) {
+		return nil, fmt.Errorf("messagesight training: unknown scenario %q: choose one of %s", scenario, strings.Join(known, ", "))
 	}
 	t := scenarioTiming{stop: 200 * time.Millisecond, down: 500 * time.Millisecond, sync: time.Second}
 	switch scenario {

@@ -691,17 +691,26 @@ type statusDoc struct {
 	SNMP             *statusBlock  `json:"SNMP,omitempty"`
 }
 
-var stateText = map[int][2]string{
-	StateProduction:  {"Running", "Running (production)"},
-	StateStopping:    {"Stopping", "Stopping"},
-	StateMaintenance: {"Running", "Running (maintenance)"},
-	StateStandby:     {"Running", "Standby"},
+// stateText returns the Status and StateDescription status reports for a
+// state.
+func stateText(state int) [2]string {
+	switch state {
+	case StateProduction:
+		return [2]string{"Running", "Running (production)"}
+	case StateStopping:
+		return [2]string{"Stopping", "Stopping"}
+	case StateMaintenance:
+		return [2]string{"Running", "Running (maintenance)"}
+	case StateStandby:
+		return [2]string{"Running", "Standby"}
+	}
+	return [2]string{}
 }
 
 func (s *Server) status(only string) reply {
 	now := time.Now()
 	up := int64(now.Sub(s.started) / time.Second)
-	txt := stateText[s.state]
+	txt := stateText(s.state)
 	srv := &statusServer{
 		Name: s.nameLocked(), UID: s.st.UID, Status: txt[0], State: s.state, StateDescription: txt[1],
 		ServerTime:        now.UTC().Format("2006-01-02T15:04:05.000Z"),

@@ -353,9 +353,11 @@ func decryptExport(password string, file []byte) ([]byte, error) {
 
 // serverSpecificKeys are stripped from an imported configuration before
 // preview or apply (reference §6.2).
-var serverSpecificKeys = []string{"AdminMode", "ServerUID", "ServerVersion", "AdminUserID", "AdminUserPassword",
-	"AdminEndpoint", "AdminDefaultSecProfile", "AdminDefaultCertProf", "TraceLevel", "MemoryType",
-	"BackupToDisk", "RestoreFromDisk", "InternalErrorCode"}
+func serverSpecificKeys() []string {
+	return []string{"AdminMode", "ServerUID", "ServerVersion", "AdminUserID", "AdminUserPassword",
+		"AdminEndpoint", "AdminDefaultSecProfile", "AdminDefaultCertProf", "TraceLevel", "MemoryType",
+		"BackupToDisk", "RestoreFromDisk", "InternalErrorCode"}
+}
 
 // importedConfig strips server-specific keys and, with disable, disables the
 // objects tied to IP addresses (reference §6.2 DisableObjects).
@@ -364,7 +366,7 @@ func importedConfig(raw []byte, disable bool) (map[string]json.RawMessage, error
 	if err := json.Unmarshal(raw, &cfg); err != nil {
 		return nil, errIntegrity
 	}
-	for _, k := range serverSpecificKeys {
+	for _, k := range serverSpecificKeys() {
 		delete(cfg, k)
 	}
 	if !disable {
