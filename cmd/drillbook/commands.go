@@ -122,10 +122,8 @@ func (p *paramOptions) flags(cmd *cobra.Command) {
 func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
 	given := map[string]string{}
 	for k, v := range fromTarget {
-		if p, ok := rb.Param(k); ok && p.Type != runbook.TypeSecret {
-			given[k] = v
-		} else if ok && p.Type == runbook.TypeSecret {
-			given[k] = v // a simulated target's training secret
+		if _, ok := rb.Param(k); ok {
+			given[k] = v // secrets among them are a simulated target's training values
 		}
 	}
 	var names []string
@@ -156,9 +154,10 @@ func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]
 		}
 		if _, ok := given[p.Name]; !ok && p.Required && prompt {
 			s, err := readSecret(fmt.Sprintf("%s (%s): ", p.Name, p.Description))
-			if err == nil {
-				given[p.Name] = s
+			if err != nil {
+				return nil, usagef("read secret parameter %s: %w: set %s instead", p.Name, err, runbook.EnvName(p.Name))
 			}
+			given[p.Name] = s
 		}
 	}
 	vals, err := runbook.ResolveParams(rb, given)
@@ -352,19 +351,26 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 				return usageError{err}
 			}
 			rep := runbook.BuildReport(jd)
-			w := g.io.Out
-			if o.output != "" {
-				f, err := os.Create(o.output)
-				if err != nil {
-					return usagef("report output: %v", err)
-				}
-				defer f.Close()
-				w = f
-			}
+			write := rep.WriteMarkdown
 			if o.format == "json" {
-				return rep.WriteJSON(w)
+				write = rep.WriteJSON
 			}
-			return rep.WriteMarkdown(w)
+			if o.output == "" {
+				return write(g.io.Out)
+			}
+			f, err := os.Create(o.output)
+			if err != nil {
+				return usagef("report output: %w", err)
+			}
+			if err := write(f); err != nil {
+				f.Close()
+				return fmt.Errorf("write report %s: %w", o.output, err)
+			}
+			// A report that did not reach the disk must not look written.
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("write report %s: %w", o.output, err)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&o.format, "format", "md", "md or json")
