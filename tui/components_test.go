@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -253,7 +254,14 @@ func TestTUIFrontendNeverBlocksAfterClose(t *testing.T) {
 		}
 		close(done)
 	}()
-	time.Sleep(10 * time.Millisecond)
+	// Close only once the queue is full, so the runner is blocked on it.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.ch) < cap(f.ch) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue holds %d updates, never %d", len(f.ch), cap(f.ch))
+		}
+		runtime.Gosched()
+	}
 	f.Close()
 	select {
 	case <-done:

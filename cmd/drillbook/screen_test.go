@@ -40,9 +40,7 @@ func screenOpts(ctx context.Context) tui.Options {
 // waitScreen waits until the screen has drawn every one of want.
 func waitScreen(t *testing.T, tm *teatest.TestModel, want ...string) {
 	t.Helper()
-	var seen []byte
 	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
-		seen = append(seen[:0], b...)
 		for _, w := range want {
 			if !bytes.Contains(b, []byte(w)) {
 				return false
