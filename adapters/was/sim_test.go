@@ -9,11 +9,6 @@ import (
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// collect gathers the lines an operation prints.
-type collect struct{ lines []string }
-
-func (c *collect) Line(_ runbook.Stream, s string) { c.lines = append(c.lines, s) }
-
 func TestSimulatedRestoreConfigPlanShowsTheToolsOptions(t *testing.T) {
 	zero := 0.0
 	tr, err := StartTrainingWith(context.Background(), t.TempDir(), TrainingOptions{DelayScale: &zero})
@@ -64,18 +59,16 @@ func TestSimulatedStopsOfAnInactiveEngineSayThereIsNothingToStop(t *testing.T) {
 		t.Errorf("second stop: %q, want %q", res.Summary, want)
 	}
 
-	var out collect
-	res, err = ops["was.stop-server"].Run(ctx, runbook.Call{Args: runbook.Args{"engine": me}}, &out)
+	out := &lines{}
+	res, err = ops["was.stop-server"].Run(ctx, runbook.Call{Args: runbook.Args{"engine": me}}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "engine " + me + " not active: nothing to stop"; res.Summary != want {
 		t.Errorf("stop-server: %q, want %q", res.Summary, want)
 	}
-	for _, l := range out.lines {
-		if strings.Contains(l, "WASX7264I") {
-			t.Errorf("a stop that stopped nothing printed %q", l)
-		}
+	if strings.Contains(out.all(), "WASX7264I") {
+		t.Errorf("a stop that stopped nothing printed WASX7264I:\n%s", out.all())
 	}
 	s, err := tr.Cell.Load()
 	if err != nil {
