@@ -147,10 +147,17 @@ func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
 		t.Errorf("MBean calls = %v, want a stop then a FLUSH start", ops)
 	}
 
-	// The password never reached a command line; the -p file carried it.
-	argsLog, _ := os.ReadFile(e.argsLog)
+	// The password never reached a command line or the output; the -p
+	// file carried it.
+	argsLog, err := os.ReadFile(e.argsLog)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if strings.Contains(string(argsLog), "s3cr=t") {
 		t.Errorf("password on a command line: %s", argsLog)
+	}
+	if strings.Contains(out, "s3cr=t") {
+		t.Errorf("password in the output:\n%s", out)
 	}
 	if n := strings.Count(string(argsLog), "\n"); n != 3 {
 		t.Errorf("%d wsadmin runs, want 3", n)
@@ -186,14 +193,21 @@ func TestRealBackendSetsInitialStateAndSyncs(t *testing.T) {
 
 func TestRealBackendUnknownInitialStateAttributeSaysWhatToSet(t *testing.T) {
 	e := newFakeEnv(t, "ok")
-	c := e.cell()
-	b, _ := os.ReadFile(e.cellPath)
+	b, err := os.ReadFile(e.cellPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var raw map[string]any
-	json.Unmarshal(b, &raw)
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
 	raw["attributes"] = "name String\nstartupMode ENUM(STARTED, STOPPED)\nautoState ENUM(STARTED, STOPPED)"
-	b, _ = json.Marshal(raw)
-	os.WriteFile(e.cellPath, b, 0o644)
-	_ = c
+	if b, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.cellPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	_, out, err := e.run("was.set-initial-state", runbook.Args{"engine": "clu1.000-Bus1", "state": "STOPPED"}, 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "set was.initial_state_attribute") {
 		t.Fatalf("err = %v\n%s", err, out)
@@ -245,15 +259,13 @@ func TestRealBackendHungWsadminIsStopped(t *testing.T) {
 }
 
 func TestRealBackendMissingWsadminSaysWhatToSet(t *testing.T) {
-	ops := Operations(Config{Wsadmin: "/nonexistent/wsadmin.sh"})
-	for _, op := range ops {
-		if op.Spec().Name != "was.engine-state" {
-			continue
-		}
-		_, err := op.Run(context.Background(), runbook.Call{Args: runbook.Args{"engine": "x"}}, nil)
-		if err == nil || !strings.Contains(err.Error(), "wsadmin not found at /nonexistent/wsadmin.sh: set was.wsadmin in targets.yaml") {
-			t.Fatalf("err = %v", err)
-		}
+	op, ok := opsByName(Operations(Config{Wsadmin: "/nonexistent/wsadmin.sh"}))["was.engine-state"]
+	if !ok {
+		t.Fatal("no was.engine-state operation")
+	}
+	_, err := op.Run(context.Background(), runbook.Call{Args: runbook.Args{"engine": "x"}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "wsadmin not found at /nonexistent/wsadmin.sh: set was.wsadmin in targets.yaml") {
+		t.Fatalf("err = %v", err)
 	}
 }
 
