@@ -94,18 +94,33 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *termin
 	out, rerr, ran := app.Outcome(15 * time.Second)
 	id := app.RunID()
 	cerr := app.Close()
+	if cerr != nil && id != "" {
+		cerr = fmt.Errorf("closing run %s: %w", id, cerr)
+	}
+	// finish keeps the run's exit code and still says why closing failed.
+	finish := func(code int) error {
+		switch {
+		case cerr == nil && code == exitOK:
+			return nil
+		case cerr == nil:
+			return exitStatus{code: code}
+		case code == exitOK:
+			return cerr
+		}
+		return exitStatus{code: code, msg: cerr.Error()}
+	}
 	if perr != nil && !errors.Is(perr, tea.ErrProgramKilled) {
-		return fmt.Errorf("the screen failed: %w", perr)
+		return errors.Join(fmt.Errorf("the screen failed: %w", perr), cerr)
 	}
 	if !ran {
 		if id != "" {
 			fmt.Fprintf(g.io.Out, "interrupted: `drillbook resume %s` continues where the run stood\n", id)
-			return exitStatus{code: exitInterrupted}
+			return finish(exitInterrupted)
 		}
 		return cerr
 	}
 	if rerr != nil {
-		return fmt.Errorf("run %s: %w", id, rerr)
+		return errors.Join(fmt.Errorf("run %s: %w", id, rerr), cerr)
 	}
 	code := outcomeCode(out)
 	if out.Status == runbook.RunInterrupted {
@@ -114,13 +129,7 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *termin
 	} else {
 		fmt.Fprintf(g.io.Out, "run %s: %s; `drillbook report %s` prints the record\n", id, out.Status, id)
 	}
-	if cerr != nil {
-		return cerr
-	}
-	if code != exitOK {
-		return exitStatus{code: code}
-	}
-	return nil
+	return finish(code)
 }
 
 // runHome opens the runbook picker on the training target, then the
