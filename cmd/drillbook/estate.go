@@ -141,7 +141,19 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		return err
 	}
 	used := adaptersUsed(rb)
-	known := scenario == ""
+	// An unknown scenario is refused before any simulation starts.
+	if scenario != "" {
+		known := false
+		var all []string
+		for adapter, list := range map[string][]string{"was": wasScenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
+			known = known || used[adapter] && slices.Contains(list, scenario)
+			all = append(all, list...)
+		}
+		if !known {
+			sort.Strings(all)
+			return usagef("unknown scenario %q for runbook %s: scenarios are %s", scenario, rb.ID, strings.Join(slices.Compact(all), ", "))
+		}
+	}
 	dir := func(name string) string { return filepath.Join(state, "training", name) }
 	// The WebSphere cell's faults fire once: a new drill of a fault gets a
 	// new cell (its backup set is built with it). Other parts keep their
@@ -152,7 +164,6 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		}
 	}
 	if used["was"] {
-		known = known || slices.Contains(wasScenarios(), scenario)
 		t, err := startWASTraining(ctx, dir("was"), scenarioFor(scenario, wasScenarios()))
 		if err != nil {
 			return err
@@ -160,7 +171,6 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		e.add(t.Ops, t.Params, t.Stop)
 	}
 	if used["messagesight"] {
-		known = known || slices.Contains(messagesight.Scenarios(), scenario)
 		t, err := messagesight.StartTraining(ctx, dir("messagesight"), scenarioFor(scenario, messagesight.Scenarios()))
 		if err != nil {
 			return err
@@ -168,17 +178,11 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		e.add(t.Ops, t.Params, t.Stop)
 	}
 	if used["rabbitmq"] {
-		known = known || slices.Contains(rabbitmq.Scenarios(), scenario)
 		t, err := rabbitmq.StartTraining(ctx, dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
 		if err != nil {
 			return err
 		}
 		e.add(t.Ops, t.Params, t.Stop)
-	}
-	if !known {
-		all := append(append(wasScenarios(), messagesight.Scenarios()...), rabbitmq.Scenarios()...)
-		sort.Strings(all)
-		return usagef("unknown scenario %q for runbook %s: scenarios are %s", scenario, rb.ID, strings.Join(slices.Compact(all), ", "))
 	}
 	if e.params["workdir"] == "" {
 		wd := filepath.Join(state, "training", "workdir")
@@ -323,8 +327,8 @@ func (g *globalOptions) loadRunbook(ref string) (*runbook.Runbook, error) {
 		}
 		rb = r
 	} else {
-		all, _ := shippedRunbooks()
-		more, _ := g.dirRunbooks()
+		all, serr := shippedRunbooks()
+		more, derr := g.dirRunbooks()
 		var ids []string
 		for _, r := range append(all, more...) {
 			if r.ID == ref {
@@ -334,7 +338,8 @@ func (g *globalOptions) loadRunbook(ref string) (*runbook.Runbook, error) {
 			ids = append(ids, r.ID)
 		}
 		if rb == nil {
-			return nil, usagef("no runbook %q: shipped and found runbooks are %s; or give a file path", ref, strings.Join(ids, ", "))
+			// A runbook that does not parse may be the one asked for: say why.
+			return nil, errors.Join(usagef("no runbook %q: shipped and found runbooks are %s; or give a file path", ref, strings.Join(ids, ", ")), serr, derr)
 		}
 	}
 	if probs := runbook.Validate(rb, allSpecs()); probs != nil {
