@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,7 +173,7 @@ func testRotationEachWatch(t *testing.T, byCopy, after bool) {
 		if err != nil || out.Kind != runbook.MatchSuccess || matches != 1 {
 			t.Fatalf("rotation %d: outcome %s, %d matches, %v", i, out.Kind, matches, err)
 		}
-		if want := fmt.Sprintf("(%d)", i); out.Line == nil || out.Line.Text[len(out.Line.Text)-len(want):] != want {
+		if want := fmt.Sprintf("(%d)", i); !strings.HasSuffix(out.Line.Text, want) {
 			t.Fatalf("rotation %d matched %q", i, out.Line.Text)
 		}
 		wt.Close()
