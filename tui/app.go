@@ -47,8 +47,12 @@ type Options struct {
 // RunSpec is a run ready for the screen: a session already started or
 // resumed, and a runner whose Frontend is the screen's Frontend.
 type RunSpec struct {
-	RunID     string
-	Title     string
+	// RunID names the run in the status line and in the resume hint.
+	RunID string
+	// Title is the runbook's title, shown in the header.
+	Title string
+	// Target is the estate the run acts on; Simulated marks the training
+	// target, shown with a SIMULATED badge (false: a real estate).
 	Target    string
 	Simulated bool
 	// Runner carries out the run; the screen calls Run, Send and Stop.
@@ -66,9 +70,12 @@ type RunSpec struct {
 
 // Home is what the no-argument screen offers: runbooks on one target.
 type Home struct {
+	// Target is the estate runs start on; Simulated marks the training
+	// target (false: a real estate).
 	Target    string
 	Simulated bool
-	Runbooks  []*runbook.Runbook
+	// Runbooks are offered in the picker, in this order.
+	Runbooks []*runbook.Runbook
 	// Problems are runbooks that could not be read; shown under the list.
 	Problems error
 	// Prepare readies the target for a runbook (it may start simulations)
@@ -423,12 +430,12 @@ func helpLine(c *common, k helpKeys) string {
 
 // Outcome returns how the run ended, once the program has finished. ok is
 // false when no run was started or the runner did not return before wait.
-func (a *App) Outcome(wait time.Duration) (out runbook.Outcome, err error, ok bool) {
+func (a *App) Outcome(wait time.Duration) (out runbook.Outcome, ok bool, err error) {
 	if a.outcome != nil {
-		return a.outcome.out, a.outcome.err, true
+		return a.outcome.out, true, a.outcome.err
 	}
 	if a.run == nil || a.run.spec.Runner == nil {
-		return runbook.Outcome{}, nil, false
+		return runbook.Outcome{}, false, nil
 	}
 	// The program has stopped reading: take the runner's last updates so
 	// it never waits on a full queue.
@@ -441,10 +448,10 @@ func (a *App) Outcome(wait time.Duration) (out runbook.Outcome, err error, ok bo
 		select {
 		case m := <-a.ended:
 			a.outcome = &m
-			return m.out, m.err, true
+			return m.out, true, m.err
 		case <-updates:
 		case <-timeout:
-			return runbook.Outcome{}, nil, false
+			return runbook.Outcome{}, false, nil
 		}
 	}
 }

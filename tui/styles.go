@@ -10,28 +10,30 @@ import (
 // Every cue a colour carries is also carried by a mark or a word, so the
 // screen reads the same with NO_COLOR or on a monochrome terminal.
 type Styles struct {
-	Title     lipgloss.Style
+	Title     lipgloss.Style // screen titles and the header
 	Badge     lipgloss.Style // the SIMULATED badge
 	RealBadge lipgloss.Style // the name of a real target
 	Section   lipgloss.Style // pane titles
-	Dim       lipgloss.Style
-	Text      lipgloss.Style
-	Key       lipgloss.Style
-	Selected  lipgloss.Style
+	Dim       lipgloss.Style // secondary text: sources, timers, help text
+	Text      lipgloss.Style // ordinary text
+	Key       lipgloss.Style // key names in help and input prompts
+	Selected  lipgloss.Style // the item or field under the cursor
 
+	// Step states in the step list and the current step's heading.
 	Pending   lipgloss.Style
-	Running   lipgloss.Style
+	Running   lipgloss.Style // running or waiting on a log or a poll
 	Succeeded lipgloss.Style
 	Failed    lipgloss.Style
 	Skipped   lipgloss.Style
 	Attention lipgloss.Style // waiting for the operator
 	Overrun   lipgloss.Style // a step past its expected duration
 
-	Destructive lipgloss.Style
-	Command     lipgloss.Style
-	Stderr      lipgloss.Style
-	Info        lipgloss.Style
+	Destructive lipgloss.Style // the warning on a destructive step
+	Command     lipgloss.Style // a resolved command or request
+	Stderr      lipgloss.Style // a call's standard error lines
+	Info        lipgloss.Style // drillbook's own lines in the output pane
 
+	// Watched log lines by what they matched.
 	LogSuccess lipgloss.Style
 	LogFailure lipgloss.Style
 	LogWarn    lipgloss.Style

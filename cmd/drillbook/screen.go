@@ -91,7 +91,7 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *termin
 	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
 	hold.set(p)
 	_, perr := p.Run()
-	out, rerr, ran := app.Outcome(15 * time.Second)
+	out, ran, rerr := app.Outcome(15 * time.Second)
 	id := app.RunID()
 	cerr := app.Close()
 	if cerr != nil && id != "" {

@@ -121,7 +121,7 @@ func TestScreenFlow(t *testing.T) {
 	tm.Type("q")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
 
-	out, err, ok := app.Outcome(5 * time.Second)
+	out, ok, err := app.Outcome(5 * time.Second)
 	if !ok || err != nil || out.Status != runbook.RunSucceeded {
 		t.Fatalf("outcome %+v, %v, %v; want succeeded", out, err, ok)
 	}
@@ -164,7 +164,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm, "A step is running", "drillbook resume ")
 	tm.Type("y")
 	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
-	out, err, ok := app.Outcome(10 * time.Second)
+	out, ok, err := app.Outcome(10 * time.Second)
 	if !ok || err != nil || out.Status != runbook.RunInterrupted {
 		t.Fatalf("outcome %+v, %v, %v; want interrupted", out, err, ok)
 	}
@@ -219,7 +219,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm2, "Run succeeded")
 	tm2.Type("q")
 	tm2.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
-	out, err, ok = app2.Outcome(5 * time.Second)
+	out, ok, err = app2.Outcome(5 * time.Second)
 	if !ok || err != nil || out.Status != runbook.RunSucceeded {
 		t.Fatalf("resumed outcome %+v, %v, %v; want succeeded", out, err, ok)
 	}
