@@ -1,6 +1,7 @@
 package messagesight
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,8 +24,12 @@ import (
 // and a SHA-256 over every relative path, size and content hash, so two
 // copies of a store compare equal exactly when their files do.
 type TreeDigest struct {
-	Files  int    `json:"files"`
-	Bytes  int64  `json:"bytes"`
+	// Files counts the regular files of the tree.
+	Files int `json:"files"`
+	// Bytes is their total size.
+	Bytes int64 `json:"bytes"`
+	// SHA256 is the hex digest over every path, size and content hash; ""
+	// when the tree could not be read (a copy on another machine).
 	SHA256 string `json:"sha256"`
 }
 
@@ -126,13 +131,17 @@ const ManifestFormat = "drillbook-messagesight-backup/v1"
 
 // FileDigest identifies one file of a backup.
 type FileDigest struct {
-	Name   string `json:"name"`
-	Size   int64  `json:"size"`
+	// Name is the file's base name.
+	Name string `json:"name"`
+	// Size is its size in bytes.
+	Size int64 `json:"size"`
+	// SHA256 is the hex SHA-256 of its content.
 	SHA256 string `json:"sha256"`
 }
 
 // StoreDigest identifies a store backup directory.
 type StoreDigest struct {
+	// Name is the store backup directory's base name.
 	Name string `json:"name"`
 	TreeDigest
 }
@@ -140,6 +149,7 @@ type StoreDigest struct {
 // Manifest binds a configuration backup to the store backup taken with it:
 // the seed says one may not be restored with another's partner.
 type Manifest struct {
+	// Format is ManifestFormat.
 	Format string `json:"format"`
 	// Server is the server the backup was taken from.
 	Server string `json:"server"`
@@ -183,7 +193,7 @@ func ReadManifest(path string) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("manifest: %w", err)
 	}
 	var m Manifest
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		return Manifest{}, fmt.Errorf("manifest %s is damaged: %w", path, err)
@@ -236,9 +246,10 @@ func short(sum string) string {
 // expandArgv replaces {src} and {dst} inside each element: the result is an
 // argv, never a shell string.
 func expandArgv(argv []string, src, dst string) []string {
+	r := strings.NewReplacer("{src}", src, "{dst}", dst)
 	out := make([]string, len(argv))
 	for i, a := range argv {
-		out[i] = strings.NewReplacer("{src}", src, "{dst}", dst).Replace(a)
+		out[i] = r.Replace(a)
 	}
 	return out
 }
