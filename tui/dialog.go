@@ -143,12 +143,12 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 			}
 		}
 	case dlgDeviate:
-		if isKey && (key.Matches(km, k.Submit) || km.String() == "tab") && d.onExt && d.extra.Value() != "" {
+		if isKey && key.Matches(km, k.Submit, k.Next) && d.onExt && d.extra.Value() != "" {
 			d.onExt = false
 			d.extra.Blur()
 			return d, dialogResult{}, d.input.Focus()
 		}
-		if isKey && km.String() == "shift+tab" && !d.onExt && needsExtra(d.dev) {
+		if isKey && key.Matches(km, k.Prev) && !d.onExt && needsExtra(d.dev) {
 			d.onExt = true
 			d.input.Blur()
 			return d, dialogResult{}, d.extra.Focus()

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	tea "github.com/charmbracelet/bubbletea"
+
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -258,5 +260,24 @@ func TestTUITinyTerminalWithDialog(t *testing.T) {
 	for _, sz := range []struct{ w, h int }{{1, 1}, {2, 2}, {10, 3}, {20, 4}, {30, 6}} {
 		s.v.c.width, s.v.c.height = sz.w, sz.h
 		checkSize(t, s.v.view(), sz.w, sz.h)
+	}
+}
+
+// TestTUIJumpDialogFieldKeys moves between the jump dialog's two fields
+// with the form's keys: tab to the reason, shift+tab back to the step.
+func TestTUIJumpDialogFieldKeys(t *testing.T) {
+	s := newSim(t, 80, 24)
+	s.toConfirm()
+	s.key("esc")
+	s.key("g")
+	s.typeText("tel")
+	s.key("tab")
+	s.typeText("the wipe is done by hand")
+	s.v.update(tea.KeyMsg{Type: tea.KeyShiftTab})
+	s.typeText("l")
+	s.key("enter") // back to the reason, which is filled
+	s.key("enter")
+	if len(s.sent) != 1 || s.sent[0].Deviation != runbook.DevJump || s.sent[0].Target != "tell" || s.sent[0].Reason != "the wipe is done by hand" {
+		t.Fatalf("sent %+v, want a jump to tell with its reason", s.sent)
 	}
 }
