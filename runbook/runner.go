@@ -257,13 +257,14 @@ func (r *Runner) handle(in Input) ([]Input, error) {
 	var more []Input
 	for i := range evs {
 		ev := &evs[i]
+		show := shownEvent(ev, r.cfg.Secrets)
 		switch ev.Type {
 		case EvConfirmRequest, EvOperatorRequest:
-			r.waiting = ev
+			r.waiting = show
 		case EvConfirmAccepted, EvOperatorAck, EvReconciled, EvStepStarted, EvDeviation:
 			r.waiting = nil
 		}
-		r.cfg.Frontend.Update(Update{Event: ev, Steps: r.eng.Steps(), Status: r.eng.Status()})
+		r.cfg.Frontend.Update(Update{Event: show, Steps: r.eng.Steps(), Status: r.eng.Status()})
 		if armed := r.effect(ev); armed != nil {
 			more = append(more, *armed)
 		}
@@ -293,6 +294,39 @@ func (r *Runner) enrich(ev *Event) {
 	p.Request = Redact(p.Request, r.cfg.Secrets)
 	p.Detail = Redact(p.Detail, r.cfg.Secrets)
 	ev.Plan = &p
+}
+
+// shownEvent returns the event as a frontend may show it. The journal masks
+// secrets in its own copy; the engine's texts (a skipped step's "would have
+// run", a reason, an error) and arguments still hold them, so the screen and
+// plain output get a copy with every secret masked. The confirmation token
+// stays as it is: the validator keeps secrets out of it, and it is compared.
+func shownEvent(ev *Event, secrets []string) *Event {
+	if len(secrets) == 0 {
+		return ev
+	}
+	c := *ev
+	for _, s := range []*string{&c.Title, &c.Text, &c.Reason, &c.Error} {
+		*s = Redact(*s, secrets)
+	}
+	if c.Args != nil {
+		c.Args = make(Args, len(ev.Args))
+		for k, v := range ev.Args {
+			switch x := v.(type) {
+			case string:
+				v = Redact(x, secrets)
+			case []string:
+				v = redactList(x, secrets)
+			}
+			c.Args[k] = v
+		}
+	}
+	if c.Line != nil {
+		l := *c.Line
+		l.Text = Redact(l.Text, secrets)
+		c.Line = &l
+	}
+	return &c
 }
 
 func redactList(l []string, secrets []string) []string {
@@ -453,6 +487,9 @@ func (r *Runner) flushOutput() {
 		if len(r.cfg.Secrets) > 0 {
 			for i := range b.Output {
 				b.Output[i].Text = Redact(b.Output[i].Text, r.cfg.Secrets)
+			}
+			for i := range b.Log {
+				b.Log[i].Text = Redact(b.Log[i].Text, r.cfg.Secrets)
 			}
 		}
 		now := r.cfg.Now()
