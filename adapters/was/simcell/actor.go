@@ -31,12 +31,12 @@ func newActor(ctx context.Context, c *Cell, s *State) *actor {
 
 // wait sleeps a scaled delay. When the caller's context ends, the cell
 // goes on without it, as a server does when wsadmin is interrupted: the
-// rest of the sequence is written at once and wait never fails, so the
-// call returns promptly and leaves a consistent cell behind.
-func (a *actor) wait(d time.Duration) error {
+// rest of the sequence is written at once (wait has nothing to fail), so
+// the call returns promptly and leaves a consistent cell behind.
+func (a *actor) wait(d time.Duration) {
 	d = time.Duration(float64(d) * a.scale)
 	if d <= 0 {
-		return nil
+		return
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -45,7 +45,6 @@ func (a *actor) wait(d time.Duration) error {
 		a.scale = 0
 	case <-t.C:
 	}
-	return nil
 }
 
 // settle finishes what a killed drillbook left half done: an instance
@@ -190,17 +189,13 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 		}
 		return fmt.Errorf("%s: "+format, append([]any{id}, args...)...)
 	}
-	if err := a.wait(d.EngineStart / 3); err != nil {
-		return err
-	}
+	a.wait(d.EngineStart / 3)
 	if e.Store == "data" {
 		if err := a.sib(server, e, "I", "CWSIS1538I", "The messaging engine, ME_UUID=%s, INC_UUID=%s, is attempting to obtain an exclusive lock on the data store.", e.UUID, inc); err != nil {
 			return err
 		}
 		if a.scenario(ScenarioLockHeld) && a.fire("lock") {
-			if err := a.wait(d.EngineStart / 3); err != nil {
-				return err
-			}
+			a.wait(d.EngineStart / 3)
 			return fail("CWSIS1519E", "Messaging engine %s cannot obtain the lock on its data store, which ensures it has exclusive access to the data.", e.Name)
 		}
 	} else {
@@ -243,9 +238,7 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 			}
 		}
 		for i := 0; i < a.streams(); i++ {
-			if err := a.wait(d.FlushStream); err != nil {
-				return err
-			}
+			a.wait(d.FlushStream)
 			stream := newUUID()[:12] + "0000"
 			dest := fmt.Sprintf("Queue%d", i+1)
 			if err := a.sib(server, e, "I", "CWSIP0781I", "Messaging engine: %s started, flush initiated for stream: %s and destination: %s.", e.Name, stream, dest); err != nil {
@@ -278,9 +271,7 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 	if mode == "FLUSH" && a.scenario(ScenarioSlowStart) && a.fire("slow") {
 		wait += d.SlowStart
 	}
-	if err := a.wait(wait); err != nil {
-		return err
-	}
+	a.wait(wait)
 	if err := a.state(server, e, "Started"); err != nil {
 		return err
 	}
@@ -347,9 +338,7 @@ func (a *actor) stopEngine(e *Engine, server string, to string) error {
 	if err := a.state(server, e, "Stopping"); err != nil {
 		return err
 	}
-	if err := a.wait(a.s.Options.Delays.EngineStop); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.EngineStop)
 	return a.state(server, e, to)
 }
 
@@ -360,9 +349,7 @@ func (a *actor) startServer(name string) error {
 	if srv.Running {
 		return nil
 	}
-	if err := a.wait(a.s.Options.Delays.ServerStart / 2); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.ServerStart / 2)
 	srv.Running = true
 	if err := a.sib(name, nil, "I", "CWSID0021I", "Configuration reload is enabled for bus %s.", "Bus1"); err != nil {
 		return err
@@ -414,9 +401,7 @@ func (a *actor) startServer(name string) error {
 			}
 		}
 	}
-	if err := a.wait(a.s.Options.Delays.ServerStart / 2); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.ServerStart / 2)
 	return a.log(name, Record{Logger: "WsServerImpl", Type: "A", Thread: threadServer, ID: "WSVR0001I", Text: fmt.Sprintf("Server %s open for e-business", name)})
 }
 
@@ -446,9 +431,7 @@ func (a *actor) stopServer(name string) error {
 		}
 		delete(e.Instances, name)
 	}
-	if err := a.wait(a.s.Options.Delays.ServerStop); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.ServerStop)
 	if err := a.log(name, Record{Logger: "WsServerImpl", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
 		return err
 	}
@@ -479,9 +462,7 @@ func (a *actor) recoveryStart(name string) error {
 	if srv.Running {
 		return fmt.Errorf("server %s is running: stop it before a recovery-mode start", name)
 	}
-	if err := a.wait(a.s.Options.Delays.ServerStart / 2); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.ServerStart / 2)
 	srv.Running = true
 	var started []*Engine
 	for _, e := range a.sortedEngines() {
@@ -506,9 +487,7 @@ func (a *actor) recoveryStart(name string) error {
 	for _, e := range a.s.Engines {
 		delete(e.Instances, name)
 	}
-	if err := a.wait(a.s.Options.Delays.ServerStop); err != nil {
-		return err
-	}
+	a.wait(a.s.Options.Delays.ServerStop)
 	if err := a.log(name, Record{Logger: "WsServerImpl", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
 		return err
 	}

@@ -348,9 +348,7 @@ func (c *Cell) BackupConfig(ctx context.Context, file string, nostop bool, out f
 				return err
 			}
 		}
-		if err := a.wait(s.Options.Delays.Tool); err != nil {
-			return err
-		}
+		a.wait(s.Options.Delays.Tool)
 		img := configImage{Cell: s.Cell, Master: s.Master, UUIDs: map[string]string{}}
 		for n, e := range s.Engines {
 			img.UUIDs[n] = e.UUID
@@ -433,9 +431,7 @@ func (c *Cell) RestoreConfig(ctx context.Context, file string, nostop bool, out 
 				return err
 			}
 		}
-		if err := a.wait(s.Options.Delays.Tool); err != nil {
-			return err
-		}
+		a.wait(s.Options.Delays.Tool)
 		out("ADMU5502I: The directory " + filepath.Join(c.dir, "config") + " already exists; renaming to " + filepath.Join(c.dir, "config.old"))
 		for k, v := range img.Master {
 			if slices.Contains(sortedKeys(s.Engines), k) {
