@@ -289,6 +289,10 @@ type fields struct {
 	keyPos map[string]Pos
 }
 
+// setKeyPos records where each key of the struct's mapping was written; the
+// parser finds it on every struct that embeds fields.
+func (f *fields) setKeyPos(m map[string]Pos) { f.keyPos = m }
+
 // FieldPos returns the position of a mapping key's value, or def when the
 // key was not written.
 func (f fields) FieldPos(key string, def Pos) Pos {

@@ -219,7 +219,6 @@ func firstColOnLine(n *yaml.Node, line int) int {
 
 var (
 	posType      = reflect.TypeOf(Pos{})
-	fieldsType   = reflect.TypeOf(fields{})
 	valueType    = reflect.TypeOf(Value{})
 	durationType = reflect.TypeOf(Duration{})
 )
@@ -294,27 +293,8 @@ func walk(file string, n *yaml.Node, v reflect.Value, what string, probs *Proble
 			}
 			walk(file, val, v.Field(idx), sub, probs)
 		}
-		if f := v.FieldByName("fields"); f.IsValid() && f.Type() == fieldsType {
-			// fields is unexported: set it through the pointer.
-			fp := v.Addr().Interface()
-			switch x := fp.(type) {
-			case *Runbook:
-				x.keyPos = keyPos
-			case *Param:
-				x.keyPos = keyPos
-			case *Step:
-				x.keyPos = keyPos
-			case *Check:
-				x.keyPos = keyPos
-			case *Wait:
-				x.keyPos = keyPos
-			case *Foreach:
-				x.keyPos = keyPos
-			case *OnFailure:
-				x.keyPos = keyPos
-			case *Retry:
-				x.keyPos = keyPos
-			}
+		if f, ok := v.Addr().Interface().(interface{ setKeyPos(map[string]Pos) }); ok {
+			f.setKeyPos(keyPos)
 		}
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode || v.Type().Elem() != valueType {
