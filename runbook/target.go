@@ -104,6 +104,10 @@ func LoadTargets(path string, sections []string) (*Targets, error) {
 				probs.add(t.Pos, "the name %q is the built-in simulated target; choose another name", TrainingTarget)
 				continue
 			}
+			if first, ok := ts.byName[t.Name]; ok {
+				probs.add(t.Pos, "target %q is declared twice (first at line %d): keep one", t.Name, first.Pos.Line)
+				continue
+			}
 			ts.byName[t.Name] = t
 			ts.Names = append(ts.Names, t.Name)
 		}

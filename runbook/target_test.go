@@ -81,6 +81,14 @@ func TestTargetsRefuseInlineSecrets(t *testing.T) {
 	}
 }
 
+func TestTargetDeclaredTwiceIsRefused(t *testing.T) {
+	p := writeTargets(t, "targets:\n  prod:\n    description: a\n  prod:\n    description: b\n")
+	_, err := LoadTargets(p, nil)
+	if err == nil || !strings.Contains(err.Error(), `targets.yaml:4:3: target "prod" is declared twice (first at line 2)`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
 func TestTrainingNameIsReserved(t *testing.T) {
 	p := writeTargets(t, "targets:\n  training:\n    description: mine\n")
 	if _, err := LoadTargets(p, nil); err == nil || !strings.Contains(err.Error(), "built-in simulated target") {
