@@ -46,8 +46,9 @@ type Config struct {
 	// UNCONFIRMED, so a site can change them).
 	UserProperty     string `yaml:"user_property"`
 	PasswordProperty string `yaml:"password_property"`
-	// CallTimeout bounds one wsadmin or tool run when the step sets no
-	// timeout; zero means 10 minutes (a JVM start plus the work).
+	// CallTimeout bounds one wsadmin or tool run, and a recovery-mode start
+	// with its polls, when the step sets no timeout; zero means 10 minutes
+	// (a JVM start plus the work).
 	CallTimeout runbook.Duration `yaml:"call_timeout"`
 	// StateWait is how long a script waits for an engine to reach the state
 	// it asked for before it reports what it saw; zero means 2 minutes.

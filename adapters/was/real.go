@@ -164,8 +164,11 @@ func (b *RealBackend) Do(ctx context.Context, req Request, out runbook.Output) (
 	return b.runScript(ctx, req, out)
 }
 
+// withTimeout bounds ctx by d when it has no deadline: a step's own
+// timeout is the operator's word and wins over the target's default, even
+// when it is longer (a two-hour data store restore is not cut at one).
 func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+	if _, ok := ctx.Deadline(); ok {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, d)
@@ -359,6 +362,10 @@ func (b *RealBackend) runTool(ctx context.Context, req Request, out runbook.Outp
 }
 
 func (b *RealBackend) recoveryStart(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
+	// The polls below go on until the server stops: without a step
+	// timeout, the target's call timeout bounds the whole recovery.
+	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
+	defer cancel()
 	if _, err := b.runTool(ctx, req, out); err != nil {
 		return Reply{}, err
 	}

@@ -284,3 +284,20 @@ func TestCredentialsFileIsOwnerOnlyAndEscaped(t *testing.T) {
 		t.Errorf("file = %q, want %q", b, want)
 	}
 }
+
+// A step's timeout wins over the target's default call timeout, even when
+// it is longer; the default bounds only a call whose step sets none.
+func TestStepTimeoutWinsOverTheTargetsDefault(t *testing.T) {
+	step, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
+	defer cancel()
+	ctx, cancel2 := withTimeout(step, time.Hour)
+	defer cancel2()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) < 90*time.Minute {
+		t.Errorf("a 2h step was given %v (deadline set %t), want its own 2h", time.Until(dl).Round(time.Minute), ok)
+	}
+	ctx, cancel3 := withTimeout(context.Background(), time.Hour)
+	defer cancel3()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Hour {
+		t.Errorf("a step without timeout got deadline %v (set %t), want the 1h default", time.Until(dl), ok)
+	}
+}
