@@ -20,7 +20,7 @@ func (b *broker) dial(ctx context.Context, vhost string) (*amqp.Connection, erro
 	}
 	u, err := url.Parse(b.cfg.amqpURL())
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq.amqp_url %q: %w", b.cfg.amqpURL(), err)
+		return nil, badURL("amqp_url", err)
 	}
 	u.User = url.UserPassword(b.cfg.user(), pw)
 	u.Path = "/" + url.PathEscape(vhost)
@@ -39,6 +39,16 @@ func (b *broker) dial(ctx context.Context, vhost string) (*amqp.Connection, erro
 		return nil, fmt.Errorf("connect to %s vhost %q as %s: %w", redactURL(b.cfg.amqpURL()), vhost, b.cfg.user(), err)
 	}
 	return conn, nil
+}
+
+// badURL reports a target URL that does not parse. url.Error quotes the
+// whole URL, credentials included, so only its reason is kept.
+func badURL(field string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("rabbitmq.%s is not a URL: fix it in targets.yaml: %w", field, err)
 }
 
 func redactURL(s string) string {
@@ -204,8 +214,10 @@ func (b *broker) exclude(ctx context.Context, vhost, queueName, holdQueue string
 		if err != nil {
 			return ex, fmt.Errorf("move a message to %s: %w", holdQueue, err)
 		}
-		if ok, err := conf.WaitContext(ctx); err != nil || !ok {
-			return ex, fmt.Errorf("the broker did not confirm a message moved to %s (the original stays in %s): %v", holdQueue, queueName, err)
+		if ok, err := conf.WaitContext(ctx); err != nil {
+			return ex, fmt.Errorf("no confirm for a message moved to %s (the original stays in %s): %w", holdQueue, queueName, err)
+		} else if !ok {
+			return ex, fmt.Errorf("the broker refused (nack) a message moved to %s (the original stays in %s): check the node's log", holdQueue, queueName)
 		}
 		if err := d.Ack(false); err != nil {
 			return ex, err

@@ -111,7 +111,7 @@ func (b *broker) http(ctx context.Context) (*rabbithole.Client, error) {
 	}
 	c, err := rabbithole.NewClient(b.cfg.ManagementURL, b.cfg.user(), pw)
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq.management_url %q: %w", b.cfg.ManagementURL, err)
+		return nil, badURL("management_url", err)
 	}
 	c.SetTimeout(10 * time.Second)
 	return c, nil
@@ -180,10 +180,16 @@ func (b *broker) vhosts(ctx context.Context, out runbook.Output) ([]string, erro
 		}
 		return err
 	})
-	if err != nil || ok {
-		sort.Strings(names)
-		return names, err
+	if err != nil {
+		// names is not read: after a cancel the request may still be
+		// filling it in.
+		return nil, err
 	}
+	if ok {
+		sort.Strings(names)
+		return names, nil
+	}
+	names = nil // a failed request may have listed some before it gave up
 	var rows []struct {
 		Name string `json:"name"`
 	}
@@ -232,6 +238,7 @@ func (b *broker) listQueues(ctx context.Context, out runbook.Output, vhost strin
 		return nil, err
 	}
 	if !ok {
+		qs = nil
 		vhosts := []string{vhost}
 		if vhost == "" {
 			if vhosts, err = b.vhosts(ctx, out); err != nil {
@@ -270,6 +277,7 @@ func (b *broker) connections(ctx context.Context, out runbook.Output, live bool)
 		return nil, err
 	}
 	if !ok {
+		cs = nil
 		if err := b.ctlJSON(ctx, out, &cs, "rabbitmqctl", "list_connections", "vhost", "name", "user"); err != nil {
 			return nil, err
 		}

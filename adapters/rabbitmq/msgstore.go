@@ -84,29 +84,14 @@ func ownerOf(p string) (*[2]int, error) {
 	return &[2]int{int(st.Uid), int(st.Gid)}, nil
 }
 
-// writeJSON writes v to path atomically (temp file, fsync, rename).
+// writeJSON writes v to path as indented JSON with file.WriteAtomic, so a
+// crash leaves the old file or the whole new one.
 func writeJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return file.WriteAtomic(path, append(b, '\n'), 0o644)
 }
 
 func readJSON(path string, v any) error {

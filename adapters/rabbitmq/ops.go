@@ -596,10 +596,6 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if err := file.WriteManifest(filepath.Join(dir, ManifestFile), m); err != nil {
 		return runbook.Result{}, err
 	}
-	st := struct {
-		Files int
-		Bytes int64
-	}{m.Files, m.Bytes}
 	c := Counts{Node: b.cfg.Node, Taken: time.Now().UTC(), Override: override}
 	total := 0
 	for _, q := range qs {
@@ -618,10 +614,10 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 		}
 	}
 	return runbook.Result{
-		Summary:  fmt.Sprintf("backed up %d classic-queue messages: %d files, %d bytes in %s", total, st.Files, st.Bytes, took.Round(time.Millisecond)),
-		Vars:     map[string]string{"dir": dir, "messages": strconv.Itoa(total), "files": strconv.Itoa(st.Files), "bytes": strconv.FormatInt(st.Bytes, 10)},
+		Summary:  fmt.Sprintf("backed up %d classic-queue messages: %d files, %d bytes in %s", total, m.Files, m.Bytes, took.Round(time.Millisecond)),
+		Vars:     map[string]string{"dir": dir, "messages": strconv.Itoa(total), "files": strconv.Itoa(m.Files), "bytes": strconv.FormatInt(m.Bytes, 10)},
 		Warnings: warn,
-		Evidence: []string{fmt.Sprintf("%s: %d files, %d bytes, SHA-256 of each", filepath.Join(dir, ManifestFile), st.Files, st.Bytes)},
+		Evidence: []string{fmt.Sprintf("%s: %d files, %d bytes, SHA-256 of each", filepath.Join(dir, ManifestFile), m.Files, m.Bytes)},
 	}, nil
 }
 
@@ -719,10 +715,6 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 	if diffs := compareManifest(want, got); len(diffs) > 0 {
 		return runbook.Result{Warnings: warn, Evidence: diffs}, fmt.Errorf("the restored files do not match the backup's manifest (%d differences): %s: the backup is damaged", len(diffs), short(diffs))
 	}
-	st := struct {
-		Files int
-		Bytes int64
-	}{got.Files, got.Bytes}
 	total := 0
 	for _, q := range counts.Queues {
 		if q.Type == "classic" {
@@ -730,8 +722,8 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir, d
 		}
 	}
 	return runbook.Result{
-		Summary:  fmt.Sprintf("restored %d files, %d bytes (%d classic-queue messages at backup time) in %s; manifest verified", st.Files, st.Bytes, total, time.Since(t0).Round(time.Millisecond)),
-		Vars:     map[string]string{"data_dir": dataDir, "files": strconv.Itoa(st.Files)},
+		Summary:  fmt.Sprintf("restored %d files, %d bytes (%d classic-queue messages at backup time) in %s; manifest verified", got.Files, got.Bytes, total, time.Since(t0).Round(time.Millisecond)),
+		Vars:     map[string]string{"data_dir": dataDir, "files": strconv.Itoa(got.Files)},
 		Warnings: warn,
 		Evidence: []string{fmt.Sprintf("%d files match %s (sizes and SHA-256)", got.Files, filepath.Join(dir, ManifestFile))},
 	}, nil

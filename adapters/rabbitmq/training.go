@@ -91,7 +91,11 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 			stop()
 			return nil, fmt.Errorf("seed the training node: %w", err)
 		}
-		os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644)
+		// Without the mark the next start would publish the seed again.
+		if err := os.WriteFile(seeded, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+			stop()
+			return nil, fmt.Errorf("record the seeding of the training node: %w", err)
+		}
 	}
 	// A backup to restore from exists from the first start on, so the
 	// restore runbook can be practised before the backup one.

@@ -39,7 +39,8 @@ func TestRealBrokerDrill(t *testing.T) {
 		t.Fatalf("the drill needs a real RabbitMQ: %v", err)
 	}
 	ctx := context.Background()
-	bin := buildDrillbook(t)
+	// The binary builds while the node boots and is seeded.
+	built := buildDrillbookAsync(t)
 	work := t.TempDir()
 	nodeDir := filepath.Join(work, "node")
 	state := filepath.Join(work, "state")
@@ -53,6 +54,7 @@ func TestRealBrokerDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	targets := writeTargets(t, work, n, backups)
+	bin := built()
 	db := func(args ...string) (int, string) {
 		return runDrillbook(t, bin, append([]string{"--state-dir", state, "--targets", targets}, args...)...)
 	}
@@ -185,6 +187,14 @@ func startApp(t *testing.T, n *privnode.Node) {
 // buildDrillbook builds cmd/drillbook into a temporary directory.
 func buildDrillbook(t testing.TB) string {
 	t.Helper()
+	return buildDrillbookAsync(t)()
+}
+
+// buildDrillbookAsync starts building cmd/drillbook into a temporary
+// directory and returns a function that waits for the build and gives the
+// binary's path (failing the test when the build failed).
+func buildDrillbookAsync(t testing.TB) func() string {
+	t.Helper()
 	root, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)
@@ -200,14 +210,28 @@ func buildDrillbook(t testing.TB) string {
 		root = parent
 	}
 	bin := filepath.Join(t.TempDir(), "drillbook")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/drillbook")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/drillbook: %v\n%s", err, out)
+	done := make(chan struct{})
+	var out []byte
+	var buildErr error
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/drillbook")
+		cmd.Dir = root
+		out, buildErr = cmd.CombinedOutput()
+	}()
+	// A test that fails before it waits still lets the build end before
+	// its temporary directory is removed.
+	t.Cleanup(func() { <-done })
+	return func() string {
+		t.Helper()
+		<-done
+		if buildErr != nil {
+			t.Fatalf("go build ./cmd/drillbook: %v\n%s", buildErr, out)
+		}
+		return bin
 	}
-	return bin
 }
 
 // writeTargets writes a targets.yaml whose target "drill" points the

@@ -7,6 +7,7 @@ package privnode
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,11 +254,9 @@ func (n *Node) writeFiles() error {
 	}
 	cookie := filepath.Join(n.home(), ".erlang.cookie")
 	if _, err := os.Stat(cookie); errors.Is(err, os.ErrNotExist) {
-		ports, err := freePorts(1) // any varying input will do; mixed with time below
-		if err != nil {
-			return err
-		}
-		c := fmt.Sprintf("DRILL%d%d", time.Now().UnixNano(), ports[0])
+		// The cookie is the node's only credential: whoever knows it runs
+		// code in the node, so it is random, not derived from the time.
+		c := "DRILL" + rand.Text()
 		// The cookie MUST be owner-only or the CLI fails after ~8 s
 		// (reference §8, pitfall 2).
 		if err := os.WriteFile(cookie, []byte(c), 0o400); err != nil {
@@ -365,8 +364,12 @@ func (n *Node) Ping(ctx context.Context) error {
 // that is not running.
 func (n *Node) Stop(ctx context.Context) error {
 	var errs []error
-	if _, err := n.Ctl(ctx, "shutdown", "--timeout", "60"); err != nil && n.launcher != nil {
-		errs = append(errs, err)
+	// Without a launcher and a live pid the node is already down: a CLI
+	// call would only spend a second finding that out.
+	if n.launcher != nil || n.running() {
+		if _, err := n.Ctl(ctx, "shutdown", "--timeout", "60"); err != nil && n.launcher != nil {
+			errs = append(errs, err)
+		}
 	}
 	if n.launcher != nil {
 		select {
@@ -383,6 +386,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	defer cancel()
 	kill := exec.CommandContext(ectx, "epmd", "-port", strconv.Itoa(n.EPMDPort), "-kill")
 	kill.Env = n.environ()
+	kill.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	kill.Run() // "no epmd" is the normal answer when it is already gone
 	return errors.Join(errs...)
 }
