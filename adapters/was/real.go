@@ -270,10 +270,11 @@ func judgeScript(ctx context.Context, req Request, scan *scanOutput, runErr erro
 		return reply, fmt.Errorf("wsadmin %s failed: %s", req.Script, scan.errs[0])
 	}
 	if len(scan.markers) == 0 {
-		msg := fmt.Sprintf("wsadmin %s printed no result, so it did not finish", req.Script)
 		if runErr != nil {
-			msg += ": " + runErr.Error()
-		} else if len(scan.tail) > 0 {
+			return reply, fmt.Errorf("wsadmin %s printed no result, so it did not finish: %w", req.Script, runErr)
+		}
+		msg := fmt.Sprintf("wsadmin %s printed no result, so it did not finish", req.Script)
+		if len(scan.tail) > 0 {
 			msg += "; last output: " + strings.Join(scan.tail, " | ")
 		}
 		return reply, errors.New(msg)
