@@ -39,7 +39,7 @@ func ResolveParams(rb *Runbook, given map[string]string) (ParamValues, error) {
 			case p.Required:
 				how := fmt.Sprintf("pass --param %s=VALUE", p.Name)
 				if p.Type == TypeSecret {
-					how = fmt.Sprintf("set DRILLBOOK_PARAM_%s in the environment or answer the prompt", envName(p.Name))
+					how = fmt.Sprintf("set %s in the environment or answer the prompt", EnvName(p.Name))
 				}
 				probs.add(p.Pos, "parameter %s is required: %s", p.Name, how)
 				continue
