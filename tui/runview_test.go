@@ -242,22 +242,14 @@ func TestTUIReconcileDialog(t *testing.T) {
 	}
 }
 
+// TestTUIResizeKeepsLayout draws the run view, with the confirmation
+// dialog open, at sizes from wide down to terminals too small for it (a
+// split tmux pane can be two rows high): always exactly the terminal's
+// size, never a panic.
 func TestTUIResizeKeepsLayout(t *testing.T) {
 	s := newSim(t, 80, 24)
 	s.toConfirm()
-	for _, sz := range []struct{ w, h int }{{80, 24}, {100, 30}, {200, 60}, {81, 25}, {120, 40}} {
-		s.v.c.width, s.v.c.height = sz.w, sz.h
-		checkSize(t, s.v.view(), sz.w, sz.h)
-	}
-}
-
-// TestTUITinyTerminalWithDialog draws the run view, with the confirmation
-// dialog open, on terminals too small for it: it must draw what fits and
-// never panic (a split tmux pane can be two rows high).
-func TestTUITinyTerminalWithDialog(t *testing.T) {
-	s := newSim(t, 80, 24)
-	s.toConfirm()
-	for _, sz := range []struct{ w, h int }{{1, 1}, {2, 2}, {10, 3}, {20, 4}, {30, 6}} {
+	for _, sz := range []struct{ w, h int }{{80, 24}, {100, 30}, {200, 60}, {81, 25}, {120, 40}, {1, 1}, {2, 2}, {10, 3}, {20, 4}, {30, 6}} {
 		s.v.c.width, s.v.c.height = sz.w, sz.h
 		checkSize(t, s.v.view(), sz.w, sz.h)
 	}

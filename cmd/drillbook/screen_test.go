@@ -68,8 +68,23 @@ func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestMode
 	return app, tm
 }
 
+// leaveScreen presses the key that leaves the screen, waits for the
+// program to end, checks how the run ended and releases it.
+func leaveScreen(t *testing.T, app *tui.App, tm *teatest.TestModel, key string, want runbook.RunStatus) {
+	t.Helper()
+	tm.Type(key)
+	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
+	out, ok, err := app.Outcome(10 * time.Second)
+	if !ok || err != nil || out.Status != want {
+		t.Fatalf("outcome %+v, %v, %v; want %s", out, ok, err, want)
+	}
+	if err := app.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readJournal returns the events of the only run under state.
-func readJournal(t *testing.T, state string) []runbook.Event {
+func readJournal(t testing.TB, state string) []runbook.Event {
 	t.Helper()
 	runs, err := runbook.ListRuns(state)
 	if err != nil || len(runs) != 1 {
@@ -118,16 +133,7 @@ func TestScreenFlow(t *testing.T) {
 	waitScreen(t, tm, "press d to tick it off")
 	tm.Type("d")
 	waitScreen(t, tm, "Run succeeded")
-	tm.Type("q")
-	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
-
-	out, ok, err := app.Outcome(5 * time.Second)
-	if !ok || err != nil || out.Status != runbook.RunSucceeded {
-		t.Fatalf("outcome %+v, %v, %v; want succeeded", out, err, ok)
-	}
-	if err := app.Close(); err != nil {
-		t.Fatal(err)
-	}
+	leaveScreen(t, app, tm, "q", runbook.RunSucceeded)
 	evs := readJournal(t, g.stateDir)
 	if n := countEvents(evs, runbook.EvConfirmRefused); n != 1 {
 		t.Errorf("journal has %d refused confirmations, want 1", n)
@@ -162,16 +168,8 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm, "running action: sh -c", "watching ")
 	tm.Type("q")
 	waitScreen(t, tm, "A step is running", "drillbook resume ")
-	tm.Type("y")
-	tm.WaitFinished(t, teatest.WithFinalTimeout(15*time.Second))
-	out, ok, err := app.Outcome(10 * time.Second)
-	if !ok || err != nil || out.Status != runbook.RunInterrupted {
-		t.Fatalf("outcome %+v, %v, %v; want interrupted", out, err, ok)
-	}
+	leaveScreen(t, app, tm, "y", runbook.RunInterrupted)
 	runID := app.RunID()
-	if err := app.Close(); err != nil {
-		t.Fatal(err)
-	}
 
 	// Resume the run the way `drillbook resume` does on a terminal.
 	ctx := context.Background()
@@ -217,15 +215,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm2, "press d to tick it off")
 	tm2.Type("d")
 	waitScreen(t, tm2, "Run succeeded")
-	tm2.Type("q")
-	tm2.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
-	out, ok, err = app2.Outcome(5 * time.Second)
-	if !ok || err != nil || out.Status != runbook.RunSucceeded {
-		t.Fatalf("resumed outcome %+v, %v, %v; want succeeded", out, err, ok)
-	}
-	if err := app2.Close(); err != nil {
-		t.Fatal(err)
-	}
+	leaveScreen(t, app2, tm2, "q", runbook.RunSucceeded)
 	evs := readJournal(t, g.stateDir)
 	if countEvents(evs, runbook.EvRunInterrupted) != 1 || countEvents(evs, runbook.EvReconciled) != 1 {
 		t.Errorf("journal lacks the interruption or the reconciliation")

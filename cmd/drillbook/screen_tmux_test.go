@@ -101,6 +101,22 @@ func (s *tmuxSession) wait(timeout time.Duration, want ...string) string {
 	}
 }
 
+// poll captures the pane back to back, without sleeping (to time how fast
+// the screen answers), until cond holds, and fails after timeout.
+func (s *tmuxSession) poll(timeout time.Duration, what string, cond func(screen string) bool) {
+	s.tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		screen := s.capture()
+		if cond(screen) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.tb.Fatalf("%s: not within %s; the screen shows:\n%s", what, timeout, screen)
+		}
+	}
+}
+
 // waitGone polls the pane until it no longer shows what.
 func (s *tmuxSession) waitGone(timeout time.Duration, what string) {
 	s.tb.Helper()
@@ -182,10 +198,14 @@ func BenchmarkScreenFlood(b *testing.B) {
 		s := startTmux(b, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
 			bin, "--runbooks", dir, "run", "flood", "--yes")
 		var lat []time.Duration
+		deadline := time.Now().Add(5 * time.Minute)
 		for {
 			screen := s.capture()
 			if strings.Contains(screen, "press d to tick it off") {
 				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the flood did not end within 5m; the screen shows:\n%s", screen)
 			}
 			if !strings.Contains(screen, "Print 1000000 lines") {
 				time.Sleep(5 * time.Millisecond)
@@ -195,26 +215,22 @@ func BenchmarkScreenFlood(b *testing.B) {
 			// unavailable; time how long until the screen shows it.
 			start := time.Now()
 			s.keys("?")
-			for {
-				sc := s.capture()
-				if strings.Contains(sc, "(not now:") || strings.Contains(sc, "press d to tick it off") {
-					break
-				}
-			}
+			s.poll(10*time.Second, "the key list during the flood", func(sc string) bool {
+				return strings.Contains(sc, "(not now:") || strings.Contains(sc, "press d to tick it off")
+			})
 			lat = append(lat, time.Since(start))
 			s.keys("?")
 		}
 		// The same key with the screen idle: what tmux itself adds.
 		var idle time.Duration
+		shown := func(sc string) bool { return strings.Contains(sc, "(not now:") }
 		for range 5 {
 			start := time.Now()
 			s.keys("?")
-			for !strings.Contains(s.capture(), "(not now:") {
-			}
+			s.poll(10*time.Second, "the key list on an idle screen", shown)
 			idle = max(idle, time.Since(start))
 			s.keys("?")
-			for strings.Contains(s.capture(), "(not now:") {
-			}
+			s.poll(10*time.Second, "the key list closing", func(sc string) bool { return !shown(sc) })
 		}
 		pid := strings.TrimSpace(s.run("list-panes", "-t", "e2e", "-F", "#{pane_pid}"))
 		rss := peakRSS(b, pid, filepath.Base(bin))
@@ -289,16 +305,8 @@ func peakRSS(b *testing.B, shellPID, name string) int {
 
 // stepTime is how long a step's action ran, from the journal.
 func stepTime(b *testing.B, state, step string) time.Duration {
-	runs, err := runbook.ListRuns(state)
-	if err != nil || len(runs) != 1 {
-		b.Fatalf("runs: %v, %v", runs, err)
-	}
-	jd, err := runbook.ReadJournal(filepath.Join(runbook.RunsDir(state), runs[0].Meta.RunID, runbook.JournalFile))
-	if err != nil {
-		b.Fatal(err)
-	}
 	var start, end time.Time
-	for _, ev := range jd.Events() {
+	for _, ev := range readJournal(b, state) {
 		if ev.Step == step && ev.Type == runbook.EvCallStart && start.IsZero() {
 			start = ev.Time
 		}
