@@ -166,7 +166,9 @@ func newFollower(path string, from *runbook.LogPosition) (*follower, error) {
 	}
 	if old != nil {
 		of, err := os.Open(old.path)
-		if err == nil {
+		if err != nil {
+			f.notes = append(f.notes, fmt.Sprintf("cannot reopen %s, where the watch stopped (%v): lines written to it since cannot be checked", old.path, err))
+		} else {
 			f.queue = append(f.queue, &source{f: of, name: old.path, key: genKey{ino: old.ino}, off: from.Offset, consumed: from.Offset, final: true})
 			for _, s := range siblings {
 				if s.stem && s.ino != old.ino && s.ino != curIno && s.mtime.After(old.mtime) {

@@ -157,12 +157,20 @@ func NewReader(r io.Reader) *Reader {
 // Next returns the next record. It returns io.EOF after the last one, or
 // the underlying reader's error.
 func (r *Reader) Next() (Record, error) {
+	empty := 0
 	for r.head == len(r.queue) {
 		r.queue, r.head = r.queue[:0], 0
 		if r.err != nil {
 			return Record{}, r.err
 		}
 		n, err := r.r.Read(r.chunk)
+		if n == 0 && err == nil {
+			// A reader that keeps returning nothing would spin here for
+			// ever; give up as bufio does.
+			if empty++; empty >= 100 {
+				err = io.ErrNoProgress
+			}
+		}
 		if n > 0 {
 			r.split.feed(r.chunk[:n], r.off, r.onLine)
 			r.off += int64(n)

@@ -265,3 +265,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// emptyReader returns nothing and no error, for ever.
+type emptyReader struct{}
+
+func (emptyReader) Read([]byte) (int, error) { return 0, nil }
+
+func TestReaderGivesUpOnAReaderThatNeverProgresses(t *testing.T) {
+	if _, err := NewReader(emptyReader{}).Next(); err != io.ErrNoProgress {
+		t.Fatalf("Next = %v, want io.ErrNoProgress", err)
+	}
+}
