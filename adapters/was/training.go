@@ -102,12 +102,14 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 	ops := OperationsWith(NewSimBackend(cell), cfg)
 	latest := filepath.Join(dir, "backups", "latest")
 	if fresh {
-		os.RemoveAll(filepath.Join(dir, "backups"))
+		if err := os.RemoveAll(filepath.Join(dir, "backups")); err != nil {
+			return nil, fmt.Errorf("clear the training backups: %w", err)
+		}
 		if err := takeInitialBackup(ctx, ops, cell, latest); err != nil {
 			return nil, fmt.Errorf("take the training cell's backup: %w", err)
 		}
 		if err := cell.Advance(ctx); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("advance the training cell past its backup: %w", err)
 		}
 	}
 	servers := []string{"server1", "server2", "server3", "appsrv1"}
