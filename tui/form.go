@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -81,8 +82,8 @@ func (f *form) validate() int {
 		f.fields[i].err = ""
 	}
 	_, err := runbook.ResolveParams(f.rb, f.values())
-	probs, ok := err.(runbook.Problems)
-	if err != nil && !ok {
+	var probs runbook.Problems
+	if err != nil && !errors.As(err, &probs) {
 		f.message = err.Error()
 		return 1
 	}

@@ -68,6 +68,8 @@ func newRunView(c *common, spec RunSpec) *runView {
 	return m
 }
 
+// stepInfo returns what is known of a step, making its entry; views use
+// seen, which changes nothing.
 func (m *runView) stepInfo(key string) *stepInfo {
 	si, ok := m.info[key]
 	if !ok {
@@ -75,6 +77,14 @@ func (m *runView) stepInfo(key string) *stepInfo {
 		m.info[key] = si
 	}
 	return si
+}
+
+// seen returns what is known of a step, empty when nothing is yet.
+func (m *runView) seen(key string) stepInfo {
+	if si, ok := m.info[key]; ok {
+		return *si
+	}
+	return stepInfo{}
 }
 
 func (m *runView) title(key string) string {
@@ -613,7 +623,7 @@ func (m *runView) detailView(w, h int) []string {
 		add(st.Dim.Render, "Starting…")
 		return clip(rows, h)
 	}
-	si := m.stepInfo(cur.Key)
+	si := m.seen(cur.Key)
 	head := stateMark(cur.State) + " " + cur.Key + " · " + cur.Title
 	if cur.Attempt > 1 {
 		head += fmt.Sprintf(" (attempt %d)", cur.Attempt)
@@ -797,7 +807,7 @@ func (m *runView) body(top, outH, logH int) []string {
 	if logH > 0 {
 		var files []string
 		if cur := m.current(); cur != nil {
-			for _, p := range m.stepInfo(cur.Key).watching {
+			for _, p := range m.seen(cur.Key).watching {
 				files = append(files, p.Path)
 			}
 		}
