@@ -191,3 +191,21 @@ func byName(ops []runbook.Operation) map[string]runbook.Operation {
 }
 
 func discard() runbook.Output { return runbook.OutputFunc(func(runbook.Stream, string) {}) }
+
+// TestBadURLNeverShowsCredentials: a URL in targets.yaml that does not
+// parse is reported by its setting and reason, never quoted (it may hold a
+// password).
+func TestBadURLNeverShowsCredentials(t *testing.T) {
+	ctx := context.Background()
+	b := &broker{cfg: Config{ManagementURL: "http://admin:s3cret-pw@127.0.0.1:port", AMQPURL: "amqp://admin:s3cret-pw@127.0.0.1:port"}}
+	_, herr := b.http(ctx)
+	_, aerr := b.dial(ctx, "v1")
+	for _, c := range []struct {
+		setting string
+		err     error
+	}{{"rabbitmq.management_url", herr}, {"rabbitmq.amqp_url", aerr}} {
+		if c.err == nil || !strings.Contains(c.err.Error(), c.setting+" is not a URL") || strings.Contains(c.err.Error(), "s3cret-pw") {
+			t.Errorf("%s: err = %v, want it named without the password", c.setting, c.err)
+		}
+	}
+}
