@@ -74,6 +74,8 @@ type Journal struct {
 type outputFile struct {
 	f *os.File
 	w *bufio.Writer
+	// done marks a finished call: the next sync closes the file.
+	done bool
 }
 
 // OutputDir is the directory, inside a run directory, of the output files.
@@ -222,6 +224,17 @@ func (j *Journal) AppendOutput(callID int, lines []OutputLine) (string, error) {
 	return OutputPath(callID), nil
 }
 
+// CloseOutput marks a call's output file finished: the next sync writes,
+// syncs and closes it, so a run of many calls (a wait polling every few
+// seconds) does not hold a file and its buffer open per call.
+func (j *Journal) CloseOutput(callID int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if of, ok := j.outputs[callID]; ok {
+		of.done = true
+	}
+}
+
 // redactRaw masks secrets in raw bytes (the JSON-escaped form is what
 // j.secrets holds; raw output needs the plain form too).
 func redactRaw(b []byte, secrets [][]byte) []byte {
@@ -244,6 +257,13 @@ func (j *Journal) syncLocked() error {
 		if err := of.f.Sync(); err != nil {
 			j.err = fmt.Errorf("sync output file %d: %w", id, err)
 			return j.err
+		}
+		if of.done {
+			delete(j.outputs, id)
+			if err := of.f.Close(); err != nil {
+				j.err = fmt.Errorf("close output file %d: %w", id, err)
+				return j.err
+			}
 		}
 	}
 	if err := j.w.Flush(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,43 @@ func TestReadLineStopsAtTheLimit(t *testing.T) {
 	}
 	if rest, _ := io.ReadAll(r); len(rest) == 0 {
 		t.Fatal("the whole line was read before it was refused")
+	}
+}
+
+// TestJournalClosesFinishedOutputFiles writes the output of many calls, as
+// a wait polling every few seconds makes: once each call is finished and the
+// journal synced, drillbook holds no more open files than before, and every
+// line is on disk.
+func TestJournalClosesFinishedOutputFiles(t *testing.T) {
+	dir := t.TempDir()
+	j, err := CreateJournal(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	openFiles := func() int {
+		fds, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(fds)
+	}
+	before := openFiles()
+	const calls = 50
+	for id := 1; id <= calls; id++ {
+		if _, err := j.AppendOutput(id, []OutputLine{{Stream: Stdout, Text: "poll " + strconv.Itoa(id)}}); err != nil {
+			t.Fatal(err)
+		}
+		j.CloseOutput(id)
+		if err := j.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := openFiles(); got > before {
+		t.Fatalf("%d files open after %d finished calls, %d before", got, calls, before)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, OutputPath(calls)))
+	if err != nil || string(b) != "1 poll 50\n" {
+		t.Fatalf("the last call's output file holds %q (%v)", b, err)
 	}
 }

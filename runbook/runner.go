@@ -240,6 +240,8 @@ func (r *Runner) handle(in Input) ([]Input, error) {
 	if in.Type == InCallDone || in.Type == InWatchDone {
 		delete(r.calls, in.ID)
 		delete(r.watches, in.ID)
+		// Its last lines were flushed above; the sync below closes its file.
+		r.cfg.Journal.CloseOutput(in.ID)
 	}
 	if _, err := r.cfg.Journal.Append(Record{Time: in.Time, In: &in}, false); err != nil {
 		return nil, err
