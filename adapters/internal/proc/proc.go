@@ -290,9 +290,14 @@ drain:
 	oc.Lines = so.lines + se.lines
 	oc.StdoutTail, oc.StderrTail = so.tail.slice(), se.tail.slice()
 	oc.Stdout, oc.Truncated = so.captured.String(), so.truncated
+	return finish(ctx, prog, cmd, oc, waitErr, out)
+}
+
+// finish fills in how the process ended, reports it on out and turns it
+// into the error Run returns.
+func finish(ctx context.Context, prog string, cmd *exec.Cmd, oc Outcome, waitErr error, out runbook.Output) (Outcome, error) {
 	fillStatus(&oc, cmd.ProcessState)
 	out.Line(runbook.Info, describe(prog, oc))
-
 	if oc.Cancelled {
 		return oc, fmt.Errorf("%s stopped: %w", prog, ctx.Err())
 	}
@@ -407,16 +412,5 @@ func runInteractive(ctx context.Context, cmd *exec.Cmd, spec Spec, out runbook.O
 		t.Stop()
 	}
 	oc.Duration = time.Since(start)
-	fillStatus(&oc, cmd.ProcessState)
-	out.Line(runbook.Info, describe(prog, oc))
-	if oc.Cancelled {
-		return oc, fmt.Errorf("%s stopped: %w", prog, ctx.Err())
-	}
-	if waitErr != nil && cmd.ProcessState == nil {
-		return oc, fmt.Errorf("wait for %s: %w", prog, waitErr)
-	}
-	if oc.ExitCode != 0 {
-		return oc, &ExitError{Program: prog, Code: oc.ExitCode, Signal: oc.Signal}
-	}
-	return oc, nil
+	return finish(ctx, prog, cmd, oc, waitErr, out)
 }
