@@ -115,6 +115,7 @@ type limitedBuffer struct {
 	over bool
 }
 
+// Write keeps what fits and drops the rest, never failing the command.
 func (l *limitedBuffer) Write(p []byte) (int, error) {
 	if room := l.max - l.b.Len(); len(p) > room {
 		l.over = true
