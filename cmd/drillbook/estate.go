@@ -145,7 +145,7 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	if scenario != "" {
 		known := false
 		var all []string
-		for adapter, list := range map[string][]string{"was": wasScenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
+		for adapter, list := range map[string][]string{"was": was.Scenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
 			known = known || used[adapter] && slices.Contains(list, scenario)
 			all = append(all, list...)
 		}
@@ -158,13 +158,13 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	// The WebSphere cell's faults fire once: a new drill of a fault gets a
 	// new cell (its backup set is built with it). Other parts keep their
 	// state between runs, so a restore finds the backup a backup run made.
-	if fresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(wasScenarios(), scenario) {
+	if fresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(was.Scenarios(), scenario) {
 		if err := os.RemoveAll(dir("was")); err != nil {
 			return fmt.Errorf("reset the training WebSphere cell: %w", err)
 		}
 	}
 	if used["was"] {
-		t, err := startWASTraining(ctx, dir("was"), scenarioFor(scenario, wasScenarios()))
+		t, err := was.StartTraining(ctx, dir("was"), scenarioFor(scenario, was.Scenarios()))
 		if err != nil {
 			return err
 		}
