@@ -161,3 +161,12 @@ func TestJournalClosesFinishedOutputFiles(t *testing.T) {
 		t.Fatalf("the last call's output file holds %q (%v)", b, err)
 	}
 }
+
+// TestRedactMasksASecretThatHoldsAnother gives two secrets, one inside the
+// other: the longer is masked whole, in the order the parameters come.
+func TestRedactMasksASecretThatHoldsAnother(t *testing.T) {
+	secrets := redactionList([]string{"pw", "", "pw-and-more"}, []string{"pw"})
+	if got := Redact("login pw-and-more then pw", secrets); got != "login *** then ***" {
+		t.Fatalf("got %q with secrets %q", got, secrets)
+	}
+}

@@ -75,7 +75,7 @@ func Start(ns NewSession) (*Session, error) {
 	}
 	lock.SetRun(runID)
 	dir := filepath.Join(RunsDir(ns.StateDir), runID)
-	secrets := append(rb.Secrets(ns.Params), ns.ExtraHide...)
+	secrets := redactionList(rb.Secrets(ns.Params), ns.ExtraHide)
 	j, err := CreateJournal(dir, secrets)
 	if err != nil {
 		release(lock, owns)
@@ -107,6 +107,27 @@ func Start(ns NewSession) (*Session, error) {
 	}
 	return &Session{RunID: runID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
 		First: []Input{{Type: InStart}}, lock: lock, ownsLock: owns}, nil
+}
+
+// redactionList joins lists of secret values for redaction: empty values
+// dropped, each once, longest first, so a secret that contains a shorter
+// one is masked whole rather than leaving its tail visible.
+func redactionList(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, s := range l {
+			if s != "" {
+				out = append(out, s)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if len(a) != len(b) {
+			return len(b) - len(a)
+		}
+		return strings.Compare(a, b)
+	})
+	return slices.Compact(out)
 }
 
 func newRunID(now time.Time, id string) string {
@@ -228,7 +249,7 @@ func Resume(rs ResumeSession) (s *Session, err error) {
 	for _, in := range jd.Inputs() {
 		eng.Handle(in)
 	}
-	secrets = append(secrets, rs.ExtraHide...)
+	secrets = redactionList(secrets, rs.ExtraHide)
 	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)
 	if err != nil {
 		return nil, err
