@@ -373,7 +373,7 @@ func ReadJournal(path string) (*JournalData, error) {
 				jd.Torn = true
 				break
 			}
-			return nil, fmt.Errorf("%s:%d: not a journal record (%v): the file was edited or damaged; restore it from a copy or start a new run", path, lineNo, uerr)
+			return nil, fmt.Errorf("%s:%d: not a journal record (%w): the file was edited or damaged; restore it from a copy or start a new run", path, lineNo, uerr)
 		}
 		if lineNo == 1 {
 			if rec.Meta == nil {

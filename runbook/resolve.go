@@ -90,7 +90,7 @@ func convertParam(p Param, raw string) (any, error) {
 		if p.Pattern != "" {
 			re, err := regexp.Compile("^(?:" + p.Pattern + ")$")
 			if err != nil {
-				return fmt.Errorf("pattern %q does not compile: %v", p.Pattern, err)
+				return fmt.Errorf("pattern %q does not compile: %w", p.Pattern, err)
 			}
 			if !re.MatchString(s) {
 				return fmt.Errorf("%q does not match the pattern %s", shown(p, s), p.Pattern)

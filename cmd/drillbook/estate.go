@@ -219,7 +219,7 @@ func (g *globalOptions) loadTarget(name string) (*runbook.Target, error) {
 	if _, err := os.Stat(path); err != nil {
 		how := "create it (see docs/targets.md), pass --targets FILE, or use --target training"
 		if named {
-			return nil, usagef("targets file %s: %v: %s", path, errors.Unwrap(err), how)
+			return nil, usagef("targets file %s: %w: %s", path, errors.Unwrap(err), how)
 		}
 		return nil, usagef("target %q: no targets file at %s: %s", name, path, how)
 	}
@@ -291,7 +291,7 @@ func (g *globalOptions) dirRunbooks() ([]*runbook.Runbook, error) {
 	for _, d := range g.runbookDirs {
 		entries, err := os.ReadDir(d)
 		if err != nil {
-			errs = append(errs, usagef("runbook directory: %v", err))
+			errs = append(errs, usagef("runbook directory: %w", err))
 			continue
 		}
 		for _, e := range entries {
