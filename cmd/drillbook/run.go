@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -181,11 +182,11 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return usageError{err}
 	}
-	jd, err := runbook.ReadJournal(dir + "/" + runbook.JournalFile)
+	jd, err := runbook.ReadJournal(filepath.Join(dir, runbook.JournalFile))
 	if err != nil {
 		return usageError{err}
 	}
-	rb, err := runbook.ParseFile(dir + "/" + runbook.RunbookCopy)
+	rb, err := runbook.ParseFile(filepath.Join(dir, runbook.RunbookCopy))
 	if err != nil {
 		return err
 	}
