@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -77,6 +78,21 @@ func TestEngineGolden(t *testing.T) {
 
 func runScript(t *testing.T, yml []byte, script string) string {
 	t.Helper()
+	return playScript(t, yml, script).transcript
+}
+
+// played is a script run through an engine: its transcript, and what a
+// replay needs (the engine's construction and every input, in order).
+type played struct {
+	transcript string
+	rb         *Runbook
+	vals       ParamValues
+	inputs     []Input
+	eng        *Engine
+}
+
+func playScript(t *testing.T, yml []byte, script string) played {
+	t.Helper()
 	rb, err := Parse("runbook.yaml", yml)
 	if err != nil {
 		t.Fatalf("parse: %v", err)
@@ -86,6 +102,7 @@ func runScript(t *testing.T, yml []byte, script string) string {
 	}
 	given := map[string]string{}
 	var eng *Engine
+	var p played
 	clock := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	var out strings.Builder
 	seq := 0
@@ -105,6 +122,7 @@ func runScript(t *testing.T, yml []byte, script string) string {
 				t.Fatalf("params: %v", err)
 			}
 			eng, _ = NewEngine(rb, testSpecs(), vals)
+			p.rb, p.vals, p.eng = rb, vals, eng
 		}
 		clock = clock.Add(time.Second)
 		in := Input{Time: clock}
@@ -167,16 +185,25 @@ func runScript(t *testing.T, yml []byte, script string) string {
 			t.Fatalf("script line %d: unknown command %q", lineNo+1, f[0])
 		}
 		fmt.Fprintf(&out, "> %s\n", line)
+		p.inputs = append(p.inputs, in)
 		for _, ev := range eng.Handle(in) {
 			seq++
 			fmt.Fprintf(&out, "%s\n", formatEvent(ev))
 		}
 	}
-	fmt.Fprintf(&out, "= status %s\n", eng.Status())
+	out.WriteString(stateOf(eng))
+	p.transcript = out.String()
+	return p
+}
+
+// stateOf renders the run's status and every step's state and attempts.
+func stateOf(eng *Engine) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "= status %s\n", eng.Status())
 	for _, s := range eng.Steps() {
-		fmt.Fprintf(&out, "= %s %s attempts=%d\n", s.Key, s.State, s.Attempt)
+		fmt.Fprintf(&b, "= %s %s attempts=%d\n", s.Key, s.State, s.Attempt)
 	}
-	return out.String()
+	return b.String()
 }
 
 func atoi(t *testing.T, s string) int {
@@ -285,8 +312,10 @@ func lineDiff(want, got string) string {
 	return b.String()
 }
 
-// TestReplayRebuildsState checks the property resume relies on: feeding the
-// same inputs to a fresh engine gives the same events and state.
+// TestReplayRebuildsState checks the property resume relies on: the
+// inputs of each transcript, written to JSON as the journal writes them and
+// read back, rebuild in a fresh engine the same status, step states and
+// attempts, and the next call gets a new id.
 func TestReplayRebuildsState(t *testing.T) {
 	files, _ := filepath.Glob("testdata/engine/*.txtar")
 	for _, file := range files {
@@ -298,10 +327,27 @@ func TestReplayRebuildsState(t *testing.T) {
 		for _, f := range ar.Files {
 			sec[f.Name] = f.Data
 		}
-		a := runScript(t, sec["runbook.yaml"], string(sec["script"]))
-		b := runScript(t, sec["runbook.yaml"], string(sec["script"]))
-		if a != b {
-			t.Errorf("%s: two runs of the same inputs differ", file)
+		orig := playScript(t, sec["runbook.yaml"], string(sec["script"]))
+		if orig.eng == nil {
+			t.Fatalf("%s: the script gives no input", file)
+		}
+		replay, _ := NewEngine(orig.rb, testSpecs(), orig.vals)
+		for _, in := range orig.inputs {
+			b, err := json.Marshal(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Input
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			replay.Handle(back)
+		}
+		if want, got := stateOf(orig.eng), stateOf(replay); want != got {
+			t.Errorf("%s: the replayed journal gives another state:\n%s", file, lineDiff(want, got))
+		}
+		if orig.eng.nextID != replay.nextID {
+			t.Errorf("%s: the replayed engine would give the next call id %d, the original %d", file, replay.nextID+1, orig.eng.nextID+1)
 		}
 	}
 }
