@@ -98,7 +98,7 @@ func TestValidateReportsAllNotFirst(t *testing.T) {
 	}
 }
 
-// TestShippedRunbooksValidate keeps the shipped runbooks valid against the
+// TestDemoRunbookValidates keeps the shipped demo runbook valid against the
 // operations the test specs declare for shell; the full check against every
 // adapter is in cmd/drillbook's tests.
 func TestDemoRunbookValidates(t *testing.T) {
