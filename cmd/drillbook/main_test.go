@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/drillbook/drillbook/runbook"
 )
 
 // osStreams are the real process's streams, for the binary the tests run.
@@ -37,4 +39,22 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// TestShippedRunbooksValidate validates every embedded runbook against the
+// operations of every adapter, as `drillbook run ID` does before it starts.
+func TestShippedRunbooksValidate(t *testing.T) {
+	rbs, err := shippedRunbooks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rbs) < 8 {
+		t.Fatalf("%d shipped runbooks, want the demo and the seven broker procedures", len(rbs))
+	}
+	specs := allSpecs()
+	for _, rb := range rbs {
+		if probs := runbook.Validate(rb, specs); probs != nil {
+			t.Errorf("shipped runbook %s:\n%v", rb.ID, probs)
+		}
+	}
 }
