@@ -68,6 +68,18 @@ func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestMode
 	return app, tm
 }
 
+// finishScreenTest confirms the destructive step with the right token,
+// ticks off the manual step, and leaves the run, which must have succeeded.
+func finishScreenTest(t *testing.T, app *tui.App, tm *teatest.TestModel) {
+	t.Helper()
+	tm.Type("ME1")
+	enter(tm)
+	waitScreen(t, tm, "press d to tick it off")
+	tm.Type("d")
+	waitScreen(t, tm, "Run succeeded")
+	leaveScreen(t, app, tm, "q", runbook.RunSucceeded)
+}
+
 // leaveScreen presses the key that leaves the screen, waits for the
 // program to end, checks how the run ended and releases it.
 func leaveScreen(t *testing.T, app *tui.App, tm *teatest.TestModel, key string, want runbook.RunStatus) {
@@ -128,12 +140,7 @@ func TestScreenFlow(t *testing.T) {
 	tm.Type("ME2")
 	enter(tm)
 	waitScreen(t, tm, `"ME2" does not match: nothing was run`)
-	tm.Type("ME1")
-	enter(tm)
-	waitScreen(t, tm, "press d to tick it off")
-	tm.Type("d")
-	waitScreen(t, tm, "Run succeeded")
-	leaveScreen(t, app, tm, "q", runbook.RunSucceeded)
+	finishScreenTest(t, app, tm)
 	evs := readJournal(t, g.stateDir)
 	if n := countEvents(evs, runbook.EvConfirmRefused); n != 1 {
 		t.Errorf("journal has %d refused confirmations, want 1", n)
@@ -210,12 +217,7 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitScreen(t, tm2, "DESTRUCTIVE STEP: wipe")
-	tm2.Type("ME1")
-	enter(tm2)
-	waitScreen(t, tm2, "press d to tick it off")
-	tm2.Type("d")
-	waitScreen(t, tm2, "Run succeeded")
-	leaveScreen(t, app2, tm2, "q", runbook.RunSucceeded)
+	finishScreenTest(t, app2, tm2)
 	evs := readJournal(t, g.stateDir)
 	if countEvents(evs, runbook.EvRunInterrupted) != 1 || countEvents(evs, runbook.EvReconciled) != 1 {
 		t.Errorf("journal lacks the interruption or the reconciliation")
