@@ -1057,10 +1057,11 @@ func (e *Engine) resume() {
 		case phase == PhaseAction:
 			e.call(in, PhaseAction, in.step.Wait.Action, in.step.Wait.With, in.step.Wait.Timeout.Duration)
 			return
-		default:
-			e.call(in, phase, map[Phase]string{PhasePrecheck: in.step.Precheck.Action, PhaseVerify: in.step.Verify.Action}[phase],
-				map[Phase]map[string]Value{PhasePrecheck: checkWith(in.step.Precheck), PhaseVerify: checkWith(in.step.Verify)}[phase],
-				in.step.Timeout.Duration)
+		case phase == PhasePrecheck:
+			e.call(in, phase, in.step.Precheck.Action, in.step.Precheck.With, in.step.Timeout.Duration)
+			return
+		case phase == PhaseVerify:
+			e.call(in, phase, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
 			return
 		}
 	}
@@ -1078,13 +1079,6 @@ func (e *Engine) resume() {
 		}
 		e.emit(q)
 	}
-}
-
-func checkWith(c *Check) map[string]Value {
-	if c == nil {
-		return nil
-	}
-	return c.With
 }
 
 func (e *Engine) askReconcile(in *instance, reason string) {

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// FuzzParse feeds arbitrary bytes to the parser and the validator: any
+// FuzzParse feeds arbitrary bytes to the parser and the validator, and a
+// valid runbook to the engine through starts, resumes and finished calls: any
 // input gives a runbook or problems, never a panic.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob("../runbooks/*.yaml")
@@ -37,6 +38,11 @@ func FuzzParse(f *testing.F) {
 		e, _ := NewEngine(rb, testSpecs(), vals)
 		e.Handle(Input{Type: InStart})
 		_ = e.Preview(NewRegistry())
+		// Stop and resume with each call in flight, then let it succeed.
+		for i := 0; i < 8 && !e.Status().Final(); i++ {
+			e.Handle(Input{Type: InResume})
+			e.Handle(Input{Type: InCallDone, ID: e.nextID, Result: &Result{Summary: "ok"}})
+		}
 	})
 }
 
