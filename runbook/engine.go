@@ -1028,8 +1028,11 @@ func (e *Engine) resume() {
 			in.watchArmed = false
 			e.emit(ev)
 		}
-	} else if in.watchID > 0 && !in.watchArmed {
-		// Armed but not reported before the stop: arm again from the end.
+	}
+	// Asked for but not reported armed before the stop: arm again from the
+	// end (nothing after the arm has run, so no call is in flight).
+	rearm := in.watchID > 0 && !in.watchArmed
+	if rearm {
 		in.watchID = 0
 	}
 	if in.timerID != 0 {
@@ -1064,6 +1067,10 @@ func (e *Engine) resume() {
 			e.call(in, phase, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
 			return
 		}
+	}
+	if rearm {
+		e.proceed(in)
+		return
 	}
 	switch in.state {
 	case StateNeedsConfirmation:
