@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sync"
 	"time"
-
-	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/drillbook/drillbook/runbook"
 	"github.com/drillbook/drillbook/tui"
@@ -23,57 +20,39 @@ func screenOptions(ctx context.Context, g *globalOptions) tui.Options {
 // maps how it ended to an exit code. The caller closes the session.
 func driveScreen(ctx context.Context, g *globalOptions, sess *runbook.Session, est *estate) error {
 	fe := tui.NewFrontend()
-	hold := &terminalHold{}
-	spec := screenRun(sess, est, fe, hold)
+	term := &tui.Terminal{}
+	spec := screenRun(sess, est, fe, term)
 	spec.Close = nil // drive closes the session
-	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec), hold)
-}
-
-// terminalHold is the program that owns the terminal, once it runs.
-type terminalHold struct {
-	mu sync.Mutex
-	p  *tea.Program
-}
-
-func (h *terminalHold) set(p *tea.Program) {
-	h.mu.Lock()
-	h.p = p
-	h.mu.Unlock()
-}
-
-func (h *terminalHold) program() *tea.Program {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.p
+	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec), term)
 }
 
 // terminalOp gives the real terminal to an interactive call: the screen
-// lets go of it for the length of the call, as tea.ExecProcess does, and
-// takes it back after. The adapter runs the process (its own process
-// handling and journaling stay in one place); its output is not captured.
+// lets go of it for the length of the call and takes it back after. The
+// adapter runs the process (its own process handling and journaling stay
+// in one place); its output is not captured.
 type terminalOp struct {
 	runbook.Operation
-	hold *terminalHold
+	term *tui.Terminal
 }
 
 // Run implements runbook.Operation.
 func (o terminalOp) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-	p := o.hold.program()
-	if !call.Args.Bool("interactive") || p == nil {
+	if !call.Args.Bool("interactive") {
 		return o.Operation.Run(ctx, call, out)
 	}
-	if err := p.ReleaseTerminal(); err != nil {
-		return runbook.Result{ExitCode: -1}, fmt.Errorf("give the terminal to the interactive command: %w", err)
+	var res runbook.Result
+	var err error
+	if lerr := o.term.Lend(func() { res, err = o.Operation.Run(ctx, call, out) }); lerr != nil {
+		return runbook.Result{ExitCode: -1}, lerr
 	}
-	defer func() { _ = p.RestoreTerminal() }()
-	return o.Operation.Run(ctx, call, out)
+	return res, err
 }
 
 // screenRun wires a session to a runner whose frontend is the screen.
-// Interactive shell.run calls get the terminal from the program hold names.
-func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, hold *terminalHold) tui.RunSpec {
-	if op, ok := est.registry.Lookup("shell.run"); ok && hold != nil {
-		est.registry.Add(terminalOp{Operation: op, hold: hold})
+// Interactive shell.run calls get the terminal term lends.
+func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, term *tui.Terminal) tui.RunSpec {
+	if op, ok := est.registry.Lookup("shell.run"); ok && term != nil {
+		est.registry.Add(terminalOp{Operation: op, term: term})
 	}
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: fe, Secrets: sess.Secrets})
@@ -83,14 +62,8 @@ func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, hold *termi
 
 // runScreen runs the program, then says how the run ended on the normal
 // screen and returns the exit status.
-func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *terminalHold) error {
-	// drillbook turns SIGINT, SIGTERM and SIGHUP into ctx's cancellation
-	// for every mode. bubbletea's own handler would race it: when the
-	// cancelled context ends the event loop first, its handler blocks for
-	// ever sending QuitMsg and the program never gives the terminal back.
-	p := tea.NewProgram(app, tea.WithAltScreen(), tea.WithContext(ctx), tea.WithoutSignalHandler())
-	hold.set(p)
-	_, perr := p.Run()
+func runScreen(ctx context.Context, g *globalOptions, app *tui.App, term *tui.Terminal) error {
+	perr := tui.Run(ctx, app, term)
 	out, ran, rerr := app.Outcome(15 * time.Second)
 	id := app.RunID()
 	cerr := app.Close()
@@ -109,8 +82,8 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, hold *termin
 		}
 		return exitStatus{code: code, msg: cerr.Error()}
 	}
-	if perr != nil && !errors.Is(perr, tea.ErrProgramKilled) {
-		return errors.Join(fmt.Errorf("the screen failed: %w", perr), cerr)
+	if perr != nil {
+		return errors.Join(perr, cerr)
 	}
 	if !ran {
 		if id != "" {
@@ -139,13 +112,13 @@ func runHome(ctx context.Context, g *globalOptions) error {
 	if !g.io.Terminal() {
 		return listRun(g, &listOptions{})
 	}
-	hold := &terminalHold{}
-	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g, hold)), hold)
+	term := &tui.Terminal{}
+	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g, term)), term)
 }
 
 // homeScreen is what the picker offers: every valid shipped runbook and
 // those in --runbooks directories, on the training target.
-func homeScreen(g *globalOptions, hold *terminalHold) tui.Home {
+func homeScreen(g *globalOptions, term *tui.Terminal) tui.Home {
 	shipped, serr := shippedRunbooks()
 	more, derr := g.dirRunbooks()
 	specs := allSpecs()
@@ -160,13 +133,13 @@ func homeScreen(g *globalOptions, hold *terminalHold) tui.Home {
 	}
 	return tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
 		Prepare: func(ctx context.Context, rb *runbook.Runbook) (*tui.Prepared, error) {
-			return prepareHome(ctx, g, rb, hold)
+			return prepareHome(ctx, g, rb, term)
 		}}
 }
 
 // prepareHome opens the training estate for rb and returns how to start a
 // run on it with the form's values.
-func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, hold *terminalHold) (*tui.Prepared, error) {
+func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, term *tui.Terminal) (*tui.Prepared, error) {
 	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, true)
 	if err != nil {
 		return nil, err
@@ -194,7 +167,7 @@ func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, hol
 		if err != nil {
 			return tui.RunSpec{}, err
 		}
-		return screenRun(sess, est, fe, hold), nil
+		return screenRun(sess, est, fe, term), nil
 	}
 	return &tui.Prepared{Values: values, Start: start, Close: est.Close}, nil
 }
