@@ -1018,7 +1018,15 @@ func (e *Engine) resume() {
 	if in == nil {
 		return
 	}
-	if in.watchID > 0 && in.watchArmed && !in.watchDone {
+	// A watch asked for but never reported armed has no position: arm a new
+	// one from the end (nothing after the arm has run, so no call is in
+	// flight). One that has a position (armed, or armed again by an earlier
+	// resume) goes on from there.
+	rearm := in.watchID > 0 && !in.watchArmed && in.watchPos == nil
+	if rearm {
+		in.watchID = 0
+	}
+	if in.watchID > 0 && in.watchPos != nil && !in.watchDone {
 		ev := e.base(in, EvWatchArm)
 		ev.ID = in.watchID
 		spec, err := e.watchSpec(in)
@@ -1028,12 +1036,6 @@ func (e *Engine) resume() {
 			in.watchArmed = false
 			e.emit(ev)
 		}
-	}
-	// Asked for but not reported armed before the stop: arm again from the
-	// end (nothing after the arm has run, so no call is in flight).
-	rearm := in.watchID > 0 && !in.watchArmed
-	if rearm {
-		in.watchID = 0
 	}
 	if in.timerID != 0 {
 		e.setTimer(in, in.timerID, in.timerAfter)
