@@ -1079,6 +1079,9 @@ func (e *Engine) resume() {
 		in.confirmed = false
 		e.proceed(in)
 	case StateNeedsOperator, StateFailed:
+		if in.askFor == "" {
+			break // a retry waits out its delay: the timer set above goes on
+		}
 		q := e.base(in, EvOperatorRequest)
 		q.Ask = in.askFor
 		if in.askFor == AskManual {
