@@ -87,9 +87,10 @@ type Runner struct {
 	stopped bool
 	stopWhy string
 
-	outMu  sync.Mutex
-	outBuf map[int]*Batch
-	outIDs []int
+	outMu     sync.Mutex
+	outBuf    map[int]*Batch
+	outIDs    []int
+	lastBatch int // lines in the largest batch of the last flush
 
 	calls   map[int]context.CancelFunc
 	watches map[int]context.CancelFunc
@@ -457,7 +458,9 @@ func (r *Runner) arm(ev *Event) *Input {
 func (r *Runner) batch(id int, step string) *Batch {
 	b, ok := r.outBuf[id]
 	if !ok {
-		b = &Batch{ID: id, Step: step}
+		// Size the batch like the last one: a flood of output then fills
+		// one allocation instead of growing (and copying) it a dozen times.
+		b = &Batch{ID: id, Step: step, Output: make([]OutputLine, 0, r.lastBatch)}
 		r.outBuf[id] = b
 		r.outIDs = append(r.outIDs, id)
 	}
@@ -483,6 +486,10 @@ func (r *Runner) flushOutput() {
 	r.outMu.Lock()
 	bufs, ids := r.outBuf, r.outIDs
 	r.outBuf, r.outIDs = map[int]*Batch{}, nil
+	r.lastBatch = 0
+	for _, b := range bufs {
+		r.lastBatch = max(r.lastBatch, len(b.Output))
+	}
 	r.outMu.Unlock()
 	for _, id := range ids {
 		b := bufs[id]
