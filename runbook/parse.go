@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"regexp"
@@ -60,11 +61,27 @@ const maxRunbookSize = 4 << 20
 
 // ParseFile reads and parses a runbook file.
 func ParseFile(path string) (*Runbook, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRunbook(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// readRunbook reads a runbook file up to one byte past the size limit:
+// enough for the parser to refuse it, so a device or an endless file is
+// never read whole.
+func readRunbook(path string) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read runbook: %w", err)
 	}
-	return Parse(path, data)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRunbookSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read runbook: %w", err)
+	}
+	return data, nil
 }
 
 // Parse decodes a runbook strictly: unknown fields, wrong types and
@@ -84,13 +101,13 @@ func Parse(path string, data []byte) (*Runbook, error) {
 func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 	var probs Problems
 	if len(data) > maxRunbookSize {
-		probs.add(Pos{File: path}, "the file is %d bytes; a runbook is at most %d", len(data), maxRunbookSize)
+		probs.add(Pos{File: path}, "the file is over %d bytes; a runbook is at most that", maxRunbookSize)
 		return nil, probs
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, errEOF(err)) {
+		if errors.Is(err, io.EOF) {
 			probs.add(Pos{File: path, Line: 1, Col: 1}, "the file is empty: a runbook starts with `schema: %s`", SchemaV1)
 			return nil, probs
 		}
@@ -124,13 +141,6 @@ func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 		return nil, probs.sorted()
 	}
 	return rb, probs.sorted()
-}
-
-func errEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
-		return err
-	}
-	return errors.New("not EOF")
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+):(?: column (\d+):)? ?(.*)$`)

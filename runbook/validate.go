@@ -1,8 +1,6 @@
 package runbook
 
 import (
-	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -496,9 +494,9 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ValidateFile parses and validates a file, returning all problems.
 func ValidateFile(path string, specs []OpSpec) (*Runbook, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRunbook(path)
 	if err != nil {
-		return nil, fmt.Errorf("read runbook: %w", err)
+		return nil, err
 	}
 	rb, probs := parseRunbook(path, data)
 	if rb != nil {
