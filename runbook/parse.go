@@ -72,16 +72,21 @@ func ParseFile(path string) (*Runbook, error) {
 // enough for the parser to refuse it, so a device or an endless file is
 // never read whole.
 func readRunbook(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("read runbook: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRunbookSize+1))
+	data, err := readUpTo(path, maxRunbookSize+1)
 	if err != nil {
 		return nil, fmt.Errorf("read runbook: %w", err)
 	}
 	return data, nil
+}
+
+// readUpTo reads at most limit bytes of a file.
+func readUpTo(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // Parse decodes a runbook strictly: unknown fields, wrong types and

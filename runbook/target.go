@@ -2,7 +2,6 @@ package runbook
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -64,9 +63,12 @@ func (ts *Targets) Get(name string) (*Target, bool) {
 // LoadTargets reads a targets file. Every problem is reported with
 // file:line:col; inline secrets are refused.
 func LoadTargets(path string, sections []string) (*Targets, error) {
-	data, err := os.ReadFile(path)
+	data, err := readUpTo(path, maxRunbookSize+1)
 	if err != nil {
 		return nil, fmt.Errorf("read targets file: %w", err)
+	}
+	if len(data) > maxRunbookSize {
+		return nil, Problems{{Pos: Pos{File: path}, Msg: fmt.Sprintf("the file is over %d bytes: give the targets file itself", maxRunbookSize)}}
 	}
 	var probs Problems
 	var doc yaml.Node
