@@ -60,8 +60,18 @@ func startTmux(tb testing.TB, w, h int, env map[string]string, argv ...string) *
 	}
 	line := strings.Join(words, " ") + `; echo "EXIT=$?"; sleep 120`
 	s.run("new-session", "-d", "-s", "e2e", "-x", strconv.Itoa(w), "-y", strconv.Itoa(h), line)
-	tb.Cleanup(func() { _ = exec.Command("tmux", "-S", s.sock, "kill-server").Run() })
+	tb.Cleanup(s.kill)
 	return s
+}
+
+// kill ends the session and whatever still runs in its pane: a drillbook
+// that did not exit (the failure a test is reporting) must not outlive it.
+func (s *tmuxSession) kill() {
+	out, _ := exec.Command("tmux", "-S", s.sock, "list-panes", "-a", "-F", "#{pane_pid}").Output()
+	for _, pid := range strings.Fields(string(out)) {
+		_ = exec.Command("pkill", "-KILL", "-P", pid).Run()
+	}
+	_ = exec.Command("tmux", "-S", s.sock, "kill-server").Run()
 }
 
 func (s *tmuxSession) run(args ...string) string {
