@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -71,6 +72,10 @@ type estate struct {
 	watcher  runbook.Watcher
 	params   map[string]string
 	stops    []func() error
+	// hide holds the target's secrets (passwords the adapters resolve from
+	// targets.yaml), resolved once here so the runner and the journal can
+	// mask them like secret parameters.
+	hide []string
 }
 
 func (e *estate) Close() error {
@@ -119,6 +124,13 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 			return nil, err
 		}
 	}
+	for _, ref := range secretRefs(&wc, &mc, &rc) {
+		// A secret that cannot be read here is reported by the adapter that
+		// needs it, when it needs it; the run may not use it at all.
+		if v, err := ref.Resolve(ctx); err == nil && v != "" {
+			e.hide = append(e.hide, v)
+		}
+	}
 	if t.HasSection("was") {
 		e.registry.Add(was.Operations(wc)...)
 	}
@@ -130,6 +142,46 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	}
 	e.params = t.ParamStrings()
 	return e, nil
+}
+
+// secretRefs finds every runbook.SecretRef in the adapter configurations,
+// however deeply nested (a node's password inside a list of nodes).
+func secretRefs(cfgs ...any) []runbook.SecretRef {
+	var refs []runbook.SecretRef
+	secretType := reflect.TypeFor[runbook.SecretRef]()
+	var visit func(v reflect.Value)
+	visit = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Interface:
+			if !v.IsNil() {
+				visit(v.Elem())
+			}
+		case reflect.Struct:
+			if v.Type() == secretType {
+				if ref := v.Interface().(runbook.SecretRef); !ref.IsZero() {
+					refs = append(refs, ref)
+				}
+				return
+			}
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					visit(v.Field(i))
+				}
+			}
+		case reflect.Slice, reflect.Array:
+			for i := 0; i < v.Len(); i++ {
+				visit(v.Index(i))
+			}
+		case reflect.Map:
+			for _, k := range v.MapKeys() {
+				visit(v.MapIndex(k))
+			}
+		}
+	}
+	for _, c := range cfgs {
+		visit(reflect.ValueOf(c))
+	}
+	return refs
 }
 
 // startTraining starts the simulated parts of the training estate that rb

@@ -106,7 +106,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: o.scenario,
-		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock})
+		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock, ExtraHide: est.hide})
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 				return readSecret(name + " (asked again: secrets are never journaled): ")
 			}
 			return "", usagef("secret parameter %s is needed to resume: set %s", name, runbook.EnvName(name))
-		}, Lock: lock})
+		}, Lock: lock, ExtraHide: est.hide})
 	if err != nil {
 		return err
 	}
