@@ -496,7 +496,7 @@ func AcquireLock(stateDir, runbookID, target string, info LockInfo) (*Lock, erro
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create lock directory: %w", err)
 	}
-	path := filepath.Join(dir, safeName(runbookID)+"@"+safeName(target)+".lock")
+	path := lockPath(stateDir, runbookID, target)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
@@ -514,6 +514,28 @@ func AcquireLock(stateDir, runbookID, target string, info LockInfo) (*Lock, erro
 	l := &Lock{f: f, info: info}
 	l.write()
 	return l, nil
+}
+
+func lockPath(stateDir, runbookID, target string) string {
+	return filepath.Join(stateDir, "locks", safeName(runbookID)+"@"+safeName(target)+".lock")
+}
+
+// LockHolder reports who holds the lock of runbook id on target, if anyone
+// does, without taking it.
+func LockHolder(stateDir, runbookID, target string) (LockInfo, bool) {
+	f, err := os.OpenFile(lockPath(stateDir, runbookID, target), os.O_RDONLY, 0)
+	if err != nil {
+		return LockInfo{}, false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return LockInfo{}, false
+	}
+	var holder LockInfo
+	b, _ := io.ReadAll(io.LimitReader(f, 4096))
+	_ = json.Unmarshal(b, &holder)
+	return holder, true
 }
 
 // Release gives the lock up.

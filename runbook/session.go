@@ -325,7 +325,9 @@ func FindRun(stateDir, id string) (string, error) {
 
 // RunSummary is one line of `drillbook runs`.
 type RunSummary struct {
-	Meta    RunMeta
+	Meta RunMeta
+	// Status is RunRunning when another drillbook holds the run's lock,
+	// RunInterrupted when nobody does and the run has not ended.
 	Status  RunStatus
 	Step    string
 	Ended   time.Time
@@ -360,6 +362,12 @@ func ListRuns(stateDir string) ([]RunSummary, error) {
 				s.Step = ev.Step
 			case EvRunFinished:
 				s.Status, s.Ended = ev.Status, ev.Time
+			}
+		}
+		if !s.Status.Final() {
+			// A run whose lock is held is live in another drillbook.
+			if h, held := LockHolder(stateDir, jd.Meta.RunbookID, jd.Meta.Target); held && h.RunID == jd.Meta.RunID {
+				s.Status = RunRunning
 			}
 		}
 		out = append(out, s)

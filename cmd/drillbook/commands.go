@@ -303,8 +303,11 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 					continue
 				}
 				status := string(r.Status)
-				if r.Status == runbook.RunInterrupted {
+				switch r.Status {
+				case runbook.RunInterrupted:
 					status = "resumable"
+				case runbook.RunRunning:
+					status = "running"
 				}
 				step := r.Step
 				if r.Status.Final() || step == "" {

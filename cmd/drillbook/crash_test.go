@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -289,7 +290,11 @@ func TestSecondRunIsRefusedAndNamesTheFirst(t *testing.T) {
 	t.Cleanup(func() { first.Process.Kill(); first.Wait() })
 	waitForFile(t, filepath.Join(work, "replaced"))
 
-	text, code := runDrillbook(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")
+	text, code := runDrillbook(t, state, "runs")
+	if code != 0 || !regexp.MustCompile(`crash-[0-9a-f]{6} +training \(sim\) +running +replace`).MatchString(text) {
+		t.Fatalf("runs while the first run is live (exit %d) must say running:\n%s", code, text)
+	}
+	text, code = runDrillbook(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")
 	if code != exitUsage {
 		t.Fatalf("second run: exit %d, want %d:\n%s", code, exitUsage, text)
 	}
