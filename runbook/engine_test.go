@@ -49,14 +49,7 @@ func TestEngineGolden(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".txtar"), func(t *testing.T) {
-			ar, err := txtar.ParseFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sec := map[string][]byte{}
-			for _, f := range ar.Files {
-				sec[f.Name] = f.Data
-			}
+			ar, sec := loadTranscript(t, file)
 			got := runScript(t, sec["runbook.yaml"], string(sec["script"]))
 			if *update {
 				for i := range ar.Files {
@@ -74,6 +67,20 @@ func TestEngineGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadTranscript reads a transcript and its sections by name.
+func loadTranscript(t *testing.T, file string) (*txtar.Archive, map[string][]byte) {
+	t.Helper()
+	ar, err := txtar.ParseFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := map[string][]byte{}
+	for _, f := range ar.Files {
+		sec[f.Name] = f.Data
+	}
+	return ar, sec
 }
 
 func runScript(t *testing.T, yml []byte, script string) string {
@@ -319,14 +326,7 @@ func lineDiff(want, got string) string {
 func TestReplayRebuildsState(t *testing.T) {
 	files, _ := filepath.Glob("testdata/engine/*.txtar")
 	for _, file := range files {
-		ar, err := txtar.ParseFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec := map[string][]byte{}
-		for _, f := range ar.Files {
-			sec[f.Name] = f.Data
-		}
+		_, sec := loadTranscript(t, file)
 		orig := playScript(t, sec["runbook.yaml"], string(sec["script"]))
 		if orig.eng == nil {
 			t.Fatalf("%s: the script gives no input", file)

@@ -60,9 +60,11 @@ type Journal struct {
 	f       *os.File
 	w       *bufio.Writer
 	seq     int
-	secrets [][]byte
-	path    string
-	err     error
+	secrets [][]byte // as they appear inside a JSON string
+	// plainSecrets are the same values as typed, for raw output files.
+	plainSecrets [][]byte
+	path         string
+	err          error
 	// outputs are the per-call output files, opened on first use.
 	outputs map[int]*outputFile
 }
@@ -128,13 +130,14 @@ func AppendJournal(dir string, goodSize int64, lastSeq int, secrets []string) (*
 func (j *Journal) SetSecrets(secrets []string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.secrets = nil
+	j.secrets, j.plainSecrets = nil, nil
 	for _, s := range secrets {
 		if s == "" {
 			continue
 		}
 		b, _ := json.Marshal(s)
 		j.secrets = append(j.secrets, b[1:len(b)-1]) // as it appears inside a JSON string
+		j.plainSecrets = append(j.plainSecrets, []byte(s))
 	}
 }
 
@@ -215,7 +218,9 @@ func (j *Journal) AppendOutput(callID int, lines []OutputLine) (string, error) {
 		buf = append(buf, '\n')
 	}
 	if len(j.secrets) > 0 {
-		buf = redactRaw(buf, j.secrets)
+		// Raw output may hold a secret as typed or JSON-escaped (a command
+		// printing JSON): mask both.
+		buf = redactBytes(redactBytes(buf, j.plainSecrets), j.secrets)
 	}
 	if _, err := of.w.Write(buf); err != nil {
 		j.err = fmt.Errorf("write output file: %w", err)
@@ -233,19 +238,6 @@ func (j *Journal) CloseOutput(callID int) {
 	if of, ok := j.outputs[callID]; ok {
 		of.done = true
 	}
-}
-
-// redactRaw masks secrets in raw bytes (the JSON-escaped form is what
-// j.secrets holds; raw output needs the plain form too).
-func redactRaw(b []byte, secrets [][]byte) []byte {
-	for _, s := range secrets {
-		var plain string
-		if err := json.Unmarshal(append(append([]byte{'"'}, s...), '"'), &plain); err == nil && plain != "" {
-			b = bytes.ReplaceAll(b, []byte(plain), []byte(SecretMarker))
-		}
-		b = bytes.ReplaceAll(b, s, []byte(SecretMarker))
-	}
-	return b
 }
 
 func (j *Journal) syncLocked() error {
