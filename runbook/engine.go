@@ -37,6 +37,9 @@ type Engine struct {
 	out    map[string]map[string]string // step id -> vars from its result
 	nextID int
 	adhoc  map[int]bool // ad-hoc calls in flight
+	// started is set once the run has started (InStart, or InResume of a
+	// run that stopped before its start was handled).
+	started bool
 
 	now time.Time
 	evs []Event
@@ -76,6 +79,9 @@ type instance struct {
 
 	callID      int
 	callPhase   Phase
+	callAt      time.Time // when the call in flight was asked for
+	lastPoll    string    // the last answer of a polled wait
+	watchLine   string    // the line that ended the watch
 	timerID     int
 	timerWhy    string // "retry", "poll"
 	timerAfter  time.Duration
@@ -83,7 +89,11 @@ type instance struct {
 	deadline    time.Time
 	deadlineHit bool
 	askFor      Ask
-	reconciling bool
+	reconciling bool // a verify runs to decide an action in flight at resume
+	// byWatch is set when a resume left the action's fate to its log
+	// watch, re-armed at the position the journal holds.
+	byWatch     bool
+	evidence    *Evidence // what the journal held at resume, for the question
 	failTimeout bool
 }
 
@@ -181,9 +191,10 @@ func (e *Engine) Handle(in Input) []Event {
 	}
 	switch in.Type {
 	case InStart:
-		if len(e.inst) > 0 && e.inst[0].state != StatePending {
+		if e.started {
 			return nil
 		}
+		e.started = true
 		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
 		e.enter(0)
 	case InCallDone:
@@ -201,7 +212,7 @@ func (e *Engine) Handle(in Input) []Event {
 	case InDeviate:
 		e.deviate(in)
 	case InResume:
-		e.resume()
+		e.resume(in.Evidence)
 	case InReconcile:
 		e.reconcile(in)
 	}
@@ -488,6 +499,7 @@ func (e *Engine) call(in *instance, phase Phase, op string, with map[string]Valu
 	}
 	in.callID = e.id()
 	in.callPhase = phase
+	in.callAt = e.now
 	in.state = StateRunning
 	ev := e.base(in, EvCallStart)
 	ev.ID = in.callID
@@ -589,8 +601,17 @@ func (e *Engine) callDone(inp Input) {
 	case PhaseVerify:
 		if failed {
 			if in.reconciling {
+				// The verify is the evidence: the step's outcome is not
+				// there, so the step failed, as it would have without the
+				// stop; on_failure applies (a rerun of a destructive step
+				// asks for a new confirmation).
 				in.reconciling = false
-				e.askReconcile(in, "verify failed after resume: "+inp.Error)
+				in.evidence = nil
+				rev := e.base(in, EvReconciled)
+				rev.State = StateFailed
+				rev.Reason = "verify failed after resume: " + inp.Error
+				e.emit(rev)
+				e.fail(in, "verify failed after resume: "+inp.Error, inp.TimedOut)
 				return
 			}
 			e.fail(in, "verify failed: "+inp.Error, inp.TimedOut)
@@ -598,6 +619,7 @@ func (e *Engine) callDone(inp Input) {
 		}
 		in.verifyDone = true
 		if in.reconciling {
+			in.evidence = nil
 			in.reconciling = false
 			in.actionDone = true
 			rev := e.base(in, EvReconciled)
@@ -631,6 +653,10 @@ func (e *Engine) keepVars(in *instance, r *Result) {
 }
 
 func (e *Engine) pollDone(in *instance, inp Input) {
+	in.lastPoll = summaryOf(inp.Result)
+	if inp.Error != "" {
+		in.lastPoll = inp.Error
+	}
 	if inp.Error == "" {
 		in.pollDone = true
 		e.keepVars(in, inp.Result)
@@ -678,10 +704,17 @@ func (e *Engine) watchArmed(inp Input) {
 	if inp.Error != "" {
 		in.watchID = -1 // armed and failed: nothing to cancel
 		in.watchDone = true
+		if in.byWatch {
+			// Re-armed at resume to decide the action, and it cannot read
+			// the log: no evidence from it.
+			in.byWatch = false
+			e.reconcileWithout(in, "The log watch could not go on: "+inp.Error)
+			return
+		}
 		e.fail(in, "log watch: "+inp.Error, false)
 		return
 	}
-	if in.callID == 0 && !e.awaitingOperator(in) {
+	if in.callID == 0 && !in.byWatch && !e.awaitingOperator(in) {
 		e.proceed(in)
 	}
 }
@@ -706,6 +739,9 @@ func (e *Engine) watchEnded(inp Input) {
 		ev.Line = inp.Outcome.Line
 		ev.Positions = inp.Outcome.Positions
 		in.watchPos = inp.Outcome.Positions
+		if inp.Outcome.Line != nil {
+			in.watchLine = firstLine(inp.Outcome.Line.Text)
+		}
 	}
 	e.emit(ev)
 	switch {
@@ -725,6 +761,15 @@ func (e *Engine) watchEnded(inp Input) {
 			maps.Copy(vars, inp.Outcome.Line.Vars)
 			e.out[in.step.ID] = vars
 		}
+	}
+	if in.byWatch {
+		in.byWatch = false
+		if inp.Error != "" {
+			e.reconcileWithout(in, "The log watch could not go on: "+inp.Error)
+			return
+		}
+		e.decideByWatch(in, "after resume, from where it stood when drillbook stopped")
+		return
 	}
 	if in.callID != 0 || e.awaitingOperator(in) {
 		return // the action still runs, or the operator decides first
@@ -1005,15 +1050,36 @@ func (e *Engine) adhocDone(inp Input) {
 	e.emit(ev)
 }
 
+// InFlight returns the id of the call the current step waits for, 0 when
+// none: on resume the session looks up what the journal holds about it.
+func (e *Engine) InFlight() int {
+	if in := e.current(); in != nil && !e.status.Final() {
+		return in.callID
+	}
+	return 0
+}
+
 // resume reconciles the current step after drillbook stopped and was
-// started again. Checks in flight run again; an action in flight is decided
-// by its verify or by the operator, never silently run again; a watch picks
-// up where it stood; requests to the operator are asked again.
-func (e *Engine) resume() {
+// started again. A run that stopped before its start was handled starts.
+// Checks and polls in flight run again (they change nothing); an action in
+// flight is decided by the evidence the journal holds (its call never
+// started; its log watch's success or failure line, before the stop or
+// found after it from the watch's journaled position; its verify), and only
+// without any is the operator asked, shown what the journal holds; it is
+// never silently run again. Requests to the operator are asked again.
+func (e *Engine) resume(ev *Evidence) {
 	in := e.current()
 	e.emit(Event{Type: EvRunResumed})
 	for id := range e.adhoc {
 		delete(e.adhoc, id)
+	}
+	if !e.started {
+		// drillbook stopped between writing the run's description and
+		// handling its start: nothing has run, so the run starts now.
+		e.started = true
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
+		e.enter(0)
+		return
 	}
 	if in == nil {
 		return
@@ -1026,15 +1092,17 @@ func (e *Engine) resume() {
 	if rearm {
 		in.watchID = 0
 	}
+	rearmed := false
 	if in.watchID > 0 && in.watchPos != nil && !in.watchDone {
-		ev := e.base(in, EvWatchArm)
-		ev.ID = in.watchID
+		wev := e.base(in, EvWatchArm)
+		wev.ID = in.watchID
 		spec, err := e.watchSpec(in)
 		if err == nil {
-			ev.Watch = &spec
-			ev.Positions = in.watchPos
+			wev.Watch = &spec
+			wev.Positions = in.watchPos
 			in.watchArmed = false
-			e.emit(ev)
+			rearmed = true
+			e.emit(wev)
 		}
 	}
 	if in.timerID != 0 {
@@ -1049,26 +1117,23 @@ func (e *Engine) resume() {
 	}
 	if in.callID != 0 {
 		phase := in.callPhase
+		started := ev == nil || ev.Call != in.callID || ev.Started
 		in.callID = 0
 		switch {
+		case !started:
+			// Its call.start never reached the journal, and the runner
+			// carries out an effect only once its event is on disk: the
+			// call never ran, so it runs now (a destructive one was
+			// confirmed in the journal before it was asked for).
+			e.callAgain(in, phase)
 		case phase == PhaseAction && in.step.Action != "":
-			if in.step.Verify != nil {
-				in.reconciling = true
-				e.call(in, PhaseVerify, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
-				return
-			}
-			e.askReconcile(in, "drillbook stopped while this step's action was running; say whether it succeeded")
-			return
-		case phase == PhaseAction:
-			e.call(in, PhaseAction, in.step.Wait.Action, in.step.Wait.With, in.step.Wait.Timeout.Duration)
-			return
-		case phase == PhasePrecheck:
-			e.call(in, phase, in.step.Precheck.Action, in.step.Precheck.With, in.step.Timeout.Duration)
-			return
-		case phase == PhaseVerify:
-			e.call(in, phase, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
-			return
+			in.evidence = ev
+			e.reconcileAction(in, rearmed)
+		default:
+			// A precheck, verify or poll only reads: it runs again.
+			e.callAgain(in, phase)
 		}
+		return
 	}
 	if rearm {
 		e.proceed(in)
@@ -1084,13 +1149,131 @@ func (e *Engine) resume() {
 		}
 		q := e.base(in, EvOperatorRequest)
 		q.Ask = in.askFor
-		if in.askFor == AskManual {
+		switch in.askFor {
+		case AskManual:
 			q.Text = in.step.Manual
-		} else {
+		case AskReconcile:
+			q.Reason = e.evidenceText(in, "")
+			q.Text = reconcileQuestion
+		default:
 			q.Text = "The step is waiting for a decision: retry, skip, jump or abort, with a reason."
 		}
 		e.emit(q)
 	}
+}
+
+// callAgain asks again for the call of the given phase of the instance.
+func (e *Engine) callAgain(in *instance, phase Phase) {
+	st := in.step
+	switch {
+	case phase == PhasePrecheck:
+		e.call(in, phase, st.Precheck.Action, st.Precheck.With, st.Timeout.Duration)
+	case phase == PhaseVerify:
+		e.call(in, phase, st.Verify.Action, st.Verify.With, st.Timeout.Duration)
+	case st.Action != "":
+		e.call(in, PhaseAction, st.Action, st.With, st.Timeout.Duration)
+	default:
+		e.call(in, PhaseAction, st.Wait.Action, st.Wait.With, st.Wait.Timeout.Duration)
+		in.state = StateWaiting
+	}
+}
+
+// reconcileAction decides an action that was in flight when drillbook
+// stopped, from the first evidence the journal holds: the log watch's end
+// (journaled before the stop, or awaited now from where the watch stood),
+// then the verify; without either the operator is asked.
+func (e *Engine) reconcileAction(in *instance, rearmed bool) {
+	st := in.step
+	logWait := st.Wait != nil && st.Wait.Action == ""
+	switch {
+	case logWait && in.watchDone && in.watchID > 0:
+		e.decideByWatch(in, "before drillbook stopped")
+	case logWait && rearmed:
+		// The watch reads on from its journaled position, so a line the
+		// engine wrote while drillbook was down is found; its end decides.
+		in.byWatch = true
+		in.state = StateWaiting
+	default:
+		e.reconcileWithout(in, "")
+	}
+}
+
+// decideByWatch decides the action in flight from how its log watch ended:
+// the success line means the action did what it is for; a failure line or
+// no success line within the watch's timeout fails the step as it would
+// have failed without the stop.
+func (e *Engine) decideByWatch(in *instance, when string) {
+	rev := e.base(in, EvReconciled)
+	in.evidence = nil
+	if in.watchFailed == "" {
+		in.actionDone = true
+		in.state = StateRunning
+		rev.State = StateSucceeded
+		rev.Reason = "the log showed the success line " + when + ": " + in.watchLine
+		e.emit(rev)
+		e.proceed(in)
+		return
+	}
+	rev.State = StateFailed
+	rev.Reason = in.watchFailed + " (" + when + ")"
+	e.emit(rev)
+	e.fail(in, in.watchFailed, in.watchTimeout)
+}
+
+// reconcileWithout decides the action in flight by its verify, or asks the
+// operator when the step has none; why says what evidence failed.
+func (e *Engine) reconcileWithout(in *instance, why string) {
+	if v := in.step.Verify; v != nil {
+		in.reconciling = true
+		e.call(in, PhaseVerify, v.Action, v.With, in.step.Timeout.Duration)
+		return
+	}
+	e.askReconcile(in, e.evidenceText(in, why))
+}
+
+// reconcileQuestion is the question of a reconcile request.
+const reconcileQuestion = "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?"
+
+// evidenceText says why the operator is asked about an action that was in
+// flight when drillbook stopped, and what the journal holds about it.
+func (e *Engine) evidenceText(in *instance, why string) string {
+	var b strings.Builder
+	b.WriteString("drillbook stopped while this step's action was running, and nothing in the journal decides how it ended: say whether it succeeded.")
+	if why != "" {
+		b.WriteString(" " + why + ".")
+	}
+	st := in.step
+	b.WriteString(" The journal holds: ")
+	var parts []string
+	if args, err := e.args(st.Action, st.With, in); err == nil {
+		call := st.Action + " " + args.Display(e.specs[st.Action])
+		if !in.callAt.IsZero() {
+			call += " asked for at " + in.callAt.UTC().Format("15:04:05") + " UTC"
+		}
+		parts = append(parts, call)
+	}
+	if ev := in.evidence; ev != nil {
+		switch {
+		case ev.Lines == 0:
+			parts = append(parts, "no output line")
+		default:
+			tail := ev.Tail[len(ev.Tail)-1].Text
+			parts = append(parts, fmt.Sprintf("%d output lines, the last: %q", ev.Lines, firstLine(tail)))
+		}
+	}
+	if st.Wait != nil && st.Wait.Action == "" {
+		switch {
+		case in.watchDone && in.watchFailed != "":
+			parts = append(parts, "the log watch: "+in.watchFailed)
+		case len(in.watchPos) > 0:
+			parts = append(parts, fmt.Sprintf("the log watch stood at byte %d of %s, no success or failure line", in.watchPos[0].Offset, in.watchPos[0].Path))
+		}
+	}
+	if in.lastPoll != "" {
+		parts = append(parts, "the last poll answered: "+firstLine(in.lastPoll))
+	}
+	b.WriteString(strings.Join(parts, "; "))
+	return b.String()
 }
 
 func (e *Engine) askReconcile(in *instance, reason string) {
@@ -1099,7 +1282,7 @@ func (e *Engine) askReconcile(in *instance, reason string) {
 	q := e.base(in, EvOperatorRequest)
 	q.Ask = AskReconcile
 	q.Reason = reason
-	q.Text = "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?"
+	q.Text = reconcileQuestion
 	e.emit(q)
 }
 
