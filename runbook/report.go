@@ -31,6 +31,8 @@ type Report struct {
 	// Interruptions are the times the run stopped and was resumed.
 	Interruptions []ReportNote `json:"interruptions,omitempty"`
 	Warnings      []ReportNote `json:"warnings,omitempty"`
+	// Journal says how far the journal could be checked (JournalData.Check).
+	Journal string `json:"journal"`
 }
 
 // ReportStep is one step instance in a report.
@@ -66,7 +68,18 @@ type ReportCall struct {
 	Error    string    `json:"error,omitempty"`
 	TimedOut bool      `json:"timed_out,omitempty"`
 	Evidence []string  `json:"evidence,omitempty"`
+	// Output is the call's output file, relative to the run directory, and
+	// OutputLines how many lines the journal recorded there.
+	Output      string `json:"output,omitempty"`
+	OutputLines int    `json:"output_lines,omitempty"`
+	// Cut says why the call's output and result end early: drillbook
+	// stopped without a record (a crash) while it ran.
+	Cut string `json:"cut,omitempty"`
 }
+
+// cutByCrash is ReportCall.Cut of a call that was running when drillbook
+// stopped without a record.
+var cutByCrash = fmt.Sprintf("drillbook stopped without a record (a crash or a kill) while this call ran: its result was never recorded, and what it printed in the last %s before the stop may be missing", DefaultSyncEvery)
 
 // ReportLog is a log line a watch matched.
 type ReportLog struct {
@@ -96,7 +109,7 @@ func BuildReport(jd *JournalData) *Report {
 	m := jd.Meta
 	rep := &Report{RunID: m.RunID, Runbook: m.RunbookID, Title: m.Title, Digest: m.Digest, Target: m.Target,
 		Simulated: m.Simulated, Scenario: m.Scenario, Operator: m.Operator, Host: m.Host, Started: m.Started.UTC(),
-		Params: m.Params, Status: RunRunning, Deviations: []ReportDeviation{}}
+		Params: m.Params, Status: RunRunning, Deviations: []ReportDeviation{}, Journal: jd.Check()}
 	idx := map[string]int{}
 	step := func(key string) *ReportStep {
 		if i, ok := idx[key]; ok {
@@ -111,6 +124,8 @@ func BuildReport(jd *JournalData) *Report {
 		i   int
 	}
 	callAt := map[int]callRef{}
+	open := map[int]bool{} // calls started and not finished
+	interrupted := false   // a run.interrupted since the last start or resume
 	var last time.Time
 	for _, ev := range jd.Events() {
 		t := ev.Time.UTC()
@@ -151,11 +166,19 @@ func BuildReport(jd *JournalData) *Report {
 			s := step(ev.Step)
 			s.Calls = append(s.Calls, c)
 			callAt[ev.ID] = callRef{ev.Step, len(s.Calls) - 1}
+			open[ev.ID] = true
+		case EvCallOutput:
+			if at, ok := callAt[ev.ID]; ok {
+				c := &step(at.key).Calls[at.i]
+				c.Output = ev.File
+				c.OutputLines += ev.Lines
+			}
 		case EvCallFinished:
 			at, ok := callAt[ev.ID]
 			if !ok {
 				break
 			}
+			delete(open, ev.ID)
 			c := &step(at.key).Calls[at.i]
 			c.Ended, c.Error, c.TimedOut = t, ev.Error, ev.TimedOut
 			if ev.Result != nil {
@@ -199,7 +222,20 @@ func BuildReport(jd *JournalData) *Report {
 		case EvRunInterrupted:
 			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "stopped: " + ev.Reason})
 			rep.Status = RunInterrupted
+			interrupted = true
+			clear(open)
 		case EvRunResumed:
+			if !interrupted {
+				// No record of the stop: drillbook died (kill -9, a crash,
+				// a power loss), and what ran then was cut.
+				rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "stopped without a record (a crash or a kill); the calls running then are marked cut"})
+				for id := range open {
+					at := callAt[id]
+					step(at.key).Calls[at.i].Cut = cutByCrash
+				}
+			}
+			clear(open)
+			interrupted = false
 			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "resumed"})
 			rep.Status = RunRunning
 		case EvRunFinished:
@@ -269,6 +305,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| Ended | %s UTC |\n", r.Ended.Format("2006-01-02 15:04:05"))
 	}
 	p("| Total time | %s |\n", fmtDur(r.Total))
+	if r.Journal != "" {
+		p("| Journal | %s |\n", mdEscape(r.Journal))
+	}
 	if r.Reason != "" {
 		p("| Reason | %s |\n", mdEscape(r.Reason))
 	}
@@ -321,6 +360,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			for _, e := range c.Evidence {
 				p("\n  - evidence: `%s`", mdEscape(e))
+			}
+			if c.OutputLines > 0 {
+				p("\n  - output: %d lines in `%s`", c.OutputLines, c.Output)
+			}
+			if c.Cut != "" {
+				p("\n  - **output cut**: %s", c.Cut)
 			}
 		}
 		if len(s.Calls) > 0 {
