@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"strconv"
@@ -107,6 +108,7 @@ type instance struct {
 	// watch, re-armed at the position the journal holds.
 	byWatch     bool
 	evidence    *Evidence // what the journal held at resume, for the question
+	varsKept    bool      // the attempt's results (Vars) were recorded
 	failTimeout bool
 }
 
@@ -685,6 +687,10 @@ func (e *Engine) callDone(inp Input) {
 		if in.reconciling {
 			in.evidence = nil
 			in.reconciling = false
+			if e.outputsLost(in) {
+				e.rerunForOutputs(in, "verify passed after resume")
+				return
+			}
 			in.actionDone = true
 			rev := e.base(in, EvReconciled)
 			rev.State = StateSucceeded
@@ -713,6 +719,7 @@ func (e *Engine) keepVars(in *instance, r *Result) {
 	if r == nil || len(r.Vars) == 0 {
 		return
 	}
+	in.varsKept = true
 	e.out[in.step.ID] = maps.Clone(r.Vars)
 }
 
@@ -824,6 +831,7 @@ func (e *Engine) watchEnded(inp Input) {
 			}
 			maps.Copy(vars, inp.Outcome.Line.Vars)
 			e.out[in.step.ID] = vars
+			in.varsKept = true
 		}
 	}
 	if in.byWatch {
@@ -1223,6 +1231,10 @@ func (e *Engine) resume(ev *Evidence) {
 			// call never ran, so it runs now (a destructive one was
 			// confirmed in the journal before it was asked for).
 			e.callAgain(in, phase)
+		case phase == PhaseAction && in.step.Action != "" && e.specs[in.step.Action].ReadOnly:
+			// A read-only action changes nothing: it runs again, and its
+			// answer (and results) are the step's.
+			e.callAgain(in, phase)
 		case phase == PhaseAction && in.step.Action != "":
 			in.evidence = ev
 			e.reconcileAction(in, rearmed)
@@ -1303,6 +1315,10 @@ func (e *Engine) decideByWatch(in *instance, when string) {
 	rev := e.base(in, EvReconciled)
 	in.evidence = nil
 	if in.watchFailed == "" {
+		if e.outputsLost(in) {
+			e.rerunForOutputs(in, "the log showed the success line "+when)
+			return
+		}
 		in.actionDone = true
 		in.state = StateRunning
 		rev.State = StateSucceeded
@@ -1326,6 +1342,28 @@ func (e *Engine) reconcileWithout(in *instance, why string) {
 		return
 	}
 	e.askReconcile(in, e.evidenceText(in, why))
+}
+
+// outputsLost reports whether later steps use this step's results
+// ({{ .out.ID.NAME }}) and the current attempt has none recorded: a step
+// decided after a resume without its result cannot give them.
+func (e *Engine) outputsLost(in *instance) bool {
+	if in.varsKept {
+		return false
+	}
+	id := in.step.ID
+	return bytes.Contains(e.rb.Raw, []byte(".out."+id+".")) || bytes.Contains(e.rb.Raw, []byte(`.out "`+id+`"`))
+}
+
+// rerunForOutputs runs a step again whose action was found done after a
+// resume but whose results, used by later steps, were never recorded; a
+// destructive step asks for a new confirmation first.
+func (e *Engine) rerunForOutputs(in *instance, found string) {
+	rev := e.base(in, EvReconciled)
+	rev.State = "rerun"
+	rev.Reason = found + ", but later steps use its results ({{ .out." + in.step.ID + ".… }}), which were never recorded: it runs again"
+	e.emit(rev)
+	e.start(in, true)
 }
 
 // reconcileQuestion is the question of a reconcile request.
@@ -1370,6 +1408,9 @@ func (e *Engine) evidenceText(in *instance, why string) string {
 		parts = append(parts, "the last poll answered: "+firstLine(in.lastPoll))
 	}
 	b.WriteString(strings.Join(parts, "; "))
+	if e.outputsLost(in) {
+		b.WriteString(". Later steps use its results, which were never recorded: it runs again unless it failed")
+	}
 	return b.String()
 }
 
@@ -1393,6 +1434,11 @@ func (e *Engine) reconcile(inp Input) {
 	ev.Reason = inp.Reason
 	switch inp.Reconciled {
 	case StateSucceeded:
+		if e.outputsLost(in) {
+			in.askFor = ""
+			e.rerunForOutputs(in, "the operator says it succeeded")
+			return
+		}
 		e.emit(ev)
 		in.askFor = ""
 		in.actionDone = true

@@ -26,6 +26,7 @@ func testSpecs() []OpSpec {
 		{Name: "test.check", ReadOnly: true, Args: []ArgSpec{{Name: "what", Kind: ArgString}}},
 		{Name: "test.wipe", Destructive: true, Args: []ArgSpec{{Name: "target", Kind: ArgString, Required: true}}},
 		{Name: "test.find", Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
+		{Name: "test.look", ReadOnly: true, Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
 	}
 }
 
