@@ -333,15 +333,13 @@ func (r *Runner) handle(in Input) ([]Input, error) {
 		delete(r.watches, in.ID)
 		// Its last lines were flushed above; the sync below closes its file.
 		r.cfg.Journal.CloseOutput(in.ID)
-		r.finMu.Lock()
-		delete(r.finished, in.ID)
-		r.finMu.Unlock()
 	case InTimer:
 		delete(r.timers, in.ID) // it fired
 	}
 	if _, err := r.cfg.Journal.Append(Record{Time: in.Time, In: &in}, false); err != nil {
 		return nil, err
 	}
+
 	evs := r.eng.Handle(in)
 	for i := range evs {
 		r.enrich(&evs[i])
@@ -351,6 +349,12 @@ func (r *Runner) handle(in Input) ([]Input, error) {
 	}
 	if err := r.cfg.Journal.Sync(); err != nil {
 		return nil, err
+	}
+	if in.Type == InCallDone {
+		// On disk: WaitCalls no longer reports it.
+		r.finMu.Lock()
+		delete(r.finished, in.ID)
+		r.finMu.Unlock()
 	}
 	var more []Input
 	for i := range evs {

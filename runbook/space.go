@@ -60,7 +60,7 @@ func CheckStateDir(dir string) error {
 		problem := "drillbook cannot write in it"
 		switch {
 		case errors.Is(err, syscall.EROFS):
-			problem = "it is on a read-only file system (" + FileSystemOf(dir) + ")"
+			problem = "it is on the read-only file system " + FileSystemOf(dir)
 		case errors.Is(err, syscall.ENOSPC):
 			return noSpace(dir, err)
 		}

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/drillbook/drillbook/adapters/rabbitmq/privnode"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// The crash sweep kills a real drillbook with SIGKILL at a journal point of
+// a shipped runbook on the training target, resumes it until it ends, and
+// compares the run with one that was never interrupted: the same status,
+// every step ending the same way, and as many destructive calls (none run
+// twice). `make crash` (DRILLBOOK_CRASH_SWEEP=all) kills every runbook at
+// every journal point; `go test` kills each at a few.
+//
+// A journal point k is the moment drillbook is about to write record k: it
+// dies there, and what it had not synced is lost, as in a real crash. Every
+// third point the dying process also leaves half of record k at the end of
+// the journal, as a crash in the middle of a write does. Before it dies it
+// lets the calls it started finish (crashCalls): the work drillbook starts
+// outlives it (wsadmin and rabbitmqctl run in their own process groups, a
+// server carries out a request it received), so what the estate did is
+// known. When a resume asks what happened to a call, the sweep answers as an
+// operator who checked would, from that knowledge, and counts the question:
+// it is asked only when the journal holds no evidence.
+
+// Environment of the dying process: the record to die before, where to note
+// what its calls did, and whether to leave a torn record.
+const (
+	envCrashAt   = "DRILLBOOK_CRASH_AT"
+	envCrashNote = "DRILLBOOK_CRASH_NOTE"
+	envCrashTorn = "DRILLBOOK_CRASH_TORN"
+)
+
+// crashCalls is how long a dying process waits for its calls to finish.
+const crashCalls = 2 * time.Minute
+
+// crashNote is what a dying process knew: how each call it had started and
+// not yet journaled ended.
+type crashNote struct {
+	Seq   int                  `json:"seq"`
+	Calls map[string]crashCall `json:"calls"`
+}
+
+type crashCall struct {
+	Error    string `json:"error,omitempty"`
+	TimedOut bool   `json:"timed_out,omitempty"`
+}
+
+// crashHook returns the hook that kills this process at the journal point
+// named by the environment, or nil when none is named.
+func crashHook() func(*runbook.Session, *runbook.Runner) {
+	at, err := strconv.Atoi(os.Getenv(envCrashAt))
+	if err != nil || at < 2 {
+		return nil
+	}
+	notePath, torn := os.Getenv(envCrashNote), os.Getenv(envCrashTorn) == "1"
+	return func(sess *runbook.Session, r *runbook.Runner) {
+		sess.Journal.SetBeforeWrite(func(seq int, line []byte) {
+			if seq != at {
+				return
+			}
+			note := crashNote{Seq: seq, Calls: map[string]crashCall{}}
+			for id, in := range r.WaitCalls(crashCalls) {
+				note.Calls[strconv.Itoa(id)] = crashCall{Error: in.Error, TimedOut: in.TimedOut}
+			}
+			if b, err := json.Marshal(note); err == nil && notePath != "" {
+				_ = os.WriteFile(notePath, b, 0o600)
+			}
+			if torn {
+				if f, err := os.OpenFile(sess.Journal.Path(), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+					_, _ = f.Write(line[:len(line)/2])
+					f.Close()
+				}
+			}
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal ends the process
+		})
+	}
+}
+
+// sweepRunbook is a shipped runbook the sweep kills.
+type sweepRunbook struct {
+	id     string
+	rabbit bool // needs the real RabbitMQ node: a few points only in go test
+}
+
+func sweepRunbooks() []sweepRunbook {
+	return []sweepRunbook{
+		{id: "demo-shell"},
+		{id: "was-sib-backup"},
+		{id: "was-sib-restore-me"},
+		{id: "was-sib-ha-failover-drill"},
+		{id: "messagesight-backup"},
+		{id: "messagesight-restore"},
+		{id: "rabbitmq-backup", rabbit: true},
+		{id: "rabbitmq-restore", rabbit: true},
+	}
+}
+
+// runOutcome is how a run ended, as a user comparing two drills sees it.
+type runOutcome struct {
+	status      runbook.RunStatus
+	steps       []string // "key state" for every step
+	destructive int      // destructive steps' action calls started
+	records     int
+	reconciled  int // steps decided at a resume from the journal's evidence
+}
+
+func (o runOutcome) String() string {
+	return fmt.Sprintf("%s, %d destructive calls, steps: %s", o.status, o.destructive, strings.Join(o.steps, ", "))
+}
+
+// outcomeOf reads the one run under state.
+func outcomeOf(t *testing.T, state string) (runOutcome, *runbook.JournalData) {
+	t.Helper()
+	journals, _ := filepath.Glob(filepath.Join(state, "runs", "*", runbook.JournalFile))
+	if len(journals) != 1 {
+		t.Fatalf("want one run in %s, found %v", state, journals)
+	}
+	jd, err := runbook.ReadJournal(journals[0])
+	if err != nil {
+		t.Fatalf("the journal cannot be read: %v", err)
+	}
+	rep := runbook.BuildReport(jd)
+	o := runOutcome{status: rep.Status, records: len(jd.Records)}
+	for _, s := range rep.Steps {
+		o.steps = append(o.steps, s.Key+" "+string(s.State))
+	}
+	destructive := map[string]bool{}
+	for _, ev := range jd.Events() {
+		switch ev.Type {
+		case runbook.EvStepStarted:
+			destructive[ev.Step] = ev.Destructive
+		case runbook.EvCallStart:
+			if ev.Phase == runbook.PhaseAction && destructive[ev.Step] {
+				o.destructive++
+			}
+		case runbook.EvReconciled:
+			if strings.HasPrefix(ev.Reason, "the log showed") || strings.HasPrefix(ev.Reason, "verify") {
+				o.reconciled++
+			}
+		}
+	}
+	return o, jd
+}
+
+// sweepEnv is the environment of every drillbook the sweep runs.
+func sweepEnv(t *testing.T, state string) []string {
+	return append(os.Environ(), "DRILLBOOK_TEST_MAIN=1", "DRILLBOOK_STATE_DIR="+state, "DRILLBOOK_OPERATOR=tester",
+		"XDG_CONFIG_HOME="+t.TempDir(), "DRILLBOOK_WAS_DELAY_SCALE=0")
+}
+
+// drillbookIn runs drillbook in state with a deadline and returns its
+// output, its exit code, and whether SIGKILL ended it.
+func drillbookIn(t *testing.T, state string, extraEnv []string, args ...string) (string, int, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testBinary(), args...)
+	cmd.Env = append(sweepEnv(t, state), extraEnv...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("drillbook %v did not end within 10 minutes:\n%s", args, out.String())
+	}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0, false
+	case errors.As(err, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return out.String(), -1, ws.Signal() == syscall.SIGKILL
+		}
+		return out.String(), ee.ExitCode(), false
+	}
+	t.Fatalf("run drillbook: %v", err)
+	return "", 0, false
+}
+
+// freshState returns an empty state directory, or a copy of tpl.
+func freshState(t *testing.T, tpl string) string {
+	t.Helper()
+	state := t.TempDir()
+	if tpl == "" {
+		return state
+	}
+	if out, err := exec.Command("cp", "-a", tpl+"/.", state).CombinedOutput(); err != nil {
+		t.Fatalf("copy the training estate: %v\n%s", err, out)
+	}
+	return state
+}
+
+// rabbitTemplate builds the training estate of a RabbitMQ runbook once
+// (node, seed, first backup) and stops the node, so each point starts from
+// a copy of it instead of seeding a node again.
+func rabbitTemplate(t *testing.T, id string) string {
+	t.Helper()
+	if _, err := privnode.BinDirFor(""); err != nil {
+		t.Fatalf("the RabbitMQ runbooks need a real node: %v", err)
+	}
+	tpl := t.TempDir()
+	if out, code, _ := drillbookIn(t, tpl, nil, "plan", id); code != 0 {
+		t.Fatalf("build the training estate (drillbook plan %s): exit %d\n%s", id, code, out)
+	}
+	return tpl
+}
+
+// stopLeftNode stops the training node under state if a failed point left
+// it running, so the next point can start its own on the same ports.
+func stopLeftNode(state string) {
+	dir := filepath.Join(state, "training", "rabbitmq", "node")
+	pids, _ := filepath.Glob(filepath.Join(dir, "mnesia", "*.pid"))
+	for _, p := range pids {
+		b, _ := os.ReadFile(p)
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || syscall.Kill(pid, 0) != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		if n, err := privnode.Start(ctx, privnode.Options{Dir: dir, Name: "training", Management: true}); err == nil {
+			_ = n.Stop(ctx)
+		}
+		cancel()
+	}
+}
+
+// sweepCounts sum up a runbook's sweep for the report.
+type sweepCounts struct {
+	points, killed, torn, finishedFirst, resumes, questions, reconciled int
+}
+
+// reconcileAsk is plain mode's line when a resume needs --outcome.
+var reconcileAsk = regexp.MustCompile(`step (\S+) was running when drillbook stopped: .*--outcome \S+=succeeded\|failed\|rerun`)
+
+// crashAndResume kills a run of rb at journal point k, then resumes it
+// until it ends, answering questions from what the dying process noted,
+// and returns the finished run's outcome.
+func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn bool, c *sweepCounts) runOutcome {
+	t.Helper()
+	state := freshState(t, tpl)
+	if rb.rabbit {
+		defer stopLeftNode(state)
+	}
+	note := filepath.Join(t.TempDir(), "note.json")
+	env := []string{envCrashAt + "=" + strconv.Itoa(k), envCrashNote + "=" + note}
+	if torn {
+		env = append(env, envCrashTorn+"=1")
+	}
+	out, code, killed := drillbookIn(t, state, env, "run", rb.id, "--plain", "--yes")
+	c.points++
+	switch {
+	case killed:
+		c.killed++
+		if torn {
+			c.torn++
+		}
+	case code == 0:
+		c.finishedFirst++ // the run had fewer records than k
+		o, _ := outcomeOf(t, state)
+		return o
+	default:
+		t.Fatalf("point %d: the run to be killed exited %d instead:\n%s", k, code, out)
+	}
+	var outcomes []string
+	var log strings.Builder
+	for range 8 {
+		args := []string{"resume", "last", "--plain", "--yes"}
+		for _, o := range outcomes {
+			args = append(args, "--outcome", o)
+		}
+		out, code, _ := drillbookIn(t, state, nil, args...)
+		c.resumes++
+		fmt.Fprintf(&log, "$ drillbook %s (exit %d)\n%s\n", strings.Join(args, " "), code, out)
+		switch code {
+		case exitOK:
+			o, _ := outcomeOf(t, state)
+			return o
+		case exitNeedConfirm:
+			m := reconcileAsk.FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("point %d: resume stopped for something --yes does not answer:\n%s", k, log.String())
+			}
+			answer := answerFromNote(t, state, note, m[1])
+			if answer == "" {
+				t.Fatalf("point %d: resume asks about step %s, whose call the dying process did not see end:\n%s", k, m[1], log.String())
+			}
+			c.questions++
+			outcomes = append(outcomes, m[1]+"="+answer)
+		default:
+			o, _ := outcomeOf(t, state)
+			t.Fatalf("point %d: resume exited %d, the run stands %s:\n%s", k, code, o, log.String())
+		}
+	}
+	t.Fatalf("point %d: the run did not end after 8 resumes:\n%s", k, log.String())
+	return runOutcome{}
+}
+
+// answerFromNote says what an operator who checked would answer about the
+// action of step key that was in flight: how the call the dying process let
+// finish ended.
+func answerFromNote(t *testing.T, state, notePath, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(notePath)
+	if err != nil {
+		return ""
+	}
+	var note crashNote
+	if err := json.Unmarshal(b, &note); err != nil {
+		t.Fatalf("crash note: %v", err)
+	}
+	_, jd := outcomeOf(t, state)
+	id := 0
+	for _, ev := range jd.Events() {
+		if ev.Type == runbook.EvCallStart && ev.Step == key && ev.Phase == runbook.PhaseAction {
+			id = ev.ID
+		}
+	}
+	call, ok := note.Calls[strconv.Itoa(id)]
+	switch {
+	case !ok:
+		return ""
+	case call.Error != "":
+		return "failed"
+	}
+	return "succeeded"
+}
+
+// samplePoints are the journal points a sweep kills at: all of them, or a
+// few spread over the run (its start among them) for go test.
+func samplePoints(records int, all bool, rb sweepRunbook) []int {
+	if all {
+		var ks []int
+		for k := 2; k <= records; k++ {
+			ks = append(ks, k)
+		}
+		return ks
+	}
+	n := 5
+	if rb.rabbit {
+		n = 1
+	}
+	ks := []int{2}
+	for i := 1; i < n; i++ {
+		ks = append(ks, 2+i*(records-2)/n)
+	}
+	if rb.rabbit {
+		ks = []int{records * 2 / 3}
+	}
+	return slices.Compact(ks)
+}
+
+// TestCrashSweep kills every shipped runbook on the training target at
+// journal points (every point with DRILLBOOK_CRASH_SWEEP=all, a sample
+// otherwise), resumes each until it ends, and checks that it ends as the
+// run that was never killed does, with no destructive call run twice.
+func TestCrashSweep(t *testing.T) {
+	all := os.Getenv("DRILLBOOK_CRASH_SWEEP") == "all"
+	only := os.Getenv("DRILLBOOK_CRASH_RUNBOOK")
+	var total sweepCounts
+	for _, rb := range sweepRunbooks() {
+		if only != "" && only != rb.id {
+			continue
+		}
+		t.Run(rb.id, func(t *testing.T) {
+			tpl := ""
+			if rb.rabbit {
+				tpl = rabbitTemplate(t, rb.id)
+			}
+			state := freshState(t, tpl)
+			out, code, _ := drillbookIn(t, state, nil, "run", rb.id, "--plain", "--yes")
+			if code != exitOK {
+				t.Fatalf("the uninterrupted run exited %d:\n%s", code, out)
+			}
+			want, _ := outcomeOf(t, state)
+			var c sweepCounts
+			for i, k := range samplePoints(want.records, all, rb) {
+				got := crashAndResume(t, rb, tpl, k, i%3 == 2, &c)
+				c.reconciled += got.reconciled
+				if got.status != want.status || !slices.Equal(got.steps, want.steps) {
+					t.Fatalf("killed at journal point %d, the run ended %s\nthe uninterrupted run ended %s", k, got, want)
+				}
+				if got.destructive != want.destructive {
+					t.Fatalf("killed at journal point %d, the run made %d destructive calls, the uninterrupted run %d", k, got.destructive, want.destructive)
+				}
+			}
+			t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes, %d steps decided from the journal's evidence, %d questions to the operator",
+				rb.id, want.records, want.destructive, c.points, c.killed, c.torn, c.finishedFirst, c.resumes, c.reconciled, c.questions)
+			total.points += c.points
+			total.killed += c.killed
+			total.torn += c.torn
+			total.resumes += c.resumes
+			total.questions += c.questions
+			total.reconciled += c.reconciled
+		})
+	}
+	t.Logf("crash sweep: %d points, %d kills (%d torn), %d resumes, %d decided from evidence, %d questions", total.points, total.killed, total.torn, total.resumes, total.reconciled, total.questions)
+}
