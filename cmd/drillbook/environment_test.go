@@ -226,3 +226,54 @@ steps:
 		t.Errorf("the report does not count the cut call's lines (its note and five lines):\n%s", rep)
 	}
 }
+
+// TestRunsAndReportSayWhenAJournalFailsItsCheck changes one byte in the
+// middle of a finished run's journal: runs lists the run as damaged with the
+// line, report and resume refuse it with exit 2 naming the line. A journal
+// written before checksums is listed and reported as unchecked.
+func TestRunsAndReportSayWhenAJournalFailsItsCheck(t *testing.T) {
+	state := t.TempDir()
+	if text, code := runDrillbook(t, state, "run", writeRunbook(t, echoRunbook), "--plain"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, text)
+	}
+	journals, _ := filepath.Glob(filepath.Join(state, "runs", "*", runbook.JournalFile))
+	b, _ := os.ReadFile(journals[0])
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	i := bytes.Index(lines[4], []byte(`"say"`))
+	if i < 0 {
+		t.Fatalf("line 5 of the journal does not name the step: %s", lines[4])
+	}
+	lines[4][i+1] = 'S' // "say" becomes "Say": still valid JSON
+	os.WriteFile(journals[0], bytes.Join(lines, nil), 0o600)
+
+	text, code := runDrillbook(t, state, "runs")
+	if code != 0 || !regexp.MustCompile(`echo-[0-9a-f]{6} +- +damaged +- +- +- +.*journal.jsonl:5: the record fails its checksum`).MatchString(text) {
+		t.Fatalf("runs: exit %d\n%s", code, text)
+	}
+	for _, cmd := range [][]string{{"report", "last"}, {"resume", "last", "--plain"}} {
+		text, code = runDrillbook(t, state, cmd...)
+		if code != exitUsage || !strings.Contains(text, "journal.jsonl:5: the record fails its checksum: the journal was edited or damaged after it was written, and the records before line 5 are intact") {
+			t.Errorf("%s: exit %d\n%s", cmd[0], code, text)
+		}
+	}
+
+	// A journal without checksums, as drillbook wrote before them.
+	old := bytes.Join(lines, nil)
+	var unchecked [][]byte
+	for _, l := range bytes.SplitAfter(old, []byte("\n")) {
+		if n := len(l); n > 19 && bytes.Contains(l, []byte(`,"sum":"`)) {
+			l = append(append([]byte{}, l[:n-19]...), '}', '\n')
+			l = bytes.Replace(l, []byte(`,"checksums":"crc32c"`), nil, 1)
+		}
+		unchecked = append(unchecked, l)
+	}
+	os.WriteFile(journals[0], bytes.Join(unchecked, nil), 0o600)
+	text, code = runDrillbook(t, state, "runs")
+	if code != 0 || !strings.Contains(text, "unchecked (written before checksums)") {
+		t.Fatalf("runs with an old journal: exit %d\n%s", code, text)
+	}
+	text, code = runDrillbook(t, state, "report", "last")
+	if code != 0 || !strings.Contains(text, "| Journal | 10 records, unchecked (written before journals carried checksums) |") {
+		t.Fatalf("report of an old journal: exit %d\n%s", code, text)
+	}
+}
