@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,19 +208,20 @@ func freshState(t *testing.T, tpl string) string {
 	return state
 }
 
-// rabbitTemplate builds the training estate of a RabbitMQ runbook once
-// (node, seed, first backup) and stops the node, so each point starts from
-// a copy of it instead of seeding a node again.
-func rabbitTemplate(t *testing.T, id string) string {
+// rabbitTemplate builds the RabbitMQ training estate (node, seed, first
+// backup) once in tpl, for both RabbitMQ runbooks, and stops the node, so
+// each point starts from a copy of it instead of seeding a node again.
+func rabbitTemplate(t *testing.T, tpl, id string) {
 	t.Helper()
 	if _, err := privnode.BinDirFor(""); err != nil {
 		t.Fatalf("the RabbitMQ runbooks need a real node: %v", err)
 	}
-	tpl := t.TempDir()
+	if _, err := os.Stat(filepath.Join(tpl, "training", "rabbitmq", "seeded")); err == nil {
+		return
+	}
 	if out, code, _ := drillbookIn(t, tpl, nil, "plan", id); code != 0 {
 		t.Fatalf("build the training estate (drillbook plan %s): exit %d\n%s", id, code, out)
 	}
-	return tpl
 }
 
 // stopLeftNode stops the training node under state if a failed point left
@@ -244,6 +246,7 @@ func stopLeftNode(state string) {
 // sweepCounts sum up a runbook's sweep for the report.
 type sweepCounts struct {
 	points, killed, torn, finishedFirst, resumes, questions, reconciled int
+	killedResumes                                                       int
 }
 
 // reconcileAsk is plain mode's line when a resume needs --outcome.
@@ -252,13 +255,17 @@ var reconcileAsk = regexp.MustCompile(`step (\S+) was running when drillbook sto
 // crashAndResume kills a run of rb at journal point k, then resumes it
 // until it ends, answering questions from what the dying process noted,
 // and returns the finished run's outcome.
-func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn bool, c *sweepCounts) runOutcome {
+//
+// With again, the first resume is killed too, a few records into its work,
+// before it is resumed in turn.
+func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn, again bool, c *sweepCounts) runOutcome {
 	t.Helper()
 	state := freshState(t, tpl)
 	if rb.rabbit {
 		defer stopLeftNode(state)
 	}
 	note := filepath.Join(t.TempDir(), "note.json")
+	notes := []string{note}
 	env := []string{envCrashAt + "=" + strconv.Itoa(k), envCrashNote + "=" + note}
 	if torn {
 		env = append(env, envCrashTorn+"=1")
@@ -280,14 +287,25 @@ func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn bool,
 	}
 	var outcomes []string
 	var log strings.Builder
-	for range 8 {
+	for i := range 8 {
 		args := []string{"resume", "last", "--plain", "--yes"}
 		for _, o := range outcomes {
 			args = append(args, "--outcome", o)
 		}
-		out, code, _ := drillbookIn(t, state, nil, args...)
+		var env []string
+		if again && i == 0 {
+			_, jd := outcomeOf(t, state)
+			note := filepath.Join(t.TempDir(), "note.json")
+			notes = append(notes, note)
+			env = []string{envCrashAt + "=" + strconv.Itoa(jd.LastSeq()+4), envCrashNote + "=" + note}
+		}
+		out, code, killed := drillbookIn(t, state, env, args...)
 		c.resumes++
-		fmt.Fprintf(&log, "$ drillbook %s (exit %d)\n%s\n", strings.Join(args, " "), code, out)
+		fmt.Fprintf(&log, "$ drillbook %s (exit %d, killed %v)\n%s\n", strings.Join(args, " "), code, killed, out)
+		if killed {
+			c.killedResumes++
+			continue
+		}
 		switch code {
 		case exitOK:
 			o, _ := outcomeOf(t, state)
@@ -297,7 +315,7 @@ func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn bool,
 			if m == nil {
 				t.Fatalf("point %d: resume stopped for something --yes does not answer:\n%s", k, log.String())
 			}
-			answer := answerFromNote(t, state, note, m[1])
+			answer := answerFromNotes(t, state, notes, m[1])
 			if answer == "" {
 				t.Fatalf("point %d: resume asks about step %s, whose call the dying process did not see end:\n%s", k, m[1], log.String())
 			}
@@ -312,18 +330,22 @@ func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn bool,
 	return runOutcome{}
 }
 
-// answerFromNote says what an operator who checked would answer about the
-// action of step key that was in flight: how the call the dying process let
-// finish ended.
-func answerFromNote(t *testing.T, state, notePath, key string) string {
+// answerFromNotes says what an operator who checked would answer about the
+// action of step key that was in flight: how the call a dying process let
+// finish ended (the last process that knew it).
+func answerFromNotes(t *testing.T, state string, notePaths []string, key string) string {
 	t.Helper()
-	b, err := os.ReadFile(notePath)
-	if err != nil {
-		return ""
-	}
-	var note crashNote
-	if err := json.Unmarshal(b, &note); err != nil {
-		t.Fatalf("crash note: %v", err)
+	note := crashNote{Calls: map[string]crashCall{}}
+	for _, p := range notePaths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var n crashNote
+		if err := json.Unmarshal(b, &n); err != nil {
+			t.Fatalf("crash note: %v", err)
+		}
+		maps.Copy(note.Calls, n.Calls)
 	}
 	_, jd := outcomeOf(t, state)
 	id := 0
@@ -374,6 +396,7 @@ func TestCrashSweep(t *testing.T) {
 	all := os.Getenv("DRILLBOOK_CRASH_SWEEP") == "all"
 	only := os.Getenv("DRILLBOOK_CRASH_RUNBOOK")
 	var total sweepCounts
+	rabbitTpl := t.TempDir()
 	for _, rb := range sweepRunbooks() {
 		if only != "" && only != rb.id {
 			continue
@@ -381,7 +404,8 @@ func TestCrashSweep(t *testing.T) {
 		t.Run(rb.id, func(t *testing.T) {
 			tpl := ""
 			if rb.rabbit {
-				tpl = rabbitTemplate(t, rb.id)
+				tpl = rabbitTpl
+				rabbitTemplate(t, tpl, rb.id)
 			}
 			state := freshState(t, tpl)
 			out, code, _ := drillbookIn(t, state, nil, "run", rb.id, "--plain", "--yes")
@@ -391,7 +415,7 @@ func TestCrashSweep(t *testing.T) {
 			want, _ := outcomeOf(t, state)
 			var c sweepCounts
 			for i, k := range samplePoints(want.records, all, rb) {
-				got := crashAndResume(t, rb, tpl, k, i%3 == 2, &c)
+				got := crashAndResume(t, rb, tpl, k, i%3 == 2, i%5 == 3, &c)
 				c.reconciled += got.reconciled
 				if got.status != want.status || !slices.Equal(got.steps, want.steps) {
 					t.Fatalf("killed at journal point %d, the run ended %s\nthe uninterrupted run ended %s", k, got, want)
@@ -400,15 +424,16 @@ func TestCrashSweep(t *testing.T) {
 					t.Fatalf("killed at journal point %d, the run made %d destructive calls, the uninterrupted run %d", k, got.destructive, want.destructive)
 				}
 			}
-			t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes, %d steps decided from the journal's evidence, %d questions to the operator",
-				rb.id, want.records, want.destructive, c.points, c.killed, c.torn, c.finishedFirst, c.resumes, c.reconciled, c.questions)
+			t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes (%d of them killed too), %d steps decided from the journal's evidence, %d questions to the operator",
+				rb.id, want.records, want.destructive, c.points, c.killed, c.torn, c.finishedFirst, c.resumes, c.killedResumes, c.reconciled, c.questions)
 			total.points += c.points
 			total.killed += c.killed
 			total.torn += c.torn
 			total.resumes += c.resumes
 			total.questions += c.questions
 			total.reconciled += c.reconciled
+			total.killedResumes += c.killedResumes
 		})
 	}
-	t.Logf("crash sweep: %d points, %d kills (%d torn), %d resumes, %d decided from evidence, %d questions", total.points, total.killed, total.torn, total.resumes, total.reconciled, total.questions)
+	t.Logf("crash sweep: %d points, %d kills (%d torn), %d resumes (%d killed too), %d decided from evidence, %d questions", total.points, total.killed, total.torn, total.resumes, total.killedResumes, total.reconciled, total.questions)
 }
