@@ -410,14 +410,6 @@ func (j *Journal) SyncIfOlder(d time.Duration) error {
 	return j.syncLocked()
 }
 
-// Err returns the error that stopped the journal, if any: after it no
-// record is written.
-func (j *Journal) Err() error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.err
-}
-
 // Close syncs and closes the journal.
 func (j *Journal) Close() error {
 	j.mu.Lock()
