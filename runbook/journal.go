@@ -587,7 +587,7 @@ func readJournal(rd io.Reader, size int64, path string) (*JournalData, error) {
 		lineNo := i + 1
 		var rec Record
 		if uerr := json.Unmarshal(line, &rec); uerr != nil {
-			if jd.Unchecked && i == len(lines)-1 {
+			if jd.Unchecked && i == len(lines)-1 && !jd.Torn {
 				// An unchecked journal's torn last line may have a newline
 				// in it (a crash inside a multi-byte write).
 				jd.Torn = true
