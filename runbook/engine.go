@@ -1392,8 +1392,11 @@ func (e *Engine) evidenceText(in *instance, why string) string {
 		case ev.Lines == 0:
 			parts = append(parts, "no output line")
 		default:
-			tail := ev.Tail[len(ev.Tail)-1].Text
-			parts = append(parts, fmt.Sprintf("%d output lines, the last: %q", ev.Lines, firstLine(tail)))
+			lines := fmt.Sprintf("%d output lines", ev.Lines)
+			if ev.Lines == 1 {
+				lines = "1 output line"
+			}
+			parts = append(parts, lines+", the last: "+firstLine(ev.Tail[len(ev.Tail)-1].Text))
 		}
 	}
 	if st.Wait != nil && st.Wait.Action == "" {
