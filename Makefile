@@ -8,7 +8,7 @@ TESTFLAGS ?=
 .PHONY: build run test deps vet fuzz-smoke fuzz bench clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/drillbook
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
 
 run: build
 	./$(BIN)

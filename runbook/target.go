@@ -23,6 +23,10 @@ type Target struct {
 	// Simulated marks a target where nothing real can be harmed; only there
 	// may --yes and --scenario be used.
 	Simulated bool
+	// Purpose is the purpose of runs on the target when --purpose is not
+	// given (a staging target used for drills says drill); empty takes
+	// DefaultPurpose's rule.
+	Purpose Purpose
 	// Params supplies parameter values to every runbook run on the target;
 	// --param overrides them.
 	Params map[string]Value
@@ -40,7 +44,7 @@ type targetFile struct {
 }
 
 // reserved keys of a target; every other key is an adapter's section.
-var targetKeys = []string{"description", "params", "simulated"}
+var targetKeys = []string{"description", "params", "simulated", "purpose"}
 
 // Targets is a parsed targets file.
 type Targets struct {
@@ -138,6 +142,13 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 			if err := v.Decode(&t.Simulated); err != nil {
 				probs.add(kp, "simulated: must be true or false")
 			}
+		case "purpose":
+			p, err := ParsePurpose(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode {
+				probs.add(Pos{File: path, Line: v.Line, Col: v.Column}, "purpose: say incident, drill or routine (the default purpose of runs on %s)", t.Name)
+				continue
+			}
+			t.Purpose = p
 		case "params":
 			if err := v.Decode(&t.Params); err != nil {
 				probs = append(probs, yamlProblems(path, err, v)...)

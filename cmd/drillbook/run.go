@@ -20,6 +20,11 @@ type runOptions struct {
 	confirms []string
 	outcomes []string
 	yes      bool
+	// notes are --note STEP=TEXT, runNotes --run-note TEXT.
+	notes    []string
+	runNotes []string
+	// purpose is --purpose; "" takes the target's default.
+	purpose string
 }
 
 func (o *runOptions) answerFlags(cmd *cobra.Command) {
@@ -28,6 +33,7 @@ func (o *runOptions) answerFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.confirms, "confirm", nil, "STEP=TOKEN: confirm a destructive step by its token, or STEP=done for a manual step, STEP=retry to allow a retry (repeatable)")
 	f.StringArrayVar(&o.outcomes, "outcome", nil, "STEP=succeeded|failed|rerun: what happened to a step that was running when drillbook stopped (resume)")
 	f.BoolVar(&o.yes, "yes", false, "confirm every destructive step and acknowledge every manual step (simulated targets only)")
+	noteFlags(cmd, o)
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
@@ -43,6 +49,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	}
 	o.flags(cmd)
 	o.answerFlags(cmd)
+	cmd.Flags().StringVar(&o.purpose, "purpose", "", "why the run is made: incident, drill or routine (default: the target's purpose:, else drill on a simulated target, incident on a real one)")
 	return cmd
 }
 
@@ -65,6 +72,14 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	confirms, err := parseAnswers("confirm", o.confirms)
+	if err != nil {
+		return err
+	}
+	notes, err := parseNotes(rb, o)
+	if err != nil {
+		return err
+	}
+	purpose, err := parsePurposeFlag(o.purpose)
 	if err != nil {
 		return err
 	}
@@ -106,10 +121,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: o.scenario,
-		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock, ExtraHide: est.hide})
+		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock, ExtraHide: est.hide,
+		Build: ptr(buildInfo()), Purpose: purpose})
 	if err != nil {
 		return err
 	}
+	sess.First = append(sess.First, notes...)
 	return drive(ctx, g, o, sess, est, confirms, nil, interactive)
 }
 
@@ -128,6 +145,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	}
 	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
+	fmt.Fprintf(g.io.Out, "purpose: %s\n", sess.Meta.RunPurpose())
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
 	ui.runner = r
@@ -190,6 +208,10 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
+	notes, err := parseNotes(rb, o)
+	if err != nil {
+		return err
+	}
 	op, host := operator(g.io.Getenv)
 	lock, err := runbook.AcquireLock(state, jd.Meta.RunbookID, jd.Meta.Target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now(), RunID: jd.Meta.RunID})
 	if err != nil {
@@ -222,5 +244,6 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
+	sess.First = append(sess.First, notes...)
 	return drive(ctx, g, o, sess, est, confirms, outcomes, interactive)
 }
