@@ -28,6 +28,7 @@ test: deps vet
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReportRenders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:

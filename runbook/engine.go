@@ -262,6 +262,15 @@ func (e *Engine) emit(ev Event) {
 	e.evs = append(e.evs, ev)
 }
 
+// Interrupted tells the engine that drillbook stopped at t (the journal's
+// run.interrupted, which the runner writes without an input). Resume calls
+// it while replaying, so the step's clock counts the time drillbook was
+// down as stopped, not as work or operator time. The run's state does not
+// change.
+func (e *Engine) Interrupted(t time.Time) {
+	e.clock.Observe(Event{Type: EvRunInterrupted, Time: t})
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

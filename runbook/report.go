@@ -726,6 +726,8 @@ func fmtDur(d time.Duration) string {
 		return "-"
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(10 * time.Millisecond).String()
 	case d < time.Minute:
 		return d.Round(100 * time.Millisecond).String()
 	}

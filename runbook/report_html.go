@@ -223,7 +223,10 @@ func (r *Report) layoutTimeline() timeline {
 	t.AxisY = tlTop + len(r.Steps)*tlRow + 4
 	t.Height = t.AxisY + tlAxis
 	step := tickStep(span)
-	for d := time.Duration(0); d <= span; d += step {
+	for k := time.Duration(0); k <= span/step; k++ {
+		// By count, not by adding: a span near the longest duration
+		// would overflow.
+		d := k * step
 		t.Ticks = append(t.Ticks, timelineTick{X: x(start.Add(d)), Label: clockLabel(d, step)})
 	}
 	return t
@@ -320,6 +323,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--band); p
 .over { color: var(--bad); font-weight: 600; }
 .st-succeeded .mark { color: var(--ok); } .st-failed .mark, .fail { color: var(--bad); } .st-skipped .mark { color: var(--dim); }
 .dim { color: var(--dim); }
+.nowrap { white-space: nowrap; }
 ul { margin: 4px 0; padding-left: 20px; }
 .step { break-inside: avoid; border-left: 3px solid var(--rule); padding-left: 12px; margin-top: 14px; }
 .step.st-failed { border-left-color: var(--bad); } .step.st-succeeded { border-left-color: var(--ok); }
@@ -423,7 +427,7 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <table>
 <tr><th class="num">#</th><th>Step</th><th>State</th><th class="num">Attempts</th><th class="num">Work</th><th class="num">Operator</th><th class="num">Expected</th></tr>
 {{- range .Steps}}
-<tr class="st-{{.S.State}}"><td class="num">{{.N}}</td><td>{{if .S.Section}}<span class="dim">{{.S.Section}}:</span> {{end}}{{.S.Title}} <code class="dim">{{.S.Key}}</code>{{if .S.Destructive}} <b class="fail">destructive</b>{{end}}</td><td><span class="mark">{{.Mark}}</span> {{.S.State}}</td><td class="num">{{.S.Attempts}}</td><td class="num{{if .S.Over}} over{{end}}">{{dur .S.Work}}{{if .S.Over}} (over){{end}}</td><td class="num">{{dur .S.Operator}}</td><td class="num">{{dur .S.Expected}}</td></tr>
+<tr class="st-{{.S.State}}"><td class="num">{{.N}}</td><td>{{if .S.Section}}<span class="dim">{{.S.Section}}:</span> {{end}}{{.S.Title}} <code class="dim">{{.S.Key}}</code>{{if .S.Destructive}} <b class="fail">destructive</b>{{end}}</td><td class="nowrap"><span class="mark">{{.Mark}}</span> {{.S.State}}</td><td class="num">{{.S.Attempts}}</td><td class="num{{if .S.Over}} over{{end}}">{{dur .S.Work}}{{if .S.Over}} (over){{end}}</td><td class="num">{{dur .S.Operator}}</td><td class="num">{{dur .S.Expected}}</td></tr>
 {{- end}}
 </table>
 {{- with .R.StepsEnded}}

@@ -255,8 +255,13 @@ func Resume(rs ResumeSession) (s *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range jd.Inputs() {
-		eng.Handle(in)
+	for _, r := range jd.Records {
+		switch {
+		case r.In != nil:
+			eng.Handle(*r.In)
+		case r.Ev != nil && r.Ev.Type == EvRunInterrupted:
+			eng.Interrupted(r.Ev.Time) // only the step clocks hear of it
+		}
 	}
 	secrets = redactionList(secrets, rs.ExtraHide)
 	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)
