@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages drillbook's tests use when they are missing:
 # tmux (the end-to-end screen test), rabbitmq-server (the real-broker
-# drill) and chromium (the HTML report rendered in a real browser). It installs only when it can (root with apt-get) and otherwise says
-# how; the tests then fail with the same advice rather than pass silently.
+# drill) and chromium (the HTML report rendered in a real browser). It
+# installs only when it can (root with apt-get) and otherwise says how;
+# the tests then fail with the same advice rather than pass silently.
 set -u
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
