@@ -228,8 +228,8 @@ type Comparison struct {
 	// Steps are the step instances of either run, in A's order with B's
 	// others after.
 	Steps []CompareStep `json:"steps"`
-	// Slower is the step whose work time grew the most from A to B; nil
-	// when none grew.
+	// Slower is the step, reached in both runs, whose work time grew the
+	// most from A to B; nil when none grew.
 	Slower *CompareStep `json:"slower,omitempty"`
 	// Faster is the step whose work time shrank the most; nil when none
 	// did.
@@ -323,6 +323,9 @@ func Compare(a, b *Report) *Comparison {
 	for i := range c.Steps {
 		cs := &c.Steps[i]
 		cs.Change = cs.WorkB - cs.WorkA
+		if cs.StateA == "" || cs.StateB == "" {
+			continue // a step one run did not reach did not get slower
+		}
 		if cs.Change > 0 && (c.Slower == nil || cs.Change > c.Slower.Change) {
 			c.Slower = cs
 		}

@@ -287,19 +287,19 @@ func compareRun(g *globalOptions, o *compareOptions, a, b string) error {
 	side("A", c.A)
 	side("B", c.B)
 	fmt.Fprintln(out)
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "STEP\tWORK A\tWORK B\tCHANGE\tATTEMPTS A\tATTEMPTS B\t")
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "STEP\tWORK A\tWORK B\tCHANGE\tATTEMPTS A\tATTEMPTS B")
 	for _, s := range c.Steps {
 		mark := ""
 		if c.Slower != nil && s.Key == c.Slower.Key {
 			mark = "  ◀ slower most"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Key, orDashDur(s.WorkA, s.StateA), orDashDur(s.WorkB, s.StateB),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s%s\n", s.Key, orDashDur(s.WorkA, s.StateA), orDashDur(s.WorkB, s.StateB),
 			runbook.SignedDuration(s.Change), attempts(s.AttemptsA, s.StateA), attempts(s.AttemptsB, s.StateB), mark)
 	}
-	fmt.Fprintf(w, "time to recover\t%s\t%s\t%s\t\t\t\n", runbook.FormatDuration(c.A.TimeToRecover), runbook.FormatDuration(c.B.TimeToRecover),
+	fmt.Fprintf(w, "time to recover\t%s\t%s\t%s\t\t\n", runbook.FormatDuration(c.A.TimeToRecover), runbook.FormatDuration(c.B.TimeToRecover),
 		runbook.SignedDuration(c.B.TimeToRecover-c.A.TimeToRecover))
-	fmt.Fprintf(w, "operator time\t%s\t%s\t%s\t\t\t\n", runbook.FormatDuration(c.A.OperatorTime), runbook.FormatDuration(c.B.OperatorTime),
+	fmt.Fprintf(w, "operator time\t%s\t%s\t%s\t\t\n", runbook.FormatDuration(c.A.OperatorTime), runbook.FormatDuration(c.B.OperatorTime),
 		runbook.SignedDuration(c.B.OperatorTime-c.A.OperatorTime))
 	if err := w.Flush(); err != nil {
 		return err
@@ -327,8 +327,11 @@ func compareRun(g *globalOptions, o *compareOptions, a, b string) error {
 }
 
 func orDashDur(d time.Duration, st runbook.StepState) string {
-	if st == "" {
+	switch {
+	case st == "":
 		return "(not run)"
+	case d <= 0:
+		return "0s"
 	}
 	return runbook.FormatDuration(d)
 }
