@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -30,10 +31,12 @@ type form struct {
 	focus   int
 	tried   bool
 	message string
+	// purpose is why the run is made; the Purpose key cycles it.
+	purpose runbook.Purpose
 }
 
 func newForm(c *common, rb *runbook.Runbook, prefill map[string]string) form {
-	f := form{c: c, rb: rb}
+	f := form{c: c, rb: rb, purpose: runbook.PurposeDrill}
 	for _, p := range rb.Params {
 		in := textinput.New()
 		in.Prompt = "> "
@@ -118,7 +121,10 @@ func (f *form) setFocus(i int) tea.Cmd {
 }
 
 // submitMsg asks the app to start the run with these values.
-type submitMsg struct{ values map[string]string }
+type submitMsg struct {
+	values  map[string]string
+	purpose runbook.Purpose
+}
 
 // backMsg asks the app to go back to the picker.
 type backMsg struct{}
@@ -138,6 +144,10 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	switch {
 	case key.Matches(km, k.Back):
 		return f, func() tea.Msg { return backMsg{} }
+	case key.Matches(km, k.Purpose):
+		ps := runbook.Purposes()
+		f.purpose = ps[(slices.Index(ps, f.purpose)+1)%len(ps)]
+		return f, nil
 	case key.Matches(km, k.Start), key.Matches(km, k.Submit) && last:
 		return f.submit()
 	case key.Matches(km, k.Submit), key.Matches(km, k.Next):
@@ -170,13 +180,13 @@ func (f form) submit() (form, tea.Cmd) {
 		}
 		return f, nil
 	}
-	vals := f.values()
-	return f, func() tea.Msg { return submitMsg{values: vals} }
+	vals, purpose := f.values(), f.purpose
+	return f, func() tea.Msg { return submitMsg{values: vals, purpose: purpose} }
 }
 
 func (f form) help() helpKeys {
 	k := f.c.keys
-	short := []key.Binding{k.Next, k.Prev, k.Start, k.Back}
+	short := []key.Binding{k.Next, k.Prev, k.Start, k.Purpose, k.Back}
 	return helpKeys{short: short, full: [][]key.Binding{short}}
 }
 
@@ -225,6 +235,7 @@ func (f form) view() string {
 	head := []string{
 		st.Title.Render(cut("Parameters · "+f.rb.Title, w)),
 		st.Dim.Render(cut(fmt.Sprintf("%s · %d parameter(s) · %s starts the run", f.rb.ID, len(f.fields), keyOf(f.c.keys.Start)), w)),
+		st.Text.Render(cut(fmt.Sprintf("purpose: %s (%s: incident, drill or routine; it titles the report)", f.purpose, keyOf(f.c.keys.Purpose)), w)),
 		"",
 	}
 	var body []string

@@ -244,6 +244,13 @@ func (m *runView) apply(u runbook.Update) {
 		m.request = nil
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)
 		m.setNotice("", false)
+	case runbook.EvNote:
+		where := "the run"
+		if ev.Step != "" {
+			where = "step " + ev.Step
+		}
+		m.out.add(fmt.Sprintf("note on %s: %s", where, ev.Text), lineInfo)
+		m.setNotice("note kept on "+where, false)
 	case runbook.EvDeviationRefused:
 		m.setNotice("refused: "+ev.Reason, true)
 	case runbook.EvRunFinished, runbook.EvRunInterrupted:
@@ -303,6 +310,8 @@ func (m *runView) actions() []action {
 		{k.Jump, or(ended, busy, when(m.current() != nil, "no current step"))},
 		{k.Adhoc, or(ended, when(m.current() != nil, "no current step"))},
 		{k.Abort, or(ended, when(m.current() != nil, "no current step"))},
+		{k.Note, or(ended, when(m.current() != nil, "no current step"))},
+		{k.RunNote, ended},
 	}
 }
 
@@ -416,6 +425,10 @@ func (m *runView) update(msg tea.Msg) tea.Cmd {
 		m.dlg = deviateDialog(m.c, runbook.DevAdhoc, m.currentEvent())
 	case key.Matches(km, k.Abort):
 		m.dlg = deviateDialog(m.c, runbook.DevAbort, m.currentEvent())
+	case key.Matches(km, k.Note):
+		m.dlg = noteDialog(m.c, m.currentEvent().Step)
+	case key.Matches(km, k.RunNote):
+		m.dlg = noteDialog(m.c, "")
 	}
 	return nil
 }
@@ -521,20 +534,14 @@ func (m *runView) stateStyle(st runbook.StepState) func(...string) string {
 	return s.Pending.Render
 }
 
-// elapsed returns how long a step has taken and whether that is past its
-// expected duration.
+// elapsed returns a step's work time (its calls, polls and watches; not
+// the time it waited for the operator) and whether that is past its
+// expected duration, which is compared with work.
 func (m *runView) elapsed(s runbook.StepView) (time.Duration, bool) {
 	if s.Started.IsZero() {
 		return 0, false
 	}
-	end := s.Ended
-	if end.IsZero() || end.Before(s.Started) {
-		if s.State.Done() {
-			return 0, false
-		}
-		end = m.c.now()
-	}
-	d := end.Sub(s.Started)
+	d := s.SplitAt(m.c.now()).Work
 	return d, s.Expected > 0 && d > s.Expected
 }
 
@@ -642,8 +649,9 @@ func (m *runView) detailView(w, h int) []string {
 		add(st.Dim.Render, "source: "+src)
 	}
 	if d, over := m.elapsed(*cur); over {
-		add(st.Overrun.Render, fmt.Sprintf("! running past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
+		add(st.Overrun.Render, fmt.Sprintf("! working past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
 	}
+
 	plan, verb := si.plan, "will run: "
 	if si.callPlan != nil {
 		plan, verb = si.callPlan, "running "+string(si.phase)+": "
@@ -705,6 +713,10 @@ func (m *runView) detailView(w, h int) []string {
 		case r.Ask == runbook.AskReconcile:
 			add(st.Attention.Render, "→ press "+keyOf(k.Reconcile)+" to say what happened to it")
 		}
+	}
+	if sp := cur.SplitAt(m.c.now()); sp.Operator >= time.Second {
+		// Expected is compared with work: the wait is told apart.
+		add(st.Dim.Render, fmt.Sprintf("time: work %s · waiting for you %s", fmtDur(sp.Work), fmtDur(sp.Operator)))
 	}
 	return clip(rows, h)
 }

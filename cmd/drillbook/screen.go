@@ -152,7 +152,7 @@ func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, ter
 			}
 		}
 	}
-	start := func(given map[string]string, fe *tui.Frontend) (tui.RunSpec, error) {
+	start := func(given map[string]string, purpose runbook.Purpose, fe *tui.Frontend) (tui.RunSpec, error) {
 		vals, err := runbook.ResolveParams(rb, given)
 		if err != nil {
 			return tui.RunSpec{}, err
@@ -163,11 +163,12 @@ func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, ter
 		}
 		op, host := operator(g.io.Getenv)
 		sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target,
-			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now()})
+			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(),
+			Build: ptr(buildInfo()), Purpose: purpose})
 		if err != nil {
 			return tui.RunSpec{}, err
 		}
 		return screenRun(sess, est, fe, term), nil
 	}
-	return &tui.Prepared{Values: values, Start: start, Close: est.Close}, nil
+	return &tui.Prepared{Values: values, Purpose: runbook.DefaultPurpose(est.target), Start: start, Close: est.Close}, nil
 }
