@@ -13,7 +13,11 @@ set -euo pipefail
 here=runbook/testdata/reports
 work=$(mktemp -d /tmp/drillbook-journals.XXXXXX)
 trap 'tmux -S "$work/tmux.sock" kill-server 2>/dev/null || true' EXIT
-go build -buildvcs=true -o "$work/drillbook" ./cmd/drillbook
+# Built from a clone of the committed tree, so the journals record a
+# drillbook with its revision (a git worktree's .git is a file, which Go's
+# version stamping does not follow).
+git clone -q "$(git rev-parse --show-toplevel)" "$work/src"
+(cd "$work/src" && go build -buildvcs=true -o "$work/drillbook" ./cmd/drillbook)
 db="$work/drillbook"
 export DRILLBOOK_OPERATOR=drill-lead
 keep() { # keep NAME STATE: copy the state's only run's journal
