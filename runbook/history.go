@@ -426,11 +426,12 @@ func listOrNone(l []string) string {
 // SignedDuration renders a change of time with its sign: "+9.3s", "-1.2s",
 // "0s".
 func SignedDuration(d time.Duration) string {
+	s := fmtDur(absDur(d))
 	switch {
+	case s == "-" || s == "0s":
+		return "0s" // too small to show, either way
 	case d > 0:
-		return "+" + fmtDur(d)
-	case d < 0:
-		return "-" + fmtDur(-d)
+		return "+" + s
 	}
-	return "0s"
+	return "-" + s
 }
