@@ -64,7 +64,9 @@ func (b BuildInfo) String() string {
 		v = "unknown"
 	}
 	var parts []string
-	if b.Revision != "" {
+	if b.Revision != "" && !strings.HasSuffix(v, short(b.Revision)) {
+		// A pseudo-version (v0.0.0-20261123081500-3fa2c1d4e5f6) already
+		// ends with it.
 		parts = append(parts, short(b.Revision))
 	}
 	if !b.Time.IsZero() {

@@ -52,6 +52,10 @@ func TestBuildInfoString(t *testing.T) {
 	if got, want := b.String(), "v1.4.0 (3fa2c1d4e5f6, 2026-11-23 08:15 UTC, dirty)"; got != want {
 		t.Errorf("%q, want %q", got, want)
 	}
+	b.Version, b.Dirty = "v0.0.0-20261123081500-3fa2c1d4e5f6", false
+	if got, want := b.String(), "v0.0.0-20261123081500-3fa2c1d4e5f6 (2026-11-23 08:15 UTC)"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
 	if got := (BuildInfo{Version: "(devel)"}).String(); got != "(devel)" {
 		t.Errorf("%q", got)
 	}
