@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,6 +210,12 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	if rb.Source.Doc != "" {
 		fmt.Fprintf(out, "source: %s\n", rb.Source)
 	}
+	if d := strings.TrimSpace(rb.Description); d != "" {
+		fmt.Fprintf(out, "about: %s\n", indent(d, "       "))
+	}
+	// On a simulated target, say which calls are real all the same: a
+	// shell or file step acts on this machine, not on the simulation.
+	real := func(op string) bool { return est.target.Simulated && !est.registry.Simulated(op) }
 	for i, ps := range eng.Preview(est.registry) {
 		fmt.Fprintf(out, "\n%d. %s [%s] %s\n", i+1, ps.Key, ps.Kind, ps.Title)
 		if ps.Source.Doc != "" {
@@ -219,18 +226,22 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		} else if ps.Reason != "" {
 			fmt.Fprintf(out, "   %s\n", ps.Reason)
 		}
+		if ps.Notes != "" {
+			fmt.Fprintf(out, "   note: %s\n", runbook.Redact(indent(ps.Notes, "         "), secrets))
+		}
 		if ps.Destructive {
-			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, strings.SplitN(ps.Key, "[", 2)[0], ps.Confirm)
+			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, stepID(ps.Key), ps.Confirm)
 		}
 		if ps.Manual != "" {
-			fmt.Fprintf(out, "   manual: %s\n", indent(ps.Manual, "           "))
+			fmt.Fprintf(out, "   manual: %s\n", runbook.Redact(indent(ps.Manual, "           "), secrets))
+			fmt.Fprintf(out, "   (plain mode: --confirm %s=done once it is done)\n", stepID(ps.Key))
 		}
 		for _, c := range ps.Calls {
-			printPlannedCall(out, c, secrets)
+			printPlannedCall(out, c, secrets, real(c.Op))
 		}
 		if ps.Poll != nil {
 			fmt.Fprintf(out, "   poll every %s until it succeeds:\n", ps.Every)
-			printPlannedCall(out, *ps.Poll, secrets)
+			printPlannedCall(out, *ps.Poll, secrets, real(ps.Poll.Op))
 		}
 		if w := ps.Watch; w != nil {
 			fmt.Fprintf(out, "   watch %s\n", strings.Join(w.Files, ", "))
@@ -262,15 +273,26 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	return nil
 }
 
-func printPlannedCall(out interface{ Write([]byte) (int, error) }, c runbook.PlannedCall, secrets []string) {
+// printPlannedCall prints one call of a planned step: the command or
+// request as it will run, or as far as it is known before the run, and the
+// values known only at run time. real marks a call that is not simulated on
+// a simulated target.
+func printPlannedCall(out io.Writer, c runbook.PlannedCall, secrets []string, real bool) {
 	line := c.Plan.Summary()
+	if c.Pending != "" || strings.TrimSpace(line) == "" {
+		line = strings.TrimSpace(c.Op + " " + c.Args)
+	}
+	phase := string(c.Phase)
+	if real {
+		phase += " (REAL, not simulated)"
+	}
+	fmt.Fprintf(out, "   %s: %s\n", phase, runbook.Redact(line, secrets))
+	for _, v := range c.RunTime {
+		fmt.Fprintf(out, "     known at run time: %s\n", v)
+	}
 	if c.Pending != "" {
-		line = c.Op + " " + c.Args + "  (" + c.Pending + ")"
+		fmt.Fprintf(out, "     (%s)\n", c.Pending)
 	}
-	if strings.TrimSpace(line) == "" {
-		line = c.Op + " " + c.Args
-	}
-	fmt.Fprintf(out, "   %s: %s\n", c.Phase, runbook.Redact(line, secrets))
 }
 
 func indent(s, prefix string) string {
