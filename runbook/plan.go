@@ -35,8 +35,12 @@ type PlannedStep struct {
 	Notes       string
 	Manual      string
 	Destructive bool
-	Confirm     string
-	When        string
+	// Confirm is the token a destructive step asks for; ConfirmLater says it
+	// depends on a value known only at run time (Confirm then holds a
+	// placeholder).
+	Confirm      string
+	ConfirmLater bool
+	When         string
 	// Skipped is set when when: is false with these parameters; Reason says
 	// what would have run.
 	Skipped bool
@@ -67,10 +71,11 @@ func (e *Engine) Preview(reg *Registry) []PlannedStep {
 			Expected: st.Expected.Duration, Next: st.Next, OnFailure: describeOnFailure(st.OnFailure),
 		}
 		if st.Destructive {
+			ps.ConfirmLater = len(outFieldRefs(st.Confirm)) > 0
 			if tok, err := render(st.Confirm, e.previewData(in)); err == nil {
 				ps.Confirm = tok
 			} else {
-				ps.Confirm = st.Confirm
+				ps.Confirm, ps.ConfirmLater = st.Confirm, true
 			}
 		}
 		if st.Foreach != nil && !in.hasItem {

@@ -229,7 +229,10 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		if ps.Notes != "" {
 			fmt.Fprintf(out, "   note: %s\n", runbook.Redact(indent(ps.Notes, "         "), secrets))
 		}
-		if ps.Destructive {
+		switch {
+		case ps.Destructive && ps.ConfirmLater:
+			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing its token %s, known at run time (plain mode: --confirm %s=TOKEN)\n", ps.Confirm, stepID(ps.Key))
+		case ps.Destructive:
 			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, stepID(ps.Key), ps.Confirm)
 		}
 		if ps.Manual != "" {
