@@ -376,6 +376,10 @@ const (
 	MatchSuccess MatchKind = "success"
 	MatchFailure MatchKind = "failure"
 	MatchWarn    MatchKind = "warn"
+	// MatchNote is drillbook's own word about the watch, not a record of
+	// the log: a file that does not exist (yet), a file truncated while
+	// the watch was stopped. Shown and journaled like a warning.
+	MatchNote MatchKind = "note"
 )
 
 // LogLine is one record seen by a watch, for the log pane and the journal.

@@ -187,7 +187,7 @@ func BuildReport(jd *JournalData) *Report {
 		case EvWatchLine:
 			s := step(ev.Step)
 			for _, l := range ev.Log {
-				if l.Kind == MatchWarn {
+				if l.Kind == MatchWarn || l.Kind == MatchNote {
 					s.LogMatches = append(s.LogMatches, ReportLog{Kind: l.Kind, File: l.File, Text: l.Text})
 				}
 			}

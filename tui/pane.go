@@ -117,6 +117,8 @@ func logKind(k runbook.MatchKind) lineKind {
 		return lineLogFailure
 	case runbook.MatchWarn:
 		return lineLogWarn
+	case runbook.MatchNote:
+		return lineInfo
 	}
 	return lineLogPlain
 }

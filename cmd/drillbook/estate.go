@@ -113,6 +113,9 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
 	}
 	e.target = t
+	if t.MissingLogError {
+		e.watcher = logwatch.New(logwatch.WithMissingError())
+	}
 	var wc was.Config
 	var mc messagesight.Config
 	var rc rabbitmq.Config

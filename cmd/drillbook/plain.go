@@ -72,8 +72,11 @@ func (p *plainUI) Update(u runbook.Update) {
 		}
 		for _, l := range b.Log {
 			// Success and failure lines end the watch and are printed then.
-			if l.Kind == runbook.MatchWarn {
+			switch l.Kind {
+			case runbook.MatchWarn:
 				p.printf("    log warning: %s\n", firstLine(l.Text))
+			case runbook.MatchNote:
+				p.printf("    log: %s\n", l.Text)
 			}
 		}
 		return
