@@ -163,11 +163,11 @@ type Watch struct {
 	poll    time.Duration
 	missing time.Duration // how often a missing file is reported again
 	buf     []byte
-	fol   []*follower
-	n     *notifier
-	dirs  []string
-	wake  chan struct{}
-	notes []string
+	fol     []*follower
+	n       *notifier
+	dirs    []string
+	wake    chan struct{}
+	notes   []string
 
 	mu       sync.Mutex
 	closed   bool
