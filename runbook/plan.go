@@ -27,10 +27,12 @@ type PlannedCall struct {
 
 // PlannedStep is one step instance as `drillbook plan` shows it.
 type PlannedStep struct {
-	Key    string
-	Title  string
-	Kind   StepKind
-	Source Source
+	// Section is the part of the runbook the step is in.
+	Section Section
+	Key     string
+	Title   string
+	Kind    StepKind
+	Source  Source
 	// Notes and Manual are filled in from the parameters.
 	Notes       string
 	Manual      string
@@ -65,7 +67,7 @@ func (e *Engine) Preview(reg *Registry) []PlannedStep {
 	for _, in := range e.inst {
 		st := in.step
 		ps := PlannedStep{
-			Key: in.key, Title: e.previewTitle(in), Kind: st.Kind(), Source: st.Source,
+			Section: in.section, Key: in.key, Title: e.previewTitle(in), Kind: st.Kind(), Source: st.Source,
 			Notes: e.previewText(in, st.Notes), Manual: e.previewText(in, st.Manual),
 			Destructive: st.Destructive, When: st.When, Timeout: st.Timeout.Duration,
 			Expected: st.Expected.Duration, Next: st.Next, OnFailure: describeOnFailure(st.OnFailure),
@@ -236,8 +238,8 @@ func (e *Engine) outRefs() [][2]string {
 			}
 		}
 	}
-	for i := range e.rb.Steps {
-		forEachTemplate(&e.rb.Steps[i], add)
+	for _, ss := range e.rb.AllSteps() {
+		forEachTemplate(ss.Step, add)
 	}
 	return refs
 }
