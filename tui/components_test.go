@@ -193,20 +193,20 @@ func TestTUIPaneKeepsTail(t *testing.T) {
 	}
 	now := t0
 	st := testCommon(80, 24, &now).st
-	v := p.view(st, 40, 3)
+	v, _ := p.view(st, 40, 3, false)
 	if want := "  line 249998\n  line 249999\n  line 250000"; v != want {
 		t.Errorf("tail view = %q, want %q", v, want)
 	}
 	p.scroll(10, 3)
-	if v := p.view(st, 40, 1); v != "  line 249990" || p.following() {
+	if v, _ := p.view(st, 40, 1, false); v != "  line 249990" || p.following() {
 		t.Errorf("scrolled view = %q (following %v)", v, p.following())
 	}
 	p.add("new", lineOut)
-	if v := p.view(st, 40, 1); v != "  line 249990" {
+	if v, _ := p.view(st, 40, 1, false); v != "  line 249990" {
 		t.Errorf("a new line moved the scrolled view: %q", v)
 	}
 	p.follow()
-	if v := p.view(st, 40, 1); v != "  new" {
+	if v, _ := p.view(st, 40, 1, false); v != "  new" {
 		t.Errorf("follow shows %q", v)
 	}
 }
