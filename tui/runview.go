@@ -375,7 +375,7 @@ func (m *runView) unread() string {
 		return ""
 	}
 	k := m.c.keys
-	return fmt.Sprintf("read all of it first: %s more (%s scrolls, %s full screen)", lines(m.readLeft), keyOf(k.TextDown), keyOf(k.Expand))
+	return fmt.Sprintf("%s of it not yet on screen (%s scrolls, %s full screen)", lines(m.readLeft), keyOf(k.TextDown), keyOf(k.Expand))
 }
 
 // waitingStep reports whether the current step waits on a log or a poll.
@@ -390,7 +390,7 @@ func (m *runView) refused(km tea.KeyMsg) bool {
 	for _, a := range m.actions() {
 		if key.Matches(km, a.b) {
 			if a.why != "" {
-				m.setNotice(a.b.Help().Desc+": "+a.why, true)
+				m.setNotice(keyOf(a.b)+" not now: "+a.why, true)
 				m.keyNotice = true
 			}
 			return a.why != ""
