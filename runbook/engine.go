@@ -688,6 +688,15 @@ func (e *Engine) callDone(inp Input) {
 	failed := inp.Error != ""
 	switch in.callPhase {
 	case PhasePrecheck:
+		if in.reconciling {
+			in.reconciling = false
+			now := "its pre-check says now: " + summaryOf(inp.Result)
+			if failed {
+				now = "its pre-check fails now: " + inp.Error
+			}
+			e.askReconcile(in, "drillbook stopped while this step's action was running; "+now+"; say whether it succeeded")
+			return
+		}
 		if failed {
 			e.fail(in, "precheck failed: "+inp.Error, inp.TimedOut)
 			return
@@ -1236,6 +1245,14 @@ func (e *Engine) resume() {
 			if in.step.Verify != nil {
 				in.reconciling = true
 				e.call(in, PhaseVerify, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
+				return
+			}
+			if pc := in.step.Precheck; pc != nil && e.specs[pc.Action].ReadOnly {
+				// No verify to decide it: the pre-check, which changes
+				// nothing, runs again so the operator sees what it says of
+				// the state now before deciding.
+				in.reconciling = true
+				e.call(in, PhasePrecheck, pc.Action, pc.With, in.step.Timeout.Duration)
 				return
 			}
 			e.askReconcile(in, "drillbook stopped while this step's action was running; say whether it succeeded")
