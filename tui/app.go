@@ -66,6 +66,9 @@ type RunSpec struct {
 	// Close releases what the run holds (journal, lock, estate); the app
 	// calls it once the runner has returned. Nil means nothing to release.
 	Close func() error
+	// History is what a resumed run showed before it stopped (its journaled
+	// events and output), shown first; nil for a new run.
+	History []runbook.Update
 }
 
 // Home is what the no-argument screen offers: runbooks on one target.

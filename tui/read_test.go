@@ -237,3 +237,26 @@ func TestTUIWrapShowsLongLinesWhole(t *testing.T) {
 		t.Errorf("with w the line is still not whole: missing %q\n%s", miss, v)
 	}
 }
+
+// TestTUIResumeShowsHistory: a resumed run's screen starts with what the
+// run showed before it stopped, without asking again what the earlier
+// drillbook asked (the engine asks what still stands).
+func TestTUIResumeShowsHistory(t *testing.T) {
+	first := newSim(t, 80, 24)
+	first.toConfirm()
+	history := append(first.shown, runbook.Update{Event: &runbook.Event{Type: runbook.EvRunInterrupted, Reason: "the operator quit the screen"}})
+
+	s := newSim(t, 120, 60)
+	spec := s.v.spec
+	spec.History = history
+	v := newRunView(s.v.c, spec)
+	if v.dlg.kind != dlgNone || v.request != nil || v.callRunning() {
+		t.Fatalf("replaying the history opened a question or left a call running: dialog %v, request %+v, calls %v", v.dlg.kind, v.request, v.calls)
+	}
+	screen := v.view()
+	for _, want := range []string{"line 1", "warning: something on stderr", "drillbook stopped here: the operator quit the screen"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the resumed screen lacks %q:\n%s", want, screen)
+		}
+	}
+}

@@ -86,6 +86,10 @@ func newRunView(c *common, spec RunSpec) *runView {
 	if r := spec.Runner; r != nil {
 		m.answer, m.stop = r.Send, r.Stop
 	}
+	if len(spec.History) > 0 {
+		m.replay(spec.History)
+		m.steps = spec.Steps
+	}
 	return m
 }
 
@@ -235,7 +239,9 @@ func (m *runView) applyOne(u runbook.Update) {
 		}
 		m.log.add(si.last, lineInfo)
 	case runbook.EvWarning:
-		m.setNotice("WARNING: "+ev.Text, true)
+		if !m.history {
+			m.setNotice("WARNING: "+ev.Text, true)
+		}
 		m.out.add("WARNING: "+ev.Text, lineErr)
 	case runbook.EvStepFailed:
 		m.stepInfo(ev.Step).last = "FAILED: " + ev.Reason
@@ -295,7 +301,9 @@ func (m *runView) applyOne(u runbook.Update) {
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)
 		m.setNotice("", false)
 	case runbook.EvDeviationRefused:
-		m.setNotice("refused: "+ev.Reason, true)
+		if !m.history {
+			m.setNotice("refused: "+ev.Reason, true)
+		}
 	case runbook.EvRunFinished, runbook.EvRunInterrupted:
 		if m.history {
 			m.out.add("── drillbook stopped here: "+ev.Reason+" ──", lineInfo)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"time"
 
 	"github.com/drillbook/drillbook/runbook"
@@ -57,7 +58,68 @@ func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, term *tui.T
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: fe, Secrets: sess.Secrets})
 	return tui.RunSpec{RunID: sess.RunID, Title: sess.Runbook.Title, Target: est.target.Name, Simulated: est.target.Simulated,
-		Runner: r, First: sess.First, Steps: sess.Engine.Steps(), Started: sess.Meta.Started, Close: sess.Close}
+		Runner: r, First: sess.First, Steps: sess.Engine.Steps(), Started: sess.Meta.Started, Close: sess.Close,
+		History: runHistory(sess)}
+}
+
+// historyLines bounds the earlier output a resumed screen reads back: the
+// last lines of it (the screen keeps fewer; the journal keeps all).
+const historyLines = 5000
+
+// runHistory reads back what a resumed run showed before it stopped: its
+// journaled events and its output files, in order, with the output cut to
+// its last historyLines lines. A new run has none. What cannot be read is
+// said in the history itself rather than stopping the resume.
+func runHistory(sess *runbook.Session) []runbook.Update {
+	if len(sess.First) == 0 || sess.First[0].Type != runbook.InResume {
+		return nil
+	}
+	jd, err := runbook.ReadJournal(filepath.Join(sess.Dir, runbook.JournalFile))
+	if err != nil {
+		return []runbook.Update{{Event: &runbook.Event{Type: runbook.EvWarning, Text: "the run's earlier output cannot be shown: " + err.Error()}}}
+	}
+	evs := jd.Events()
+	total := 0
+	for _, ev := range evs {
+		if ev.Type == runbook.EvCallOutput {
+			total += ev.Lines
+		}
+	}
+	skip := max(0, total-historyLines)
+	rd := runbook.NewOutputReader(sess.Dir)
+	defer rd.Close()
+	var out []runbook.Update
+	for i := range evs {
+		ev := &evs[i]
+		switch ev.Type {
+		case runbook.EvCallOutput:
+			n := ev.Lines
+			if skip > 0 {
+				k := min(skip, n)
+				skip -= k
+				n -= k
+				if err := rd.Skip(ev.File, k); err != nil {
+					out = append(out, runbook.Update{Event: &runbook.Event{Type: runbook.EvWarning, Step: ev.Step, Text: err.Error()}})
+					continue
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			lines, err := rd.Next(ev.File, n)
+			if err != nil {
+				out = append(out, runbook.Update{Event: &runbook.Event{Type: runbook.EvWarning, Step: ev.Step, Text: err.Error()}})
+			}
+			if len(lines) > 0 {
+				out = append(out, runbook.Update{Batch: &runbook.Batch{ID: ev.ID, Step: ev.Step, Output: lines}})
+			}
+		case runbook.EvWatchLine:
+			out = append(out, runbook.Update{Batch: &runbook.Batch{ID: ev.ID, Step: ev.Step, Log: ev.Log}})
+		default:
+			out = append(out, runbook.Update{Event: ev})
+		}
+	}
+	return out
 }
 
 // runScreen runs the program, then says how the run ended on the normal

@@ -205,7 +205,12 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm2, "What happened to step start?")
 	tm2.Type("1")
 	enter(tm2)
-	waitScreen(t, tm2, "reconciled as succeeded")
+	// The screen shows what the run printed before it stopped (it used to
+	// start empty): the earlier run's end, and further up its output.
+	waitScreen(t, tm2, "reconciled as succeeded", "drillbook stopped here: the operator quit the screen")
+	ctrl(tm2, tea.KeyHome) // the oldest line kept: the first step's
+	waitScreen(t, tm2, "── prepare · Create the log and print some lines ──", "line 1")
+	ctrl(tm2, tea.KeyEnd)
 	log := filepath.Join(est.params["workdir"], "SystemOut.log")
 	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
