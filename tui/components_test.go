@@ -345,7 +345,7 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 		released = nil
 		h := testHome(t)
 		// The target comes up just as the operator quits.
-		h.Prepare = func(ctx context.Context, rb *runbook.Runbook) (*Prepared, error) {
+		h.Prepare = func(ctx context.Context, _ string, rb *runbook.Runbook) (*Prepared, error) {
 			<-ctx.Done()
 			return prepared(), nil
 		}
@@ -370,7 +370,7 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 		released = nil
 		h := testHome(t)
 		begin := make(chan struct{})
-		h.Prepare = func(context.Context, *runbook.Runbook) (*Prepared, error) {
+		h.Prepare = func(context.Context, string, *runbook.Runbook) (*Prepared, error) {
 			p := prepared()
 			p.Start = func(map[string]string, *Frontend) (RunSpec, error) {
 				<-begin

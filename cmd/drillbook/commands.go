@@ -125,7 +125,7 @@ func (p *paramOptions) flags(cmd *cobra.Command) {
 
 // resolveParams merges the target's values, --param and the environment,
 // then checks them against the runbook. prompt asks for a missing secret.
-func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
+func resolveParams(g *globalOptions, rb *runbook.Runbook, target string, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
 	given := map[string]string{}
 	for k, v := range fromTarget {
 		if _, ok := rb.Param(k); ok {
@@ -168,9 +168,44 @@ func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]
 	}
 	vals, err := runbook.ResolveParams(rb, given)
 	if err != nil {
-		return nil, err
+		src := map[string]string{}
+		for k := range fromTarget {
+			src[k] = "from the params of target " + target
+		}
+		for _, kv := range flags {
+			k, _, _ := strings.Cut(kv, "=")
+			src[k] = "given with --param " + k
+		}
+		for _, p := range rb.Params {
+			if p.Type == runbook.TypeSecret && g.io.Getenv(runbook.EnvName(p.Name)) != "" {
+				src[p.Name] = "from " + runbook.EnvName(p.Name)
+			}
+		}
+		return nil, paramProblems(err, src)
 	}
 	return vals, nil
+}
+
+// paramProblems rewrites what is wrong with the parameter values for the
+// command line: each problem names the parameter and where its value came
+// from (the flag, the target, the environment), not the place in the
+// runbook file (for a shipped runbook, inside drillbook itself) where the
+// parameter is declared.
+func paramProblems(err error, src map[string]string) error {
+	var probs runbook.Problems
+	if !errors.As(err, &probs) {
+		return err
+	}
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		msgs[i] = p.Msg
+		name, _, _ := strings.Cut(strings.TrimPrefix(p.Msg, "parameter "), ":")
+		name, _, _ = strings.Cut(name, " ")
+		if s, ok := src[name]; ok {
+			msgs[i] += " (" + s + ")"
+		}
+	}
+	return usageError{errors.New(strings.Join(msgs, "\n"))}
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {
@@ -197,7 +232,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		return err
 	}
 	defer est.Close()
-	vals, err := resolveParams(g, rb, est.params, o.params, false)
+	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err
 	}

@@ -160,6 +160,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if target == "" {
 		target = runbook.TrainingTarget
 	}
+	interactive := !o.plain && g.io.Terminal()
+	if interactive {
+		if err := o.screenAnswers(); err != nil {
+			return err
+		}
+	}
 	// Take the lock before starting anything: a second run against a busy
 	// target must be refused before it touches the estate.
 	lock, err := runbook.AcquireLock(state, rb.ID, target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now()})
@@ -167,6 +173,15 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	defer lock.Release() // a no-op once the session has released it
+	if interactive {
+		// The form, on any target: the target's values and --param fill
+		// it, and it says next to each parameter what is wrong with it.
+		given, err := paramFlags(rb, o.params)
+		if err != nil {
+			return err
+		}
+		return runHome(ctx, g, homeOptions{target: target, scenario: o.scenario, given: given, open: rb, lock: lock})
+	}
 	est, err := openEstate(ctx, g, target, o.scenario, rb, true)
 	if err != nil {
 		return err
@@ -175,8 +190,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target; confirm each destructive step with --confirm STEP=TOKEN", est.target.Name)
 	}
-	interactive := !o.plain && g.io.Terminal()
-	vals, err := resolveParams(g, rb, est.params, o.params, interactive)
+	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err
 	}
@@ -186,6 +200,46 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	return drive(ctx, g, o, sess, est, ans, interactive)
+}
+
+// screenAnswers refuses the plain-mode answers in the screen, where the
+// operator answers each question on the screen: a flag that would be
+// ignored is an error.
+func (o *runOptions) screenAnswers() error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"yes", o.yes}, {"confirm", len(o.confirms) > 0}, {"outcome", len(o.outcomes) > 0}, {"retry", len(o.retries) > 0}, {"skip", len(o.skips) > 0}, {"abort", len(o.aborts) > 0}} {
+		if f.set {
+			return usagef("--%s answers questions in plain mode: add --plain, or answer each question on the screen", f.name)
+		}
+	}
+	return nil
+}
+
+// paramFlags reads --param NAME=VALUE flags for the form: each must name a
+// parameter of the runbook, and a secret is never taken from one.
+func paramFlags(rb *runbook.Runbook, flags []string) (map[string]string, error) {
+	names := make([]string, 0, len(rb.Params))
+	for _, p := range rb.Params {
+		names = append(names, p.Name)
+	}
+	given := map[string]string{}
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usagef("--param %q: write NAME=VALUE", kv)
+		}
+		p, ok := rb.Param(k)
+		if !ok {
+			return nil, usagef("--param %s: runbook %s has no parameter %s; its parameters are %s", k, rb.ID, k, strings.Join(names, ", "))
+		}
+		if p.Type == runbook.TypeSecret {
+			return nil, usagef("--param %s: secret parameters are never taken from the command line (it lands in shell history): set %s or type it in the form", k, runbook.EnvName(k))
+		}
+		given[k] = v
+	}
+	return given, nil
 }
 
 // stepID strips an instance suffix: "per-item[2]" names step "per-item".
@@ -270,6 +324,11 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return usagef("--yes is refused for %s: it is a real target", est.target.Name)
 	}
 	interactive := !o.plain && g.io.Terminal()
+	if interactive {
+		if err := o.screenAnswers(); err != nil {
+			return err
+		}
+	}
 	sess, err := runbook.Resume(runbook.ResumeSession{StateDir: state, RunID: jd.Meta.RunID, Specs: est.registry.Specs(),
 		Operator: op, Host: host, Now: now(),
 		Secret: func(name string) (string, error) {

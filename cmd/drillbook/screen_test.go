@@ -57,7 +57,11 @@ func enter(tm *teatest.TestModel) { ctrl(tm, tea.KeyEnter) }
 // pickScreenTest opens the home screen and chooses the screen test runbook.
 func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestModel) {
 	t.Helper()
-	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g, nil))
+	h, err := homeScreen(g, nil, homeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := tui.NewHome(screenOpts(context.Background()), h)
 	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
 	waitScreen(t, tm, "target training (SIMULATED)")
 	tm.Type("/screen-test")
