@@ -301,7 +301,14 @@ func (d dialog) view(c *common, rv *runView) string {
 		wrapAdd(st.Title.Render, "What happened to step "+d.ev.Step+"?")
 		add("")
 		if p := rv.seen(d.ev.Step).plan; p != nil {
-			wrapAdd(st.Command.Render, "it was running: "+planCommand(*p))
+			// At most three rows: the question and its answers must show.
+			cmd := strings.Split(wrap("it was running: "+planCommand(*p), inner), "\n")
+			if len(cmd) > 3 {
+				cmd = append(cmd[:2], cut(cmd[2], inner-1)+"…")
+			}
+			for _, l := range cmd {
+				add(st.Command.Render(l))
+			}
 		}
 		if d.ev.Reason != "" {
 			// The verify's or pre-check's answer about the state now, when

@@ -244,11 +244,14 @@ func (f form) view() string {
 		}
 		on = fmt.Sprintf(" · on %s (%s)", f.target.Name, kind)
 	}
-	head := []string{
-		st.Title.Render(cut("Parameters · "+f.rb.Title, w)),
-		st.Dim.Render(cut(fmt.Sprintf("%s%s · %d parameter(s) · %s starts the run", f.rb.ID, on, len(f.fields), keyOf(f.c.keys.Start)), w)),
-		"",
+	var head []string
+	for _, l := range strings.Split(wrap("Parameters · "+f.rb.Title, w), "\n") {
+		head = append(head, st.Title.Render(l))
 	}
+	for _, l := range strings.Split(wrap(fmt.Sprintf("%s%s · %d parameter(s) · %s starts the run", f.rb.ID, on, len(f.fields), keyOf(f.c.keys.Start)), w), "\n") {
+		head = append(head, st.Dim.Render(l))
+	}
+	head = append(head, "")
 	// The description says why the runbook is written as it is: it comes
 	// first and scrolls away as the fields further down take focus.
 	var body []string

@@ -846,6 +846,21 @@ func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 		head += fmt.Sprintf(" (attempt %d)", cur.Attempt)
 	}
 	text(m.stateStyle(cur.State), head)
+	// A failure the operator must decide about comes first, with the retry
+	// it allows: it is what the question below is about.
+	deciding := m.request != nil && m.ended == nil && (m.request.Ask == runbook.AskDecide || m.request.Ask == runbook.AskRetry)
+	if deciding {
+		why := si.last
+		if r := m.request.Reason; r != "" && !strings.Contains(why, r) {
+			why = "FAILED: " + r
+		}
+		if why != "" {
+			text(st.Failed.Render, why)
+		}
+		if m.request.Ask == runbook.AskRetry && m.request.Text != "" {
+			text(st.Attention.Render, m.request.Text)
+		}
+	}
 	if cur.Destructive {
 		text(st.Destructive.Render, "DESTRUCTIVE: runs only after you type its token")
 	}
@@ -889,7 +904,7 @@ func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 	if n := strings.TrimSpace(cur.Notes); n != "" {
 		text(st.Dim.Render, "note: "+n)
 	}
-	if si.last != "" {
+	if si.last != "" && !deciding {
 		style := st.Dim.Render
 		if strings.Contains(si.last, "failed") || strings.HasPrefix(si.last, "FAILED") {
 			style = st.Failed.Render
@@ -899,11 +914,10 @@ func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 			text(st.Dim.Render, "  "+e)
 		}
 	}
-	if r := m.request; r != nil && m.ended == nil && r.Reason != "" && r.Ask != runbook.AskManual && !strings.Contains(si.last, r.Reason) {
-		text(st.Failed.Render, "why: "+r.Reason)
-	}
-	if r := m.request; r != nil && m.ended == nil && r.Ask == runbook.AskRetry && r.Text != "" {
-		text(st.Attention.Render, r.Text)
+	if deciding {
+		for _, e := range si.evidence {
+			text(st.Dim.Render, "  "+e)
+		}
 	}
 	if m.notice != "" {
 		style := st.Text.Render

@@ -229,6 +229,7 @@ func homeScreen(g *globalOptions, term *tui.Terminal, ho homeOptions) (tui.Home,
 		ts, err := runbook.LoadTargets(path, brokerSections)
 		if err != nil {
 			problems = append(problems, err)
+			ts = &runbook.Targets{}
 		}
 		for _, name := range ts.Names {
 			t, _ := ts.Get(name)
