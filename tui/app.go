@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -358,7 +359,7 @@ func (a *App) takePending() {
 func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.state = statePicker
-		a.picker.err = firstLine(msg.err.Error())
+		a.picker.err = strings.ReplaceAll(msg.err.Error(), "\n", "; ")
 		a.picker.setSize()
 		return nil
 	}

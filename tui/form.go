@@ -223,7 +223,9 @@ func (f form) fieldLines(i int) []string {
 		facts = append(facts, "one of: "+strings.Join(p.Choices, ", "))
 	}
 	if len(facts) > 0 {
-		lines = append(lines, st.Dim.Render(cut("  "+strings.Join(facts, " · "), w)))
+		for _, l := range strings.Split(wrap(strings.Join(facts, " · "), max(1, w-2)), "\n") {
+			lines = append(lines, st.Dim.Render("  "+l))
+		}
 	}
 	lines = append(lines, "  "+fl.in.View())
 	if fl.err != "" && (fl.touched || f.tried) {

@@ -111,14 +111,31 @@ func (p *picker) setTitle() {
 }
 
 func (p *picker) setSize() {
-	h := p.c.height - 1 // help line
+	h := p.c.height - 1 - len(p.footer()) // help line, problems
+	p.list.SetSize(p.c.width, max(1, h))
+}
+
+// footer is what is shown under the list: runbooks not offered, and why
+// the chosen one could not be prepared, wrapped (at most four rows each;
+// `drillbook validate` and the run itself say all of it).
+func (p picker) footer() []string {
+	var rows []string
+	add := func(s string) {
+		ls := strings.Split(wrap(s, max(1, p.c.width)), "\n")
+		if len(ls) > 4 {
+			ls = append(ls[:3], cut(ls[3], p.c.width-1)+"…")
+		}
+		for _, l := range ls {
+			rows = append(rows, p.c.st.Error.Render(l))
+		}
+	}
 	if p.problems != "" {
-		h--
+		add("not offered: " + p.problems)
 	}
 	if p.err != "" {
-		h--
+		add("could not prepare: " + p.err)
 	}
-	p.list.SetSize(p.c.width, max(1, h))
+	return rows
 }
 
 // chosen returns the runbook under the cursor when the key chooses it.
@@ -207,11 +224,8 @@ func (p picker) fullHelp() string {
 func (p picker) view() string {
 	var b strings.Builder
 	b.WriteString(p.list.View())
-	if p.problems != "" {
-		b.WriteString("\n" + p.c.st.Error.Render(cut("not offered: "+p.problems, p.c.width)))
-	}
-	if p.err != "" {
-		b.WriteString("\n" + p.c.st.Error.Render(cut("could not prepare: "+p.err, p.c.width)))
+	for _, l := range p.footer() {
+		b.WriteString("\n" + l)
 	}
 	return b.String()
 }
