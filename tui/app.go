@@ -266,6 +266,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for i := range a.form.fields {
 			a.form.fields[i].in.Width = max(10, msg.Width-8)
 		}
+		if a.run != nil {
+			a.run.track() // what the new size shows counts as read
+		}
 		return a, nil
 	case tea.KeyMsg:
 		if msg.String() == "ctrl+c" && a.state != stateRun {
