@@ -15,16 +15,19 @@ import (
 // --yes. A question it cannot answer stops the run, resumable, with a line
 // saying which flag is missing.
 type plainUI struct {
-	w       *bufio.Writer
-	runner  *runbook.Runner
-	runID   string
-	ans     answers
-	yes     bool
-	ahead   []runbook.PlannedStep // the plan, for the flags later steps need
-	secrets []string
-	steps   []runbook.StepView // as they stood after the last event
-	stopMsg string
-	hint    string // the flags the rest of the run needs, printed on stopping
+	w      *bufio.Writer
+	runner *runbook.Runner
+	runID  string
+	ans    answers
+	yes    bool
+	// simulated marks a simulated target, where a step that is not
+	// simulated is pointed out.
+	simulated bool
+	ahead     []runbook.PlannedStep // the plan, for the flags later steps need
+	secrets   []string
+	steps     []runbook.StepView // as they stood after the last event
+	stopMsg   string
+	hint      string // the flags the rest of the run needs, printed on stopping
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -243,8 +246,8 @@ func (p *plainUI) confirm(ev *runbook.Event) {
 	if ev.Notes != "" {
 		p.printf("  note: %s\n", indent(ev.Notes, "        "))
 	}
-	if !ev.Simulated {
-		p.printf("  this step acts on real systems, not on a simulation\n")
+	if p.simulated && !ev.Simulated {
+		p.printf("  this step acts on real systems, not on the simulation\n")
 	}
 	if p.decided(ev, false) {
 		return

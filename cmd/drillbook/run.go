@@ -255,7 +255,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	if interactive {
 		return driveScreen(ctx, g, sess, est)
 	}
-	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID,
+	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID, simulated: est.target.Simulated,
 		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
