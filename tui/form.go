@@ -257,8 +257,8 @@ func (f form) view() string {
 	// The description says why the runbook is written as it is: it comes
 	// first and scrolls away as the fields further down take focus.
 	var body []string
-	if d := strings.TrimSpace(f.rb.Description); d != "" {
-		for _, para := range strings.Split(d, "\n") {
+	if paras := reflow(f.rb.Description); len(paras) > 0 {
+		for _, para := range paras {
 			for _, l := range strings.Split(wrap(para, w), "\n") {
 				body = append(body, st.Text.Render(l))
 			}

@@ -260,3 +260,20 @@ func TestTUIResumeShowsHistory(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIReflowKeepsItemsAndInstructions: lines broken in the middle of a
+// sentence by the YAML file are joined; list items and finished sentences
+// keep their lines.
+func TestTUIReflowKeepsItemsAndInstructions(t *testing.T) {
+	got := reflow("Stop or throttle the producers of the bus Bus1 (or choose a quiet\nperiod), so the stores hold no half-written messages.\nThen:\n1. stop server1;\n2. stop server2\n   and its node agent.\n\nGo on.")
+	want := []string{
+		"Stop or throttle the producers of the bus Bus1 (or choose a quiet period), so the stores hold no half-written messages.",
+		"Then:",
+		"1. stop server1;",
+		"2. stop server2 and its node agent.",
+		"Go on.",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("reflow gave\n%q\nwant\n%q", got, want)
+	}
+}

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -896,13 +897,14 @@ func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 		pat := strings.Join(si.patterns.Success, ", ")
 		text(st.Text.Render, fmt.Sprintf("waits up to %s for %s in %s", fmtDur(si.patterns.Timeout), pat, strings.Join(si.patterns.Files, ", ")))
 	}
-	if t := strings.TrimSpace(si.text); t != "" {
-		for _, para := range strings.Split(t, "\n") {
-			text(st.Text.Render, para)
-		}
+	for _, para := range reflow(si.text) {
+		text(st.Text.Render, para)
 	}
-	if n := strings.TrimSpace(cur.Notes); n != "" {
-		text(st.Dim.Render, "note: "+n)
+	for i, para := range reflow(cur.Notes) {
+		if i == 0 {
+			para = "note: " + para
+		}
+		text(st.Dim.Render, para)
 	}
 	if si.last != "" && !deciding {
 		style := st.Dim.Render
@@ -1199,3 +1201,33 @@ func plural(n int) string {
 
 // lines says "1 line" or "N lines".
 func lines(n int) string { return fmt.Sprintf("%d line%s", n, plural(n)) }
+
+// listItem matches the start of a line that begins a list item: "1.",
+// "2)", "-", "*" or "•".
+var listItem = regexp.MustCompile(`^\s*(?:\d+[.)]|[-*•])\s`)
+
+// reflow returns the lines of a text written in YAML with hard line breaks
+// (a description, a manual step, notes) for wrapping to the width it is
+// shown at: a line that breaks a sentence in the middle is joined to the
+// next one, so the text does not break twice. A line that ends a sentence
+// or a clause (. : ; ! ?), a blank line, or a line that starts a list item
+// keeps its break: each item and each instruction stays on a line of its
+// own.
+func reflow(s string) []string {
+	var out []string
+	join := false
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+			join = false
+			continue
+		case join && !listItem.MatchString(l):
+			out[len(out)-1] += " " + l
+		default:
+			out = append(out, l)
+		}
+		join = !strings.ContainsAny(l[len(l)-1:], ".:;!?")
+	}
+	return out
+}
