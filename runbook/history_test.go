@@ -183,7 +183,7 @@ func TestHistoryAndCompare(t *testing.T) {
 		t.Errorf("faster most: %+v, want copy -3s", c.Faster)
 	}
 	changes := strings.Join(c.Changes, "\n")
-	for _, w := range []string{"parameter size: small → large", "start: 1 → 2 attempts", "start: deviations none → failed and retried (on_failure): exited with status 1 (retry 1 of 1)"} {
+	for _, w := range []string{"parameter size: small → large", "start: 1 → 2 attempts", "start: deviations none → failed and retried (on_failure): exited with status 1 (retry 1 of 1, the last)"} {
 		if !strings.Contains(changes, w) {
 			t.Errorf("what changed lacks %q:\n%s", w, changes)
 		}

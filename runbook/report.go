@@ -40,12 +40,18 @@ type Report struct {
 	// drillbook was stopped. Finally steps are not in it.
 	TimeToRecover time.Duration `json:"time_to_recover_ns"`
 	// WorkTime, OperatorTime and StoppedTime add up every step's time by kind.
-	WorkTime     time.Duration  `json:"work_ns"`
-	OperatorTime time.Duration  `json:"operator_ns"`
-	StoppedTime  time.Duration  `json:"stopped_ns"`
-	Status       RunStatus      `json:"status"`
-	Reason       string         `json:"reason,omitempty"`
-	Params       map[string]any `json:"params"`
+	WorkTime     time.Duration `json:"work_ns"`
+	OperatorTime time.Duration `json:"operator_ns"`
+	StoppedTime  time.Duration `json:"stopped_ns"`
+	Status       RunStatus     `json:"status"`
+	Reason       string        `json:"reason,omitempty"`
+	// Description is the runbook's description: why it is written the way
+	// it is.
+	Description string `json:"description,omitempty"`
+	// RealSteps are the steps that ran a call acting on real systems; on a
+	// simulated target, the ones that were not simulated (a shell command).
+	RealSteps []string       `json:"real_steps,omitempty"`
+	Params    map[string]any `json:"params"`
 	// Sources are the documents the steps cite, in the order first cited.
 	Sources []SourceDoc  `json:"sources"`
 	Steps   []ReportStep `json:"steps"`
@@ -90,9 +96,13 @@ type ReportStep struct {
 	Stopped  time.Duration `json:"stopped_ns"`
 	Expected time.Duration `json:"expected_ns,omitempty"`
 	// Over says the work time ran past Expected.
-	Over        bool   `json:"over,omitempty"`
-	Destructive bool   `json:"destructive,omitempty"`
-	Reason      string `json:"reason,omitempty"`
+	Over        bool `json:"over,omitempty"`
+	Destructive bool `json:"destructive,omitempty"`
+	// Cautions are the step's notes from the runbook, filled in from the
+	// parameters, as shown to the operator (the operator's own notes are
+	// in Notes).
+	Cautions string `json:"cautions,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 	// TimedOut says the step's last failure was a timeout.
 	TimedOut bool `json:"timed_out,omitempty"`
 	// Spans are the step's stretches of time, for a timeline.
@@ -138,6 +148,8 @@ type ReportCall struct {
 	Interrupted bool     `json:"interrupted,omitempty"`
 	Outcome     string   `json:"outcome,omitempty"`
 	Evidence    []string `json:"evidence,omitempty"`
+	// Simulated says the call acted on a simulated estate only.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // ReportLog is a log line a watch matched.
@@ -256,6 +268,7 @@ func (s *ReportStep) endAttempt(t time.Time, state StepState, reason string) {
 func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 	rep := b.rep
 	t := ev.Time
+	before := b.last
 	if t.After(b.last) {
 		b.last = t
 	}
@@ -264,9 +277,14 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		b.running, b.failReason = map[int]bool{}, map[string]string{}
 	}
 	switch ev.Type {
+	case EvRunStarted:
+		rep.Description = ev.Notes
 	case EvStepStarted:
 		s := b.step(ev.Step)
 		s.Title, s.State, s.Attempts = ev.Title, StateRunning, ev.Attempt
+		if ev.Notes != "" {
+			s.Cautions = ev.Notes
+		}
 		if ev.StepID != "" {
 			s.StepID = ev.StepID
 		}
@@ -305,7 +323,10 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: DevRetry, By: "runbook",
 			Reason: b.failReason[ev.Step] + " (" + ev.Reason + ")", Outcome: attemptOutcome(evs, i, ev.Step)})
 	case EvCallStart:
-		c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t}
+		c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t, Simulated: ev.Simulated}
+		if !ev.Simulated && !slices.Contains(rep.RealSteps, ev.Step) {
+			rep.RealSteps = append(rep.RealSteps, ev.Step)
+		}
 		if ev.Plan != nil {
 			c.Command = ev.Plan.Summary()
 			c.ActsOn = ev.Plan.Object
@@ -340,7 +361,7 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 	case EvWatchLine:
 		s := b.step(ev.Step)
 		for _, l := range ev.Log {
-			if l.Kind == MatchWarn {
+			if l.Kind == MatchWarn || l.Kind == MatchNote {
 				s.LogMatches = append(s.LogMatches, ReportLog{Time: t, Kind: l.Kind, File: l.File, Text: l.Text})
 			}
 		}
@@ -401,6 +422,23 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		}
 		clear(b.running)
 	case EvRunResumed:
+		if rep.Status != RunInterrupted {
+			// No run.interrupted before it: drillbook ended without a
+			// word (killed, or the machine went down) some time after its
+			// last record.
+			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: before,
+				Text: "stopped without a record (drillbook was killed or its machine went down) after its last record at this time"})
+			for _, id := range sortedIDs(b.running) {
+				if at, ok := b.callAt[id]; ok {
+					c := &b.step(at.key).Calls[at.i]
+					c.Interrupted = true
+					c.Outcome = interruptedOutcome(evs, i-1, at.key, c.Phase)
+					rep.Deviations = append(rep.Deviations, ReportDeviation{Time: before, Step: at.key, Deviation: DevInterrupted, By: "drillbook",
+						Reason: fmt.Sprintf("drillbook ended without a record while the %s `%s` was running", c.Phase, c.Command), Outcome: c.Outcome})
+				}
+			}
+			clear(b.running)
+		}
 		rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "resumed"})
 		rep.Status = RunRunning
 	case EvRunFinally:
@@ -807,6 +845,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("# %s\n\n", mdEscape(r.Heading()))
 	p("%s %s. Runbook `%s` (sha256 %s).\n\n", r.Purpose.Title(), r.Where(), r.Runbook, short(r.Digest))
+	if r.Description != "" {
+		p("%s\n\n", strings.TrimSpace(r.Description))
+	}
 	p("| | |\n|---|---|\n")
 	p("| Run | `%s` |\n| Purpose | %s |\n| Status | **%s** |\n| Target | %s", r.RunID, r.Purpose, r.Status, mdEscape(r.Target))
 	if r.Simulated {
@@ -823,6 +864,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| Ended | %s UTC |\n", r.Ended.Format("2006-01-02 15:04:05"))
 	}
 	p("| Total time | %s |\n", fmtDur(r.Total))
+	if r.Simulated {
+		p("| Steps that touched real systems | %s |\n", r.RealStepsText())
+	}
 	p("| Time to recover | %s (work %s, operator %s) |\n", fmtDur(r.TimeToRecover), fmtDur(r.WorkTime), fmtDur(r.OperatorTime))
 	if r.StoppedTime > 0 {
 		p("| drillbook stopped | %s (%s) |\n", fmtDur(r.StoppedTime), plural(countPrefix(r.Interruptions, "stopped"), "interruption"))
@@ -888,6 +932,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if s.Source != "" {
 			p("Source: %s\n\n", mdEscape(s.Source))
 		}
+		if s.Cautions != "" {
+			p("Runbook note: %s\n\n", mdEscape(strings.TrimSpace(s.Cautions)))
+		}
 		p("State: **%s**", s.State)
 		if !s.Started.IsZero() {
 			p(", %s to %s UTC; work %s, operator %s", s.Started.Format("15:04:05.000"), orDash(s.Ended), fmtDur0(s.Work), fmtDur0(s.Operator))
@@ -927,6 +974,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		for _, c := range s.Calls {
 			p("- %s `%s`: %s", c.Phase, c.Op, mdCode(c.Command))
+			if r.Simulated && !c.Simulated {
+				p(" (real)")
+			}
 			if c.ExitCode != nil {
 				p(", exit %d", *c.ExitCode)
 			}
@@ -975,6 +1025,15 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// RealStepsText says which steps touched real systems on a simulated
+// target: "none", or the steps in backquotes and why they count.
+func (r *Report) RealStepsText() string {
+	if len(r.RealSteps) == 0 {
+		return "none"
+	}
+	return "`" + strings.Join(r.RealSteps, "`, `") + "` (not simulated: they acted on this machine or a real system)"
 }
 
 // Describe says in words what the deviation was and who took it.

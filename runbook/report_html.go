@@ -323,6 +323,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: var(--band); p
 .over { color: var(--bad); font-weight: 600; }
 .st-succeeded .mark { color: var(--ok); } .st-failed .mark, .fail { color: var(--bad); } .st-skipped .mark { color: var(--dim); }
 .dim { color: var(--dim); }
+.description, .caution { white-space: pre-line; }
 .nowrap { white-space: nowrap; }
 ul { margin: 4px 0; padding-left: 20px; }
 .step { break-inside: avoid; border-left: 3px solid var(--rule); padding-left: 12px; margin-top: 14px; }
@@ -366,6 +367,9 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <p class="kind">{{.R.Purpose.Title}} {{.Where}}</p>
 <h1>{{.Heading}}</h1>
 <p><span class="badge {{.Status}}">{{.R.Status}}</span>{{if .R.Reason}} <span class="dim">{{.R.Reason}}</span>{{end}}</p>
+{{- if .R.Description}}
+<p class="description">{{.R.Description}}</p>
+{{- end}}
 </header>
 <dl class="summary">
 <dt>Run</dt><dd><code>{{.R.RunID}}</code></dd>
@@ -384,6 +388,9 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <dt>drillbook stopped</dt><dd>{{dur .R.StoppedTime}}</dd>
 {{- end}}
 <dt>Deviations</dt><dd>{{len .R.Deviations}}</dd>
+{{- if .R.Simulated}}
+<dt>Touched real systems</dt><dd>{{if .R.RealSteps}}{{range $i, $s := .R.RealSteps}}{{if $i}}, {{end}}<code>{{$s}}</code>{{end}} <span class="dim">(not simulated: they acted on this machine or a real system)</span>{{else}}none{{end}}</dd>
+{{- end}}
 </dl>
 {{- with .R.Notes}}
 <h2>Notes</h2>
@@ -438,6 +445,7 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <section class="step st-{{.S.State}}">
 <h3>{{.N}}. {{.S.Title}} <code class="dim">{{.S.Key}}</code></h3>
 {{- if .S.Source}}<div class="dim">Source: {{.S.Source}}</div>{{end}}
+{{- if .S.Cautions}}<p class="caution">Runbook note: {{.S.Cautions}}</p>{{end}}
 <div><span class="mark">{{.Mark}}</span> <b>{{.S.State}}</b>{{if not (zero .S.Started)}}, {{ms .S.Started}} to {{if zero .S.Ended}}-{{else}}{{ms .S.Ended}}{{end}} UTC; work {{dur0 .S.Work}}, operator {{dur0 .S.Operator}}{{if .S.Stopped}}, drillbook stopped {{dur .S.Stopped}}{{end}}{{end}}</div>
 {{- if .S.Reason}}<p class="{{if eq .S.State "failed"}}fail{{else}}dim{{end}}">{{.S.Reason}}</p>{{end}}
 {{- if gt (len .S.AttemptLog) 1}}
@@ -447,7 +455,7 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <ul>{{range .Remarks}}<li><span class="dim">{{clock .Time}} UTC</span> {{if eq .Step "note"}}<b>note:</b> {{end}}{{.Text}}</li>{{end}}</ul>
 {{- end}}
 {{- range .S.Calls}}
-<div>{{.Phase}} <code>{{.Op}}</code>{{if .ExitCode}}, exit {{.ExitCode}}{{end}}{{if not (zero .Ended)}} <span class="dim">({{ms .Started}} to {{ms .Ended}})</span>{{end}}{{if .Interrupted}} <b class="fail">interrupted</b>: {{.Outcome}}{{else if .Error}} <b class="fail">failed</b>: {{.Error}}{{else if .Summary}}: {{.Summary}}{{end}}</div>
+<div>{{.Phase}} <code>{{.Op}}</code>{{if and $.R.Simulated (not .Simulated)}} <b>(real)</b>{{end}}{{if .ExitCode}}, exit {{.ExitCode}}{{end}}{{if not (zero .Ended)}} <span class="dim">({{ms .Started}} to {{ms .Ended}})</span>{{end}}{{if .Interrupted}} <b class="fail">interrupted</b>: {{.Outcome}}{{else if .Error}} <b class="fail">failed</b>: {{.Error}}{{else if .Summary}}: {{.Summary}}{{end}}</div>
 <pre>{{.Command}}</pre>
 {{- if .ActsOn}}<div class="dim">acts on: {{.ActsOn}}</div>{{end}}
 {{- range .Evidence}}<div class="dim">evidence:</div><pre>{{.}}</pre>{{end}}
