@@ -56,6 +56,8 @@ type Engine struct {
 
 	now time.Time
 	evs []Event
+	// clock tells each instance's work time from its operator time.
+	clock Clock
 }
 
 // instance is one step, or one iteration of a foreach step.
@@ -69,6 +71,8 @@ type instance struct {
 
 	state   StepState
 	title   string
+	manual  string // the manual text, rendered when the step is entered
+	notes   string // the notes, rendered when the step is entered
 	attempt int
 	visits  int
 	started time.Time
@@ -103,13 +107,19 @@ type instance struct {
 	deadline    time.Time
 	deadlineHit bool
 	askFor      Ask
-	reconciling bool // a verify runs to decide an action in flight at resume
+	askReason   string // why the operator is asked (the failure), kept to ask again
+	askText     string // what the request says, kept to ask again
+	askTimedOut bool
+	reconciling bool // a verify or pre-check runs to decide an action in flight at resume
 	// byWatch is set when a resume left the action's fate to its log
 	// watch, re-armed at the position the journal holds.
-	byWatch     bool
-	evidence    *Evidence // what the journal held at resume, for the question
-	varsKept    bool      // the attempt's results (Vars) were recorded
-	failTimeout bool
+	byWatch  bool
+	evidence *Evidence // what the journal held at resume, for the question
+	// reconcileWhy is the evidence that failed, kept while a pre-check
+	// runs before the question.
+	reconcileWhy string
+	varsKept     bool // the attempt's results (Vars) were recorded
+	failTimeout  bool
 }
 
 // NewEngine prepares a run of rb with resolved parameter values. specs are
@@ -181,21 +191,48 @@ type StepView struct {
 	Current     bool
 	// Section is the part of the runbook the step is in.
 	Section Section
+	// Time is the instance's time up to the engine's last input, work and
+	// operator time told apart.
+	Time Split
+	// Clock is the kind of time running now for the instance whose time
+	// runs ("" for every other), since ClockSince; SplitAt adds it.
+	Clock      TimeKind
+	ClockSince time.Time
+}
+
+// SplitAt returns the instance's time up to now, adding the stretch
+// running since the engine's last input to its kind.
+func (v StepView) SplitAt(now time.Time) Split {
+	s := v.Time
+	if v.Clock != "" && now.After(v.ClockSince) {
+		s.addKind(v.Clock, now.Sub(v.ClockSince))
+	}
+	return s
 }
 
 // Steps returns a view of every step instance in order.
 func (e *Engine) Steps() []StepView {
 	views := make([]StepView, len(e.inst))
+	curKey, curKind, curSince := e.clock.Current()
 	for i, in := range e.inst {
-		title := in.title
+		title, manual, notes := in.title, in.manual, in.notes
 		if title == "" {
 			title = e.renderTitle(in)
+		}
+		if in.visits == 0 {
+			// Not entered yet: rendered now from the parameters (and the
+			// results known so far), for a screen that shows what is ahead.
+			manual, notes = e.renderText(in, in.step.Manual), e.renderText(in, in.step.Notes)
 		}
 		views[i] = StepView{
 			Key: in.key, StepID: in.step.ID, Title: title, Kind: in.step.Kind(), State: in.state,
 			Attempt: in.attempt, Started: in.started, Ended: in.ended, Expected: in.step.Expected.Duration,
-			Destructive: in.step.Destructive, Source: in.step.Source, Notes: in.step.Notes,
-			Manual: in.step.Manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
+			Destructive: in.step.Destructive, Source: in.step.Source, Notes: notes,
+			Manual: manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
+			Time: e.clock.Split(in.key, e.now),
+		}
+		if in.key == curKey && curKey != "" {
+			views[i].Clock, views[i].ClockSince = curKind, maxTime(curSince, e.now)
 		}
 	}
 	return views
@@ -219,7 +256,7 @@ func (e *Engine) Handle(in Input) []Event {
 			return nil
 		}
 		e.started = true
-		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title, Notes: strings.TrimSpace(e.rb.Description)})
 		e.enter(0)
 	case InCallDone:
 		e.callDone(in)
@@ -239,13 +276,73 @@ func (e *Engine) Handle(in Input) []Event {
 		e.resume(in.Evidence)
 	case InReconcile:
 		e.reconcile(in)
+	case InNote:
+		e.note(in)
 	}
 	return e.evs
 }
 
 func (e *Engine) emit(ev Event) {
 	ev.Time = e.now
+	e.clock.Observe(ev)
 	e.evs = append(e.evs, ev)
+}
+
+// Interrupted tells the engine that drillbook stopped at t (the journal's
+// run.interrupted, which the runner writes without an input). Resume calls
+// it while replaying, so the step's clock counts the time drillbook was
+// down as stopped, not as work or operator time. The run's state does not
+// change.
+func (e *Engine) Interrupted(t time.Time) {
+	e.clock.Observe(Event{Type: EvRunInterrupted, Time: t})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// note records an operator's note on a step instance (its key, or a step
+// id naming its only instance or the step as a whole) or, with no step, on
+// the run. A note is never refused for the state a step is in: a remark on
+// a step done long ago belongs in the record too.
+func (e *Engine) note(inp Input) {
+	text := strings.TrimSpace(inp.Note)
+	if text == "" {
+		return
+	}
+	ev := Event{Type: EvNote, Text: text}
+	if inp.Step != "" {
+		key, id, ok := e.noteStep(inp.Step)
+		if !ok {
+			e.emit(Event{Type: EvWarning, Step: inp.Step,
+				Text: fmt.Sprintf("note for step %s not kept: the runbook has no such step (the note was: %s)", inp.Step, text)})
+			return
+		}
+		ev.Step, ev.StepID = key, id
+	}
+	e.emit(ev)
+}
+
+// noteStep resolves what a note names: an instance key, or a step id (its
+// instance key when it has one instance).
+func (e *Engine) noteStep(name string) (key, id string, ok bool) {
+	for _, in := range e.inst {
+		if in.key == name {
+			return in.key, in.step.ID, true
+		}
+	}
+	i, ok := e.first[name]
+	if !ok {
+		return "", "", false
+	}
+	in := e.inst[i]
+	if !in.hasItem || i+1 >= len(e.inst) || e.inst[i+1].step != in.step {
+		return in.key, in.step.ID, true
+	}
+	return name, name, true
 }
 
 func (e *Engine) current() *instance {
@@ -311,16 +408,37 @@ func foreachVar(f *Foreach) string {
 	return "item"
 }
 
-// renderTitle renders a step's title for display. A title is shown on
-// screen and in plain output, which the journal's redaction does not reach,
-// so secret parameters render as SecretMarker.
-func (e *Engine) renderTitle(in *instance) string {
+// shownData is what templates of texts for the operator see: the
+// instance's data with every secret parameter as SecretMarker. A title, a
+// manual step's text and notes are shown on screen and in plain output,
+// which the journal's redaction does not reach.
+func (e *Engine) shownData(in *instance) map[string]any {
 	d := e.data(in)
 	for _, p := range e.rb.Params {
 		if s, _ := d[p.Name].(string); p.Type == TypeSecret && s != "" {
 			d[p.Name] = SecretMarker
 		}
 	}
+	return d
+}
+
+// renderText fills a manual step's text or a step's notes from the
+// parameters. A template that cannot be filled yet (a value an earlier step
+// did not return) is shown as written, saying so, rather than hidden.
+func (e *Engine) renderText(in *instance, text string) string {
+	if !strings.Contains(text, "{{") {
+		return text
+	}
+	t, err := render(text, e.shownData(in))
+	if err != nil {
+		return text + "\n(drillbook could not fill in this text: " + err.Error() + ")"
+	}
+	return t
+}
+
+// renderTitle renders a step's title for display, secrets masked.
+func (e *Engine) renderTitle(in *instance) string {
+	d := e.shownData(in)
 	t, err := render(in.step.Title, d)
 	if err != nil || t == "" {
 		if in.step.Title != "" && err == nil {
@@ -365,6 +483,7 @@ func (e *Engine) enter(i int) {
 			return
 		}
 		in.title = e.renderTitle(in)
+		in.manual, in.notes = e.renderText(in, in.step.Manual), e.renderText(in, in.step.Notes)
 		if in.step.Foreach != nil && !in.hasItem {
 			e.skip(in, fmt.Sprintf("foreach: the list %s is empty", in.step.Foreach.Param))
 			i++
@@ -412,7 +531,7 @@ func (e *Engine) wouldRun(in *instance) string {
 	st := in.step
 	switch st.Kind() {
 	case KindManual:
-		return "would have asked: " + firstLine(st.Manual)
+		return "would have asked: " + firstLine(in.manual)
 	case KindAction:
 		if args, err := e.args(st.Action, st.With, in); err == nil {
 			return "would have run " + st.Action + " " + args.Display(e.specs[st.Action])
@@ -455,7 +574,8 @@ func (e *Engine) startEvent(in *instance) Event {
 	ev.Source = &src
 	ev.Expected = in.step.Expected.Duration
 	ev.Destructive = in.step.Destructive
-	ev.Text = in.step.Manual
+	ev.Text = in.manual
+	ev.Notes = in.notes
 	if in.step.Action != "" {
 		ev.Op = in.step.Action
 		if args, err := e.args(in.step.Action, in.step.With, in); err == nil {
@@ -472,7 +592,7 @@ func (e *Engine) start(in *instance, fresh bool) {
 	confirmed := in.confirmed && !fresh
 	keep := in.attempt
 	*in = instance{key: in.key, step: in.step, section: in.section, index: in.index, item: in.item, hasItem: in.hasItem,
-		title: in.title, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
+		title: in.title, manual: in.manual, notes: in.notes, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
 	in.state = StateRunning
 	in.started = e.now
 	e.emit(e.startEvent(in))
@@ -487,30 +607,12 @@ func (e *Engine) proceed(in *instance) {
 	switch {
 	case st.Manual != "" && !in.acked:
 		in.state = StateNeedsOperator
-		in.askFor = AskManual
-		ev := e.base(in, EvOperatorRequest)
-		ev.Ask = AskManual
-		ev.Text = st.Manual
-		e.emit(ev)
+		e.askOperator(in, AskManual, "", in.manual, false)
 	case st.Precheck != nil && !in.precheckDone:
 		e.call(in, PhasePrecheck, st.Precheck.Action, st.Precheck.With, st.Timeout.Duration)
 	case st.Destructive && !in.confirmed:
 		in.state = StateNeedsConfirmation
-		ev := e.base(in, EvConfirmRequest)
-		tok, err := render(st.Confirm, e.data(in))
-		if err != nil {
-			e.fail(in, "confirm: "+err.Error(), false)
-			return
-		}
-		ev.Token = tok
-		ev.Text = in.lastPrecheck
-		if st.Action != "" {
-			ev.Op = st.Action
-			if args, err := e.args(st.Action, st.With, in); err == nil {
-				ev.Args = args
-			}
-		}
-		e.emit(ev)
+		e.askConfirm(in)
 	case st.Wait != nil && st.Wait.Action == "" && in.watchID == 0:
 		spec, err := e.watchSpec(in)
 		if err != nil {
@@ -544,6 +646,58 @@ func (e *Engine) proceed(in *instance) {
 	default:
 		e.succeed(in)
 	}
+}
+
+// askConfirm asks for a destructive step's token, showing what will run
+// and the pre-check's last answer.
+func (e *Engine) askConfirm(in *instance) {
+	st := in.step
+	ev := e.base(in, EvConfirmRequest)
+	tok, err := render(st.Confirm, e.data(in))
+	if err != nil {
+		e.fail(in, "confirm: "+err.Error(), false)
+		return
+	}
+	ev.Token = tok
+	ev.Text = in.lastPrecheck
+	ev.Notes = in.notes
+	if st.Action != "" {
+		ev.Op = st.Action
+		if args, err := e.args(st.Action, st.With, in); err == nil {
+			ev.Args = args
+		}
+	}
+	e.emit(ev)
+}
+
+// askOperator asks the operator and keeps the question, so that it can be
+// asked again the same way (after an ad-hoc command, on resume).
+func (e *Engine) askOperator(in *instance, ask Ask, reason, text string, timedOut bool) {
+	in.askFor, in.askReason, in.askText, in.askTimedOut = ask, reason, text, timedOut
+	q := e.base(in, EvOperatorRequest)
+	q.Ask = ask
+	q.Reason = reason
+	q.Text = text
+	q.TimedOut = timedOut
+	if ask == AskManual {
+		q.Notes = in.notes
+	}
+	e.emit(q)
+}
+
+// reask asks again the question the instance stands at, if any: the
+// confirmation of a destructive step, or the operator request with its
+// reason. It reports whether there was one.
+func (e *Engine) reask(in *instance) bool {
+	switch {
+	case in.state == StateNeedsConfirmation:
+		e.askConfirm(in)
+	case in.askFor != "" && (in.state == StateNeedsOperator || in.state == StateFailed):
+		e.askOperator(in, in.askFor, in.askReason, in.askText, in.askTimedOut)
+	default:
+		return false
+	}
+	return true
 }
 
 func (e *Engine) args(op string, with map[string]Value, in *instance) (Args, error) {
@@ -635,6 +789,19 @@ func (e *Engine) callDone(inp Input) {
 	failed := inp.Error != ""
 	switch in.callPhase {
 	case PhasePrecheck:
+		if in.reconciling {
+			in.reconciling = false
+			now := "Its pre-check says now: " + summaryOf(inp.Result)
+			if failed {
+				now = "Its pre-check fails now: " + inp.Error
+			}
+			why := now
+			if in.reconcileWhy != "" {
+				why = in.reconcileWhy + ". " + now
+			}
+			e.askReconcile(in, e.evidenceText(in, why))
+			return
+		}
 		if failed {
 			e.fail(in, "precheck failed: "+inp.Error, inp.TimedOut)
 			return
@@ -938,18 +1105,17 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 	e.emit(ev)
 	of := in.step.OnFailure
 	if of != nil && of.Retry != nil && in.attempt <= of.Retry.Count {
+		// Attempt n failed; the next one is retry n of Count. Every text
+		// counts the same way: "retry 1 of 3" is followed by "2 more after
+		// it", never by "3 of 3 left".
+		retry := retryText(in.attempt, of.Retry.Count)
 		rev := e.base(in, EvStepRetrying)
-		rev.Reason = fmt.Sprintf("retry %d of %d", in.attempt, of.Retry.Count)
+		rev.Reason = retry
 		rev.After = of.Retry.Delay.Duration
 		e.emit(rev)
 		if of.Retry.Ask {
 			in.state = StateNeedsOperator
-			in.askFor = AskRetry
-			q := e.base(in, EvOperatorRequest)
-			q.Ask = AskRetry
-			q.Reason = reason
-			q.Text = fmt.Sprintf("Attempt %d failed. Resolve the cause, then retry (%d of %d left).", in.attempt, of.Retry.Count-in.attempt+1, of.Retry.Count)
-			e.emit(q)
+			e.askOperator(in, AskRetry, reason, fmt.Sprintf("Attempt %d failed. Resolve the cause, then allow %s.", in.attempt, retry), timedOut)
 			return
 		}
 		in.timerID = e.id()
@@ -968,14 +1134,25 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 		}
 		e.end(status, reason)
 	default:
-		in.askFor = AskDecide
-		q := e.base(in, EvOperatorRequest)
-		q.Ask = AskDecide
-		q.Reason = reason
-		q.TimedOut = timedOut
-		q.Text = "The step failed. Retry, skip, jump to another step or abort, with a reason."
-		e.emit(q)
+		text := "The step failed. Retry, skip, jump to another step or abort, with a reason."
+		if of != nil && of.Retry != nil {
+			text = fmt.Sprintf("The step failed on attempt %d of %d: its retries are used up. Retry, skip, jump to another step or abort, with a reason.", in.attempt, of.Retry.Count+1)
+		}
+		e.askOperator(in, AskDecide, reason, text, timedOut)
 	}
+}
+
+// retryText names the retry after attempt n of a step allowed count
+// retries, and how many remain after it.
+func retryText(n, count int) string {
+	left := count - n
+	switch left {
+	case 0:
+		return fmt.Sprintf("retry %d of %d, the last", n, count)
+	case 1:
+		return fmt.Sprintf("retry %d of %d, 1 more after it", n, count)
+	}
+	return fmt.Sprintf("retry %d of %d, %d more after it", n, count, left)
 }
 
 // end ends the run's steps with a status. When the run got past preflight
@@ -1149,10 +1326,17 @@ func (e *Engine) deviate(inp Input) {
 func (e *Engine) adhocDone(inp Input) {
 	delete(e.adhoc, inp.ID)
 	ev := Event{Type: EvCallFinished, ID: inp.ID, Phase: "adhoc", Result: inp.Result, Error: inp.Error, TimedOut: inp.TimedOut}
-	if in := e.current(); in != nil {
+	in := e.current()
+	if in != nil {
 		ev.Step, ev.StepID = in.key, in.step.ID
 	}
 	e.emit(ev)
+	// An ad-hoc command is a look aside: the question the step stood at
+	// (its failure and what to do about it) is asked again, so retry, skip,
+	// jump and abort stay offered with the reason.
+	if in != nil && !e.status.Final() {
+		e.reask(in)
+	}
 }
 
 // InFlight returns the id of the call the current step waits for, 0 when
@@ -1182,7 +1366,7 @@ func (e *Engine) resume(ev *Evidence) {
 		// drillbook stopped between writing the run's description and
 		// handling its start: nothing has run, so the run starts now.
 		e.started = true
-		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title, Notes: strings.TrimSpace(e.rb.Description)})
 		e.enter(0)
 		return
 	}
@@ -1253,21 +1437,10 @@ func (e *Engine) resume(ev *Evidence) {
 		in.confirmed = false
 		e.proceed(in)
 	case StateNeedsOperator, StateFailed:
-		if in.askFor == "" {
-			break // a retry waits out its delay: the timer set above goes on
-		}
-		q := e.base(in, EvOperatorRequest)
-		q.Ask = in.askFor
-		switch in.askFor {
-		case AskManual:
-			q.Text = in.step.Manual
-		case AskReconcile:
-			q.Reason = e.evidenceText(in, "")
-			q.Text = reconcileQuestion
-		default:
-			q.Text = "The step is waiting for a decision: retry, skip, jump or abort, with a reason."
-		}
-		e.emit(q)
+		// The question is asked again as it was, with the failure (or the
+		// evidence) it is about; a retry that waits out its delay has none
+		// (the timer set above goes on).
+		e.reask(in)
 	}
 }
 
@@ -1339,6 +1512,15 @@ func (e *Engine) reconcileWithout(in *instance, why string) {
 	if v := in.step.Verify; v != nil {
 		in.reconciling = true
 		e.call(in, PhaseVerify, v.Action, v.With, in.step.Timeout.Duration)
+		return
+	}
+	if pc := in.step.Precheck; pc != nil && e.specs[pc.Action].ReadOnly {
+		// No verify to decide it: the pre-check, which changes nothing,
+		// runs again so the operator sees what it says of the state now
+		// before deciding.
+		in.reconcileWhy = why
+		in.reconciling = true
+		e.call(in, PhasePrecheck, pc.Action, pc.With, in.step.Timeout.Duration)
 		return
 	}
 	e.askReconcile(in, e.evidenceText(in, why))
@@ -1419,12 +1601,7 @@ func (e *Engine) evidenceText(in *instance, why string) string {
 
 func (e *Engine) askReconcile(in *instance, reason string) {
 	in.state = StateNeedsOperator
-	in.askFor = AskReconcile
-	q := e.base(in, EvOperatorRequest)
-	q.Ask = AskReconcile
-	q.Reason = reason
-	q.Text = reconcileQuestion
-	e.emit(q)
+	e.askOperator(in, AskReconcile, reason, reconcileQuestion, false)
 }
 
 func (e *Engine) reconcile(inp Input) {
@@ -1435,6 +1612,7 @@ func (e *Engine) reconcile(inp Input) {
 	ev := e.base(in, EvReconciled)
 	ev.State = inp.Reconciled
 	ev.Reason = inp.Reason
+	ev.Ask = AskReconcile // the operator's answer
 	switch inp.Reconciled {
 	case StateSucceeded:
 		if e.outputsLost(in) {

@@ -122,8 +122,8 @@ func TestReportMarksOutputCutByACrash(t *testing.T) {
 	if err := BuildReport(jd).WriteMarkdown(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"output: 40 lines in `output/1.log`", "**output cut**: drillbook stopped without a record (a crash or a kill) while this call ran",
-		"stopped without a record (a crash or a kill)", "| Journal | 7 records, checksums verified |"} {
+	for _, want := range []string{"**output cut**: drillbook stopped without a record (a crash or a kill) while this call ran",
+		"; 40 lines were kept in `output/1.log`", "stopped without a record (drillbook was killed", "| Journal | 7 records, checksums verified |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, b.String())
 		}

@@ -14,6 +14,8 @@ type KeyMap struct {
 	Next   key.Binding
 	Prev   key.Binding
 	Start  key.Binding
+	// Purpose cycles the run's purpose in the form.
+	Purpose key.Binding
 
 	// Run view: answers to the engine.
 	Confirm   key.Binding
@@ -24,13 +26,23 @@ type KeyMap struct {
 	Adhoc     key.Binding
 	Abort     key.Binding
 	Reconcile key.Binding
+	// Note and RunNote add a note to the current step or to the run.
+	Note    key.Binding
+	RunNote key.Binding
 
 	// Run view: looking around.
+	TextUp     key.Binding // scroll the current step's text
+	TextDown   key.Binding
+	Expand     key.Binding // read the current step on the whole screen
+	Wrap       key.Binding // wrap long output and log lines
 	ScrollUp   key.Binding
 	ScrollDown key.Binding
 	Top        key.Binding
 	Follow     key.Binding
 	SwitchPane key.Binding
+
+	// Picker.
+	Target key.Binding
 
 	// Dialogs.
 	Submit key.Binding
@@ -49,11 +61,12 @@ func DefaultKeyMap() KeyMap {
 		Quit: b("q", "quit", "q", "ctrl+c"),
 		Help: b("?", "more keys", "?"),
 
-		Choose: b("enter", "choose", "enter"),
-		Back:   b("esc", "back", "esc"),
-		Next:   b("tab/↓", "next field", "tab", "down"),
-		Prev:   b("shift+tab/↑", "previous field", "shift+tab", "up"),
-		Start:  b("ctrl+s", "start the run", "ctrl+s"),
+		Choose:  b("enter", "choose", "enter"),
+		Back:    b("esc", "back", "esc"),
+		Next:    b("tab/↓", "next field", "tab", "down"),
+		Prev:    b("shift+tab/↑", "previous field", "shift+tab", "up"),
+		Start:   b("ctrl+s", "start the run", "ctrl+s"),
+		Purpose: b("ctrl+p", "change the purpose", "ctrl+p"),
 
 		Confirm:   b("c", "confirm destructive step", "c"),
 		Done:      b("d", "mark manual step done", "d"),
@@ -63,12 +76,20 @@ func DefaultKeyMap() KeyMap {
 		Adhoc:     b("x", "ad-hoc command", "x"),
 		Abort:     b("a", "abort run", "a"),
 		Reconcile: b("o", "say what happened", "o"),
+		Note:      b("n", "note on this step", "n"),
+		RunNote:   b("N", "note on the run", "N"),
 
+		TextUp:     b("↑/k", "step text up", "up", "k"),
+		TextDown:   b("↓/j", "read on", "down", "j"),
+		Expand:     b("f", "full screen", "f"),
+		Wrap:       b("w", "wrap lines", "w"),
 		ScrollUp:   b("pgup", "scroll up", "pgup", "shift+up"),
 		ScrollDown: b("pgdn", "scroll down", "pgdown", "shift+down"),
 		Top:        b("home", "oldest kept line", "home"),
 		Follow:     b("end", "follow the tail", "end"),
 		SwitchPane: b("tab", "scroll output/log", "tab"),
+
+		Target: b("t", "switch target", "t"),
 
 		Submit: b("enter", "submit", "enter"),
 		Cancel: b("esc", "cancel", "esc"),

@@ -217,12 +217,12 @@ steps:
 		t.Fatalf("resume: exit %d\n%s", code, text)
 	}
 	rep, _ := runDrillbook(t, state, "report", "last")
-	for _, want := range []string{"**output cut**: drillbook stopped without a record (a crash or a kill) while this call ran", "stopped without a record (a crash or a kill)"} {
+	for _, want := range []string{"**output cut**: drillbook stopped without a record (a crash or a kill) while this call ran", "stopped without a record (drillbook was killed"} {
 		if !strings.Contains(rep, want) {
 			t.Errorf("the report lacks %q:\n%s", want, rep)
 		}
 	}
-	if !regexp.MustCompile("output: [6-9] lines in `output/1.log`").MatchString(rep) {
+	if !regexp.MustCompile("; [6-9] lines were kept in `output/1.log`").MatchString(rep) {
 		t.Errorf("the report does not count the cut call's lines (its note and five lines):\n%s", rep)
 	}
 }
@@ -247,7 +247,7 @@ func TestRunsAndReportSayWhenAJournalFailsItsCheck(t *testing.T) {
 	os.WriteFile(journals[0], bytes.Join(lines, nil), 0o600)
 
 	text, code := runDrillbook(t, state, "runs")
-	if code != 0 || !regexp.MustCompile(`echo-[0-9a-f]{6} +- +damaged +- +- +- +.*journal.jsonl:5: the record fails its checksum`).MatchString(text) {
+	if code != 0 || !regexp.MustCompile(`echo-[0-9a-f]{6} +- +- +damaged +- +- +- +.*journal.jsonl:5: the record fails its checksum`).MatchString(text) {
 		t.Fatalf("runs: exit %d\n%s", code, text)
 	}
 	for _, cmd := range [][]string{{"report", "last"}, {"resume", "last", "--plain"}} {
