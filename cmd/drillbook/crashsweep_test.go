@@ -100,11 +100,14 @@ type sweepRunbook struct {
 	id     string
 	rabbit bool // needs the real RabbitMQ node: one point in go test
 	inTest bool // a RabbitMQ runbook go test sweeps (at one point)
+	// answers are the flags its real steps need: --yes answers only the
+	// steps that act on the simulation.
+	answers []string
 }
 
 func sweepRunbooks() []sweepRunbook {
 	return []sweepRunbook{
-		{id: "demo-shell"},
+		{id: "demo-shell", answers: []string{"--confirm", "wipe=demo", "--confirm", "tell=done"}},
 		{id: "was-sib-backup"},
 		{id: "was-sib-restore-me"},
 		{id: "was-sib-ha-failover-drill"},
@@ -271,7 +274,7 @@ func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn, agai
 	if torn {
 		env = append(env, envCrashTorn+"=1")
 	}
-	out, code, killed := drillbookIn(t, state, env, "run", rb.id, "--plain", "--yes")
+	out, code, killed := drillbookIn(t, state, env, append([]string{"run", rb.id, "--plain", "--yes"}, rb.answers...)...)
 	c.points++
 	switch {
 	case killed:
@@ -291,7 +294,7 @@ func crashAndResume(t *testing.T, rb sweepRunbook, tpl string, k int, torn, agai
 		// Like an operator who checked what each call did, the sweep gives
 		// its answers up front; plain mode uses one only when the resume
 		// asks, and says so ("given with --outcome"), which is counted.
-		args := []string{"resume", "last", "--plain", "--yes"}
+		args := append([]string{"resume", "last", "--plain", "--yes"}, rb.answers...)
 		for key, answer := range answersFromNotes(t, state, notes) {
 			args = append(args, "--outcome", key+"="+answer)
 		}
@@ -434,7 +437,7 @@ func TestCrashSweep(t *testing.T) {
 				rabbitTemplate(t, tpl, rb.id)
 			}
 			state := freshState(t, tpl)
-			out, code, _ := drillbookIn(t, state, nil, "run", rb.id, "--plain", "--yes")
+			out, code, _ := drillbookIn(t, state, nil, append([]string{"run", rb.id, "--plain", "--yes"}, rb.answers...)...)
 			if code != exitOK {
 				t.Fatalf("the uninterrupted run exited %d:\n%s", code, out)
 			}
