@@ -5,7 +5,7 @@ BIN := bin/drillbook
 FUZZTIME ?= 5s
 TESTFLAGS ?=
 
-.PHONY: build run test deps vet fuzz-smoke fuzz bench clean
+.PHONY: build run test deps vet fuzz-smoke fuzz bench crash clean
 
 build:
 	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
@@ -28,11 +28,19 @@ test: deps vet
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzJournalBitFlips$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReportRenders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(or $(FUZZ),2m)
+
+# Kill every shipped runbook on the training target with SIGKILL at every
+# journal point, resume it, and compare with an uninterrupted run (make test
+# kills each at a few points). Hours with the RabbitMQ runbooks, which need a
+# real node; CRASH_RUNBOOK=ID sweeps one runbook.
+crash: deps
+	DRILLBOOK_CRASH_SWEEP=all DRILLBOOK_CRASH_RUNBOOK=$(CRASH_RUNBOOK) $(GO) test -run '^TestCrashSweep$$' -v -timeout 600m ./cmd/drillbook
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...

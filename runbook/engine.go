@@ -1,6 +1,7 @@
 package runbook
 
 import (
+	"bytes"
 	"fmt"
 	"maps"
 	"strconv"
@@ -49,6 +50,9 @@ type Engine struct {
 	out        map[string]map[string]string // step id -> vars from its result
 	nextID     int
 	adhoc      map[int]bool // ad-hoc calls in flight
+	// started is set once the run has started (InStart, or InResume of a
+	// run that stopped before its start was handled).
+	started bool
 
 	now time.Time
 	evs []Event
@@ -93,6 +97,9 @@ type instance struct {
 
 	callID      int
 	callPhase   Phase
+	callAt      time.Time // when the call in flight was asked for
+	lastPoll    string    // the last answer of a polled wait
+	watchLine   string    // the line that ended the watch
 	timerID     int
 	timerWhy    string // "retry", "poll"
 	timerAfter  time.Duration
@@ -103,8 +110,16 @@ type instance struct {
 	askReason   string // why the operator is asked (the failure), kept to ask again
 	askText     string // what the request says, kept to ask again
 	askTimedOut bool
-	reconciling bool
-	failTimeout bool
+	reconciling bool // a verify or pre-check runs to decide an action in flight at resume
+	// byWatch is set when a resume left the action's fate to its log
+	// watch, re-armed at the position the journal holds.
+	byWatch  bool
+	evidence *Evidence // what the journal held at resume, for the question
+	// reconcileWhy is the evidence that failed, kept while a pre-check
+	// runs before the question.
+	reconcileWhy string
+	varsKept     bool // the attempt's results (Vars) were recorded
+	failTimeout  bool
 }
 
 // NewEngine prepares a run of rb with resolved parameter values. specs are
@@ -237,9 +252,10 @@ func (e *Engine) Handle(in Input) []Event {
 	}
 	switch in.Type {
 	case InStart:
-		if len(e.inst) > 0 && e.inst[0].state != StatePending {
+		if e.started {
 			return nil
 		}
+		e.started = true
 		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title, Notes: strings.TrimSpace(e.rb.Description)})
 		e.enter(0)
 	case InCallDone:
@@ -257,7 +273,7 @@ func (e *Engine) Handle(in Input) []Event {
 	case InDeviate:
 		e.deviate(in)
 	case InResume:
-		e.resume()
+		e.resume(in.Evidence)
 	case InReconcile:
 		e.reconcile(in)
 	case InNote:
@@ -703,6 +719,7 @@ func (e *Engine) call(in *instance, phase Phase, op string, with map[string]Valu
 	}
 	in.callID = e.id()
 	in.callPhase = phase
+	in.callAt = e.now
 	in.state = StateRunning
 	ev := e.base(in, EvCallStart)
 	ev.ID = in.callID
@@ -774,11 +791,15 @@ func (e *Engine) callDone(inp Input) {
 	case PhasePrecheck:
 		if in.reconciling {
 			in.reconciling = false
-			now := "its pre-check says now: " + summaryOf(inp.Result)
+			now := "Its pre-check says now: " + summaryOf(inp.Result)
 			if failed {
-				now = "its pre-check fails now: " + inp.Error
+				now = "Its pre-check fails now: " + inp.Error
 			}
-			e.askReconcile(in, "drillbook stopped while this step's action was running; "+now+"; say whether it succeeded")
+			why := now
+			if in.reconcileWhy != "" {
+				why = in.reconcileWhy + ". " + now
+			}
+			e.askReconcile(in, e.evidenceText(in, why))
 			return
 		}
 		if failed {
@@ -813,8 +834,17 @@ func (e *Engine) callDone(inp Input) {
 	case PhaseVerify:
 		if failed {
 			if in.reconciling {
+				// The verify is the evidence: the step's outcome is not
+				// there, so the step failed, as it would have without the
+				// stop; on_failure applies (a rerun of a destructive step
+				// asks for a new confirmation).
 				in.reconciling = false
-				e.askReconcile(in, "verify failed after resume: "+inp.Error)
+				in.evidence = nil
+				rev := e.base(in, EvReconciled)
+				rev.State = StateFailed
+				rev.Reason = "verify failed after resume: " + inp.Error
+				e.emit(rev)
+				e.fail(in, "verify failed after resume: "+inp.Error, inp.TimedOut)
 				return
 			}
 			e.fail(in, "verify failed: "+inp.Error, inp.TimedOut)
@@ -822,7 +852,12 @@ func (e *Engine) callDone(inp Input) {
 		}
 		in.verifyDone = true
 		if in.reconciling {
+			in.evidence = nil
 			in.reconciling = false
+			if e.outputsLost(in) {
+				e.rerunForOutputs(in, "verify passed after resume")
+				return
+			}
 			in.actionDone = true
 			rev := e.base(in, EvReconciled)
 			rev.State = StateSucceeded
@@ -851,10 +886,15 @@ func (e *Engine) keepVars(in *instance, r *Result) {
 	if r == nil || len(r.Vars) == 0 {
 		return
 	}
+	in.varsKept = true
 	e.out[in.step.ID] = maps.Clone(r.Vars)
 }
 
 func (e *Engine) pollDone(in *instance, inp Input) {
+	in.lastPoll = summaryOf(inp.Result)
+	if inp.Error != "" {
+		in.lastPoll = inp.Error
+	}
 	if inp.Error == "" {
 		in.pollDone = true
 		e.keepVars(in, inp.Result)
@@ -902,10 +942,17 @@ func (e *Engine) watchArmed(inp Input) {
 	if inp.Error != "" {
 		in.watchID = -1 // armed and failed: nothing to cancel
 		in.watchDone = true
+		if in.byWatch {
+			// Re-armed at resume to decide the action, and it cannot read
+			// the log: no evidence from it.
+			in.byWatch = false
+			e.reconcileWithout(in, "The log watch could not go on: "+inp.Error)
+			return
+		}
 		e.fail(in, "log watch: "+inp.Error, false)
 		return
 	}
-	if in.callID == 0 && !e.awaitingOperator(in) {
+	if in.callID == 0 && !in.byWatch && !e.awaitingOperator(in) {
 		e.proceed(in)
 	}
 }
@@ -930,6 +977,9 @@ func (e *Engine) watchEnded(inp Input) {
 		ev.Line = inp.Outcome.Line
 		ev.Positions = inp.Outcome.Positions
 		in.watchPos = inp.Outcome.Positions
+		if inp.Outcome.Line != nil {
+			in.watchLine = firstLine(inp.Outcome.Line.Text)
+		}
 	}
 	e.emit(ev)
 	switch {
@@ -948,7 +998,17 @@ func (e *Engine) watchEnded(inp Input) {
 			}
 			maps.Copy(vars, inp.Outcome.Line.Vars)
 			e.out[in.step.ID] = vars
+			in.varsKept = true
 		}
+	}
+	if in.byWatch {
+		in.byWatch = false
+		if inp.Error != "" {
+			e.reconcileWithout(in, "The log watch could not go on: "+inp.Error)
+			return
+		}
+		e.decideByWatch(in, "after resume, from where it stood when drillbook stopped")
+		return
 	}
 	if in.callID != 0 || e.awaitingOperator(in) {
 		return // the action still runs, or the operator decides first
@@ -1279,15 +1339,36 @@ func (e *Engine) adhocDone(inp Input) {
 	}
 }
 
+// InFlight returns the id of the call the current step waits for, 0 when
+// none: on resume the session looks up what the journal holds about it.
+func (e *Engine) InFlight() int {
+	if in := e.current(); in != nil && !e.status.Final() {
+		return in.callID
+	}
+	return 0
+}
+
 // resume reconciles the current step after drillbook stopped and was
-// started again. Checks in flight run again; an action in flight is decided
-// by its verify or by the operator, never silently run again; a watch picks
-// up where it stood; requests to the operator are asked again.
-func (e *Engine) resume() {
+// started again. A run that stopped before its start was handled starts.
+// Checks and polls in flight run again (they change nothing); an action in
+// flight is decided by the evidence the journal holds (its call never
+// started; its log watch's success or failure line, before the stop or
+// found after it from the watch's journaled position; its verify), and only
+// without any is the operator asked, shown what the journal holds; it is
+// never silently run again. Requests to the operator are asked again.
+func (e *Engine) resume(ev *Evidence) {
 	in := e.current()
 	e.emit(Event{Type: EvRunResumed})
 	for id := range e.adhoc {
 		delete(e.adhoc, id)
+	}
+	if !e.started {
+		// drillbook stopped between writing the run's description and
+		// handling its start: nothing has run, so the run starts now.
+		e.started = true
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title, Notes: strings.TrimSpace(e.rb.Description)})
+		e.enter(0)
+		return
 	}
 	if in == nil {
 		return
@@ -1300,15 +1381,17 @@ func (e *Engine) resume() {
 	if rearm {
 		in.watchID = 0
 	}
+	rearmed := false
 	if in.watchID > 0 && in.watchPos != nil && !in.watchDone {
-		ev := e.base(in, EvWatchArm)
-		ev.ID = in.watchID
+		wev := e.base(in, EvWatchArm)
+		wev.ID = in.watchID
 		spec, err := e.watchSpec(in)
 		if err == nil {
-			ev.Watch = &spec
-			ev.Positions = in.watchPos
+			wev.Watch = &spec
+			wev.Positions = in.watchPos
 			in.watchArmed = false
-			e.emit(ev)
+			rearmed = true
+			e.emit(wev)
 		}
 	}
 	if in.timerID != 0 {
@@ -1323,34 +1406,27 @@ func (e *Engine) resume() {
 	}
 	if in.callID != 0 {
 		phase := in.callPhase
+		started := ev == nil || ev.Call != in.callID || ev.Started
 		in.callID = 0
 		switch {
+		case !started:
+			// Its call.start never reached the journal, and the runner
+			// carries out an effect only once its event is on disk: the
+			// call never ran, so it runs now (a destructive one was
+			// confirmed in the journal before it was asked for).
+			e.callAgain(in, phase)
+		case phase == PhaseAction && in.step.Action != "" && e.specs[in.step.Action].ReadOnly:
+			// A read-only action changes nothing: it runs again, and its
+			// answer (and results) are the step's.
+			e.callAgain(in, phase)
 		case phase == PhaseAction && in.step.Action != "":
-			if in.step.Verify != nil {
-				in.reconciling = true
-				e.call(in, PhaseVerify, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
-				return
-			}
-			if pc := in.step.Precheck; pc != nil && e.specs[pc.Action].ReadOnly {
-				// No verify to decide it: the pre-check, which changes
-				// nothing, runs again so the operator sees what it says of
-				// the state now before deciding.
-				in.reconciling = true
-				e.call(in, PhasePrecheck, pc.Action, pc.With, in.step.Timeout.Duration)
-				return
-			}
-			e.askReconcile(in, "drillbook stopped while this step's action was running; say whether it succeeded")
-			return
-		case phase == PhaseAction:
-			e.call(in, PhaseAction, in.step.Wait.Action, in.step.Wait.With, in.step.Wait.Timeout.Duration)
-			return
-		case phase == PhasePrecheck:
-			e.call(in, phase, in.step.Precheck.Action, in.step.Precheck.With, in.step.Timeout.Duration)
-			return
-		case phase == PhaseVerify:
-			e.call(in, phase, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
-			return
+			in.evidence = ev
+			e.reconcileAction(in, rearmed)
+		default:
+			// A precheck, verify or poll only reads: it runs again.
+			e.callAgain(in, phase)
 		}
+		return
 	}
 	if rearm {
 		e.proceed(in)
@@ -1361,16 +1437,171 @@ func (e *Engine) resume() {
 		in.confirmed = false
 		e.proceed(in)
 	case StateNeedsOperator, StateFailed:
-		// The question is asked again as it was, with the failure it is
-		// about; a retry that waits out its delay has none (the timer set
-		// above goes on).
+		// The question is asked again as it was, with the failure (or the
+		// evidence) it is about; a retry that waits out its delay has none
+		// (the timer set above goes on).
 		e.reask(in)
 	}
 }
 
+// callAgain asks again for the call of the given phase of the instance.
+func (e *Engine) callAgain(in *instance, phase Phase) {
+	st := in.step
+	switch {
+	case phase == PhasePrecheck:
+		e.call(in, phase, st.Precheck.Action, st.Precheck.With, st.Timeout.Duration)
+	case phase == PhaseVerify:
+		e.call(in, phase, st.Verify.Action, st.Verify.With, st.Timeout.Duration)
+	case st.Action != "":
+		e.call(in, PhaseAction, st.Action, st.With, st.Timeout.Duration)
+	default:
+		e.call(in, PhaseAction, st.Wait.Action, st.Wait.With, st.Wait.Timeout.Duration)
+		in.state = StateWaiting
+	}
+}
+
+// reconcileAction decides an action that was in flight when drillbook
+// stopped, from the first evidence the journal holds: the log watch's end
+// (journaled before the stop, or awaited now from where the watch stood),
+// then the verify; without either the operator is asked.
+func (e *Engine) reconcileAction(in *instance, rearmed bool) {
+	st := in.step
+	logWait := st.Wait != nil && st.Wait.Action == ""
+	switch {
+	case logWait && in.watchDone && in.watchID > 0:
+		e.decideByWatch(in, "before drillbook stopped")
+	case logWait && rearmed:
+		// The watch reads on from its journaled position, so a line the
+		// engine wrote while drillbook was down is found; its end decides.
+		in.byWatch = true
+		in.state = StateWaiting
+	default:
+		e.reconcileWithout(in, "")
+	}
+}
+
+// decideByWatch decides the action in flight from how its log watch ended:
+// the success line means the action did what it is for; a failure line or
+// no success line within the watch's timeout fails the step as it would
+// have failed without the stop.
+func (e *Engine) decideByWatch(in *instance, when string) {
+	rev := e.base(in, EvReconciled)
+	in.evidence = nil
+	if in.watchFailed == "" {
+		if e.outputsLost(in) {
+			e.rerunForOutputs(in, "the log showed the success line "+when)
+			return
+		}
+		in.actionDone = true
+		in.state = StateRunning
+		rev.State = StateSucceeded
+		rev.Reason = "the log showed the success line " + when + ": " + in.watchLine
+		e.emit(rev)
+		e.proceed(in)
+		return
+	}
+	rev.State = StateFailed
+	rev.Reason = in.watchFailed + " (" + when + ")"
+	e.emit(rev)
+	e.fail(in, in.watchFailed, in.watchTimeout)
+}
+
+// reconcileWithout decides the action in flight by its verify, or asks the
+// operator when the step has none; why says what evidence failed.
+func (e *Engine) reconcileWithout(in *instance, why string) {
+	if v := in.step.Verify; v != nil {
+		in.reconciling = true
+		e.call(in, PhaseVerify, v.Action, v.With, in.step.Timeout.Duration)
+		return
+	}
+	if pc := in.step.Precheck; pc != nil && e.specs[pc.Action].ReadOnly {
+		// No verify to decide it: the pre-check, which changes nothing,
+		// runs again so the operator sees what it says of the state now
+		// before deciding.
+		in.reconcileWhy = why
+		in.reconciling = true
+		e.call(in, PhasePrecheck, pc.Action, pc.With, in.step.Timeout.Duration)
+		return
+	}
+	e.askReconcile(in, e.evidenceText(in, why))
+}
+
+// outputsLost reports whether later steps use this step's results
+// ({{ .out.ID.NAME }}) and the current attempt has none recorded: a step
+// decided after a resume without its result cannot give them.
+func (e *Engine) outputsLost(in *instance) bool {
+	if in.varsKept {
+		return false
+	}
+	id := in.step.ID
+	return bytes.Contains(e.rb.Raw, []byte(".out."+id+".")) || bytes.Contains(e.rb.Raw, []byte(`.out "`+id+`"`))
+}
+
+// rerunForOutputs runs a step again whose action was found done after a
+// resume but whose results, used by later steps, were never recorded; a
+// destructive step asks for a new confirmation first.
+func (e *Engine) rerunForOutputs(in *instance, found string) {
+	rev := e.base(in, EvReconciled)
+	rev.State = "rerun"
+	rev.Reason = found + ", but later steps use its results ({{ .out." + in.step.ID + ".… }}), which were never recorded: it runs again"
+	e.emit(rev)
+	e.start(in, true)
+}
+
+// reconcileQuestion is the question of a reconcile request.
+const reconcileQuestion = "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?"
+
+// evidenceText says why the operator is asked about an action that was in
+// flight when drillbook stopped, and what the journal holds about it.
+func (e *Engine) evidenceText(in *instance, why string) string {
+	var b strings.Builder
+	b.WriteString("drillbook stopped while this step's action was running, and nothing in the journal decides how it ended: say whether it succeeded.")
+	if why != "" {
+		b.WriteString(" " + why + ".")
+	}
+	st := in.step
+	b.WriteString(" The journal holds: ")
+	var parts []string
+	if args, err := e.args(st.Action, st.With, in); err == nil {
+		call := st.Action + " " + args.Display(e.specs[st.Action])
+		if !in.callAt.IsZero() {
+			call += " asked for at " + in.callAt.UTC().Format("15:04:05") + " UTC"
+		}
+		parts = append(parts, call)
+	}
+	if ev := in.evidence; ev != nil {
+		switch {
+		case ev.Lines == 0:
+			parts = append(parts, "no output line")
+		default:
+			lines := fmt.Sprintf("%d output lines", ev.Lines)
+			if ev.Lines == 1 {
+				lines = "1 output line"
+			}
+			parts = append(parts, lines+", the last: "+firstLine(ev.Tail[len(ev.Tail)-1].Text))
+		}
+	}
+	if st.Wait != nil && st.Wait.Action == "" {
+		switch {
+		case in.watchDone && in.watchFailed != "":
+			parts = append(parts, "the log watch: "+in.watchFailed)
+		case len(in.watchPos) > 0:
+			parts = append(parts, fmt.Sprintf("the log watch stood at byte %d of %s, no success or failure line", in.watchPos[0].Offset, in.watchPos[0].Path))
+		}
+	}
+	if in.lastPoll != "" {
+		parts = append(parts, "the last poll answered: "+firstLine(in.lastPoll))
+	}
+	b.WriteString(strings.Join(parts, "; "))
+	if e.outputsLost(in) {
+		b.WriteString(". Later steps use its results, which were never recorded: it runs again unless it failed")
+	}
+	return b.String()
+}
+
 func (e *Engine) askReconcile(in *instance, reason string) {
 	in.state = StateNeedsOperator
-	e.askOperator(in, AskReconcile, reason, "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?", false)
+	e.askOperator(in, AskReconcile, reason, reconcileQuestion, false)
 }
 
 func (e *Engine) reconcile(inp Input) {
@@ -1381,8 +1612,14 @@ func (e *Engine) reconcile(inp Input) {
 	ev := e.base(in, EvReconciled)
 	ev.State = inp.Reconciled
 	ev.Reason = inp.Reason
+	ev.Ask = AskReconcile // the operator's answer
 	switch inp.Reconciled {
 	case StateSucceeded:
+		if e.outputsLost(in) {
+			in.askFor = ""
+			e.rerunForOutputs(in, "the operator says it succeeded")
+			return
+		}
 		e.emit(ev)
 		in.askFor = ""
 		in.actionDone = true

@@ -26,6 +26,7 @@ func testSpecs() []OpSpec {
 		{Name: "test.check", ReadOnly: true, Args: []ArgSpec{{Name: "what", Kind: ArgString}}},
 		{Name: "test.wipe", Destructive: true, Args: []ArgSpec{{Name: "target", Kind: ArgString, Required: true}}},
 		{Name: "test.find", Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
+		{Name: "test.look", ReadOnly: true, Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
 	}
 }
 
@@ -35,9 +36,9 @@ func testSpecs() []OpSpec {
 //
 // Script lines:
 //
-//	start | resume
+//	start | resume [unstarted | output N TEXT...]
 //	done ID [fail MSG...] [timeout] [var K=V]
-//	armed ID | watch ID success|failure|timeout [TEXT...]
+//	armed ID [fail MSG...] | watch ID success|failure|timeout [TEXT...]
 //	timer ID
 //	confirm STEP TOKEN | ack STEP | reconcile STEP succeeded|failed|rerun
 //	deviate KIND STEP-OR-TARGET REASON...   (REASON "-" means none)
@@ -138,7 +139,21 @@ func playScript(t *testing.T, yml []byte, script string) played {
 		case "start":
 			in.Type = InStart
 		case "resume":
+			// As the session does: what the journal holds about the call
+			// in flight. "resume unstarted" is a call whose call.start
+			// never reached the journal; "resume output N TEXT..." one that
+			// printed N lines, the last TEXT.
 			in.Type = InResume
+			if id := eng.InFlight(); id != 0 {
+				in.Evidence = &Evidence{Call: id, Started: true}
+				switch {
+				case len(f) > 1 && f[1] == "unstarted":
+					in.Evidence.Started = false
+				case len(f) > 3 && f[1] == "output":
+					in.Evidence.Lines = atoi(t, f[2])
+					in.Evidence.Tail = []OutputLine{{Stream: Stdout, Text: strings.Join(f[3:], " ")}}
+				}
+			}
 		case "done":
 			in.Type, in.ID = InCallDone, atoi(t, f[1])
 			in.Result = &Result{ExitCode: 0, Summary: "ok"}
@@ -159,6 +174,9 @@ func playScript(t *testing.T, yml []byte, script string) played {
 		case "armed":
 			in.Type, in.ID = InWatchArmed, atoi(t, f[1])
 			in.Positions = []LogPosition{{Path: "/logs/SystemOut.log", Inode: 7, Offset: 100}}
+			if len(f) > 3 && f[2] == "fail" {
+				in.Positions, in.Error = nil, strings.Join(f[3:], " ")
+			}
 		case "watch":
 			in.Type, in.ID = InWatchDone, atoi(t, f[1])
 			text := strings.Join(f[3:], " ")

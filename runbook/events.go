@@ -120,6 +120,26 @@ type Input struct {
 	Argv      []string  `json:"argv,omitempty"`
 	// Reconciled is the operator's account of an in-flight step.
 	Reconciled StepState `json:"reconciled,omitempty"`
+	// Evidence is what the journal held, at a resume, about the call in
+	// flight.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is what a journal holds about the call that was in flight when
+// drillbook stopped. The session reads it before a resume and gives it with
+// InResume, so that the engine decides the call from it or shows it to the
+// operator; journaled with the input, it replays the same way.
+type Evidence struct {
+	// Call is the call's id.
+	Call int `json:"call"`
+	// Started says the journal holds the call's call.start event. Without
+	// it the call never ran: the runner carries out an effect only once
+	// its event is on disk.
+	Started bool `json:"started,omitempty"`
+	// Lines is how many output lines of the call the journal holds, Tail
+	// the last few of them.
+	Lines int          `json:"lines,omitempty"`
+	Tail  []OutputLine `json:"tail,omitempty"`
 }
 
 // EventType names an event the engine emits. Some events are effects: the

@@ -35,7 +35,7 @@ func TestJournalToleratesTornLastLineAndAppendsAfterIt(t *testing.T) {
 	if !jd.Torn || len(jd.Records) != 3 || jd.Meta.RunID != "r1" {
 		t.Fatalf("torn=%v records=%d meta=%q", jd.Torn, len(jd.Records), jd.Meta.RunID)
 	}
-	j2, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), nil)
+	j2, err := AppendJournal(dir, jd, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

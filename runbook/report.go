@@ -68,6 +68,8 @@ type Report struct {
 	// StepsEnded is how the run's steps ended when its finally steps began
 	// (nil when none ran): the finally steps' states are in Steps.
 	StepsEnded *ReportNote `json:"steps_ended,omitempty"`
+	// Journal says how far the journal could be checked (JournalData.Check).
+	Journal string `json:"journal"`
 }
 
 // ReportStep is one step instance in a report.
@@ -145,9 +147,16 @@ type ReportCall struct {
 	TimedOut bool      `json:"timed_out,omitempty"`
 	// Interrupted says drillbook stopped while the call ran; Outcome then
 	// says what became of it.
-	Interrupted bool     `json:"interrupted,omitempty"`
-	Outcome     string   `json:"outcome,omitempty"`
-	Evidence    []string `json:"evidence,omitempty"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Output is the call's output file, relative to the run directory, and
+	// OutputLines how many lines the journal recorded there.
+	Output      string `json:"output,omitempty"`
+	OutputLines int    `json:"output_lines,omitempty"`
+	// Cut says why the call's output ends early: drillbook stopped without
+	// a record (a crash) while it ran.
+	Cut      string   `json:"cut,omitempty"`
+	Outcome  string   `json:"outcome,omitempty"`
+	Evidence []string `json:"evidence,omitempty"`
 	// Simulated says the call acted on a simulated estate only.
 	Simulated bool `json:"simulated,omitempty"`
 }
@@ -210,6 +219,7 @@ func BuildReport(jd *JournalData) *Report {
 	} else {
 		rep.Drillbook = BuildInfo{Version: m.Version}
 	}
+	rep.Journal = jd.Check()
 	b := reportBuilder{rep: rep, idx: map[string]int{}, callAt: map[int]callRef{}}
 	evs := jd.Events()
 	for i := range evs {
@@ -221,6 +231,10 @@ func BuildReport(jd *JournalData) *Report {
 	b.finish()
 	return rep
 }
+
+// cutByCrash is ReportCall.Cut of a call that was running when drillbook
+// stopped without a record.
+var cutByCrash = fmt.Sprintf("drillbook stopped without a record (a crash or a kill) while this call ran: what it printed in the last %s before the stop may be missing", DefaultSyncEvery)
 
 type callRef struct {
 	key string
@@ -338,6 +352,12 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		s.Calls = append(s.Calls, c)
 		b.callAt[ev.ID] = callRef{ev.Step, len(s.Calls) - 1}
 		b.running[ev.ID] = true
+	case EvCallOutput:
+		if at, ok := b.callAt[ev.ID]; ok {
+			c := &b.step(at.key).Calls[at.i]
+			c.Output = ev.File
+			c.OutputLines += ev.Lines
+		}
 	case EvCallFinished:
 		delete(b.running, ev.ID)
 		at, ok := b.callAt[ev.ID]
@@ -398,7 +418,9 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		rep.Deviations = append(rep.Deviations, d)
 	case EvReconciled:
 		by := "operator"
-		if ev.Reason == "verify passed after resume" {
+		if ev.Ask != AskReconcile && (strings.Contains(ev.Reason, "after resume") || strings.Contains(ev.Reason, "before drillbook stopped")) {
+			// Decided by the journal's evidence (a verify, a log line),
+			// not by the operator, who answers a reconcile request.
 			by = "drillbook"
 		}
 		rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: DevReconcile, By: by,
@@ -432,6 +454,7 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 				if at, ok := b.callAt[id]; ok {
 					c := &b.step(at.key).Calls[at.i]
 					c.Interrupted = true
+					c.Cut = cutByCrash
 					c.Outcome = interruptedOutcome(evs, i-1, at.key, c.Phase)
 					rep.Deviations = append(rep.Deviations, ReportDeviation{Time: before, Step: at.key, Deviation: DevInterrupted, By: "drillbook",
 						Reason: fmt.Sprintf("drillbook ended without a record while the %s `%s` was running", c.Phase, c.Command), Outcome: c.Outcome})
@@ -864,6 +887,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| Ended | %s UTC |\n", r.Ended.Format("2006-01-02 15:04:05"))
 	}
 	p("| Total time | %s |\n", fmtDur(r.Total))
+	if r.Journal != "" {
+		p("| Journal | %s |\n", mdEscape(r.Journal))
+	}
 	if r.Simulated {
 		p("| Steps that touched real systems | %s |\n", r.RealStepsText())
 	}
@@ -997,6 +1023,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			for _, e := range c.Evidence {
 				p("  - evidence: %s\n", mdCode(e))
+			}
+			if c.Cut != "" {
+				kept := "no line was kept"
+				if c.OutputLines > 0 {
+					kept = fmt.Sprintf("%d lines were kept in `%s`", c.OutputLines, c.Output)
+				}
+				p("  - **output cut**: %s; %s\n", c.Cut, kept)
 			}
 		}
 		for _, l := range s.LogMatches {

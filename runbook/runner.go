@@ -71,7 +71,16 @@ type RunnerConfig struct {
 	Now func() time.Time
 	// FlushEvery is the output batching interval; zero means 33ms.
 	FlushEvery time.Duration
+	// SyncEvery bounds how long a running step's output may wait in memory
+	// before it is synced to disk, so a crash loses at most that much of
+	// it; zero means DefaultSyncEvery, a negative value never syncs between
+	// inputs (benchmarks compare).
+	SyncEvery time.Duration
 }
+
+// DefaultSyncEvery is how often the runner syncs the output of running
+// steps at the least.
+const DefaultSyncEvery = 250 * time.Millisecond
 
 // Runner carries out an engine's effects: it runs calls through adapters,
 // arms log watches, sets timers, and feeds what happens back to the engine,
@@ -98,6 +107,12 @@ type Runner struct {
 	wg      sync.WaitGroup
 	done    chan struct{}
 	waiting *Event
+
+	// callWG counts the calls in flight; finished holds the inputs of
+	// calls that ended and were not handled yet (WaitCalls).
+	callWG   sync.WaitGroup
+	finMu    sync.Mutex
+	finished map[int]Input
 }
 
 // NewRunner returns a runner for one run.
@@ -108,14 +123,18 @@ func NewRunner(cfg RunnerConfig) *Runner {
 	if cfg.FlushEvery == 0 {
 		cfg.FlushEvery = 33 * time.Millisecond
 	}
+	if cfg.SyncEvery == 0 {
+		cfg.SyncEvery = DefaultSyncEvery
+	}
 	return &Runner{
 		cfg: cfg, eng: cfg.Engine,
-		wake:    make(chan struct{}, 1),
-		outBuf:  map[int]*Batch{},
-		calls:   map[int]context.CancelFunc{},
-		watches: map[int]context.CancelFunc{},
-		timers:  map[int]*time.Timer{},
-		done:    make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		outBuf:   map[int]*Batch{},
+		calls:    map[int]context.CancelFunc{},
+		watches:  map[int]context.CancelFunc{},
+		timers:   map[int]*time.Timer{},
+		done:     make(chan struct{}),
+		finished: map[int]Input{},
 	}
 }
 
@@ -194,14 +213,84 @@ func (r *Runner) Run(ctx context.Context, first ...Input) (Outcome, error) {
 				return Outcome{Status: r.eng.Status()}, nil
 			}
 		}
+		if err := r.stalled(); err != nil {
+			r.abandon()
+			r.flushOutput()
+			_ = r.cfg.Journal.Sync()
+			return Outcome{Status: RunInterrupted, Reason: err.Error()}, err
+		}
 		select {
 		case <-r.wake:
 		case <-tick.C:
 			r.flushOutput()
+			if r.cfg.SyncEvery > 0 {
+				if err := r.cfg.Journal.SyncIfOlder(r.cfg.SyncEvery); err != nil {
+					r.abandon()
+					return Outcome{Status: RunInterrupted, Reason: err.Error()}, err
+				}
+			}
 		case <-ctx.Done():
 			return r.interrupt("interrupted: " + context.Cause(ctx).Error())
 		}
 	}
+}
+
+// StalledError is a run that stands still: nothing runs, nothing waits on
+// a timer or a log, and nobody is asked anything. It is a defect in
+// drillbook; the runner stops instead of waiting forever.
+type StalledError struct {
+	// Step is the current step's key; State its state.
+	Step  string
+	State StepState
+}
+
+// Error says where the run stands and what to do.
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("the run stands still at step %s (%s): nothing is running, nothing is awaited and nothing is asked, which is a defect in drillbook; the run is resumable (`drillbook resume`), and its report shows where it stood", e.Step, e.State)
+}
+
+// stalled reports a run that would wait forever: not ended, nothing queued,
+// no call, watch or timer in flight, no question open.
+func (r *Runner) stalled() error {
+	r.mu.Lock()
+	queued := len(r.queue) > 0 || r.stopped
+	r.mu.Unlock()
+	if queued || r.eng.Status().Final() || r.waiting != nil || len(r.calls)+len(r.watches)+len(r.timers) > 0 {
+		return nil
+	}
+	e := &StalledError{Step: "-"}
+	for _, s := range r.eng.Steps() {
+		if s.Current {
+			e.Step, e.State = s.Key, s.State
+		}
+	}
+	return e
+}
+
+// WaitCalls waits, up to timeout, until every call in flight has returned,
+// and gives the inputs that report them (not handled yet), by call id. The
+// crash tests call it before they kill drillbook, to model a crash that the
+// work already started outlives (a wsadmin or rabbitmqctl process, a
+// request the server carries out) and to know what that work did. It must
+// be called from the runner's goroutine (a Frontend's Update, the journal's
+// SetBeforeWrite function).
+func (r *Runner) WaitCalls(timeout time.Duration) map[int]Input {
+	done := make(chan struct{})
+	go func() {
+		r.callWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+	}
+	r.finMu.Lock()
+	defer r.finMu.Unlock()
+	out := make(map[int]Input, len(r.finished))
+	for id, in := range r.finished {
+		out[id] = in
+	}
+	return out
 }
 
 // interrupt stops what is in flight, then records the last lines it
@@ -238,15 +327,19 @@ func (r *Runner) abandon() {
 func (r *Runner) handle(in Input) ([]Input, error) {
 	r.flushOutput()
 	in.Time = r.cfg.Now()
-	if in.Type == InCallDone || in.Type == InWatchDone {
+	switch in.Type {
+	case InCallDone, InWatchDone:
 		delete(r.calls, in.ID)
 		delete(r.watches, in.ID)
 		// Its last lines were flushed above; the sync below closes its file.
 		r.cfg.Journal.CloseOutput(in.ID)
+	case InTimer:
+		delete(r.timers, in.ID) // it fired
 	}
 	if _, err := r.cfg.Journal.Append(Record{Time: in.Time, In: &in}, false); err != nil {
 		return nil, err
 	}
+
 	evs := r.eng.Handle(in)
 	for i := range evs {
 		r.enrich(&evs[i])
@@ -256,6 +349,12 @@ func (r *Runner) handle(in Input) ([]Input, error) {
 	}
 	if err := r.cfg.Journal.Sync(); err != nil {
 		return nil, err
+	}
+	if in.Type == InCallDone {
+		// On disk: WaitCalls no longer reports it.
+		r.finMu.Lock()
+		delete(r.finished, in.ID)
+		r.finMu.Unlock()
 	}
 	var more []Input
 	for i := range evs {
@@ -402,8 +501,10 @@ func (r *Runner) startCall(ev *Event) {
 	r.calls[id] = cancel
 	out := OutputFunc(func(stream Stream, text string) { r.addOutput(id, ev.Step, stream, text) })
 	r.wg.Add(1)
+	r.callWG.Add(1)
 	go func() {
 		defer r.wg.Done()
+		defer r.callWG.Done()
 		defer cancel()
 		res, err := op.Run(ctx, call, out)
 		in := Input{Type: InCallDone, ID: id, Result: &res}
@@ -412,6 +513,9 @@ func (r *Runner) startCall(ev *Event) {
 			in.TimedOut = errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)
 		}
 		redactResult(&res, r.cfg.Secrets)
+		r.finMu.Lock()
+		r.finished[id] = in
+		r.finMu.Unlock()
 		select {
 		case <-r.done:
 		default:

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,38 +65,55 @@ type NewSession struct {
 // RunsDir returns the directory that holds every run.
 func RunsDir(stateDir string) string { return filepath.Join(stateDir, "runs") }
 
-// Start creates the run directory, takes the lock, copies the runbook and
-// writes the journal's first record. The returned session's First input
-// starts the run.
-func Start(ns NewSession) (*Session, error) {
+// newPrefix starts the name of a run directory being made: it becomes the
+// run's directory, by one rename, only once it holds the runbook's copy and
+// the journal's first record, so that no run is left that cannot be read.
+const newPrefix = ".new-"
+
+// Start checks the state directory (CheckStateDir), takes the lock, makes
+// the run directory with the runbook's copy and the journal's first record,
+// and returns the session; its First input starts the run. A run directory
+// appears whole or not at all: a crash or a full disk while it is made
+// leaves only a hidden directory, which a later Start removes.
+func Start(ns NewSession) (s *Session, err error) {
 	rb := ns.Runbook
 	runID := newRunID(ns.Now, rb.ID)
+	if err := CheckStateDir(ns.StateDir); err != nil {
+		return nil, err
+	}
 	lock, owns := ns.Lock, ns.Lock == nil
 	if owns {
-		var err error
 		lock, err = AcquireLock(ns.StateDir, rb.ID, ns.Target.Name, LockInfo{User: ns.Operator, Host: ns.Host, PID: os.Getpid(), Since: ns.Now, RunID: runID})
 		if err != nil {
 			return nil, err
 		}
 	}
 	lock.SetRun(runID)
-	dir := filepath.Join(RunsDir(ns.StateDir), runID)
+	runs := RunsDir(ns.StateDir)
+	removeStaleNew(runs, ns.Now)
+	dir := filepath.Join(runs, runID)
+	tmp := filepath.Join(runs, newPrefix+runID)
 	secrets := redactionList(rb.Secrets(ns.Params), ns.ExtraHide)
-	j, err := CreateJournal(dir, secrets)
-	if err != nil {
-		release(lock, owns)
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, RunbookCopy), rb.Raw, 0o600); err != nil {
-		j.Close()
-		release(lock, owns)
-		return nil, fmt.Errorf("copy runbook into the run directory: %w", err)
-	}
 	eng, err := NewEngine(rb, ns.Specs, ns.Params)
 	if err != nil {
-		j.Close()
 		release(lock, owns)
 		return nil, err
+	}
+	j, err := CreateJournal(tmp, secrets)
+	if err != nil {
+		os.RemoveAll(tmp)
+		release(lock, owns)
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			j.Close()
+			os.RemoveAll(tmp)
+			release(lock, owns)
+		}
+	}()
+	if err := writeSynced(filepath.Join(tmp, RunbookCopy), rb.Raw); err != nil {
+		return nil, j.fail("copy the runbook into the run directory", err)
 	}
 	meta := RunMeta{RunID: runID, RunbookID: rb.ID, Title: rb.Title, Path: rb.Path, Digest: rb.Digest,
 		Target: ns.Target.Name, Simulated: ns.Target.Simulated, Scenario: ns.Scenario, Operator: ns.Operator,
@@ -110,12 +128,63 @@ func Start(ns NewSession) (*Session, error) {
 		}
 	}
 	if _, err := j.Append(Record{Time: ns.Now, Meta: &meta}, true); err != nil {
-		j.Close()
-		release(lock, owns)
 		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("make the run directory %s: %w", dir, err)
+	}
+	j.moveTo(dir)
+	if err := syncDir(runs); err != nil {
+		return nil, j.fail("sync the runs directory", err)
 	}
 	return &Session{RunID: runID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
 		First: []Input{{Type: InStart}}, lock: lock, ownsLock: owns}, nil
+}
+
+// removeStaleNew removes run directories left half made (by a crash or a
+// full disk while Start made them) over an hour ago; younger ones may be
+// another drillbook's, being made.
+func removeStaleNew(runs string, now time.Time) {
+	entries, err := os.ReadDir(runs)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), newPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && now.Sub(fi.ModTime()) > time.Hour {
+			os.RemoveAll(filepath.Join(runs, e.Name()))
+		}
+	}
+}
+
+// writeSynced writes a new file and syncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // redactionList joins lists of secret values for redaction: empty values
@@ -263,13 +332,88 @@ func Resume(rs ResumeSession) (s *Session, err error) {
 			eng.Interrupted(r.Ev.Time) // only the step clocks hear of it
 		}
 	}
+	if err := CheckStateDir(rs.StateDir); err != nil {
+		return nil, err
+	}
 	secrets = redactionList(secrets, rs.ExtraHide)
-	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)
+	j, err := AppendJournal(dir, jd, secrets)
 	if err != nil {
 		return nil, err
 	}
+	first := Input{Type: InResume, Evidence: evidenceOf(jd, dir, eng.InFlight())}
 	return &Session{RunID: meta.RunID, Dir: dir, Meta: meta, Runbook: rb, Engine: eng, Journal: j, Secrets: secrets,
-		First: []Input{{Type: InResume}}, lock: lock, ownsLock: owns}, nil
+		First: []Input{first}, lock: lock, ownsLock: owns}, nil
+}
+
+// tailLines is how many of its last output lines a reconcile question
+// shows of a call that was in flight.
+const tailLines = 3
+
+// evidenceOf gathers what the journal holds about call id, in flight when
+// the run stopped: whether its call.start was journaled, how many output
+// lines, and the last of them from its output file.
+func evidenceOf(jd *JournalData, dir string, id int) *Evidence {
+	if id == 0 {
+		return nil
+	}
+	ev := &Evidence{Call: id}
+	for _, e := range jd.Events() {
+		switch {
+		case e.ID != id:
+		case e.Type == EvCallStart:
+			ev.Started = true
+		case e.Type == EvCallOutput:
+			ev.Lines += e.Lines
+		}
+	}
+	if ev.Lines > 0 {
+		ev.Tail = outputTail(filepath.Join(dir, OutputPath(id)), tailLines)
+		if len(ev.Tail) == 0 {
+			ev.Lines = 0 // the file is gone: nothing to show
+		}
+	}
+	return ev
+}
+
+// outputTail returns the last n whole lines of an output file, reading no
+// more than its last 16 KiB.
+func outputTail(path string, n int) []OutputLine {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	const window = 16 << 10
+	off := max(fi.Size()-window, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return nil
+	}
+	text := strings.TrimSuffix(string(buf), "\n")
+	lines := strings.Split(text, "\n")
+	if off > 0 && len(lines) > 0 {
+		lines = lines[1:] // the first may be cut
+	}
+	var out []OutputLine
+	for _, l := range lines[max(len(lines)-n, 0):] {
+		tag, rest, ok := strings.Cut(l, " ")
+		if !ok {
+			continue
+		}
+		st := Stdout
+		switch tag {
+		case "2":
+			st = Stderr
+		case "i":
+			st = Info
+		}
+		out = append(out, OutputLine{Stream: st, Text: rest})
+	}
+	return out
 }
 
 // paramString turns a journaled parameter value back into --param form.
@@ -323,7 +467,7 @@ func FindRun(stateDir, id string) (string, error) {
 	}
 	var matches []string
 	for _, e := range entries {
-		if e.IsDir() && (strings.HasPrefix(e.Name(), id) || strings.HasSuffix(e.Name(), id)) {
+		if e.IsDir() && !hidden(e.Name()) && (strings.HasPrefix(e.Name(), id) || strings.HasSuffix(e.Name(), id)) {
 			matches = append(matches, e.Name())
 		}
 	}
@@ -342,11 +486,16 @@ type RunSummary struct {
 	Meta RunMeta
 	// Status is RunRunning when another drillbook holds the run's lock,
 	// RunInterrupted when nobody does and the run has not ended.
-	Status  RunStatus
-	Step    string
-	Ended   time.Time
-	Torn    bool
+	Status RunStatus
+	Step   string
+	Ended  time.Time
+	Torn   bool
+	// Unchecked marks a journal written before records carried checksums.
+	Unchecked bool
+	// Problem is why the journal cannot be read; Damaged is set when it
+	// fails its check (a record changed, removed or out of order).
 	Problem string
+	Damaged bool
 }
 
 // ListRuns returns every run under stateDir, newest first. A run whose
@@ -361,15 +510,16 @@ func ListRuns(stateDir string) ([]RunSummary, error) {
 	}
 	var out []RunSummary
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || hidden(e.Name()) {
 			continue
 		}
 		jd, err := ReadJournal(filepath.Join(RunsDir(stateDir), e.Name(), JournalFile))
 		if err != nil {
-			out = append(out, RunSummary{Meta: RunMeta{RunID: e.Name()}, Problem: err.Error()})
+			var je *JournalError
+			out = append(out, RunSummary{Meta: RunMeta{RunID: e.Name()}, Problem: err.Error(), Damaged: errors.As(err, &je)})
 			continue
 		}
-		s := RunSummary{Meta: jd.Meta, Status: RunInterrupted, Torn: jd.Torn}
+		s := RunSummary{Meta: jd.Meta, Status: RunInterrupted, Torn: jd.Torn, Unchecked: jd.Unchecked}
 		for _, ev := range jd.Events() {
 			switch ev.Type {
 			case EvStepStarted, EvStepFailed, EvConfirmRequest, EvOperatorRequest:
@@ -400,7 +550,7 @@ func lastRun(runs string) (string, error) {
 	var best string
 	var bestAt time.Time
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() || hidden(e.Name()) {
 			continue
 		}
 		dir := filepath.Join(runs, e.Name())
@@ -421,6 +571,9 @@ func lastRun(runs string) (string, error) {
 	}
 	return best, nil
 }
+
+// hidden reports a directory under runs that is not a run (one being made).
+func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 
 func release(l *Lock, owned bool) {
 	if owned {

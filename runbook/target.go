@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -131,8 +132,12 @@ func LoadTargets(path string, sections []string) (*Targets, error) {
 func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target, Problems) {
 	var probs Problems
 	pos := Pos{File: path, Line: name.Line, Col: name.Column}
+	if strings.IndexFunc(name.Value, unicode.IsControl) >= 0 || strings.TrimSpace(name.Value) == "" {
+		probs.add(pos, "target name %q must be a word without control characters (a newline, a tab): it is what --target names", name.Value)
+		return nil, probs
+	}
 	if body.Kind != yaml.MappingNode {
-		probs.add(pos, "target %s must be a map of settings", name.Value)
+		probs.add(pos, "target %q must be a map of settings", name.Value)
 		return nil, probs
 	}
 	t := &Target{Name: name.Value, File: path, Pos: pos, sections: map[string]*yaml.Node{}, Params: map[string]Value{}}
@@ -162,6 +167,7 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 				probs.add(Pos{File: path, Line: v.Line, Col: v.Column}, "missing_logs: say wait (a log wait on a file that does not exist waits for it) or error (it fails at once)")
 			}
 		case "params":
+			probs = append(probs, paramNameProblems(path, t.Name, v)...)
 			if err := v.Decode(&t.Params); err != nil {
 				probs = append(probs, yamlProblems(path, err, v)...)
 			}
@@ -178,6 +184,29 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 		}
 	}
 	return t, probs
+}
+
+// paramNameProblems checks the names under a target's params: each must be
+// a name a runbook parameter can have (a letter or _ then letters, digits
+// or _, not a reserved name), or it could never supply a value and would be
+// ignored without a word. A name that is valid but that a runbook does not
+// declare is fine: one target serves several runbooks.
+func paramNameProblems(path, target string, n *yaml.Node) Problems {
+	var probs Problems
+	if n.Kind != yaml.MappingNode {
+		return nil // Decode reports the wrong type
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		kp := Pos{File: path, Line: k.Line, Col: k.Column}
+		switch {
+		case !paramRE.MatchString(k.Value):
+			probs.add(kp, "params of target %q: %q is not a parameter name (a letter or _ followed by letters, digits or _; no =, space or newline): write NAME: VALUE", target, k.Value)
+		case slices.Contains(reservedNames, k.Value):
+			probs.add(kp, "params of target %q: %q is reserved for templates and is never a parameter", target, k.Value)
+		}
+	}
+	return probs
 }
 
 // HasSection reports whether the target configures the named adapter.

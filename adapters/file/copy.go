@@ -40,6 +40,12 @@ type CopyOptions struct {
 // opts.Replace an existing dst is swapped for the copy in one atomic rename
 // where the file system supports it (Linux renameat2 RENAME_EXCHANGE),
 // otherwise in two renames, and then removed.
+//
+// The hidden directory is locked (flock) while Copy works in it. A copy
+// killed half way (kill -9, a crash) leaves it behind; the next Copy to the
+// same dst finds it unlocked and removes it first, after putting back an
+// old dst that a two-rename replace had moved aside, so a rerun is never
+// refused, nor left with litter, because of an earlier copy's leftovers.
 func Copy(ctx context.Context, src, dst string, opts CopyOptions) (*Manifest, error) {
 	srcInfo, err := os.Stat(src)
 	if err != nil {
@@ -56,6 +62,10 @@ func Copy(ctx context.Context, src, dst string, opts CopyOptions) (*Manifest, er
 	if srcInfo.IsDir() && (dstAbs == srcAbs || isUnder(dstAbs, srcAbs)) {
 		return nil, fmt.Errorf("cannot copy %s into itself (%s): choose a destination outside it", src, dst)
 	}
+	parent := filepath.Dir(dstAbs)
+	if err := cleanStaging(parent, filepath.Base(dstAbs)); err != nil {
+		return nil, fmt.Errorf("copy to %s: %w", dst, err)
+	}
 	dstExists := false
 	if _, err := os.Lstat(dst); err == nil {
 		dstExists = true
@@ -65,15 +75,22 @@ func Copy(ctx context.Context, src, dst string, opts CopyOptions) (*Manifest, er
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("copy to %s: %w", dst, err)
 	}
-	parent := filepath.Dir(dstAbs)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return nil, fmt.Errorf("create the parent directory of %s: %w", dst, err)
 	}
-	stageDir, err := os.MkdirTemp(parent, "."+filepath.Base(dstAbs)+".drillbook-")
+	stageDir, err := os.MkdirTemp(parent, stagingPrefix(filepath.Base(dstAbs)))
 	if err != nil {
 		return nil, fmt.Errorf("copy to %s: create a staging directory next to it: %w", dst, err)
 	}
-	defer os.RemoveAll(stageDir)
+	unlock, err := lockStaging(stageDir)
+	if err != nil {
+		removeTree(stageDir)
+		return nil, fmt.Errorf("copy to %s: lock the staging directory %s: %w", dst, stageDir, err)
+	}
+	defer func() {
+		removeTree(stageDir)
+		unlock()
+	}()
 	stage := filepath.Join(stageDir, "new")
 
 	c := &copier{ctx: ctx, bufs: [][]byte{make([]byte, bufSize), make([]byte, bufSize), make([]byte, bufSize)}, root: os.Geteuid() == 0, progress: opts.Progress}
@@ -318,4 +335,136 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// stagingPrefix is the name a copy to base stages in, next to it, before a
+// random suffix: ".msg_stores.drillbook-".
+func stagingPrefix(base string) string { return "." + base + ".drillbook-" }
+
+// stagingLock is the file, inside a staging directory, that its copy holds
+// an exclusive flock on while it works.
+const stagingLock = "lock"
+
+// lockStaging takes the staging directory's lock; the kernel releases it
+// when the process dies, which is how a later Copy tells a leftover from a
+// copy at work.
+func lockStaging(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, stagingLock), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// staleAfter is how old a staging directory without a lock file must be
+// before it counts as a leftover: one that young may belong to a copy that
+// has made it and not yet taken its lock.
+const staleAfter = time.Minute
+
+// cleanStaging removes the staging directories that earlier copies to base
+// in parent left behind when they were killed: those whose lock nobody
+// holds. When one holds the old base that a two-rename replace moved aside
+// and base is missing, the old base is put back first.
+func cleanStaging(parent, base string) error {
+	matches, err := filepath.Glob(filepath.Join(parent, globEscape(stagingPrefix(base))+"*"))
+	if err != nil {
+		return err
+	}
+	for _, dir := range matches {
+		fi, err := os.Lstat(dir)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		f, err := os.OpenFile(filepath.Join(dir, stagingLock), os.O_RDWR, 0)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if time.Since(fi.ModTime()) < staleAfter {
+				continue
+			}
+		case err != nil:
+			return fmt.Errorf("check the leftover staging directory %s: %w", dir, err)
+		default:
+			lerr := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			if lerr != nil {
+				f.Close()
+				if errors.Is(lerr, unix.EWOULDBLOCK) {
+					continue // a copy at work, in this or another process
+				}
+				return fmt.Errorf("check the leftover staging directory %s: %w", dir, lerr)
+			}
+			defer f.Close() // hold it until the directory is gone
+		}
+		dst := filepath.Join(parent, base)
+		old := filepath.Join(dir, "old")
+		if _, err := os.Lstat(old); err == nil {
+			if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+				if err := os.Rename(old, dst); err != nil {
+					return fmt.Errorf("put back %s, which an interrupted replace left at %s: %w", dst, old, err)
+				}
+			}
+		}
+		if err := removeTree(dir); err != nil {
+			return fmt.Errorf("remove the leftover staging directory %s of an interrupted copy: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// globEscape quotes the characters filepath.Match treats specially.
+func globEscape(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			b = append(b, '\\')
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+// removeTree removes a tree even where a copied read-only directory would
+// stop a user who is not root from deleting its entries.
+func removeTree(path string) error {
+	if err := os.RemoveAll(path); err == nil {
+		return nil
+	}
+	_ = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			_ = os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
+}
+
+// Same reports whether dst holds exactly what src holds, as a finished Copy
+// leaves it: the same entries, each with the same type, mode, modification
+// time, size, SHA-256 and link target. It returns dst's manifest. A rerun
+// of a copy interrupted after its copy was moved into place (before its
+// result was recorded) uses it to find its work done.
+func Same(ctx context.Context, src, dst string) (*Manifest, bool, error) {
+	a, err := BuildManifest(ctx, src)
+	if err != nil {
+		return nil, false, err
+	}
+	b, err := BuildManifest(ctx, dst)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(a.Entries) != len(b.Entries) {
+		return b, false, nil
+	}
+	for i := range a.Entries {
+		x, y := a.Entries[i], b.Entries[i]
+		if x.Path != y.Path || x.Type != y.Type || x.Mode != y.Mode || !x.MTime.Equal(y.MTime) ||
+			x.Size != y.Size || x.SHA256 != y.SHA256 || x.Target != y.Target {
+			return b, false, nil
+		}
+	}
+	return b, true, nil
 }

@@ -171,6 +171,7 @@ func (o *copyOp) Spec() runbook.OpSpec {
 		s.Summary = "replace a file or directory tree with a copy of another, atomically; the old content is deleted"
 		s.Args[1].Doc = "what is replaced; its old content is deleted once the copy is in place"
 		s.Destructive = true
+		s.Object = "dst"
 	}
 	return s
 }
@@ -182,13 +183,16 @@ func (o *copyOp) Plan(c runbook.Call) (runbook.Plan, error) {
 	}
 	src, dst := c.Args.String("src"), c.Args.String("dst")
 	d := fmt.Sprintf("copy %s to %s (must not exist)", src, dst)
+	p := runbook.Plan{Host: "localhost"}
 	if o.replace {
 		d = fmt.Sprintf("replace %s with a copy of %s (the current %s is deleted)", dst, src, dst)
+		p.Object = fmt.Sprintf("the tree %s on localhost", dst)
 	}
 	if m := c.Args.String("manifest"); m != "" {
 		d += "; manifest " + m
 	}
-	return runbook.Plan{Host: "localhost", Detail: d}, nil
+	p.Detail = d
+	return p, nil
 }
 
 // Run copies with Copy and writes the manifest when one is asked for.
@@ -205,6 +209,14 @@ func (o *copyOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (r
 		return res, fmt.Errorf("%s: the manifest %s would be inside the source %s: write it elsewhere", o.name(), mpath, src)
 	}
 	start := time.Now()
+	if _, err := os.Lstat(dst); err == nil {
+		// A rerun of a copy that was interrupted after it moved its copy
+		// into place, before its result was recorded: its work is done.
+		if m, same, err := Same(ctx, src, dst); err == nil && same {
+			res.Summary = fmt.Sprintf("%s already holds exactly what %s holds (%d files, %s), as an earlier run of this step left it: nothing copied", dst, src, m.Files, humanBytes(m.Bytes))
+			return o.done(res, m, dst, mpath, out)
+		}
+	}
 	last := start
 	m, err := Copy(ctx, src, dst, CopyOptions{
 		Replace: o.replace,
@@ -227,6 +239,11 @@ func (o *copyOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (r
 		verb = "replaced " + dst + " with"
 	}
 	res.Summary = fmt.Sprintf("%s %d files (%s) from %s in %s", verb, m.Files, humanBytes(m.Bytes), src, took.Round(time.Millisecond))
+	return o.done(res, m, dst, mpath, out)
+}
+
+// done writes the manifest when one is asked for and completes the result.
+func (o *copyOp) done(res runbook.Result, m *Manifest, dst, mpath string, out runbook.Output) (runbook.Result, error) {
 	res.Vars = map[string]string{"files": strconv.Itoa(m.Files), "bytes": strconv.FormatInt(m.Bytes, 10)}
 	if mpath != "" {
 		m.Root = dst
@@ -236,7 +253,7 @@ func (o *copyOp) Run(ctx context.Context, c runbook.Call, out runbook.Output) (r
 		res.Vars["manifest"] = mpath
 		res.Summary += "; manifest " + mpath
 	}
-	res.Evidence = []string{fmt.Sprintf("%d files, %d directories, %d links, %d bytes, hashed with SHA-256 while copying", m.Files, count(m, TypeDir), count(m, TypeSymlink), m.Bytes)}
+	res.Evidence = []string{fmt.Sprintf("%d files, %d directories, %d links, %d bytes, hashed with SHA-256", m.Files, count(m, TypeDir), count(m, TypeSymlink), m.Bytes)}
 	out.Line(runbook.Info, res.Summary)
 	return res, nil
 }

@@ -400,10 +400,16 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tPURPOSE\tTARGET\tSTATUS\tAT STEP\tSTARTED (UTC)\tOPERATOR")
+			fmt.Fprintln(w, "RUN\tPURPOSE\tTARGET\tSTATUS\tAT STEP\tSTARTED (UTC)\tOPERATOR\tJOURNAL")
 			for _, r := range runs {
 				if r.Problem != "" {
-					fmt.Fprintf(w, "%s\t-\t-\tunreadable\t-\t-\t%s\n", r.Meta.RunID, r.Problem)
+					// The journal fails its check, or cannot be read: the
+					// problem names the line and what to do.
+					status := "unreadable"
+					if r.Damaged {
+						status = "damaged"
+					}
+					fmt.Fprintf(w, "%s\t-\t-\t%s\t-\t-\t-\t%s\n", r.Meta.RunID, status, oneLine(r.Problem))
 					continue
 				}
 				status := string(r.Status)
@@ -421,11 +427,23 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				if r.Meta.Simulated {
 					target += " (sim)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Meta.RunID, r.Meta.RunPurpose(), target, status, step, r.Meta.Started.Format("2006-01-02 15:04"), r.Meta.Operator)
+				journal := "checked"
+				if r.Unchecked {
+					journal = "unchecked (written before checksums)"
+				}
+				if r.Torn {
+					journal += ", torn last record"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Meta.RunID, r.Meta.RunPurpose(), oneLine(target), status, oneLine(step), r.Meta.Started.Format("2006-01-02 15:04"), oneLine(r.Meta.Operator), journal)
 			}
 			return w.Flush()
 		},
 	}
+}
+
+// oneLine keeps a value from a journal on one line of a table.
+func oneLine(s string) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", " ").Replace(s)
 }
 
 type reportOptions struct {

@@ -307,3 +307,36 @@ func TestSecondRunIsRefusedAndNamesTheFirst(t *testing.T) {
 		t.Fatalf("the refused run ran a step: %q", b)
 	}
 }
+
+// TestKilledBeforeItsStartIsResumed kills drillbook with SIGKILL just after
+// it wrote the run's description, before the run's start (the window of the
+// issue where every resume waited forever): runs lists the run resumable,
+// and resume starts it and finishes it, each step run once.
+func TestKilledBeforeItsStartIsResumed(t *testing.T) {
+	state, work := t.TempDir(), t.TempDir()
+	rb := strings.Replace(crashRunbook, "sleep 60", "true", 1)
+	rbPath := filepath.Join(work, "crash.yaml")
+	os.WriteFile(rbPath, []byte(rb), 0o644)
+	cmd := drillbookCmd(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")
+	cmd.Env = append(cmd.Env, envCrashAt+"=2")
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("the run was not killed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(work, "before")); err == nil {
+		t.Fatal("a step ran before the kill")
+	}
+	text, code := runDrillbook(t, state, "runs")
+	if code != 0 || !regexp.MustCompile(`crash-[0-9a-f]{6} +drill +training \(sim\) +resumable`).MatchString(text) {
+		t.Fatalf("runs: exit %d\n%s", code, text)
+	}
+	text, code = runDrillbook(t, state, "resume", "last", "--plain", "--confirm", "replace=store1")
+	if code != 0 || !strings.Contains(text, "step after: succeeded") {
+		t.Fatalf("resume: exit %d\n%s", code, text)
+	}
+	for _, f := range []string{"before", "runs", "after"} {
+		if b, _ := os.ReadFile(filepath.Join(work, f)); len(strings.Fields(string(b))) != 1 {
+			t.Errorf("%s holds %q: want one line, each step run once", f, b)
+		}
+	}
+}

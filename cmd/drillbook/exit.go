@@ -47,11 +47,17 @@ func exitCode(err error) int {
 	var ue usageError
 	var probs runbook.Problems
 	var locked *runbook.LockedError
+	var state *runbook.StateDirError
+	var jw *runbook.JournalWriteError
 	switch {
 	case errors.As(err, &st):
 		return st.code
-	case errors.As(err, &ue), errors.As(err, &probs), errors.As(err, &locked):
+	case errors.As(err, &ue), errors.As(err, &probs), errors.As(err, &locked), errors.As(err, &state):
 		return exitUsage
+	case errors.As(err, &jw):
+		// The journal could not be written (a full disk): the run stopped
+		// at its last record on disk, resumable.
+		return exitInterrupted
 	case errors.Is(err, runbook.ErrRunFinished):
 		return exitUsage
 	case errors.Is(err, context.Canceled):

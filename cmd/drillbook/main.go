@@ -30,6 +30,9 @@ type streams struct {
 	Err      io.Writer
 	Getenv   func(string) string
 	Terminal func() bool // whether Out is a terminal
+	// onRun, when set, is called with each plain-mode session and its
+	// runner before the run starts; the crash tests hook the journal there.
+	onRun func(*runbook.Session, *runbook.Runner)
 }
 
 // globalOptions are the flags every command shares.

@@ -19,7 +19,9 @@ func osStreams() streams {
 // DRILLBOOK_TEST_MAIN=1 so they can kill -9 a real drillbook process.
 func TestMain(m *testing.M) {
 	if os.Getenv("DRILLBOOK_TEST_MAIN") == "1" {
-		os.Exit(Main(os.Args[1:], osStreams()))
+		s := osStreams()
+		s.onRun = crashHook() // the crash sweep's kill, when it names a point
+		os.Exit(Main(os.Args[1:], s))
 	}
 	testscript.Main(m, map[string]func(){
 		"drillbook": func() { os.Exit(Main(os.Args[1:], osStreams())) },

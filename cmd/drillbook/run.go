@@ -170,6 +170,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if err != nil {
 		return err
 	}
+	// A state directory that cannot take the run's journal (read-only,
+	// missing and not creatable, a full file system) is refused before the
+	// lock, the estate or anything else is touched.
+	if err := runbook.CheckStateDir(state); err != nil {
+		return err
+	}
 	op, host := operator(g.io.Getenv)
 	target := o.target
 	if target == "" {
@@ -279,6 +285,9 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
 	ui.runner = r
+	if g.io.onRun != nil {
+		g.io.onRun(sess, r)
+	}
 	out, err := r.Run(ctx, sess.First...)
 	if err != nil {
 		return fmt.Errorf("run %s: %w", sess.RunID, err)
@@ -309,6 +318,9 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) error {
 	state, err := g.resolveStateDir()
 	if err != nil {
+		return err
+	}
+	if err := runbook.CheckStateDir(state); err != nil {
 		return err
 	}
 	dir, err := runbook.FindRun(state, id)
