@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Problem is one thing wrong with an input file, at a position.
@@ -150,7 +150,7 @@ func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+):(?: column (\d+):)? ?(.*)$`)
 
-// yamlProblems turns yaml.v3 errors ("line 3: cannot unmarshal ...") into
+// yamlProblems turns yaml errors ("line 3: cannot unmarshal ...") into
 // positioned problems with wording an operator can act on.
 func yamlProblems(path string, err error, root *yaml.Node) Problems {
 	var msgs []string
