@@ -101,7 +101,7 @@ func isUnder(path, dir string) bool {
 // swapped out into stageDir (which the caller removes).
 func place(stage, dst, stageDir string, dstExists bool) error {
 	if !dstExists {
-		err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		err := renameNoReplace(stage, dst)
 		switch {
 		case err == nil:
 			return nil
@@ -116,7 +116,7 @@ func place(stage, dst, stageDir string, dstExists bool) error {
 		}
 		return err
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	err := renameExchange(stage, dst)
 	if err == nil {
 		return nil // the old dst is now at stage, removed with stageDir
 	}

@@ -92,6 +92,7 @@ With no command it opens the runbook picker on the built-in training target.`,
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
 	)
+	registerCompletions(root, g)
 	usageArgs(root)
 	return root
 }
