@@ -4,8 +4,16 @@ GO ?= go
 BIN := bin/drillbook
 FUZZTIME ?= 5s
 TESTFLAGS ?=
+# make install puts the binary, the man pages and the bash, zsh and fish
+# completions under $(DESTDIR)$(PREFIX), where a user's system looks for them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+SHAREDIR := $(DESTDIR)$(PREFIX)/share
+DISTDIR ?= dist
 
-.PHONY: build run test deps vet fuzz-smoke fuzz bench clean
+.PHONY: build run test deps vet cross fuzz-smoke fuzz bench clean install uninstall dist
 
 build:
 	$(GO) build -o $(BIN) ./cmd/drillbook
@@ -23,6 +31,31 @@ vet:
 test: deps vet
 	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(FUZZTIME)
+	@$(MAKE) --no-print-directory cross
+
+# Compile every release platform (make test), so a platform break is caught
+# here, not at release; nothing is kept.
+cross:
+	@./scripts/dist.sh -check
+
+# Release binaries for every platform, with SHA256SUMS, in $(DISTDIR).
+dist:
+	@./scripts/dist.sh $(DISTDIR)
+
+install: build
+	install -d $(BINDIR) $(MANDIR) $(SHAREDIR)/bash-completion/completions \
+		$(SHAREDIR)/zsh/site-functions $(SHAREDIR)/fish/vendor_completions.d
+	install -m 0755 $(BIN) $(BINDIR)/drillbook
+	$(BIN) man --dir $(MANDIR) >/dev/null
+	$(BIN) completion bash > $(SHAREDIR)/bash-completion/completions/drillbook
+	$(BIN) completion zsh > $(SHAREDIR)/zsh/site-functions/_drillbook
+	$(BIN) completion fish > $(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
+	@echo "installed drillbook in $(BINDIR), its man pages in $(MANDIR) and its completions under $(SHAREDIR)"
+
+uninstall:
+	rm -f $(BINDIR)/drillbook $(MANDIR)/drillbook.1 $(MANDIR)/drillbook-*.1 \
+		$(SHAREDIR)/bash-completion/completions/drillbook $(SHAREDIR)/zsh/site-functions/_drillbook \
+		$(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
 
 # A short run of every fuzz target (make test); `make fuzz FUZZ=10m` for a long one.
 fuzz-smoke:
@@ -37,4 +70,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DISTDIR)

@@ -10,6 +10,9 @@ if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/lib/rabbitmq/bin/
   need+=(rabbitmq-server)
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# make install's test renders a man page and completes through bash-completion.
+command -v man >/dev/null 2>&1 || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "drillbook tests need: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
