@@ -223,3 +223,24 @@ func (s *SecretRef) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return nil
 }
+
+// Inheritance is a setting an entry of an adapter section (a node of an
+// HA pair) takes from its section because it leaves it out.
+type Inheritance struct {
+	// Entry is the entry, as written in targets.yaml: "messagesight.nodes.ms-b".
+	Entry string
+	// Setting is the field it inherits: "user".
+	Setting string
+	// From is the section's setting it takes: "messagesight.user".
+	From string
+	// Value is what it takes, shown to the operator; a secret is shown as
+	// its reference ("env MS_PW"), never resolved.
+	Value string
+}
+
+// Inheritor is implemented by an adapter's Config whose entries inherit
+// settings from their section; `drillbook targets check` shows them.
+type Inheritor interface {
+	// Inherited lists the settings each entry takes from its section.
+	Inherited() []Inheritance
+}

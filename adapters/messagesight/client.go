@@ -60,7 +60,8 @@ type Config struct {
 	CAFile    string            `yaml:"ca_file"`
 	PinSHA256 string            `yaml:"pin_sha256"`
 	// Nodes are further servers by name (the two of an HA pair); a step
-	// picks one with its node argument.
+	// picks one with its node argument. A node takes the section's User,
+	// Password and CAFile when it leaves them out (inherit.go).
 	Nodes map[string]Server `yaml:"nodes"`
 	// Timeout bounds each HTTP request; zero means 30s.
 	Timeout time.Duration `yaml:"timeout"`
@@ -102,7 +103,7 @@ func (c Config) node(name string) (target, error) {
 	if s.URL == "" {
 		return target{}, fmt.Errorf("messagesight: node %q has no url: set messagesight.nodes.%s.url in targets.yaml", name, name)
 	}
-	return target{label: name, srv: s}, nil
+	return target{label: name, srv: c.effective(s)}, nil
 }
 
 // planURL is the URL a plan shows; with no target it says where it comes
