@@ -124,6 +124,9 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 			return nil, err
 		}
 	}
+	if err := g.checkTarget(t, rb); err != nil {
+		return nil, err
+	}
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.

@@ -91,7 +91,7 @@ With no command it opens the runbook picker on the built-in training target.`,
 	root.AddCommand(
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
-		newManCmd(g), newDocsCmd(g),
+		newManCmd(g), newDocsCmd(g), newTargetsCmd(g),
 	)
 	registerCompletions(root, g)
 	usageArgs(root)
