@@ -432,3 +432,7 @@ func (t *Target) Sections() []string {
 	slices.SortFunc(out, func(a, b string) int { return t.sections[a].Line - t.sections[b].Line })
 	return out
 }
+
+// TargetKeys returns the keys a target may hold besides its adapter
+// sections (description, params, simulated, ...), for documentation.
+func TargetKeys() []string { return slices.Clone(targetKeys) }
