@@ -4,8 +4,9 @@ GO ?= go
 BIN := bin/drillbook
 FUZZTIME ?= 5s
 TESTFLAGS ?=
-# make install puts the binary, the man pages and the bash, zsh and fish
-# completions under $(DESTDIR)$(PREFIX), where a user's system looks for them.
+# make install puts the binary, the man pages, the bash, zsh and fish
+# completions and the JSON Schemas for editors under $(DESTDIR)$(PREFIX),
+# where a user's system looks for them.
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR := $(DESTDIR)$(PREFIX)/bin
@@ -44,18 +45,20 @@ dist:
 
 install: build
 	install -d $(BINDIR) $(MANDIR) $(SHAREDIR)/bash-completion/completions \
-		$(SHAREDIR)/zsh/site-functions $(SHAREDIR)/fish/vendor_completions.d
+		$(SHAREDIR)/zsh/site-functions $(SHAREDIR)/fish/vendor_completions.d $(SHAREDIR)/drillbook/schema
 	install -m 0755 $(BIN) $(BINDIR)/drillbook
 	$(BIN) man --dir $(MANDIR) >/dev/null
 	$(BIN) completion bash > $(SHAREDIR)/bash-completion/completions/drillbook
 	$(BIN) completion zsh > $(SHAREDIR)/zsh/site-functions/_drillbook
 	$(BIN) completion fish > $(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
+	install -m 0644 docs/schema/runbook.schema.json docs/schema/targets.schema.json $(SHAREDIR)/drillbook/schema/
 	@echo "installed drillbook in $(BINDIR), its man pages in $(MANDIR) and its completions under $(SHAREDIR)"
 
 uninstall:
 	rm -f $(BINDIR)/drillbook $(MANDIR)/drillbook.1 $(MANDIR)/drillbook-*.1 \
 		$(SHAREDIR)/bash-completion/completions/drillbook $(SHAREDIR)/zsh/site-functions/_drillbook \
 		$(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
+	rm -rf $(SHAREDIR)/drillbook/schema
 
 # A short run of every fuzz target (make test); `make fuzz FUZZ=10m` for a long one.
 fuzz-smoke:

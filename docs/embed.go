@@ -9,5 +9,5 @@ import "embed"
 // FS holds the documentation (*.md), the reference notes
 // (reference/*.md) and the JSON Schemas (schema/*.json).
 //
-//go:embed *.md reference/*.md
+//go:embed *.md reference/*.md schema/*.json
 var FS embed.FS

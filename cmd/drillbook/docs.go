@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
@@ -24,8 +25,10 @@ cite, from the binary itself: a step's "see reference/was-sib.md §3.3" is
 readable wherever drillbook is installed.
 
 With no argument it lists the topics. A topic is a document (targets,
-runbook-format, exit-codes, training, architecture) or a reference note
-(reference/was-sib.md, reference/messagesight.md, reference/rabbitmq.md).
+runbook-format, exit-codes, training, architecture), a reference note
+(reference/was-sib.md, reference/messagesight.md, reference/rabbitmq.md)
+or a JSON Schema for your editor (schema/runbook.schema.json,
+schema/targets.schema.json).
 Sections are given as in a citation: §3.3, "§3.3, §1.1", or 3.3; a section
 includes its subsections. A source document a runbook follows (a file name
 such as 002_51495a1c0c345fc4.txt) shows where that document is and which
@@ -50,12 +53,12 @@ reference section corrects it.`,
 func docTopics() map[string]string {
 	out := map[string]string{}
 	_ = fs.WalkDir(docs.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".md") {
-			name := p
-			if !strings.HasPrefix(p, "reference/") {
-				name = strings.TrimSuffix(p, ".md")
-			}
-			out[name] = p
+		switch {
+		case err != nil || d.IsDir():
+		case strings.HasSuffix(p, ".md") && !strings.Contains(p, "/"):
+			out[strings.TrimSuffix(p, ".md")] = p
+		case strings.HasSuffix(p, ".md"), strings.HasSuffix(p, ".json"):
+			out[p] = p
 		}
 		return nil
 	})
@@ -84,9 +87,9 @@ func listDocs(g *globalOptions) error {
 		names = append(names, n)
 	}
 	sort.Slice(names, func(i, j int) bool {
-		ri, rj := strings.HasPrefix(names[i], "reference/"), strings.HasPrefix(names[j], "reference/")
+		ri, rj := strings.Count(names[i], "/"), strings.Count(names[j], "/")
 		if ri != rj {
-			return !ri
+			return ri < rj
 		}
 		return names[i] < names[j]
 	})
@@ -100,11 +103,19 @@ func listDocs(g *globalOptions) error {
 	return err
 }
 
-// docTitle is the first heading of an embedded document.
+// docTitle is the first heading of an embedded document, or a schema's
+// title.
 func docTitle(p string) string {
 	b, err := docs.FS.ReadFile(p)
 	if err != nil {
 		return ""
+	}
+	if strings.HasSuffix(p, ".json") {
+		var s struct {
+			Title string `json:"title"`
+		}
+		_ = json.Unmarshal(b, &s)
+		return "JSON Schema: " + s.Title
 	}
 	for _, h := range headings(string(b)) {
 		return h.title

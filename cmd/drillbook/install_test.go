@@ -35,6 +35,7 @@ func TestMakeInstall(t *testing.T) {
 		"share/bash-completion/completions/drillbook",
 		"share/zsh/site-functions/_drillbook",
 		"share/fish/vendor_completions.d/drillbook.fish",
+		"share/drillbook/schema/runbook.schema.json", "share/drillbook/schema/targets.schema.json",
 	} {
 		if st, err := os.Stat(filepath.Join(usr, f)); err != nil || st.Size() == 0 {
 			t.Errorf("make install did not install %s: %v", f, err)
