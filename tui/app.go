@@ -66,6 +66,27 @@ type RunSpec struct {
 	// Close releases what the run holds (journal, lock, estate); the app
 	// calls it once the runner has returned. Nil means nothing to release.
 	Close func() error
+	// Resume and Report are the commands that resume the run and print
+	// its record, as the screen shows them to be copied (with the flags
+	// drillbook was started with); empty means "drillbook resume RUNID"
+	// and "drillbook report RUNID".
+	Resume, Report string
+}
+
+// resumeCommand is the command the screen shows to resume the run.
+func (s RunSpec) resumeCommand() string {
+	if s.Resume != "" {
+		return s.Resume
+	}
+	return "drillbook resume " + s.RunID
+}
+
+// reportCommand is the command the screen shows to print the record.
+func (s RunSpec) reportCommand() string {
+	if s.Report != "" {
+		return s.Report
+	}
+	return "drillbook report " + s.RunID
 }
 
 // Home is what the no-argument screen offers: runbooks on one target.

@@ -294,7 +294,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		add(st.DialogTitle.Render(cut("A step is running", inner)))
 		add("")
 		wrapAdd(st.Text.Render, "Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable with:")
-		add(st.Command.Render(cut("drillbook resume "+rv.spec.RunID, inner)))
+		add(st.Command.Render(cut(rv.spec.resumeCommand(), inner)))
 		add("")
 		add(st.Text.Render(cut(keyOf(k.Yes)+" quit · "+keyOf(k.No)+" stay (the default)", inner)))
 	}

@@ -57,7 +57,8 @@ func Main(args []string, s streams) int {
 	if err != nil {
 		var st exitStatus
 		if !errors.As(err, &st) || st.msg != "" {
-			fmt.Fprintf(s.Err, "drillbook: %v\n", err)
+			// A command the message suggests carries this drillbook's flags.
+			fmt.Fprintf(s.Err, "drillbook: %s\n", g.withFlags(err.Error()))
 		}
 	}
 	return exitCode(err)

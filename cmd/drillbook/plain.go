@@ -21,6 +21,9 @@ type plainUI struct {
 	yes      bool
 	started  map[string]time.Time
 	stopMsg  string
+	// hint gives a printed drillbook command the flags the run was
+	// started with, so it works when copied.
+	hint func(string) string
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -200,7 +203,7 @@ func (p *plainUI) operator(ev *runbook.Event) {
 			p.runner.Send(runbook.Input{Type: runbook.InAck, Step: ev.Step})
 			return
 		}
-		p.stop(fmt.Sprintf("step %s is manual: do it, then acknowledge with --confirm %s=done", ev.Step, stepID(ev.Step)))
+		p.stop(fmt.Sprintf("step %s is manual: do it, then acknowledge it with `drillbook resume %s --confirm %s=done`", ev.Step, p.runID, stepID(ev.Step)))
 	case runbook.AskRetry:
 		p.printf("  %s\n", ev.Text)
 		if p.yes || has(answer(p.confirms, ev.Step), "retry") {
@@ -214,7 +217,7 @@ func (p *plainUI) operator(ev *runbook.Event) {
 			p.runner.Send(runbook.Input{Type: runbook.InReconcile, Step: ev.Step, Reconciled: runbook.StepState(o[0]), Reason: "given with --outcome"})
 			return
 		}
-		p.stop(fmt.Sprintf("step %s was running when drillbook stopped: check what happened, then resume with --outcome %s=succeeded|failed|rerun", ev.Step, stepID(ev.Step)))
+		p.stop(fmt.Sprintf("step %s was running when drillbook stopped: check what happened, then say it with `drillbook resume %s --outcome %s=succeeded` (or =failed, or =rerun to run it again)", ev.Step, p.runID, stepID(ev.Step)))
 	case runbook.AskDecide:
 		p.stop(fmt.Sprintf("step %s failed: %s; `drillbook resume %s` to retry, skip or abort with a reason", ev.Step, ev.Reason, p.runID))
 	}
@@ -240,10 +243,10 @@ func (p *plainUI) closing(o runbook.Outcome, code int) {
 		return
 	}
 	if p.stopMsg != "" {
-		p.printf("stopped: %s\n", p.stopMsg)
+		p.printf("stopped: %s\n", p.hint(p.stopMsg))
 	}
 	if code == exitInterrupted {
-		p.printf("interrupted: `drillbook resume %s` continues where the run stood\n", p.runID)
+		p.printf("interrupted: %s continues where the run stood\n", p.hint(fmt.Sprintf("`drillbook resume %s`", p.runID)))
 	}
 }
 

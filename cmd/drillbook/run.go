@@ -113,6 +113,19 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	return drive(ctx, g, o, sess, est, confirms, nil, interactive)
 }
 
+// resumeFlags are the flags of this run that its resume needs to go on
+// the same way: --plain and --yes, when given.
+func (o *runOptions) resumeFlags() []string {
+	var out []string
+	if o.plain {
+		out = append(out, "--plain")
+	}
+	if o.yes {
+		out = append(out, "--yes")
+	}
+	return out
+}
+
 // stepID strips an instance suffix: "per-item[2]" names step "per-item".
 func stepID(key string) string {
 	id, _, _ := strings.Cut(key, "[")
@@ -126,7 +139,8 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	if interactive {
 		return driveScreen(ctx, g, sess, est)
 	}
-	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID}
+	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID,
+		hint: func(msg string) string { return g.withFlags(msg, o.resumeFlags()...) }}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
