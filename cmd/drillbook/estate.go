@@ -113,20 +113,14 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
 	}
 	e.target = t
-	var wc was.Config
-	var mc messagesight.Config
-	var rc rabbitmq.Config
-	for _, sec := range []struct {
-		name string
-		v    any
-	}{{"was", &wc}, {"messagesight", &mc}, {"rabbitmq", &rc}} {
-		if err := t.Decode(sec.name, sec.v); err != nil {
-			return nil, err
-		}
-	}
-	if err := g.checkTarget(t, rb); err != nil {
+	var cfg adapterConfigs
+	if err := cfg.decode(t); err != nil {
 		return nil, err
 	}
+	if err := g.checkTarget(t, rb, &cfg); err != nil {
+		return nil, err
+	}
+	wc, mc, rc := cfg.was, cfg.messagesight, cfg.rabbitmq
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.

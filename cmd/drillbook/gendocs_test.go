@@ -157,14 +157,14 @@ func settingsOf(t *testing.T, path string, typ reflect.Type) []*setting {
 	names := map[string]string{}
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		if y := yamlName(f); y != "" {
+		if y := yamlTag(f); y != "" {
 			names[f.Name] = y
 		}
 	}
 	var out []*setting
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
-		y := yamlName(f)
+		y := yamlTag(f)
 		if y == "" || !f.IsExported() {
 			continue
 		}
@@ -184,14 +184,6 @@ func settingsOf(t *testing.T, path string, typ reflect.Type) []*setting {
 		out = append(out, s)
 	}
 	return out
-}
-
-func yamlName(f reflect.StructField) string {
-	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-	if tag == "-" {
-		return ""
-	}
-	return tag
 }
 
 // isLeaf says a struct type is one value, not a block of settings.

@@ -213,14 +213,14 @@ func runbookSchema(t *testing.T) map[string]any {
 		}
 		names := map[string]string{}
 		for i := 0; i < typ.NumField(); i++ {
-			if y := yamlName(typ.Field(i)); y != "" {
+			if y := yamlTag(typ.Field(i)); y != "" {
 				names[typ.Field(i).Name] = y
 			}
 		}
 		props := map[string]any{}
 		for i := 0; i < typ.NumField(); i++ {
 			f := typ.Field(i)
-			y := yamlName(f)
+			y := yamlTag(f)
 			if y == "" || !f.IsExported() {
 				continue
 			}

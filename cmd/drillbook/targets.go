@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -181,11 +182,14 @@ func (g *globalOptions) runbooksFor(t *runbook.Target, extra *runbook.Runbook) [
 
 // checkTarget applies the checks a target must pass before any run, plan
 // or resume on it: its params against the runbooks that can run on it
-// (an unknown name or a secret written in the file is an error), then the
-// settings no such runbook can use, printed as warnings.
-func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook) error {
+// (an unknown name or a secret written in the file is an error), a secret
+// written in place in an env: map, then the settings no such runbook can
+// use, printed as warnings.
+func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook, cfg *adapterConfigs) error {
 	rbs := g.runbooksFor(t, rb)
-	if probs := t.CheckParams(rbs); probs != nil {
+	probs := t.CheckParams(rbs)
+	probs = append(probs, inlineSecrets(t, cfg)...)
+	if len(probs) > 0 {
 		return probs
 	}
 	for _, w := range unusedSettings(t, rbs) {
@@ -268,7 +272,7 @@ func targetsCheck(ctx context.Context, g *globalOptions, name string) error {
 		return err
 	}
 	rbs := g.runbooksFor(t, nil)
-	if probs := t.CheckParams(rbs); probs != nil {
+	if probs := append(t.CheckParams(rbs), inlineSecrets(t, &cfg)...); len(probs) > 0 {
 		return probs
 	}
 	out := g.io.Out
@@ -441,4 +445,74 @@ func namedSecrets(section string, cfg any) []namedSecret {
 	}
 	visit(section, reflect.ValueOf(cfg))
 	return out
+}
+
+// secretNameRE matches the names of environment variables that hold
+// secrets.
+var secretNameRE = regexp.MustCompile(`(?i)(passw(or)?d|pwd|secret|token|api_?key|private_?key|credential)`)
+
+// inlineSecrets finds variables under an env: map of any section whose
+// name says they hold a secret (DB_PASSWORD): a value written there is a
+// secret written in place, shown in plans and kept in the file. Where the
+// block has secret_env: the message sends it there.
+func inlineSecrets(t *runbook.Target, cfg *adapterConfigs) runbook.Problems {
+	var probs runbook.Problems
+	var visit func(sec string, path []string, v reflect.Value)
+	visit = func(sec string, path []string, v reflect.Value) {
+		if v.Kind() != reflect.Struct {
+			return
+		}
+		typ := v.Type()
+		hasSecretEnv := false
+		for i := 0; i < typ.NumField(); i++ {
+			if yamlTag(typ.Field(i)) == "secret_env" {
+				hasSecretEnv = true
+			}
+		}
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			name := yamlTag(f)
+			if !f.IsExported() || name == "" {
+				continue
+			}
+			fv := v.Field(i)
+			switch {
+			case name == "env" && f.Type == reflect.TypeFor[map[string]string]():
+				keys := make([]string, 0, fv.Len())
+				for _, k := range fv.MapKeys() {
+					keys = append(keys, k.String())
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					if !secretNameRE.MatchString(k) {
+						continue
+					}
+					full := append(append([]string{}, path...), name, k)
+					pos, _ := t.SettingPos(sec, full...)
+					where := strings.Join(append([]string{sec}, full...), ".")
+					fix := "give it to drillbook's own environment instead"
+					if hasSecretEnv {
+						fix = fmt.Sprintf("move it to %s as {env: NAME}, {file: PATH} or {command: [...]}", strings.Join(append(append([]string{sec}, path...), "secret_env", k), "."))
+					}
+					probs = append(probs, runbook.Problem{Pos: pos, Msg: fmt.Sprintf("%s looks like a secret written in place (a targets file names where a secret comes from, never the secret): %s", where, fix)})
+				}
+			case f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeFor[runbook.SecretRef]():
+				visit(sec, append(append([]string{}, path...), name), fv)
+			}
+		}
+	}
+	for _, sec := range brokerSections {
+		if t.HasSection(sec) {
+			visit(sec, nil, reflect.ValueOf(cfg.byName(sec)).Elem())
+		}
+	}
+	return probs
+}
+
+func yamlTag(f reflect.StructField) string {
+	tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	if tag == "-" {
+		return ""
+	}
+	return tag
 }
