@@ -420,6 +420,31 @@ func completeOutcome(g *globalOptions) cobra.CompletionFunc {
 	}
 }
 
+// completeDecision completes --retry, --skip and --abort STEP=REASON with
+// the runbook's steps (a run's own copy for resume); the reason is the
+// operator's to write.
+func completeDecision(g *globalOptions, resume bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		if len(args) == 0 || strings.Contains(toComplete, "=") {
+			return nil, noFiles
+		}
+		rb := g.completionRunbook(args[0])
+		if resume {
+			rb = g.runRunbook(args[0])
+		}
+		if rb == nil {
+			return nil, noFiles
+		}
+		var out []cobra.Completion
+		for _, ss := range rb.AllSteps() {
+			if strings.HasPrefix(ss.Step.ID, toComplete) {
+				out = append(out, cobra.CompletionWithDesc(ss.Step.ID+"=", stepTitle(ss.Step)))
+			}
+		}
+		return out, noFiles | cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
 // completeWords completes one of a fixed set of words.
 func completeWords(words ...string) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
@@ -457,11 +482,16 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 	}
 	flags := map[string]map[string]cobra.CompletionFunc{
 		"run": {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g),
-			"confirm": completeConfirm(g, false), "outcome": completeWords()},
+			"confirm": completeConfirm(g, false), "outcome": completeWords(),
+			"retry": completeDecision(g, false), "skip": completeDecision(g, false), "abort": completeDecision(g, false)},
 		"plan":   {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g)},
-		"resume": {"confirm": completeConfirm(g, true), "outcome": completeOutcome(g)},
+		"resume": {"confirm": completeConfirm(g, true), "outcome": completeOutcome(g),
+			"retry": completeDecision(g, true), "skip": completeDecision(g, true), "abort": completeDecision(g, true)},
 		"report": {"format": completeWords("md", "json")},
 		"watch":  {"from": completeWords("end", "start")},
+	}
+	if root.Flags().Lookup("target") != nil {
+		_ = root.RegisterFlagCompletionFunc("target", completeTargets(g))
 	}
 	for _, c := range root.Commands() {
 		if f, ok := args[c.Name()]; ok && c.ValidArgsFunction == nil {

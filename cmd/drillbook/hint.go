@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/drillbook/drillbook/runbook"
@@ -79,4 +82,38 @@ func (g *globalOptions) withFlags(msg string, resumeFlags ...string) string {
 // drillbook was started with: command("report", id).
 func (g *globalOptions) command(args ...string) string {
 	return strings.Trim(g.withFlags("`drillbook "+runbook.QuoteArgv(args)+"`"), "`")
+}
+
+// planCommand is `drillbook plan` of a run as a command to copy: the run's
+// own copy of its runbook, its target and the parameter values it was
+// given (secrets left out: they come from the environment, never a flag).
+func (g *globalOptions) planCommand(sess *runbook.Session) string {
+	copyPath := filepath.Join(sess.Dir, runbook.RunbookCopy)
+	if abs, err := filepath.Abs(copyPath); err == nil {
+		copyPath = abs
+	}
+	args := []string{"plan", copyPath, "--target", sess.Meta.Target}
+	names := make([]string, 0, len(sess.Meta.Params))
+	for n := range sess.Meta.Params {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if p, ok := sess.Runbook.Param(n); !ok || p.Type == runbook.TypeSecret || slices.Contains(sess.Meta.SecretParams, n) {
+			continue
+		}
+		v := sess.Meta.Params[n]
+		switch x := v.(type) {
+		case []any:
+			parts := make([]string, len(x))
+			for i, e := range x {
+				parts[i] = fmt.Sprint(e)
+			}
+			v = strings.Join(parts, ",")
+		case []string:
+			v = strings.Join(x, ",")
+		}
+		args = append(args, "--param", fmt.Sprintf("%s=%v", n, v))
+	}
+	return g.command(args...)
 }

@@ -63,18 +63,19 @@ func TestShippedRunbooksValidate(t *testing.T) {
 	}
 }
 
-// runHint is the script command `runhint`: it takes the last drillbook
-// command the previous command printed between backquotes (a hint such as
+// runHint is the script command `runhint VERB`: it takes the last
+// drillbook VERB command the previous command printed between backquotes
+// (a hint such as
 // `drillbook resume RUN --confirm wipe=demo --state-dir /x`), splits it as
 // a POSIX shell would, and runs it, as an operator copying the hint does.
 func runHint(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 0 {
-		ts.Fatalf("usage: runhint")
+	if len(args) != 1 {
+		ts.Fatalf("usage: runhint VERB (the last drillbook VERB ... printed)")
 	}
 	out := ts.ReadFile("stdout") + ts.ReadFile("stderr")
-	hints := regexp.MustCompile("`(drillbook [^`]+)`").FindAllStringSubmatch(out, -1)
+	hints := regexp.MustCompile("`(drillbook "+regexp.QuoteMeta(args[0])+" [^`]+)`").FindAllStringSubmatch(out, -1)
 	if len(hints) == 0 {
-		ts.Fatalf("the last command printed no drillbook command to copy")
+		ts.Fatalf("the last command printed no drillbook %s command to copy", args[0])
 	}
 	line := hints[len(hints)-1][1]
 	words, err := shellWords(line)

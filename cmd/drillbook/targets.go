@@ -158,8 +158,8 @@ func usedAdapters(rb *runbook.Runbook) map[string]bool {
 }
 
 // runbooksFor returns the runbooks that can run on t: those, among the
-// shipped ones, the --runbooks directories' and extra (the runbook about
-// to run, which may be a file), whose broker adapters t configures.
+// shipped ones and the --runbooks directories', whose broker adapters t
+// configures, and extra (the runbook about to run, which may be a file).
 func (g *globalOptions) runbooksFor(t *runbook.Target, extra *runbook.Runbook) []*runbook.Runbook {
 	all := g.knownRunbooks()
 	if extra != nil && !slices.ContainsFunc(all, func(rb *runbook.Runbook) bool { return rb.ID == extra.ID }) {
@@ -167,6 +167,10 @@ func (g *globalOptions) runbooksFor(t *runbook.Target, extra *runbook.Runbook) [
 	}
 	var out []*runbook.Runbook
 	for _, rb := range all {
+		if extra != nil && rb.ID == extra.ID {
+			out = append(out, rb) // the operator chose to run it here
+			continue
+		}
 		ok := true
 		for a := range usedAdapters(rb) {
 			if slices.Contains(brokerSections, a) && !t.HasSection(a) {
