@@ -79,7 +79,7 @@ func LoadTargets(path string, sections []string) (*Targets, error) {
 	var probs Problems
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlProblems(path, err, nil)
+		return nil, syntaxProblems(path, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		probs.add(Pos{File: path, Line: 1, Col: 1}, "the targets file is empty: it starts with `targets:`")

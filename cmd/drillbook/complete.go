@@ -484,7 +484,7 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		"run": {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g),
 			"confirm": completeConfirm(g, false), "outcome": completeWords(),
 			"retry": completeDecision(g, false), "skip": completeDecision(g, false), "abort": completeDecision(g, false)},
-		"plan":   {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g)},
+		"plan": {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g)},
 		"resume": {"confirm": completeConfirm(g, true), "outcome": completeOutcome(g),
 			"retry": completeDecision(g, true), "skip": completeDecision(g, true), "abort": completeDecision(g, true)},
 		"report": {"format": completeWords("md", "json")},
