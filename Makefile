@@ -17,7 +17,7 @@ DISTDIR ?= dist
 .PHONY: build run test deps vet cross fuzz-smoke fuzz bench clean install uninstall dist
 
 build:
-	$(GO) build -o $(BIN) ./cmd/drillbook
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
 
 run: build
 	./$(BIN)
@@ -64,6 +64,7 @@ uninstall:
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReportRenders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:

@@ -62,8 +62,13 @@ func (g *globalOptions) knownRunbooks() []*runbook.Runbook {
 // completeRunArg completes a run id with its status; resumable says
 // whether only runs that have not ended are offered (resume).
 func completeRunArg(g *globalOptions, resumable bool) cobra.CompletionFunc {
+	return completeRunArgs(g, resumable, 1)
+}
+
+// completeRunArgs completes up to n run ids (compare takes two).
+func completeRunArgs(g *globalOptions, resumable bool, n int) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
-		if len(args) > 0 {
+		if len(args) >= n {
 			return nil, noFiles
 		}
 		state, err := g.resolveStateDir()
@@ -420,9 +425,9 @@ func completeOutcome(g *globalOptions) cobra.CompletionFunc {
 	}
 }
 
-// completeDecision completes --retry, --skip and --abort STEP=REASON with
-// the runbook's steps (a run's own copy for resume); the reason is the
-// operator's to write.
+// completeDecision completes --retry, --skip, --abort STEP=REASON and
+// --note STEP=TEXT with the runbook's steps (a run's own copy for
+// resume); the text after = is the operator's to write.
 func completeDecision(g *globalOptions, resume bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		if len(args) == 0 || strings.Contains(toComplete, "=") {
@@ -444,6 +449,9 @@ func completeDecision(g *globalOptions, resume bool) cobra.CompletionFunc {
 		return out, noFiles | cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveKeepOrder
 	}
 }
+
+// purposeWords are the purposes a run is recorded with.
+func purposeWords() []string { return []string{"incident", "drill", "routine"} }
 
 // completeWords completes one of a fixed set of words.
 func completeWords(words ...string) cobra.CompletionFunc {
@@ -472,23 +480,29 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 	_ = root.MarkPersistentFlagFilename("targets", "yaml", "yml")
 	_ = root.MarkPersistentFlagDirname("runbooks")
 	args := map[string]cobra.CompletionFunc{
-		"run":    completeRunbookArg(g),
-		"plan":   completeRunbookArg(g),
-		"resume": completeRunArg(g, true),
-		"report": completeRunArg(g, false),
+		"run":     completeRunbookArg(g),
+		"plan":    completeRunbookArg(g),
+		"history": completeRunbookArg(g),
+		"resume":  completeRunArg(g, true),
+		"report":  completeRunArg(g, false),
+		"compare": completeRunArgs(g, false, 2),
 		"validate": func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return []cobra.Completion{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 	}
 	flags := map[string]map[string]cobra.CompletionFunc{
 		"run": {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g),
-			"confirm": completeConfirm(g, false), "outcome": completeWords(),
-			"retry": completeDecision(g, false), "skip": completeDecision(g, false), "abort": completeDecision(g, false)},
+			"confirm": completeConfirm(g, false), "outcome": completeWords(), "purpose": completeWords(purposeWords()...),
+			"retry": completeDecision(g, false), "skip": completeDecision(g, false), "abort": completeDecision(g, false),
+			"note": completeDecision(g, false)},
 		"plan": {"target": completeTargets(g), "scenario": completeScenario(g), "param": completeParam(g)},
 		"resume": {"confirm": completeConfirm(g, true), "outcome": completeOutcome(g),
-			"retry": completeDecision(g, true), "skip": completeDecision(g, true), "abort": completeDecision(g, true)},
-		"report": {"format": completeWords("md", "json")},
-		"watch":  {"from": completeWords("end", "start")},
+			"retry": completeDecision(g, true), "skip": completeDecision(g, true), "abort": completeDecision(g, true),
+			"note": completeDecision(g, true)},
+		"history": {"target": completeTargets(g), "purpose": completeWords(purposeWords()...), "format": completeWords("text", "json")},
+		"compare": {"format": completeWords("text", "json")},
+		"report":  {"format": completeWords("md", "json", "html", "junit")},
+		"watch":   {"from": completeWords("end", "start")},
 	}
 	if root.Flags().Lookup("target") != nil {
 		_ = root.RegisterFlagCompletionFunc("target", completeTargets(g))

@@ -13,7 +13,7 @@ import (
 // file name the shell completes): they need no completion function.
 var freeFlags = []string{
 	"watch --log", "watch --success", "watch --failure", "watch --warn", "watch --engine", "watch --timeout",
-	"report --output",
+	"report --output", "run --run-note", "resume --run-note",
 }
 
 // TestEveryClosedSetCompletes walks every command and flag of drillbook: a

@@ -126,6 +126,8 @@ func topKeySchemas() map[string]any {
 	return map[string]any{
 		"description": map[string]any{"type": "string", "description": "Free text, shown by drillbook targets and in reports."},
 		"simulated":   map[string]any{"type": "boolean", "description": "true marks a target where nothing real can be harmed: only there are --yes and --scenario accepted. Default false."},
+		"purpose": map[string]any{"enum": []string{"incident", "drill", "routine"},
+			"description": "What a run on the target is recorded as when drillbook run --purpose does not say; without it a simulated target's runs are drills and a real target's incidents."},
 		"missing_logs": map[string]any{"enum": []string{"wait", "error"},
 			"description": "What a log wait on a file that does not exist does: wait (the default) for the file to appear, saying so every 30 s, or error at once."},
 		"params": map[string]any{"type": "object", "description": "Values for the parameters of the runbooks run on the target, by name: a plain value, or a list for list parameters; --param overrides them. A name no runbook that can run on the target declares is an error. A secret parameter is never written here: export DRILLBOOK_PARAM_NAME.",
