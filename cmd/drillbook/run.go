@@ -121,6 +121,29 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run RUNBOOK",
 		Short: "Run a runbook (a shipped id or a file) against a target",
+		Long: `run walks through a runbook, a shipped id (drillbook list) or a file, on a
+target: the built-in simulated training estate, or an estate of the targets
+file (--target NAME; drillbook targets lists them, drillbook docs targets
+describes the file). Every step is journaled under the state directory
+before it has any effect, so an interrupted run resumes where it stood
+(drillbook resume) and the journal becomes the report (drillbook report).
+
+Parameters come from the target's params:, then --param NAME=VALUE; a
+secret parameter only from DRILLBOOK_PARAM_NAME or a prompt, never a flag.
+
+In a terminal the run opens in the screen: the form with the parameters,
+then each step with its command, output and log. With --plain, or when
+standard output is not a terminal, it prints line by line, and every
+question is answered on the command line: a destructive step needs
+--confirm STEP=TOKEN (its token is the server or engine it acts on; plan
+lists them), a manual step --confirm STEP=done, a failed step --retry,
+--skip or --abort STEP=REASON. A question with no answer stops the run,
+resumable, and prints the resume command to copy, with the flags this run
+was given. --yes and --scenario are for simulated targets only.
+
+Exit codes: 0 succeeded, 1 a step failed or the run was aborted, 2 bad
+input (nothing ran), 3 an answer is needed, 4 interrupted, 5 timed out
+(drillbook docs exit-codes).`,
 		Example: `  drillbook run was-sib-restore-me                      # on the training target, in the screen
   drillbook run demo.yaml --plain --param workdir=/tmp/x --confirm wipe=demo --confirm tell=done
   drillbook run was-sib-restore-me --target prod-cell --param engines=ME1`,
@@ -311,6 +334,16 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resume RUN|last",
 		Short: "Reopen an interrupted run where it stood; a step that was in flight is reconciled, not re-run",
+		Long: `resume reopens a run that stopped before it ended (a question with no answer,
+a quit, a signal, a crash) on the same target with the same parameters, from
+its own copy of the runbook. A step that was running when drillbook stopped
+is reconciled: its verify decides what happened, or the operator says it
+(--outcome STEP=succeeded, failed or rerun); a destructive step is never run
+again without a new confirmation. Secret parameters are asked again
+(DRILLBOOK_PARAM_NAME or a prompt): they were never written down.
+
+RUN is a run id, an unambiguous part of one, or last (drillbook runs lists
+them). The answer flags work as for drillbook run.`,
 		Example: `  drillbook resume 20261123-081500-demo-shell-3fa2c1
   drillbook resume 3fa2c1 --plain --outcome wipe=succeeded --confirm tell=done`,
 		Args: cobra.ExactArgs(1),
