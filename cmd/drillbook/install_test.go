@@ -9,11 +9,11 @@ import (
 )
 
 // TestMakeInstall installs drillbook as a new user would, with make
-// install under a DESTDIR, then uses what it installed: bash completes
-// `drillbook run was-` through the installed completion script and the
-// installed binary, and man renders drillbook-run(1).
+// install under a DESTDIR, then uses what it installed: bash and fish
+// complete `drillbook run was-` through the installed completion scripts
+// and the installed binary, and man renders drillbook-run(1).
 func TestMakeInstall(t *testing.T) {
-	for _, tool := range []string{"make", "bash", "man"} {
+	for _, tool := range []string{"make", "bash", "man", "fish"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is needed to test make install: apt-get install %s (make deps does)", tool, tool)
 		}
@@ -65,6 +65,25 @@ printf '%s\n' "${COMPREPLY[@]}"`
 	want := []string{"was-sib-backup", "was-sib-ha-failover-drill", "was-sib-restore-me"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("drillbook run was-<TAB> offers %q, want %q", got, want)
+	}
+
+	// fish, as a user's fish finds it: from the vendor completions
+	// directory under XDG_DATA_DIRS, loaded the first time drillbook is
+	// completed.
+	home := t.TempDir()
+	fish := exec.Command("fish", "-c", `complete -C "drillbook run was-"`)
+	fish.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"PATH="+filepath.Join(usr, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"), "XDG_DATA_DIRS="+filepath.Join(usr, "share"))
+	out, err = fish.Output()
+	if err != nil {
+		t.Fatalf("fish completion: %v\n%s", err, out)
+	}
+	var fishGot []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fishGot = append(fishGot, strings.SplitN(line, "\t", 2)[0])
+	}
+	if strings.Join(fishGot, " ") != strings.Join(want, " ") {
+		t.Errorf("fish: drillbook run was-<TAB> offers %q, want %q", fishGot, want)
 	}
 
 	page := exec.Command("man", "-l", filepath.Join(usr, "share/man/man1/drillbook-run.1"))
