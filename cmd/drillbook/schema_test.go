@@ -136,14 +136,57 @@ func topKeySchemas() map[string]any {
 	}
 }
 
+// targetFieldSchema generates the schema of a target key from the field of
+// runbook.Target named like it (hosts: from Hosts), when that field is a
+// block or a map of blocks; nil otherwise.
+func targetFieldSchema(t *testing.T, key string) map[string]any {
+	typ := reflect.TypeFor[runbook.Target]()
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		if !f.IsExported() || strings.ToLower(f.Name) != strings.ReplaceAll(key, "_", "") {
+			continue
+		}
+		ft := f.Type
+		keyed := false
+		if ft.Kind() == reflect.Map {
+			ft, keyed = ft.Elem(), true
+		}
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if ft.Kind() != reflect.Struct || isLeaf(ft) {
+			return nil
+		}
+		path := key
+		if keyed {
+			path += ".NAME"
+		}
+		block := blockSchema(settingsOf(t, path, ft), "")
+		doc := strings.Join(strings.Fields(typeDocs(t, typ)[f.Name]), " ")
+		if !keyed {
+			block["description"] = doc
+			return block
+		}
+		return map[string]any{"type": "object", "description": doc, "additionalProperties": block}
+	}
+	return nil
+}
+
 // targetsSchema is the JSON Schema of a targets file.
 func targetsSchema(t *testing.T) map[string]any {
 	all := allSettings(t)
 	props := topKeySchemas()
 	for _, key := range runbook.TargetKeys() {
-		if _, ok := props[key]; !ok {
-			t.Errorf("the targets schema does not describe the target key %s: add it to topKeySchemas", key)
+		if _, ok := props[key]; ok {
+			continue
 		}
+		// A key runbook.Target keeps as a map of blocks or a block (hosts:
+		// is a map of HostConfig) is generated from that type.
+		if s := targetFieldSchema(t, key); s != nil {
+			props[key] = s
+			continue
+		}
+		t.Errorf("the targets schema does not describe the target key %s: add it to topKeySchemas", key)
 	}
 	for _, sec := range targetSections() {
 		props[sec.name] = blockSchema(all[sec.name], "The "+sec.title+": see drillbook docs targets.")
