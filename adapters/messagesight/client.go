@@ -52,18 +52,15 @@ type Server struct {
 // Config is the messagesight section of a target in targets.yaml.
 type Config struct {
 	// URL, User, Password, CAFile and PinSHA256 describe the default server,
-	// used when a step names no node, as the fields of a node do; a node
-	// under Nodes takes User, Password and CAFile from here when it leaves
-	// them out. They are spelled out rather than inlined so the targets
-	// decoder sees them.
+	// used when a step names no node, as the fields of Server do. They are
+	// spelled out rather than inlined so the targets decoder sees them.
 	URL       string            `yaml:"url"`
 	User      string            `yaml:"user"`
 	Password  runbook.SecretRef `yaml:"password"`
 	CAFile    string            `yaml:"ca_file"`
 	PinSHA256 string            `yaml:"pin_sha256"`
 	// Nodes are further servers by name (the two of an HA pair); a step
-	// picks one with its node argument. A node takes the section's User,
-	// Password and CAFile when it leaves them out.
+	// picks one with its node argument.
 	Nodes map[string]Server `yaml:"nodes"`
 	// Timeout bounds each HTTP request; zero means 30s.
 	Timeout time.Duration `yaml:"timeout"`
