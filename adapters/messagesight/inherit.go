@@ -15,9 +15,7 @@ import (
 // Config tells targets check what its nodes inherit.
 var _ runbook.Inheritor = Config{}
 
-// effective returns node s with what it inherits from the section. (The
-// MessageSight engineer's branch adds the same rule as Config.inherit;
-// once both are merged, one of the two goes.)
+// effective returns node s with what it inherits from the section.
 func (c Config) effective(s Server) Server {
 	if s.User == "" {
 		s.User = c.User
