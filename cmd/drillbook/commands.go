@@ -411,7 +411,7 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(g.io.Out, "no runs in %s yet: start one with `drillbook run RUNBOOK`\n", runbook.RunsDir(state))
+				fmt.Fprintf(g.io.Out, "no runs in %s yet: start one with %s\n", runbook.RunsDir(state), g.withFlags("`drillbook run RUNBOOK`"))
 				return nil
 			}
 			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)

@@ -56,6 +56,9 @@ func (g *globalOptions) withFlags(msg string, resumeFlags ...string) string {
 	return hintRE.ReplaceAllStringFunc(msg, func(m string) string {
 		sub := hintRE.FindStringSubmatch(m)
 		verb, rest := sub[1], sub[2]
+		if strings.TrimSpace(rest) == "" && slices.Contains([]string{"resume", "report", "run", "plan"}, verb) {
+			return m // a command named in passing, not one to copy
+		}
 		flags := global
 		if verb == "resume" {
 			flags = append(append([]string{}, resumeFlags...), global...)
