@@ -138,6 +138,9 @@ type Prepared struct {
 	// Close releases the target when no run was started with it, or after
 	// the run has ended.
 	Close func() error
+	// Warnings are what the target's check warned about (a setting no
+	// runbook that can run on it uses), shown above the form's fields.
+	Warnings []string
 }
 
 type state int
@@ -394,6 +397,7 @@ func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	a.picker.setSize()
 	a.prepared = msg.p
 	a.form = newForm(a.c, msg.rb, msg.p.Values)
+	a.form.warnings = msg.p.Warnings
 	a.form.target = a.picker.target()
 	if msg.p.Purpose != "" {
 		a.form.purpose = msg.p.Purpose

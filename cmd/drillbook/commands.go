@@ -245,6 +245,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err

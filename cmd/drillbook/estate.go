@@ -72,6 +72,9 @@ type estate struct {
 	watcher  runbook.Watcher
 	params   map[string]string
 	stops    []func() error
+	// warnings are what the target's check warned about (a setting no
+	// runbook that can run on it uses), shown before the run.
+	warnings []string
 	// hide holds the target's secrets (passwords the adapters resolve from
 	// targets.yaml), resolved once here so the runner and the journal can
 	// mask them like secret parameters.
@@ -120,7 +123,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	if err := cfg.decode(t); err != nil {
 		return nil, err
 	}
-	if err := g.checkTarget(t, rb, &cfg); err != nil {
+	if e.warnings, err = g.checkTarget(t, rb, &cfg); err != nil {
 		return nil, err
 	}
 	wc, mc, rc := cfg.was, cfg.messagesight, cfg.rabbitmq

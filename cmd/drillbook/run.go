@@ -225,6 +225,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target; confirm each destructive step with --confirm STEP=TOKEN", est.target.Name)
 	}
@@ -389,6 +390,7 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target", est.target.Name)
 	}

@@ -322,5 +322,5 @@ func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbo
 	if named && ho.purpose != "" {
 		purpose = ho.purpose
 	}
-	return &tui.Prepared{Values: values, Purpose: purpose, Start: start, Close: est.Close}, nil
+	return &tui.Prepared{Values: values, Purpose: purpose, Start: start, Close: est.Close, Warnings: est.warnings}, nil
 }

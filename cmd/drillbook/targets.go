@@ -186,20 +186,30 @@ func (g *globalOptions) runbooksFor(t *runbook.Target, extra *runbook.Runbook) [
 
 // checkTarget applies the checks a target must pass before any run, plan
 // or resume on it: its params against the runbooks that can run on it
-// (an unknown name or a secret written in the file is an error), a secret
-// written in place in an env: map, then the settings no such runbook can
-// use, printed as warnings.
-func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook, cfg *adapterConfigs) error {
+// (an unknown name or a secret written in the file is an error) and a
+// secret written in place in an env: map. It returns the warnings: the
+// settings no such runbook can use, each with its position.
+func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook, cfg *adapterConfigs) ([]string, error) {
 	rbs := g.runbooksFor(t, rb)
 	probs := t.CheckParams(rbs)
 	probs = append(probs, inlineSecrets(t, cfg)...)
 	if len(probs) > 0 {
-		return probs
+		return nil, probs
 	}
+	var warnings []string
 	for _, w := range unusedSettings(t, rbs) {
+		warnings = append(warnings, w.String())
+	}
+	return warnings, nil
+}
+
+// printWarnings says what the target's check warned about, on standard
+// error, before a plan or a run in plain mode (the screen shows them in
+// its form).
+func (e *estate) printWarnings(g *globalOptions) {
+	for _, w := range e.warnings {
 		fmt.Fprintf(g.io.Err, "drillbook: warning: %s\n", w)
 	}
-	return nil
 }
 
 // unusedSettings finds the settings of t that none of rbs can use. Today
