@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages drillbook's tests use when they are missing:
 # tmux (the end-to-end screen test), rabbitmq-server (the real-broker
-# drill) and chromium (the HTML report rendered in a real browser). It
+# drill), chromium (the HTML report rendered in a real browser), and
+# man-db, bash-completion and fish (make install's test reads the man page
+# and completes through both shells). It
 # installs only when it can (root with apt-get) and otherwise says how;
 # the tests then fail with the same advice rather than pass silently.
 set -u
