@@ -4,8 +4,17 @@ GO ?= go
 BIN := bin/drillbook
 FUZZTIME ?= 5s
 TESTFLAGS ?=
+# make install puts the binary, the man pages, the bash, zsh and fish
+# completions and the JSON Schemas for editors under $(DESTDIR)$(PREFIX),
+# where a user's system looks for them.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
+SHAREDIR := $(DESTDIR)$(PREFIX)/share
+DISTDIR ?= dist
 
-.PHONY: build run test deps vet fuzz-smoke fuzz bench crash clean
+.PHONY: build run test deps vet cross fuzz-smoke fuzz bench crash clean install uninstall dist
 
 build:
 	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
@@ -23,6 +32,33 @@ vet:
 test: deps vet
 	$(GO) test -race -timeout 20m $(TESTFLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz-smoke FUZZTIME=$(FUZZTIME)
+	@$(MAKE) --no-print-directory cross
+
+# Compile every release platform (make test), so a platform break is caught
+# here, not at release; nothing is kept.
+cross:
+	@./scripts/dist.sh -check
+
+# Release binaries for every platform, with SHA256SUMS, in $(DISTDIR).
+dist:
+	@./scripts/dist.sh $(DISTDIR)
+
+install: build
+	install -d $(BINDIR) $(MANDIR) $(SHAREDIR)/bash-completion/completions \
+		$(SHAREDIR)/zsh/site-functions $(SHAREDIR)/fish/vendor_completions.d $(SHAREDIR)/drillbook/schema
+	install -m 0755 $(BIN) $(BINDIR)/drillbook
+	$(BIN) man --dir $(MANDIR) >/dev/null
+	$(BIN) completion bash > $(SHAREDIR)/bash-completion/completions/drillbook
+	$(BIN) completion zsh > $(SHAREDIR)/zsh/site-functions/_drillbook
+	$(BIN) completion fish > $(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
+	install -m 0644 docs/schema/runbook.schema.json docs/schema/targets.schema.json $(SHAREDIR)/drillbook/schema/
+	@echo "installed drillbook in $(BINDIR), its man pages in $(MANDIR) and its completions under $(SHAREDIR)"
+
+uninstall:
+	rm -f $(BINDIR)/drillbook $(MANDIR)/drillbook.1 $(MANDIR)/drillbook-*.1 \
+		$(SHAREDIR)/bash-completion/completions/drillbook $(SHAREDIR)/zsh/site-functions/_drillbook \
+		$(SHAREDIR)/fish/vendor_completions.d/drillbook.fish
+	rm -rf $(SHAREDIR)/drillbook/schema
 
 # A short run of every fuzz target (make test); `make fuzz FUZZ=10m` for a long one.
 fuzz-smoke:
@@ -46,4 +82,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin $(DISTDIR)

@@ -784,12 +784,12 @@ func AcquireLock(stateDir, runbookID, target string, info LockInfo) (*Lock, erro
 	if err != nil {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := tryLock(f, true); err != nil {
 		var holder LockInfo
 		b, _ := io.ReadAll(io.LimitReader(f, 4096))
 		_ = json.Unmarshal(b, &holder)
 		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
+		if errors.Is(err, errLockHeld) {
 			return nil, &LockedError{Holder: holder, Path: path}
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)
@@ -811,8 +811,8 @@ func LockHolder(stateDir, runbookID, target string) (LockInfo, bool) {
 		return LockInfo{}, false
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	if err := tryLock(f, false); err == nil {
+		_ = unlock(f)
 		return LockInfo{}, false
 	}
 	var holder LockInfo

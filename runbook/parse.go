@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Problem is one thing wrong with an input file, at a position.
@@ -187,7 +187,7 @@ func syntaxProblems(path string, data []byte, err error) Problems {
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+):(?: column (\d+):)? ?(.*)$`)
 
-// yamlProblems turns yaml.v3 errors ("line 3: cannot unmarshal ...") into
+// yamlProblems turns yaml errors ("line 3: cannot unmarshal ...") into
 // positioned problems with wording an operator can act on.
 func yamlProblems(path string, err error, root *yaml.Node) Problems {
 	var msgs []string
@@ -335,7 +335,7 @@ func walk(file string, n *yaml.Node, v reflect.Value, what string, probs *Proble
 			}
 			keyPos[k.Value] = Pos{File: file, Line: val.Line, Col: val.Column}
 			sub := what
-			if fv := v.Field(idx); fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice {
+			if fv := v.Field(idx); fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map {
 				sub = k.Value
 				switch k.Value {
 				case "steps":
@@ -354,18 +354,29 @@ func walk(file string, n *yaml.Node, v reflect.Value, what string, probs *Proble
 			f.setKeyPos(keyPos)
 		}
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode || v.Type().Elem() != valueType {
+		if n.Kind != yaml.MappingNode || v.Type().Key().Kind() != reflect.String {
 			return
 		}
+		elem := v.Type().Elem()
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			key := reflect.ValueOf(n.Content[i].Value)
+			key := reflect.ValueOf(n.Content[i].Value).Convert(v.Type().Key())
 			ev := v.MapIndex(key)
 			if !ev.IsValid() {
 				continue
 			}
-			val := ev.Interface().(Value)
-			val.Pos.File = file
-			v.SetMapIndex(key, reflect.ValueOf(val))
+			switch {
+			case elem == valueType:
+				val := ev.Interface().(Value)
+				val.Pos.File = file
+				v.SetMapIndex(key, reflect.ValueOf(val))
+			case elem.Kind() == reflect.Struct || elem.Kind() == reflect.Pointer || elem.Kind() == reflect.Slice:
+				// A map of blocks (a target's nodes by name): each block is
+				// checked like a field's, on a copy put back for its positions.
+				cp := reflect.New(elem).Elem()
+				cp.Set(ev)
+				walk(file, n.Content[i+1], cp, what+"."+n.Content[i].Value, probs)
+				v.SetMapIndex(key, cp)
+			}
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // TrainingTarget is the name of the built-in simulated estate.
@@ -41,6 +41,8 @@ type Target struct {
 	Pos Pos
 
 	sections map[string]*yaml.Node
+	// paramPos is where each name under params: is written.
+	paramPos map[string]Pos
 }
 
 // targetFile is the shape of targets.yaml.
@@ -82,7 +84,7 @@ func LoadTargets(path string, sections []string) (*Targets, error) {
 	var probs Problems
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, yamlProblems(path, err, nil)
+		return nil, syntaxProblems(path, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		probs.add(Pos{File: path, Line: 1, Col: 1}, "the targets file is empty: it starts with `targets:`")
@@ -140,10 +142,16 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 		probs.add(pos, "target %q must be a map of settings", name.Value)
 		return nil, probs
 	}
-	t := &Target{Name: name.Value, File: path, Pos: pos, sections: map[string]*yaml.Node{}, Params: map[string]Value{}}
+	t := &Target{Name: name.Value, File: path, Pos: pos, sections: map[string]*yaml.Node{}, Params: map[string]Value{}, paramPos: map[string]Pos{}}
+	seen := map[string]int{}
 	for i := 0; i+1 < len(body.Content); i += 2 {
 		k, v := body.Content[i], body.Content[i+1]
 		kp := Pos{File: path, Line: k.Line, Col: k.Column}
+		if first, ok := seen[k.Value]; ok {
+			probs.add(kp, "%s is written twice in target %s (first at line %d): keep one", k.Value, t.Name, first)
+			continue
+		}
+		seen[k.Value] = k.Line
 		switch k.Value {
 		case "description":
 			t.Description = v.Value
@@ -174,6 +182,17 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 			for pk, pv := range t.Params {
 				pv.Pos.File = path
 				t.Params[pk] = pv
+			}
+			if v.Kind == yaml.MappingNode {
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					pk, pv := v.Content[j], v.Content[j+1]
+					t.paramPos[pk.Value] = Pos{File: path, Line: pk.Line, Col: pk.Column}
+					if pv.Kind == yaml.MappingNode {
+						// A map is neither a value nor a list: most likely a
+						// secret reference, which a parameter cannot take.
+						probs.add(Pos{File: path, Line: pv.Line, Col: pv.Column}, "params: %s: a parameter's value is a plain value or a list; a secret parameter is never written here: export %s", pk.Value, EnvName(pk.Value))
+					}
+				}
 			}
 		default:
 			if !slices.Contains(sections, k.Value) {
@@ -275,3 +294,197 @@ func (s *SecretRef) UnmarshalYAML(n *yaml.Node) error {
 	}
 	return nil
 }
+
+// Inheritance is a setting an entry of an adapter section (a node of an
+// HA pair) takes from its section because it leaves it out.
+type Inheritance struct {
+	// Entry is the entry, as written in targets.yaml: "messagesight.nodes.ms-b".
+	Entry string
+	// Setting is the field it inherits: "user".
+	Setting string
+	// From is the section's setting it takes: "messagesight.user".
+	From string
+	// Value is what it takes, shown to the operator; a secret is shown as
+	// its reference ("env MS_PW"), never resolved.
+	Value string
+}
+
+// Inheritor is implemented by an adapter's Config whose entries inherit
+// settings from their section; `drillbook targets check` shows them.
+type Inheritor interface {
+	// Inherited lists the settings each entry takes from its section.
+	Inherited() []Inheritance
+}
+
+// CheckParams checks the names under the target's params: against the
+// runbooks that can run on it (rbs). A name no such runbook declares is an
+// error (a misspelt name would otherwise be ignored and the run would use
+// the default), and so is a value written for a secret parameter: a
+// targets file names where a secret comes from, never the secret.
+func (t *Target) CheckParams(rbs []*Runbook) Problems {
+	declared := map[string]bool{}
+	secretIn := map[string]string{}
+	var ids []string
+	for _, rb := range rbs {
+		ids = append(ids, rb.ID)
+		for _, p := range rb.Params {
+			declared[p.Name] = true
+			if p.Type == TypeSecret {
+				secretIn[p.Name] = rb.ID
+			}
+		}
+	}
+	names := make([]string, 0, len(declared))
+	for n := range declared {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var probs Problems
+	for name := range t.Params {
+		pos, ok := t.paramPos[name]
+		if !ok {
+			pos = t.Pos
+		}
+		switch {
+		case secretIn[name] != "":
+			probs.add(pos, "params: %s is a secret parameter of %s: a secret is never written in targets.yaml: export %s before running drillbook, or type it when asked", name, secretIn[name], EnvName(name))
+		case !declared[name]:
+			hint := ""
+			if near := closest(name, names); len(near) > 0 {
+				hint = fmt.Sprintf(": did you mean %s?", strings.Join(near, " or "))
+			} else if len(rbs) == 0 {
+				hint = ": no runbook can run on this target"
+			} else {
+				hint = fmt.Sprintf(": their parameters are %s", strings.Join(names, ", "))
+			}
+			probs.add(pos, "params: unknown parameter %q in target %s: no runbook that can run on it (%s) has it%s (a parameter of a runbook of your own: give its directory with --runbooks)", name, t.Name, strings.Join(ids, ", "), hint)
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return probs.sorted()
+}
+
+// ParamPos returns where the target's parameter name is written.
+func (t *Target) ParamPos(name string) (Pos, bool) {
+	p, ok := t.paramPos[name]
+	return p, ok
+}
+
+// closest returns the names in names nearest to s when they are near
+// enough to be a slip of the finger (an edit distance of at most a third
+// of its length, and at most 3), or nil.
+func closest(s string, names []string) []string {
+	var best []string
+	bestD := min(3, max(1, len(s)/3)) + 1
+	for _, n := range names {
+		switch d := editDistance(s, n); {
+		case d < bestD:
+			best, bestD = []string{n}, d
+		case d == bestD:
+			best = append(best, n)
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// SettingPos returns where a setting of an adapter section is written,
+// SettingPos("messagesight", "nodes", "ms-a", "user"), for messages that
+// point at it.
+func (t *Target) SettingPos(section string, path ...string) (Pos, bool) {
+	n, ok := t.sections[section]
+	if !ok {
+		return Pos{}, false
+	}
+	for _, key := range path {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n.Kind != yaml.MappingNode {
+			return Pos{}, false
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				if key == path[len(path)-1] {
+					return Pos{File: t.File, Line: n.Content[i].Line, Col: n.Content[i].Column}, true
+				}
+				n, found = n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return Pos{}, false
+		}
+	}
+	return Pos{File: t.File, Line: n.Line, Col: n.Column}, true
+}
+
+// SettingKeys returns the keys of a map under an adapter section, in file
+// order: SettingKeys("messagesight", "nodes") is the names of the nodes.
+func (t *Target) SettingKeys(section string, path ...string) []string {
+	n, ok := t.sections[section]
+	if !ok {
+		return nil
+	}
+	for _, key := range path {
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var out []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out = append(out, n.Content[i].Value)
+	}
+	return out
+}
+
+// Sections returns the adapter sections the target configures, in file
+// order.
+func (t *Target) Sections() []string {
+	out := make([]string, 0, len(t.sections))
+	for s := range t.sections {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b string) int { return t.sections[a].Line - t.sections[b].Line })
+	return out
+}
+
+// TargetKeys returns the keys a target may hold besides its adapter
+// sections (description, params, simulated, ...), for documentation.
+func TargetKeys() []string { return slices.Clone(targetKeys) }

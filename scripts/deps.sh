@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages drillbook's tests use when they are missing:
 # tmux (the end-to-end screen test), rabbitmq-server (the real-broker
-# drill) and chromium (the HTML report rendered in a real browser). It
+# drill), chromium (the HTML report rendered in a real browser), and
+# man-db, bash-completion and fish (make install's test reads the man page
+# and completes through both shells). It
 # installs only when it can (root with apt-get) and otherwise says how;
 # the tests then fail with the same advice rather than pass silently.
 set -u
@@ -12,6 +14,10 @@ if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/lib/rabbitmq/bin/
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
+# make install's test renders a man page and completes through bash-completion and fish.
+command -v man >/dev/null 2>&1 || need+=(man-db)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "drillbook tests need: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

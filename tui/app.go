@@ -67,9 +67,30 @@ type RunSpec struct {
 	// Close releases what the run holds (journal, lock, estate); the app
 	// calls it once the runner has returned. Nil means nothing to release.
 	Close func() error
+	// Resume and Report are the commands that resume the run and print
+	// its record, as the screen shows them to be copied (with the flags
+	// drillbook was started with); empty means "drillbook resume RUNID"
+	// and "drillbook report RUNID".
+	Resume, Report string
 	// History is what a resumed run showed before it stopped (its journaled
 	// events and output), shown first; nil for a new run.
 	History []runbook.Update
+}
+
+// resumeCommand is the command the screen shows to resume the run.
+func (s RunSpec) resumeCommand() string {
+	if s.Resume != "" {
+		return s.Resume
+	}
+	return "drillbook resume " + s.RunID
+}
+
+// reportCommand is the command the screen shows to print the record.
+func (s RunSpec) reportCommand() string {
+	if s.Report != "" {
+		return s.Report
+	}
+	return "drillbook report " + s.RunID
 }
 
 // Home is what the no-argument screen offers: runbooks on a target the
@@ -117,6 +138,9 @@ type Prepared struct {
 	// Close releases the target when no run was started with it, or after
 	// the run has ended.
 	Close func() error
+	// Warnings are what the target's check warned about (a setting no
+	// runbook that can run on it uses), shown above the form's fields.
+	Warnings []string
 }
 
 type state int
@@ -373,6 +397,7 @@ func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	a.picker.setSize()
 	a.prepared = msg.p
 	a.form = newForm(a.c, msg.rb, msg.p.Values)
+	a.form.warnings = msg.p.Warnings
 	a.form.target = a.picker.target()
 	if msg.p.Purpose != "" {
 		a.form.purpose = msg.p.Purpose

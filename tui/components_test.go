@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
 
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -414,5 +415,24 @@ func TestTUIFormPurpose(t *testing.T) {
 	_, cmd := f.update(tea.KeyMsg{Type: tea.KeyCtrlS})
 	if msg, ok := cmd().(submitMsg); !ok || msg.purpose != runbook.PurposeIncident {
 		t.Errorf("the run starts with %+v, want purpose incident", cmd())
+	}
+}
+
+// TestTUIFormShowsTargetWarnings: a warning drillbook has about the target
+// (a setting no runbook that can run on it uses) is in the form, above the
+// fields, wrapped at 80 columns, not printed over the screen.
+func TestTUIFormShowsTargetWarnings(t *testing.T) {
+	now := t0
+	c := testCommon(80, 24, &now)
+	f := newForm(c, loadTestRunbook(t), map[string]string{"workdir": "/srv/drill"})
+	f.warnings = []string{"targets.yaml:6:7: messagesight.url is used by no runbook that can run on target pair: each of their MessageSight steps names a node"}
+	v := f.view()
+	if !strings.Contains(v, "warning: targets.yaml:6:7: messagesight.url is used by no runbook") {
+		t.Errorf("the form does not show the target's warning:\n%s", v)
+	}
+	for _, l := range strings.Split(v, "\n") {
+		if w := lipgloss.Width(l); w > 80 {
+			t.Errorf("a line is %d columns wide: %q", w, l)
+		}
 	}
 }

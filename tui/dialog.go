@@ -362,7 +362,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		wrapAdd(st.DialogTitle.Render, "A step is running")
 		add("")
 		wrapAdd(st.Text.Render, "Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable with:")
-		wrapAdd(st.Command.Render, "drillbook resume "+rv.spec.RunID)
+		wrapAdd(st.Command.Render, rv.spec.resumeCommand())
 		add("")
 		wrapAdd(st.Text.Render, keyOf(k.Yes)+" quit · "+keyOf(k.No)+" stay (the default)")
 	}

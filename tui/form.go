@@ -35,6 +35,8 @@ type form struct {
 	message string
 	// purpose is why the run is made; the Purpose key cycles it.
 	purpose runbook.Purpose
+	// warnings are the target's, shown above the fields.
+	warnings []string
 }
 
 func newForm(c *common, rb *runbook.Runbook, prefill map[string]string) form {
@@ -276,6 +278,14 @@ func (f form) view() string {
 				body = append(body, st.Text.Render(l))
 			}
 		}
+		body = append(body, "")
+	}
+	for _, wn := range f.warnings {
+		for _, l := range strings.Split(wrap("warning: "+wn, w), "\n") {
+			body = append(body, st.Attention.Render(l))
+		}
+	}
+	if len(f.warnings) > 0 {
 		body = append(body, "")
 	}
 	focusTop, focusEnd := 0, 0

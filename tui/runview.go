@@ -425,7 +425,7 @@ func (m *runView) stopRun() {
 		return
 	}
 	m.stopped = true
-	m.setNotice("stopping: the run stays resumable with drillbook resume "+m.spec.RunID, true)
+	m.setNotice("stopping: the run stays resumable with "+m.spec.resumeCommand(), true)
 	m.stop("the operator quit the screen")
 }
 
@@ -999,7 +999,7 @@ func (m *runView) endedLines(add func(func(...string) string, string)) {
 	ev := m.ended
 	if ev.Type == runbook.EvRunInterrupted {
 		add(st.Attention.Render, "Run stopped; it stays resumable with:")
-		add(st.Command.Render, "drillbook resume "+m.spec.RunID)
+		add(st.Command.Render, m.spec.resumeCommand())
 		return
 	}
 	style := st.Succeeded.Render
@@ -1012,7 +1012,7 @@ func (m *runView) endedLines(add func(func(...string) string, string)) {
 	}
 	add(style, line+" in "+fmtDur(ev.Time.Sub(m.spec.Started))+" · "+keyOf(m.c.keys.Quit)+" leaves")
 	add(st.Text.Render, "The record:")
-	add(st.Command.Render, "drillbook report "+m.spec.RunID)
+	add(st.Command.Render, m.spec.reportCommand())
 }
 
 // clip makes exactly h rows, the last one marking what was cut.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/drillbook/drillbook/adapters/internal/flock"
 )
 
 // CopyOptions change how Copy works.
@@ -118,7 +120,7 @@ func isUnder(path, dir string) bool {
 // swapped out into stageDir (which the caller removes).
 func place(stage, dst, stageDir string, dstExists bool) error {
 	if !dstExists {
-		err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		err := renameNoReplace(stage, dst)
 		switch {
 		case err == nil:
 			return nil
@@ -133,7 +135,7 @@ func place(stage, dst, stageDir string, dstExists bool) error {
 		}
 		return err
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, stage, unix.AT_FDCWD, dst, unix.RENAME_EXCHANGE)
+	err := renameExchange(stage, dst)
 	if err == nil {
 		return nil // the old dst is now at stage, removed with stageDir
 	}
@@ -353,7 +355,7 @@ func lockStaging(dir string) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := flock.TryLock(f, true); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -388,10 +390,10 @@ func cleanStaging(parent, base string) error {
 		case err != nil:
 			return fmt.Errorf("check the leftover staging directory %s: %w", dir, err)
 		default:
-			lerr := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			lerr := flock.TryLock(f, true)
 			if lerr != nil {
 				f.Close()
-				if errors.Is(lerr, unix.EWOULDBLOCK) {
+				if errors.Is(lerr, flock.ErrHeld) {
 					continue // a copy at work, in this or another process
 				}
 				return fmt.Errorf("check the leftover staging directory %s: %w", dir, lerr)

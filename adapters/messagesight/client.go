@@ -102,7 +102,7 @@ func (c Config) node(name string) (target, error) {
 	if s.URL == "" {
 		return target{}, fmt.Errorf("messagesight: node %q has no url: set messagesight.nodes.%s.url in targets.yaml", name, name)
 	}
-	return target{label: name, srv: s}, nil
+	return target{label: name, srv: c.effective(s)}, nil
 }
 
 // planURL is the URL a plan shows; with no target it says where it comes

@@ -160,7 +160,7 @@ func statusEvidence(st Status) string {
 
 func statusOp() *op {
 	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.status", Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
+		spec: runbook.OpSpec{Name: "messagesight.status", ReadOnly: true, Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
 			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_state", runbook.ArgString, false, "fail unless the server is in this state", "production", "maintenance", "standby"),
 			}},

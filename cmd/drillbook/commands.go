@@ -77,6 +77,21 @@ func newValidateCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check runbook files without running anything; every problem as file:line:col",
+		Long: `validate reads each runbook file strictly and checks it against the operations
+of every adapter, without running anything, and prints every problem as
+file:line:col: message.
+
+Your editor can show most of these problems as you type, and complete
+every field, operation and argument: runbook.schema.json is a JSON Schema
+of the format for the YAML language server (VS Code's YAML extension,
+yamlls, IntelliJ). make install puts it in $(PREFIX)/share/drillbook/schema;
+drillbook docs schema/runbook.schema.json prints it. Name it on the first
+line of a runbook:
+
+  # yaml-language-server: $schema=/usr/local/share/drillbook/schema/runbook.schema.json
+
+The schema checks the file's shape; validate checks the rest too
+(templates, step references, destructive marks).`,
 		Example: `  drillbook validate my-runbook.yaml
   drillbook validate runbooks/*.yaml`,
 		Args: cobra.MinimumNArgs(1),
@@ -230,6 +245,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err
@@ -396,7 +412,7 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if len(runs) == 0 {
-				fmt.Fprintf(g.io.Out, "no runs in %s yet: start one with `drillbook run RUNBOOK`\n", runbook.RunsDir(state))
+				fmt.Fprintf(g.io.Out, "no runs in %s yet: start one with %s\n", runbook.RunsDir(state), g.withFlags("`drillbook run RUNBOOK`"))
 				return nil
 			}
 			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)

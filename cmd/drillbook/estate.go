@@ -72,6 +72,9 @@ type estate struct {
 	watcher  runbook.Watcher
 	params   map[string]string
 	stops    []func() error
+	// warnings are what the target's check warned about (a setting no
+	// runbook that can run on it uses), shown before the run.
+	warnings []string
 	// hide holds the target's secrets (passwords the adapters resolve from
 	// targets.yaml), resolved once here so the runner and the journal can
 	// mask them like secret parameters.
@@ -116,17 +119,14 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	if t.MissingLogError {
 		e.watcher = logwatch.New(logwatch.WithMissingError())
 	}
-	var wc was.Config
-	var mc messagesight.Config
-	var rc rabbitmq.Config
-	for _, sec := range []struct {
-		name string
-		v    any
-	}{{"was", &wc}, {"messagesight", &mc}, {"rabbitmq", &rc}} {
-		if err := t.Decode(sec.name, sec.v); err != nil {
-			return nil, err
-		}
+	var cfg adapterConfigs
+	if err := cfg.decode(t); err != nil {
+		return nil, err
 	}
+	if e.warnings, err = g.checkTarget(t, rb, &cfg); err != nil {
+		return nil, err
+	}
+	wc, mc, rc := cfg.was, cfg.messagesight, cfg.rabbitmq
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.

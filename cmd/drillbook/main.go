@@ -62,7 +62,8 @@ func Main(args []string, s streams) int {
 	if err != nil {
 		var st exitStatus
 		if !errors.As(err, &st) || st.msg != "" {
-			fmt.Fprintf(s.Err, "drillbook: %v\n", err)
+			// A command the message suggests carries this drillbook's flags.
+			fmt.Fprintf(s.Err, "drillbook: %s\n", g.withFlags(err.Error()))
 		}
 	}
 	return exitCode(err)
@@ -99,9 +100,11 @@ With no command it opens the runbook picker on the built-in training target
 	root.AddCommand(
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
+		newManCmd(g), newDocsCmd(g), newTargetsCmd(g),
 	)
 	root.AddCommand(newHistoryCmd(g))
 	root.AddCommand(newCompareCmd(g))
+	registerCompletions(root, g)
 	usageArgs(root)
 	return root
 }

@@ -28,6 +28,11 @@ type plainUI struct {
 	steps     []runbook.StepView // as they stood after the last event
 	stopMsg   string
 	hint      string // the flags the rest of the run needs, printed on stopping
+	// withFlags gives a printed drillbook command the flags the run was
+	// started with, so it works when copied; planCmd is the plan of this
+	// run as a command to copy.
+	withFlags func(string) string
+	planCmd   string
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -292,7 +297,7 @@ func (p *plainUI) operator(ev *runbook.Event) {
 			p.runner.Send(runbook.Input{Type: runbook.InAck, Step: ev.Step})
 			return
 		}
-		p.stop(fmt.Sprintf("step %s is manual: do it, then acknowledge with --confirm %s=done", ev.Step, stepID(ev.Step)))
+		p.stop(fmt.Sprintf("step %s is manual: do it, then acknowledge it with `drillbook resume %s --confirm %s=done`", ev.Step, p.runID, stepID(ev.Step)))
 	case runbook.AskRetry:
 		p.printf("  %s\n", ev.Text)
 		if p.decided(ev, true) {
@@ -309,7 +314,7 @@ func (p *plainUI) operator(ev *runbook.Event) {
 			p.runner.Send(runbook.Input{Type: runbook.InReconcile, Step: ev.Step, Reconciled: runbook.StepState(o), Reason: "given with --outcome"})
 			return
 		}
-		p.stop(fmt.Sprintf("step %s was running when drillbook stopped: check what happened, then resume with --outcome %s=succeeded|failed|rerun", ev.Step, stepID(ev.Step)))
+		p.stop(fmt.Sprintf("step %s was running when drillbook stopped: check what happened, then say it with `drillbook resume %s --outcome %s=succeeded` (or =failed, or =rerun to run it again)", ev.Step, p.runID, stepID(ev.Step)))
 	case runbook.AskDecide:
 		if p.decided(ev, false) {
 			return
@@ -373,13 +378,13 @@ func (p *plainUI) closing(o runbook.Outcome, code int) {
 		return
 	}
 	if p.stopMsg != "" {
-		p.printf("stopped: %s\n", p.stopMsg)
+		p.printf("stopped: %s\n", p.withFlags(p.stopMsg))
 		if p.hint != "" {
-			p.printf("later steps ask too: %s (`drillbook plan` shows each command)\n", p.hint)
+			p.printf("later steps ask too: %s (`%s` shows each command)\n", p.hint, p.planCmd)
 		}
 	}
 	if code == exitInterrupted {
-		p.printf("interrupted: `drillbook resume %s` continues where the run stood\n", p.runID)
+		p.printf("interrupted: %s continues where the run stood\n", p.withFlags(fmt.Sprintf("`drillbook resume %s`", p.runID)))
 	}
 }
 

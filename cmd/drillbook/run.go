@@ -121,6 +121,29 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run RUNBOOK",
 		Short: "Run a runbook (a shipped id or a file) against a target",
+		Long: `run walks through a runbook, a shipped id (drillbook list) or a file, on a
+target: the built-in simulated training estate, or an estate of the targets
+file (--target NAME; drillbook targets lists them, drillbook docs targets
+describes the file). Every step is journaled under the state directory
+before it has any effect, so an interrupted run resumes where it stood
+(drillbook resume) and the journal becomes the report (drillbook report).
+
+Parameters come from the target's params:, then --param NAME=VALUE; a
+secret parameter only from DRILLBOOK_PARAM_NAME or a prompt, never a flag.
+
+In a terminal the run opens in the screen: the form with the parameters,
+then each step with its command, output and log. With --plain, or when
+standard output is not a terminal, it prints line by line, and every
+question is answered on the command line: a destructive step needs
+--confirm STEP=TOKEN (its token is the server or engine it acts on; plan
+lists them), a manual step --confirm STEP=done, a failed step --retry,
+--skip or --abort STEP=REASON. A question with no answer stops the run,
+resumable, and prints the resume command to copy, with the flags this run
+was given. --yes and --scenario are for simulated targets only.
+
+Exit codes: 0 succeeded, 1 a step failed or the run was aborted, 2 bad
+input (nothing ran), 3 an answer is needed, 4 interrupted, 5 timed out
+(drillbook docs exit-codes).`,
 		Example: `  drillbook run was-sib-restore-me                      # on the training target, in the screen
   drillbook run demo.yaml --plain --param workdir=/tmp/x --confirm wipe=demo --confirm tell=done
   drillbook run was-sib-restore-me --target prod-cell --param engines=ME1`,
@@ -208,6 +231,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target; confirm each destructive step with --confirm STEP=TOKEN", est.target.Name)
 	}
@@ -265,6 +289,19 @@ func paramFlags(rb *runbook.Runbook, flags []string) (map[string]string, error) 
 	return given, nil
 }
 
+// resumeFlags are the flags of this run that its resume needs to go on
+// the same way: --plain and --yes, when given.
+func (o *runOptions) resumeFlags() []string {
+	var out []string
+	if o.plain {
+		out = append(out, "--plain")
+	}
+	if o.yes {
+		out = append(out, "--yes")
+	}
+	return out
+}
+
 // stepID strips an instance suffix: "per-item[2]" names step "per-item".
 func stepID(key string) string {
 	id, _, _ := strings.Cut(key, "[")
@@ -279,7 +316,8 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 		return driveScreen(ctx, g, sess, est)
 	}
 	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID, simulated: est.target.Simulated,
-		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets}
+		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets,
+		withFlags: func(msg string) string { return g.withFlags(msg, o.resumeFlags()...) }, planCmd: g.planCommand(sess)}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	fmt.Fprintf(g.io.Out, "purpose: %s\n", sess.Meta.RunPurpose())
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
@@ -306,6 +344,16 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "resume RUN|last",
 		Short: "Reopen an interrupted run where it stood; a step that was in flight is reconciled, not re-run",
+		Long: `resume reopens a run that stopped before it ended (a question with no answer,
+a quit, a signal, a crash) on the same target with the same parameters, from
+its own copy of the runbook. A step that was running when drillbook stopped
+is reconciled: its verify decides what happened, or the operator says it
+(--outcome STEP=succeeded, failed or rerun); a destructive step is never run
+again without a new confirmation. Secret parameters are asked again
+(DRILLBOOK_PARAM_NAME or a prompt): they were never written down.
+
+RUN is a run id, an unambiguous part of one, or last (drillbook runs lists
+them). The answer flags work as for drillbook run.`,
 		Example: `  drillbook resume 20261123-081500-demo-shell-3fa2c1
   drillbook resume 3fa2c1 --plain --outcome wipe=succeeded --confirm tell=done`,
 		Args: cobra.ExactArgs(1),
@@ -354,6 +402,7 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return err
 	}
 	defer est.Close()
+	est.printWarnings(g)
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target", est.target.Name)
 	}

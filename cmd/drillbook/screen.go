@@ -26,6 +26,7 @@ func driveScreen(ctx context.Context, g *globalOptions, sess *runbook.Session, e
 	term := &tui.Terminal{}
 	spec := screenRun(sess, est, fe, term)
 	spec.Close = nil // drive closes the session
+	spec.Resume, spec.Report = g.command("resume", sess.RunID), g.command("report", sess.RunID)
 	return runScreen(ctx, g, tui.NewRun(screenOptions(ctx, g), fe, spec), term)
 }
 
@@ -151,7 +152,7 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, term *tui.Te
 	}
 	if !ran {
 		if id != "" {
-			fmt.Fprintf(g.io.Out, "interrupted: `drillbook resume %s` continues where the run stood\n", id)
+			fmt.Fprintf(g.io.Out, "interrupted: %s continues where the run stood\n", g.withFlags("`drillbook resume "+id+"`"))
 			return finish(exitInterrupted)
 		}
 		return cerr
@@ -162,9 +163,9 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, term *tui.Te
 	code := outcomeCode(out)
 	if out.Status == runbook.RunInterrupted {
 		code = exitInterrupted
-		fmt.Fprintf(g.io.Out, "run %s: interrupted: `drillbook resume %s` continues where the run stood\n", id, id)
+		fmt.Fprintf(g.io.Out, "run %s: interrupted: %s continues where the run stood\n", id, g.withFlags("`drillbook resume "+id+"`"))
 	} else {
-		fmt.Fprintf(g.io.Out, "run %s: %s; `drillbook report %s` prints the record\n", id, out.Status, id)
+		fmt.Fprintf(g.io.Out, "run %s: %s; %s prints the record\n", id, out.Status, g.withFlags("`drillbook report "+id+"`"))
 	}
 	return finish(code)
 }
@@ -313,11 +314,13 @@ func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbo
 		if named {
 			sess.First = append(sess.First, ho.notes...)
 		}
-		return screenRun(sess, est, fe, term), nil
+		spec := screenRun(sess, est, fe, term)
+		spec.Resume, spec.Report = g.command("resume", sess.RunID), g.command("report", sess.RunID)
+		return spec, nil
 	}
 	purpose := runbook.DefaultPurpose(est.target)
 	if named && ho.purpose != "" {
 		purpose = ho.purpose
 	}
-	return &tui.Prepared{Values: values, Purpose: purpose, Start: start, Close: est.Close}, nil
+	return &tui.Prepared{Values: values, Purpose: purpose, Start: start, Close: est.Close, Warnings: est.warnings}, nil
 }

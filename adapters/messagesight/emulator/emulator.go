@@ -29,8 +29,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/drillbook/drillbook/adapters/internal/flock"
 )
 
 // Server states reported in status (reference §4.3).
@@ -171,7 +172,7 @@ func newServer(ctx context.Context, opts Options, mu *sync.Mutex) (*Server, erro
 	if err != nil {
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := flock.TryLock(lock, true); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("emulator: %s is in use by another process (another drillbook run on this training estate?): wait for it to end", opts.Dir)
 	}
