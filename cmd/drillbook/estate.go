@@ -96,7 +96,8 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
-	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
+	// A server logging through HPEL is followed with its logViewer.sh.
+	e := &estate{registry: baseRegistry(), watcher: logwatch.WithHPEL(logwatch.New()), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
 		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
@@ -193,12 +194,20 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		return err
 	}
 	used := adaptersUsed(rb)
-	// An unknown scenario is refused before any simulation starts.
+	// "default" is the normal run of every part (docs/training.md).
+	if scenario == "default" {
+		scenario = "normal"
+	}
+	// An unknown scenario is refused before any simulation starts, naming
+	// the scenarios of the parts this runbook uses.
 	if scenario != "" {
 		known := false
 		var all []string
 		for adapter, list := range map[string][]string{"was": was.Scenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
-			known = known || used[adapter] && slices.Contains(list, scenario)
+			if !used[adapter] {
+				continue
+			}
+			known = known || slices.Contains(list, scenario)
 			all = append(all, list...)
 		}
 		if !known {
