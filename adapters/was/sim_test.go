@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -124,5 +125,27 @@ func TestPlanTrainingMatchesStartTrainingAndRunsNothing(t *testing.T) {
 	}
 	if _, err := PlanTraining(t.TempDir(), "no-such"); err == nil || !strings.Contains(err.Error(), "dmgr-start-fails") {
 		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// docs/training.md has one WebSphere row per scenario of the cell, and no
+// row for a scenario the cell does not know.
+func TestTrainingDocListsEveryScenario(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "training.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, l := range strings.Split(string(b), "\n") {
+		cells := strings.Split(l, "|")
+		if len(cells) < 4 || strings.TrimSpace(cells[2]) != "WebSphere" {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(strings.Split(cells[1], "/")[0]), "` ")
+		documented = append(documented, name)
+	}
+	slices.Sort(documented)
+	if want := Scenarios(); !slices.Equal(documented, want) {
+		t.Errorf("docs/training.md documents WebSphere scenarios %v, the cell has %v", documented, want)
 	}
 }

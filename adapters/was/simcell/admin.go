@@ -26,9 +26,10 @@ import (
 //     WASdev/ci.docker.websphere-traditional issue #93).
 // The tools' ADMU lines follow the stopNode, syncNode and startNode output
 // published in blog.csdn.net/michelecindy/article/details/83676848 and the
-// Dmgr01 start of a public WebSphere cluster tutorial (drillbook code-search
-// file 70684123327); serverStatus's ADMU0508I/ADMU0509I come from the same
-// tutorial and from memory (ADMU0509I is UNCONFIRMED).
+// expected output in a public ND training note, "Cluster Start, Stop and
+// Startup Order" (startManager and startNode: ADMU0116I, ADMU0128I,
+// ADMU3000I; serverStatus: ADMU0508I); ADMU0509I is from memory
+// (UNCONFIRMED).
 
 // ConnectError is a wsadmin session that could not connect to the
 // deployment manager. Lines are what wsadmin prints then.
