@@ -41,9 +41,20 @@ func (e *fakeEstate) writeTargets() string {
 		"server_logs":       []string{filepath.Join(c.Nodes["node01"].ProfileRoot, "logs", "server1", "SystemOut.log"), filepath.Join(c.Nodes["node02"].ProfileRoot, "logs", "server2", "SystemOut.log")},
 		"dmgr_log":          filepath.Join(c.ProfileRoot, "logs", "dmgr", "SystemOut.log"),
 		"backup_datastores": true,
+		"engine":            "clu1.000-Bus1",
+		"cluster_logs":      []string{filepath.Join(c.Nodes["node01"].ProfileRoot, "logs", "server1", "SystemOut.log"), filepath.Join(c.Nodes["node02"].ProfileRoot, "logs", "server2", "SystemOut.log")},
 	}
-	b, err := json.MarshalIndent(map[string]any{"targets": map[string]any{"fake-cell": map[string]any{
-		"description": "the fake estate of the was tests", "params": params, "was": was}}}, "", "  ")
+	// fake-cell-noroot is the same estate with a backup root that does
+	// not exist.
+	noRoot := map[string]any{}
+	for k, v := range was {
+		noRoot[k] = v
+	}
+	noRoot["backup_root"] = filepath.Join(e.dir, "no-such-dir")
+	b, err := json.MarshalIndent(map[string]any{"targets": map[string]any{
+		"fake-cell":        map[string]any{"description": "the fake estate of the was tests", "params": params, "was": was},
+		"fake-cell-noroot": map[string]any{"description": "the fake estate without its backup root", "params": params, "was": noRoot},
+	}}, "", "  ")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -109,25 +120,33 @@ func TestRealTargetStopsBeforeAnyChangeAndLeaksNoSecret(t *testing.T) {
 	}
 
 	restore := []string{"run", "was-sib-restore-me", "--plain", "--target", "fake-cell"}
+	drill := []string{"run", "was-sib-ha-failover-drill", "--plain", "--target", "fake-cell", "--confirm", "failover=server1"}
 	refused := []struct {
 		name string
+		cmd  []string
 		args []string
 		env  map[string]string
 		code int
 		want string
 	}{
-		{"missing backup set", []string{"--param", "backup_set=20990101T000000Z"}, nil, 1, "20990101T000000Z"},
-		{"unset database password", nil, map[string]string{"TEST_DB_PASSWORD": ""}, 1, "was.data_store.secret_env.DBPW"},
-		{"wrong cell", []string{"--param", "cell=c2"}, nil, 1, "wsadmin is connected to cell c1, not c2"},
-		{"wrong engine", []string{"--param", "engines=clu9.000-Bus1"}, nil, 1, "no messaging engine clu9.000-Bus1 in the configuration of cell c1"},
-		{"mistyped target", []string{"--target", "fake-cel"}, nil, 2, "fake-cel"},
+		{"restore from a missing backup set", restore, []string{"--param", "backup_set=20990101T000000Z"}, nil, 1, "20990101T000000Z"},
+		{"restore with the database password unset", restore, nil, map[string]string{"TEST_DB_PASSWORD": ""}, 1, "was.data_store.secret_env.DBPW"},
+		{"restore of another cell", restore, []string{"--param", "cell=c2"}, nil, 1, "wsadmin is connected to cell c1, not c2"},
+		{"restore of a mistyped engine", restore, []string{"--param", "engines=clu9.000-Bus1"}, nil, 1, "no messaging engine clu9.000-Bus1 in the configuration of cell c1"},
+		{"restore on a mistyped target", restore, []string{"--target", "fake-cel"}, nil, 2, "fake-cel"},
+		{"backup with the database password unset", backup, nil, map[string]string{"TEST_DB_PASSWORD": ""}, 1, "was.data_store.secret_env.DBPW"},
+		{"backup without its backup root", backup, []string{"--target", "fake-cell-noroot"}, nil, 1, "no-such-dir"},
+		{"backup on a mistyped target", backup, []string{"--target", "fake-cel"}, nil, 2, "fake-cel"},
+		{"drill of another cell", drill, []string{"--param", "cell=c2"}, nil, 1, "wsadmin is connected to cell c1, not c2"},
+		{"drill of a mistyped engine", drill, []string{"--param", "engine=clu9.000-Bus1"}, nil, 1, "no messaging engine clu9.000-Bus1 in the configuration of cell c1"},
+		{"drill on a mistyped target", drill, []string{"--target", "fake-cel"}, nil, 2, "fake-cel"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v)
 			}
-			args := append(slices.Clone(restore), tc.args...)
+			args := append(slices.Clone(tc.cmd), tc.args...)
 			r := run(args...)
 			if r.code != tc.code || !strings.Contains(r.out, tc.want) {
 				t.Fatalf("exit %d (want %d), output lacks %q:\n%s", r.code, tc.code, tc.want, r.out)
@@ -135,7 +154,7 @@ func TestRealTargetStopsBeforeAnyChangeAndLeaksNoSecret(t *testing.T) {
 			if tc.code == 1 && !strings.Contains(r.out, "preflight") {
 				t.Errorf("not stopped in preflight:\n%s", r.out)
 			}
-			if strings.Contains(r.out, "confirmed:") || strings.Contains(r.out, "step initial-stopped") {
+			if strings.Contains(r.out, "confirmed:") || strings.Contains(r.out, "step initial-stopped") || strings.Contains(r.out, "step newset") {
 				t.Errorf("a step past the preflight ran:\n%s", r.out)
 			}
 			if got := e.mutations(); !slices.Equal(got, baseline) {
