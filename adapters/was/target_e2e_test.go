@@ -154,7 +154,7 @@ func TestRealTargetStopsBeforeAnyChangeAndLeaksNoSecret(t *testing.T) {
 			if tc.code == 1 && !strings.Contains(r.out, "preflight") {
 				t.Errorf("not stopped in preflight:\n%s", r.out)
 			}
-			if strings.Contains(r.out, "confirmed:") || strings.Contains(r.out, "step initial-stopped") || strings.Contains(r.out, "step newset") {
+			if strings.Contains(r.out, "\n  confirmed: ") || strings.Contains(r.out, "\nstep initial-stopped") || strings.Contains(r.out, "\nstep newset") || strings.Contains(r.out, "\nstep failover") {
 				t.Errorf("a step past the preflight ran:\n%s", r.out)
 			}
 			if got := e.mutations(); !slices.Equal(got, baseline) {

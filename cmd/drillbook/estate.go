@@ -115,7 +115,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	}
 	e.target = t
 	if t.MissingLogError {
-		e.watcher = logwatch.New(logwatch.WithMissingError())
+		e.watcher = logwatch.WithHPEL(logwatch.New(logwatch.WithMissingError()))
 	}
 	var wc was.Config
 	var mc messagesight.Config
