@@ -211,18 +211,22 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		scenario = "normal"
 	}
 	// An unknown scenario is refused before any simulation starts, naming
-	// the scenarios of the parts this runbook uses.
+	// the scenarios of the parts this runbook uses (all of them when it
+	// uses none).
 	if scenario != "" {
 		known := false
-		var all []string
+		var all, ofUsed []string
 		for adapter, list := range map[string][]string{"was": was.Scenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
-			if !used[adapter] {
-				continue
-			}
-			known = known || slices.Contains(list, scenario)
 			all = append(all, list...)
+			if used[adapter] {
+				known = known || slices.Contains(list, scenario)
+				ofUsed = append(ofUsed, list...)
+			}
 		}
 		if !known {
+			if len(ofUsed) > 0 {
+				all = ofUsed
+			}
 			sort.Strings(all)
 			return usagef("unknown scenario %q for runbook %s: scenarios are %s", scenario, rb.ID, strings.Join(slices.Compact(all), ", "))
 		}
