@@ -18,11 +18,13 @@ const MaxRecordBytes = 256 << 10
 // continuation lines (stack traces, wrapped text) that follow it, or one
 // plain line of any other format.
 type Record struct {
-	// Time is the record's timestamp; zero when the line has none or it
-	// could not be read (a locale's date order this parser does not know).
-	// Zone abbreviations are ambiguous, so order records by file position,
-	// not by Time; an abbreviation this package does not know is read as
-	// UTC+0 under its own name.
+	// Time is the record's timestamp; zero when the line has none or when
+	// it cannot be read without guessing: a date whose day, month and year
+	// order several locales would read differently (5/11/24 is 11 May in
+	// the US, 5 November in the UK and 2005-11-24 in Japan), a zone
+	// abbreviation that names several zones (CST, IST, BST, AST) or one
+	// this package does not know. A wrong date is worse than none, so the
+	// parser never picks one. Order records by file position, not by Time.
 	Time time.Time
 	// Stamp is the timestamp as written between the brackets.
 	Stamp string
@@ -30,8 +32,15 @@ type Record struct {
 	Thread string
 	// Logger is the logger's short name (SibMessage, WsServerImpl).
 	Logger string
-	// Type is the one-letter event type (I, A, W, E, F, O, R...).
+	// Type is the one-character event type: a letter (I, A, W, E, F, O,
+	// R...) or, in trace records, a level digit (1, 2, 3) or > and <.
 	Type string
+	// Class and Method are the source class and method columns a record
+	// carries when the logging call named them ("I com.ibm.ws.Foo init
+	// SRVE0242I: ..."), or the parenthesised class of a trace record
+	// ("3   (com.ibm.ws.sib.processor.utils.UserTrace) [:] ..."); "" when
+	// the record has none.
+	Class, Method string
 	// Bus is the bus name of a SIB message's [BUS:ME] insert, "" for [:] or
 	// none.
 	Bus string
@@ -130,16 +139,10 @@ func parseHeader(s string, r *Record) bool {
 		return false
 	}
 	stamp := s[1:end]
-	date, rest, ok := strings.Cut(stamp, " ")
-	if !ok || !isDateish(date) {
+	date, clock, tz, ok := splitStamp(stamp)
+	if !ok {
 		return false
 	}
-	rest = strings.TrimLeft(rest, " ")
-	clock, tz, _ := strings.Cut(rest, " ")
-	if !isClockish(clock) {
-		return false
-	}
-	tz = strings.TrimSpace(tz)
 	p := skipSpaces(s, end+1)
 	// Thread id: hex digits, normally 8.
 	q := p
@@ -166,8 +169,10 @@ func parseHeader(s string, r *Record) bool {
 		return false
 	}
 	typ := s[p : p+1]
+	single := p+2 < len(s) && s[p+1] == ' ' && !isBlank(s[p+2])
 	p = skipSpaces(s, p+1)
 	text := s[p:]
+	class, method, text := sourceColumns(text, single)
 	var bus, engine string
 	if strings.HasPrefix(text, "[") {
 		if c := strings.IndexByte(text, ']'); c > 0 {
@@ -188,6 +193,7 @@ func parseHeader(s string, r *Record) bool {
 	r.Thread = thread
 	r.Logger = logger
 	r.Type = typ
+	r.Class, r.Method = class, method
 	r.Bus = bus
 	r.Engine = engine
 	if id, rest, ok := leadingMsgID(text); ok {
@@ -196,6 +202,117 @@ func parseHeader(s string, r *Record) bool {
 		r.Text = text
 	}
 	return true
+}
+
+// sourceColumns takes the optional source columns off the front of a
+// record's message: the "(fully.qualified.Class)" of a trace record, or the
+// "className methodName" pair IBM's basic format puts after the event type
+// when the logging call supplied them ("<timestamp><threadId><shortName>
+// <eventType>[className][methodName]<message>", IBM "Interpreting the JVM
+// logs"). A pair is only taken when a message id or a [BUS:ME] insert
+// follows it, or when the type letter is followed by one space and the
+// class is package-qualified: WebSphere writes one space before the class
+// and three before a message without one (real lines in record_test.go),
+// while a plain System.out line may hold any two words.
+func sourceColumns(text string, single bool) (class, method, rest string) {
+	if strings.HasPrefix(text, "(") {
+		if c := strings.IndexByte(text, ')'); c > 1 && isJavaName(text[1:c], true) {
+			return text[1:c], "", strings.TrimLeft(text[c+1:], " \t")
+		}
+		return "", "", text
+	}
+	if _, _, ok := leadingMsgID(text); ok || strings.HasPrefix(text, "[") {
+		return "", "", text
+	}
+	t0, r0, ok := cutField(text)
+	if !ok || !isJavaName(t0, true) {
+		return "", "", text
+	}
+	t1, r1, ok := cutField(r0)
+	if !ok || !isMethodName(t1) {
+		return "", "", text
+	}
+	if _, _, id := leadingMsgID(r1); id || strings.HasPrefix(r1, "[") {
+		return t0, t1, r1
+	}
+	if single && strings.Contains(t0, ".") {
+		return t0, t1, r1
+	}
+	return "", "", text
+}
+
+// cutField splits off the first blank-separated field; ok is false when
+// nothing follows it.
+func cutField(s string) (field, rest string, ok bool) {
+	i := strings.IndexAny(s, " \t")
+	if i <= 0 {
+		return "", "", false
+	}
+	return s[:i], strings.TrimLeft(s[i:], " \t"), true
+}
+
+// isJavaName reports whether s is a Java class name, package-qualified or
+// not (letters, digits, _ and $, dots between parts when dotted is set).
+func isJavaName(s string, dotted bool) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	start := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' && dotted && !start:
+			start = true
+			continue
+		case c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
+		case isDigit(c) && !start:
+		default:
+			return false
+		}
+		start = false
+	}
+	return !start
+}
+
+// isMethodName reports whether s is a method name as the basic format
+// prints it: a Java identifier, or <init> and <clinit>.
+func isMethodName(s string) bool {
+	return s == "<init>" || s == "<clinit>" || isJavaName(s, false)
+}
+
+// splitStamp cuts a timestamp into its date, clock and zone. The date is
+// one field ("11/23/26", "23.11.26", "12-2-27") or, in Korean, three
+// ("16. 12. 13", Java's yy. M. d), which comes back without its spaces and
+// marked by a leading "k" for parseDate.
+func splitStamp(stamp string) (date, clock, tz string, ok bool) {
+	fields := strings.Fields(stamp)
+	if len(fields) < 2 {
+		return "", "", "", false
+	}
+	if len(fields) >= 4 && isKoreanDate(fields[0], fields[1], fields[2]) {
+		date = "k" + fields[0] + fields[1] + strings.TrimSuffix(fields[2], ".")
+		fields = fields[2:]
+	} else {
+		if !isDateish(fields[0]) {
+			return "", "", "", false
+		}
+		date = fields[0]
+	}
+	if !isClockish(fields[1]) {
+		return "", "", "", false
+	}
+	return date, fields[1], strings.Join(fields[2:], " "), true
+}
+
+// isKoreanDate reports whether three fields are a Korean short date:
+// "16." "12." "13" (the last may end in a dot too).
+func isKoreanDate(a, b, c string) bool {
+	num := func(s string) bool {
+		_, ok := smallNumber(s, 4)
+		return ok
+	}
+	return strings.HasSuffix(a, ".") && strings.HasSuffix(b, ".") &&
+		num(strings.TrimSuffix(a, ".")) && num(strings.TrimSuffix(b, ".")) && num(strings.TrimSuffix(c, "."))
 }
 
 func skipSpaces(s string, p int) int {
@@ -292,75 +409,226 @@ func msgNumber(id string) string {
 	return id
 }
 
-// zoneOffset gives the offset of the abbreviations seen in WebSphere logs
-// whose meaning is settled enough to use; IST is taken as India (the most
-// common in IBM samples).
-func zoneOffset(tz string) (int, bool) {
-	switch tz {
-	case "UTC", "GMT", "Z":
-		return 0, true
-	case "EST":
-		return -5 * 3600, true
-	case "EDT":
-		return -4 * 3600, true
-	case "CDT":
-		return -5 * 3600, true
-	case "CST":
-		return -6 * 3600, true
-	case "MST":
-		return -7 * 3600, true
-	case "MDT":
-		return -6 * 3600, true
-	case "PST":
-		return -8 * 3600, true
-	case "PDT":
-		return -7 * 3600, true
-	case "CET", "BST":
-		return 3600, true
-	case "CEST":
-		return 2 * 3600, true
-	case "IST":
-		return 5*3600 + 1800, true
-	case "JST":
-		return 9 * 3600, true
-	}
-	return 0, false
+// zoneOffsets are the time zone abbreviations Java prints (its English
+// short names, and the German MEZ/MESZ) that name one offset only. Those
+// that name several are in ambiguousZones and give no time: CST is US
+// Central and also China (Java prints CST for Asia/Shanghai in every
+// locale), IST is India, Israel and Ireland, BST British summer time and
+// Bangladesh, AST Atlantic and Arabia, GST Gulf and South Georgia.
+var zoneOffsets = map[string]int{
+	"UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0,
+	"WEST": 3600, "CET": 3600, "MEZ": 3600, "WAT": 3600,
+	"CEST": 2 * 3600, "MESZ": 2 * 3600, "EET": 2 * 3600, "SAST": 2 * 3600, "CAT": 2 * 3600,
+	"EEST": 3 * 3600, "MSK": 3 * 3600, "EAT": 3 * 3600,
+	"PKT": 5 * 3600, "NPT": 5*3600 + 45*60,
+	"ICT": 7 * 3600, "WIB": 7 * 3600,
+	"HKT": 8 * 3600, "SGT": 8 * 3600, "AWST": 8 * 3600,
+	"JST": 9 * 3600, "KST": 9 * 3600,
+	"ACST": 9*3600 + 1800, "ACDT": 10*3600 + 1800,
+	"AEST": 10 * 3600, "AEDT": 11 * 3600,
+	"NZST": 12 * 3600, "NZDT": 13 * 3600,
+	"HST": -10 * 3600, "AKST": -9 * 3600, "AKDT": -8 * 3600,
+	"PST": -8 * 3600, "PDT": -7 * 3600,
+	"MST": -7 * 3600, "MDT": -6 * 3600,
+	"CDT": -5 * 3600,
+	"EST": -5 * 3600, "EDT": -4 * 3600,
+	"ADT": -3 * 3600, "BRT": -3 * 3600, "ART": -3 * 3600,
+	"NST": -(3*3600 + 1800), "NDT": -(2*3600 + 1800),
 }
 
-// parseStamp reads "M/d/yy" (US) or "d.M.yy" dates and "H:mm:ss:SSS"
-// times; it returns the zero time for anything else.
-func parseStamp(date, clock, tz string) time.Time {
-	var dp [3]int
+var ambiguousZones = map[string]bool{"CST": true, "IST": true, "BST": true, "AST": true, "GST": true}
+
+// zoneLocation reads the zone of a timestamp: an abbreviation Java prints,
+// or an offset written as GMT+08:00 (what Java prints for a zone it has no
+// name for), UTC+1, +0530 or -05:00. It returns nil when the zone is
+// missing, unknown or ambiguous: the record then has no time.
+func zoneLocation(tz string) *time.Location {
+	if tz == "" || ambiguousZones[tz] {
+		return nil
+	}
+	if tz == "UTC" {
+		return time.UTC
+	}
+	if off, ok := zoneOffsets[tz]; ok {
+		return time.FixedZone(tz, off)
+	}
+	rest := tz
+	for _, pre := range []string{"GMT", "UTC", "UT"} {
+		if strings.HasPrefix(rest, pre) {
+			rest = rest[len(pre):]
+			break
+		}
+	}
+	off, ok := parseOffset(rest)
+	if !ok {
+		return nil
+	}
+	return time.FixedZone(tz, off)
+}
+
+// parseOffset reads +8, +08, +0800, +08:00 or -5:30 as seconds east of UTC.
+func parseOffset(s string) (int, bool) {
+	if len(s) < 2 || (s[0] != '+' && s[0] != '-') {
+		return 0, false
+	}
+	sign := 1
+	if s[0] == '-' {
+		sign = -1
+	}
+	s = s[1:]
+	var h, m string
+	switch {
+	case strings.Contains(s, ":"):
+		h, m, _ = strings.Cut(s, ":")
+	case len(s) == 4:
+		h, m = s[:2], s[2:]
+	default:
+		h = s
+	}
+	hours, ok := smallNumber(h, 2)
+	if !ok || hours > 14 {
+		return 0, false
+	}
+	mins := 0
+	if m != "" {
+		if mins, ok = smallNumber(m, 2); !ok || len(m) != 2 || mins > 59 {
+			return 0, false
+		}
+	}
+	return sign * (hours*3600 + mins*60), true
+}
+
+// smallNumber reads 1 to max decimal digits.
+func smallNumber(s string, max int) (int, bool) {
+	if s == "" || len(s) > max {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}
+
+// dateOrder is one way a locale writes a short date; year4 means the
+// year is only taken in that position when it has four digits.
+type dateOrder struct {
+	y, m, d int
+	year4   bool
+}
+
+var (
+	orderMDY  = dateOrder{y: 2, m: 0, d: 1} // en_US M/d/yy
+	orderDMY  = dateOrder{y: 2, m: 1, d: 0} // en_GB, fr, it, es, pt_BR dd/MM/yy; de, cs, pl, ro, ru dd.MM.yy
+	orderYMD  = dateOrder{y: 0, m: 1, d: 2} // ja yy/MM/dd, zh_TW yy/M/d, zh_CN yy-M-d, ko yy. M. d
+	orderYMD4 = dateOrder{y: 0, m: 1, d: 2, year4: true}
+)
+
+// dateOrders are, by separator, the orders of Java's short date format in
+// the locales WebSphere is translated into (and English): a date is read
+// only when every one of them that fits gives the same day. Locales
+// outside that set that write two-digit years in another order (Dutch
+// d-M-yy, Danish dd-MM-yy, Lithuanian yy.M.d) are not told apart from
+// these, so their dates come back wrong: set the server's JVM locale to
+// one of these if record times matter.
+var dateOrders = map[byte][]dateOrder{
+	'/': {orderMDY, orderDMY, orderYMD},
+	'.': {orderDMY, orderYMD4}, // hu writes yyyy.MM.dd.
+	'-': {orderYMD},
+}
+
+// parseDate reads a short date written in a locale's order. Every order
+// the separator allows is tried; the date is only taken when all the
+// readings that give a valid date give the same one (a day over 12 or a
+// four-digit year tells them apart), so 11/23/26 is 23 November 2026 and
+// 5/11/24 is refused.
+func parseDate(date string) (y, m, d int, ok bool) {
+	orders := []dateOrder(nil)
+	if strings.HasPrefix(date, "k") {
+		// Korean: yy. M. d, the only order written with spaces.
+		date, orders = date[1:], []dateOrder{orderYMD}
+	}
+	var parts [3]string
 	var sep byte
 	n := 0
+	from := 0
 	for i := 0; i < len(date); i++ {
 		c := date[i]
 		if isDigit(c) {
-			dp[n] = dp[n]*10 + int(c-'0')
 			continue
 		}
 		if sep == 0 {
 			sep = c
 		}
 		if c != sep || n == 2 {
-			return time.Time{}
+			return 0, 0, 0, false
 		}
+		parts[n] = date[from:i]
 		n++
+		from = i + 1
 	}
-	var month, day, year int
-	switch sep {
-	case '/':
-		month, day, year = dp[0], dp[1], dp[2]
-	case '.':
-		day, month, year = dp[0], dp[1], dp[2]
-	default:
+	if n != 2 {
+		return 0, 0, 0, false
+	}
+	parts[2] = date[from:]
+	found := false
+	if orders == nil {
+		orders = dateOrders[sep]
+	}
+	for _, o := range orders {
+		yy, mm, dd, valid := readDate(parts, o)
+		if !valid {
+			continue
+		}
+		if found && (yy != y || mm != m || dd != d) {
+			return 0, 0, 0, false
+		}
+		y, m, d, found = yy, mm, dd, true
+	}
+	return y, m, d, found
+}
+
+// readDate reads the parts in one order; a four-digit part is only a year,
+// and a one- or two-digit year is 20yy, as Java reads yy for dates within
+// 20 years of now.
+func readDate(parts [3]string, o dateOrder) (y, m, d int, ok bool) {
+	for i, p := range parts {
+		if p == "" || len(p) > 4 || len(p) > 2 && i != o.y {
+			return 0, 0, 0, false
+		}
+	}
+	if o.year4 && len(parts[o.y]) != 4 {
+		return 0, 0, 0, false
+	}
+	y, _ = smallNumber(parts[o.y], 4)
+	m, _ = smallNumber(parts[o.m], 2)
+	d, _ = smallNumber(parts[o.d], 2)
+	if len(parts[o.y]) <= 2 {
+		y += 2000
+	}
+	if m < 1 || m > 12 || d < 1 || d > daysIn(y, m) {
+		return 0, 0, 0, false
+	}
+	return y, m, d, true
+}
+
+func daysIn(y, m int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// parseStamp reads a basic-format timestamp: a short date in its locale's
+// order, H:mm:ss:SSS and a zone. It returns the zero time when any of the
+// three cannot be read without guessing.
+func parseStamp(date, clock, tz string) time.Time {
+	year, month, day, ok := parseDate(date)
+	if !ok {
 		return time.Time{}
 	}
-	if year < 100 {
-		year += 2000
-	}
 	var tp [4]int
-	n = 0
+	n := 0
 	for i := 0; i < len(clock); i++ {
 		c := clock[i]
 		if isDigit(c) {
@@ -374,15 +642,12 @@ func parseStamp(date, clock, tz string) time.Time {
 		}
 		n++
 	}
-	if month < 1 || month > 12 || day < 1 || day > 31 || tp[0] > 23 || tp[1] > 59 || tp[2] > 60 || tp[3] > 999 {
+	if n < 2 || tp[0] > 23 || tp[1] > 59 || tp[2] > 60 || tp[3] > 999 {
 		return time.Time{}
 	}
-	loc := time.UTC
-	if tz != "" {
-		off, _ := zoneOffset(tz)
-		if tz != "UTC" {
-			loc = time.FixedZone(tz, off)
-		}
+	loc := zoneLocation(tz)
+	if loc == nil {
+		return time.Time{}
 	}
 	return time.Date(year, time.Month(month), day, tp[0], tp[1], tp[2], tp[3]*int(time.Millisecond), loc)
 }

@@ -19,7 +19,9 @@ func TestParseLineRealLines(t *testing.T) {
 			line:   "[10/30/19 14:31:12:667 IST] 00000304 SibMessage    I   [:] CWSIV0777I: A connection to messaging engine Node1.server1-BPM.ProcessServer.Bus for destination TestBinding.JMSExport1_RECEIVE_D_SIB on bus BPM.ProcessServer.Bus has been successfully created.",
 			thread: "00000304", logger: "SibMessage", typ: "I", id: "CWSIV0777I",
 			text: "A connection to messaging engine Node1.server1-BPM.ProcessServer.Bus for destination TestBinding.JMSExport1_RECEIVE_D_SIB on bus BPM.ProcessServer.Bus has been successfully created.",
-			time: time.Date(2019, 10, 30, 14, 31, 12, 667e6, time.FixedZone("IST", 5*3600+1800)),
+			// IST is India, Israel and Irish summer time: no time rather
+			// than a guess.
+			time: time.Time{},
 		},
 		{
 			line:   "[2/22/24 5:13:33:486 UTC] 00000001 WsServerImpl  A   WSVR0001I: Server server1 open for e-business",
@@ -224,6 +226,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("[6/24/14 15:05:32:488 EDT] 0000001e SibMessage E [XXXXYYYYZZZ] CWSIS1561E: x\n\tat y")
 	f.Add("[1/1/1 1:1:1:1] 1 a I [")
 	f.Add("CWSIP0784E: Messaging engine: receivingME")
+	for _, c := range realLines {
+		f.Add(c.line)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		for _, line := range strings.Split(s, "\n") {
 			r, ok := ParseLine(line)

@@ -17,14 +17,39 @@ const (
 	ScriptStartServer     = "start-server"
 	ScriptStopServer      = "stop-server"
 	ScriptServerStatus    = "server-status"
+	ScriptConnection      = "connection"
 )
 
-// The profile tools the adapter runs, by name.
+// The profile tools the adapter runs, by name. Each runs in one profile:
+// the deployment manager's (Request.Node empty) or a node's.
 const (
 	ToolBackupConfig   = "backupConfig"
 	ToolRestoreConfig  = "restoreConfig"
 	ToolRecoveryServer = "startServer-recovery"
+	ToolStartManager   = "startManager"
+	ToolStopManager    = "stopManager"
+	ToolStartNode      = "startNode"
+	ToolStopNode       = "stopNode"
+	ToolSyncNode       = "syncNode"
+	ToolServerStatus   = "serverStatus"
 )
+
+// toolProfile says where a tool runs: "dmgr" for the deployment manager's
+// profile, "node" for a node's. backupConfig and restoreConfig run in the
+// deployment manager's, which holds the cell's master configuration (IBM
+// Redbook "WebSphere Application Server V8.5 Concepts, Planning, and Design
+// Guide" §12.8.3: "For a network deployment cell, run the backupConfig
+// utility at the deployment manager level because it contains the master
+// repository"). serverStatus runs in either.
+func toolProfile(tool string) string {
+	switch tool {
+	case ToolBackupConfig, ToolRestoreConfig, ToolStartManager, ToolStopManager:
+		return "dmgr"
+	case ToolRecoveryServer, ToolStartNode, ToolStopNode, ToolSyncNode:
+		return "node"
+	}
+	return ""
+}
 
 // Request is one call to a Backend: a wsadmin script or a profile tool,
 // with its arguments as plain strings (they reach a script as sys.argv,
@@ -34,8 +59,12 @@ type Request struct {
 	Script string
 	// Tool is a Tool* name, or "" for a script.
 	Tool string
+	// Node is the node whose profile a tool runs in; "" is the deployment
+	// manager's profile. Scripts ignore it: wsadmin talks to the
+	// deployment manager.
+	Node string
 	// Args are the script's or tool's arguments, in the order its
-	// documentation in jython.go (or tools.go) gives.
+	// documentation in jython.go (or the tool's case in real.go) gives.
 	Args []string
 }
 
@@ -45,6 +74,35 @@ func (r Request) Name() string {
 		return r.Script
 	}
 	return r.Tool
+}
+
+// Profile is a WebSphere profile a tool runs in.
+type Profile struct {
+	// Name is the profile's name (Dmgr01, AppSrv01).
+	Name string
+	// Root is the profile directory.
+	Root string
+	// Node is the node it belongs to; "" for the deployment manager's.
+	Node string
+	// Host is where the profile is ("localhost").
+	Host string
+}
+
+// Describe names the profile for plans and results: "profile Dmgr01
+// (deployment manager) at /opt/IBM/.../Dmgr01 on localhost".
+func (p Profile) Describe() string {
+	owner := "deployment manager"
+	if p.Node != "" {
+		owner = "node " + p.Node
+	}
+	s := "profile " + p.Name + " (" + owner + ")"
+	if p.Root != "" {
+		s += " at " + p.Root
+	}
+	if p.Host != "" {
+		s += " on " + p.Host
+	}
+	return s
 }
 
 // Instance is one server's instance of a messaging engine, as its MBean
@@ -66,6 +124,9 @@ type Reply struct {
 	Error string `json:"error,omitempty"`
 	// Instances are the engine's instances in running servers.
 	Instances []Instance `json:"instances,omitempty"`
+	// Configured is "false" when the cell's configuration has no engine of
+	// the name asked for (an engine with no running instance is "true").
+	Configured string `json:"configured,omitempty"`
 	// Node and Server say where the call took effect.
 	Node   string `json:"node,omitempty"`
 	Server string `json:"server,omitempty"`
@@ -78,6 +139,11 @@ type Reply struct {
 	Previous  string `json:"previous,omitempty"`
 	// Nodes are the nodes a save-sync synchronised, each "node=result".
 	Nodes []string `json:"nodes,omitempty"`
+	// Cell, Process and Type are what a connection check found: the cell
+	// and process wsadmin is connected to and its type.
+	Cell    string `json:"cell,omitempty"`
+	Process string `json:"process,omitempty"`
+	Type    string `json:"type,omitempty"`
 	// Evidence are lines worth keeping in the report (a tool's last lines,
 	// the script's result line); never part of the script's own output.
 	Evidence []string `json:"-"`
@@ -88,6 +154,11 @@ type Reply struct {
 type Backend interface {
 	// Host says where calls take effect, for plans ("dmgr01:8879 (SOAP)").
 	Host() string
+	// Cell is the cell's name, "" when the target does not say.
+	Cell() string
+	// Profile resolves the profile of a node ("" is the deployment
+	// manager's); an error when the node has none.
+	Profile(node string) (Profile, error)
 	// Plan says what Do would run, without running it; no secret appears.
 	Plan(req Request) runbook.Plan
 	// Do runs the request. A failed script or tool is an error that says

@@ -15,22 +15,34 @@ import (
 
 // Config is the `was:` section of a target in targets.yaml.
 type Config struct {
+	// Cell is the cell's name. Operations that act on the whole cell
+	// (restoreConfig, stopping the deployment manager) are confirmed with
+	// it and refuse an archive, a profile or a connected deployment manager
+	// of another cell; empty means those operations refuse to run.
+	Cell string `yaml:"cell"`
 	// Wsadmin is the path of wsadmin.sh; empty means ProfileRoot/bin/wsadmin.sh.
 	Wsadmin string `yaml:"wsadmin"`
-	// ProfileRoot is the profile directory (…/profiles/Dmgr01) whose bin/
-	// holds backupConfig.sh, restoreConfig.sh and startServer.sh.
+	// ProfileRoot is the deployment manager's profile directory
+	// (…/profiles/Dmgr01), whose bin/ holds backupConfig.sh,
+	// restoreConfig.sh, startManager.sh and stopManager.sh: on a Network
+	// Deployment cell the configuration is backed up and restored in the
+	// deployment manager's profile, which holds the master repository.
 	ProfileRoot string `yaml:"profile_root"`
-	// NodeProfileRoots maps a node to its profile directory, for the
-	// recovery-mode start (startServer.sh -recovery runs in the node's own
-	// profile, on the host where drillbook runs); a node not listed uses
-	// ProfileRoot.
-	NodeProfileRoots map[string]string `yaml:"node_profile_roots"`
-	// ProfileName is passed as -profileName to the profile tools when set.
+	// ProfileName is the deployment manager's profile name, passed as
+	// -profileName to the tools run in ProfileRoot; empty passes none.
 	ProfileName string `yaml:"profile_name"`
+	// DmgrServer is the deployment manager's server name; empty means dmgr.
+	DmgrServer string `yaml:"dmgr_server"`
+	// Nodes gives each node's own profile, where its tools run
+	// (startServer -recovery, startNode, stopNode, syncNode, serverStatus).
+	// A node that is not listed has none of these operations: drillbook
+	// never runs a node's tool in another profile.
+	Nodes map[string]NodeProfile `yaml:"nodes"`
 	// ConnType is SOAP, RMI or NONE; empty means SOAP.
 	ConnType string `yaml:"conntype"`
 	// Host and Port are the deployment manager's connector; empty and zero
-	// leave them to wsadmin.properties.
+	// leave them to wsadmin.properties. syncNode is given them too; it
+	// needs both.
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
 	// User is the administrative user; empty means security is off or the
@@ -66,9 +78,23 @@ type Config struct {
 	// UNCONFIRMED, so drillbook adds none of its own beyond -nostop).
 	BackupConfigOptions  []string `yaml:"backup_config_options"`
 	RestoreConfigOptions []string `yaml:"restore_config_options"`
+	// BackupRoot is the directory under which each backup writes a new
+	// set (a directory named by its start time) and from which a restore
+	// takes the newest sealed set by default. Empty means backups and the
+	// default set are refused.
+	BackupRoot string `yaml:"backup_root"`
 	// DataStore holds the commands that back up and restore an engine's
 	// data store; drillbook does not pretend to know the database.
 	DataStore DataStoreConfig `yaml:"data_store"`
+}
+
+// NodeProfile is a node's own profile.
+type NodeProfile struct {
+	// ProfileRoot is the profile directory (…/profiles/AppSrv01).
+	ProfileRoot string `yaml:"profile_root"`
+	// ProfileName is passed as -profileName to its tools; empty passes
+	// none.
+	ProfileName string `yaml:"profile_name"`
 }
 
 // DataStoreConfig is how a target backs up and restores data stores. Each
@@ -109,6 +135,13 @@ func (c Config) recoveryPoll() time.Duration {
 		return c.RecoveryPoll.Duration
 	}
 	return 15 * time.Second
+}
+
+func (c Config) dmgrServer() string {
+	if c.DmgrServer == "" {
+		return "dmgr"
+	}
+	return c.DmgrServer
 }
 
 func (c Config) connType() string {

@@ -1,6 +1,7 @@
 package was
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -102,21 +103,39 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 			}
 		}
 	}
-	cases := []struct {
+	type tcase struct {
 		runbook, scenario string
 		extra             []string
 		code              int
 		checks            []check
-	}{
-		{"was-sib-restore-me", "normal", nil, 0, nil},
-		{"was-sib-restore-me", "normal", []string{"--param", "recovery=true"}, 0, []check{contains("server server1 finished its recovery-mode start and has stopped")}},
-		{"was-sib-restore-me", "lock-held", nil, 0, []check{contains("CWSIS1519E", "step flush-start[1]: retry 1 of 3")}},
-		{"was-sib-restore-me", "flush-fails", nil, 0, []check{contains("CWSIP0782E", "step flush-start[1]: retry 1 of 3")}},
-		{"was-sib-restore-me", "slow-start", nil, 0, nil},
-		{"was-sib-restore-me", "rotation-during-flush", nil, 0, []check{rotatedDuringFlush}},
-		{"was-sib-restore-me", "wsadmin-hangs", nil, 0, []check{contains("wsadmin stop-engine did not finish in time", "step stop-server[1]: Stop the server that hosts clu1.000-Bus1")}},
-		{"was-sib-restore-me", "started-without-flush", nil, 0, []check{contains("engine clu1.000-Bus1 is Started, expected Stopped or Joined", "step stop-unflushed[1]")}},
-		{"was-sib-restore-me", "preferred-server-down", nil, 0, nil},
+	}
+	// Every restore stops the deployment manager on purpose, restores the
+	// configuration in its profile, starts it again and waits for its own
+	// WSVR0001I before wsadmin is used again (IBM rxml_restoreconfig,
+	// rxml_startmanager).
+	dmgrCycle := contains("the deployment manager of cell TrainingCell01 stopped",
+		"configuration of cell TrainingCell01 restored from ",
+		"WSVR0001I: Server dmgr open for e-business", "step start-manager: succeeded")
+	cases := []tcase{
+		{"was-sib-restore-me", "normal", nil, 0, []check{dmgrCycle, contains("WARNING: server node01/server1 was not restarted: it was running")}},
+		{"was-sib-restore-me", "default", nil, 0, []check{dmgrCycle}},
+		{"was-sib-restore-me", "normal", []string{"--param", "recovery=true"}, 0, []check{dmgrCycle, contains("server server1 finished its recovery-mode start and has stopped", "server node01/server1: STOPPED -> STARTED")}},
+		{"was-sib-restore-me", "lock-held", nil, 0, []check{dmgrCycle, contains("CWSIS1519E", "step flush-start[1]: retry 1 of 3")}},
+		{"was-sib-restore-me", "flush-fails", nil, 0, []check{dmgrCycle, contains("CWSIP0782E", "step flush-start[1]: retry 1 of 3")}},
+		{"was-sib-restore-me", "slow-start", nil, 0, []check{dmgrCycle}},
+		{"was-sib-restore-me", "rotation-during-flush", nil, 0, []check{dmgrCycle, rotatedDuringFlush}},
+		// The engine that does not answer gets its server stopped; the
+		// other engine still gets its own stop.
+		{"was-sib-restore-me", "wsadmin-hangs", nil, 0, []check{dmgrCycle, contains("wsadmin stop-engine did not finish in time",
+			"engine clu1.000-Bus1 did not answer; its server node01/server1 was stopped: STARTED -> STOPPED",
+			"engine node01.appsrv1-Bus1 stopped in node01/appsrv1: Started -> Stopped", "server node01/server1: STOPPED -> STARTED")}},
+		{"was-sib-restore-me", "started-without-flush", nil, 0, []check{dmgrCycle, contains("engine clu1.000-Bus1 is Started, expected Stopped or Joined", "step stop-unflushed[1]")}},
+		{"was-sib-restore-me", "preferred-server-down", nil, 0, []check{dmgrCycle}},
+		{"was-sib-restore-me", "dmgr-start-fails", nil, 0, []check{dmgrCycle, contains("WSVR0009E: Error occurred during startup",
+			"step start-manager: FAILED: startManager (exit status 255): the deployment manager failed to initialise", "step start-manager: retry 1 of 2")}},
+		{"was-sib-restore-me", "nodeagent-sync-fails", nil, 0, []check{dmgrCycle, contains("synchronisation failed for node(s) node02",
+			"ADMU0402I: The configuration for node node02 has been synchronized with Deployment Manager", "step sync-nodes[2]: succeeded", "step start-nodes[2]: succeeded")}},
+		{"was-sib-restore-me", "hpel", nil, 0, []check{dmgrCycle, contains("/profiles/AppSrv01/logs/server1/logdata: [")}},
 		{"was-sib-backup", "normal", nil, 0, []check{backupSetComplete}},
 		{"was-sib-backup", "lock-held", nil, 0, []check{backupSetComplete}},
 		{"was-sib-backup", "preferred-server-down", nil, 0, []check{backupSetComplete}},
@@ -124,21 +143,17 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 		{"was-sib-ha-failover-drill", "preferred-server-down", nil, 0, []check{contains("engine clu1.000-Bus1 runs in node02/server2", "engine clu1.000-Bus1 runs in node03/server3")}},
 		{"was-sib-ha-failover-drill", "normal", []string{"--param", "failback=false"}, 0, []check{contains("step failback: skipped", "step restart: succeeded")}},
 		// The drill has no branch for a lock that is never released on the
-		// next server: it stops and names the log line.
+		// next server: it stops and names the log line. The run stays
+		// resumable, so its finally step (start server1 again) waits for
+		// the operator to resume or abort it.
 		{"was-sib-ha-failover-drill", "lock-held", nil, 1, []check{contains("step failover failed: failure line in the log", "CWSIS1519E")}},
+		{"was-sib-ha-failover-drill", "hpel", nil, 0, []check{contains("/profiles/AppSrv02/logs/server2/logdata: [")}},
 	}
-	for _, sc := range []string{"flush-fails", "slow-start", "rotation-during-flush", "wsadmin-hangs", "started-without-flush"} {
-		cases = append(cases, struct {
-			runbook, scenario string
-			extra             []string
-			code              int
-			checks            []check
-		}{"was-sib-backup", sc, nil, 0, []check{backupSetComplete}}, struct {
-			runbook, scenario string
-			extra             []string
-			code              int
-			checks            []check
-		}{"was-sib-ha-failover-drill", sc, nil, 0, nil})
+	for _, sc := range []string{"flush-fails", "slow-start", "rotation-during-flush", "wsadmin-hangs", "started-without-flush", "dmgr-start-fails", "nodeagent-sync-fails", "hpel"} {
+		cases = append(cases, tcase{"was-sib-backup", sc, nil, 0, []check{backupSetComplete}})
+		if sc != "hpel" {
+			cases = append(cases, tcase{"was-sib-ha-failover-drill", sc, nil, 0, nil})
+		}
 	}
 	probe := runDrillbook(t, t.TempDir(), "plan", "was-sib-ha-failover-drill", "--target", "training")
 	if strings.Contains(probe.out, "not wired in yet") {
@@ -173,6 +188,9 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 // each engine, as written in its server's SystemOut.log.
 func flushProvedInReport(t *testing.T, r e2eRun) {
 	t.Helper()
+	if r.code != 0 {
+		return
+	}
 	if r.runID == "" {
 		t.Fatal("no run id in the output")
 	}
@@ -187,7 +205,11 @@ func flushProvedInReport(t *testing.T, r e2eRun) {
 			t.Errorf("the report does not quote the CWSIP0783I line of %s:\n%s", me, rep.out)
 			continue
 		}
-		logs, _ := filepath.Glob(filepath.Join(r.state, "training", "was", "cell", "logs", "*", "SystemOut*.log"))
+		// A server's lines are in its SystemOut.log, or in its HPEL
+		// repository's records when it logs through HPEL.
+		logs, _ := filepath.Glob(filepath.Join(r.state, "training", "was", "cell", "profiles", "*", "logs", "*", "SystemOut*.log"))
+		recs, _ := filepath.Glob(filepath.Join(r.state, "training", "was", "cell", "profiles", "*", "logs", "*", "logdata", "*.rec"))
+		logs = append(logs, recs...)
 		found := false
 		for _, l := range logs {
 			b, _ := os.ReadFile(l)
@@ -200,7 +222,7 @@ func flushProvedInReport(t *testing.T, r e2eRun) {
 }
 
 func rotatedDuringFlush(t *testing.T, r e2eRun) {
-	dir := filepath.Join(r.state, "training", "was", "cell", "logs", "server1")
+	dir := filepath.Join(r.state, "training", "was", "cell", "profiles", "AppSrv01", "logs", "server1")
 	rot, _ := filepath.Glob(filepath.Join(dir, "SystemOut_*.log"))
 	if len(rot) != 1 {
 		t.Fatalf("%d rotated files in %s, want 1", len(rot), dir)
@@ -212,8 +234,25 @@ func rotatedDuringFlush(t *testing.T, r e2eRun) {
 	}
 }
 
+// backupSetComplete checks that the backup wrote a new sealed set beside
+// the one the training target started with, holding every part, and left
+// that first set as it was.
 func backupSetComplete(t *testing.T, r e2eRun) {
-	m, err := ReadManifest(filepath.Join(r.state, "training", "was", "backups", "drill"))
+	root := filepath.Join(r.state, "training", "was", "backups")
+	sets, _ := filepath.Glob(filepath.Join(root, "2*"))
+	if len(sets) != 2 {
+		t.Fatalf("%d backup sets under %s, want the first one and the new one: %v", len(sets), root, sets)
+	}
+	first, err := ReadManifest(sets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range first.Parts {
+		if err := verifyPart(context.Background(), sets[0], p); err != nil {
+			t.Errorf("the first backup set changed: %v", err)
+		}
+	}
+	m, err := ReadManifest(sets[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +263,9 @@ func backupSetComplete(t *testing.T, r e2eRun) {
 	if kinds["config"] != 1 || kinds["datastore"] != 1 || kinds["filestore"] != 3 || m.SealedAt.IsZero() {
 		b, _ := json.Marshal(m)
 		t.Errorf("backup set %s", b)
+	}
+	if !first.StartedAt.Before(m.StartedAt) {
+		t.Errorf("the new set started %s, not after the first (%s)", m.StartedAt, first.StartedAt)
 	}
 }
 
@@ -256,4 +298,17 @@ func BenchmarkRestoreMETraining(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(calls), "wsadmin-sessions/run")
+}
+
+// An unknown scenario for a WebSphere runbook is refused, listing the
+// simulated cell's scenarios and no other product's.
+func TestUnknownScenarioListsTheCellsScenarios(t *testing.T) {
+	r := runDrillbook(t, t.TempDir(), "run", "was-sib-backup", "--plain", "--target", "training", "--yes", "--scenario", "no-such")
+	if r.code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", r.code, r.out)
+	}
+	want := "scenarios are " + strings.Join(Scenarios(), ", ")
+	if !strings.Contains(r.out, want) {
+		t.Errorf("output lacks %q:\n%s", want, r.out)
+	}
 }

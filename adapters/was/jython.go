@@ -165,6 +165,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -179,17 +188,22 @@ def db_run():
 // The comment on each says what a[...] holds.
 func jythonScripts() map[string]string {
 	return map[string]string{
-		ScriptEngineState: `# a: engine
+		ScriptEngineState: `# a: engine. configured says whether the cell's configuration has it, so a
+# mistyped name does not read as "not running".
 def db_main(a):
     me = a[0]
+    configured = 'false'
+    for c in db_lines(AdminConfig.list('SIBMessagingEngine')):
+        if AdminConfig.showAttribute(c, 'name') == me:
+            configured = 'true'
     insts = db_instances(me)
-    db_result({'instances': db_public(insts)})
+    db_result({'instances': db_public(insts), 'configured': configured})
 `,
 		// The seed's example passes ["Flush"]; the MBean's mode strings are
 		// DEFAULT and FLUSH (reference §3.3, IBM's JsConstants), and whether
 		// it accepts other case is unconfirmed, so the script sends FLUSH.
 		ScriptStartEngine: `# a: engine, mode (DEFAULT or FLUSH), server or '', preferred servers
-# (comma-separated) or '', if_started (fail, ok or restart), wait seconds
+# (comma-separated) or '', if_started (fail or ok), wait seconds
 def db_main(a):
     me = a[0]
     mode = a[1]
@@ -209,13 +223,7 @@ def db_main(a):
         if if_started == 'ok':
             db_result({'node': target['node'], 'server': target['server'], 'before': before, 'after': before})
             return
-        if if_started != 'restart':
-            raise DbError('messaging engine %s is already %s in %s/%s: it was started after the restore without Restart after restore mode; stop it and start it again in FLUSH mode' % (me, before, target['node'], target['server']))
-        print('drillbook: stopping %s in %s/%s before the %s start' % (me, target['node'], target['server'], mode))
-        AdminControl.invoke(on, 'stop', 'IMMEDIATE')
-        st = db_wait_state(on, ['Stopped', 'Joined'], secs)
-        if st not in ['Stopped', 'Joined']:
-            raise DbError('messaging engine %s did not stop within %d seconds (state %s)' % (me, secs, st))
+        raise DbError('messaging engine %s is already %s in %s/%s: it was started after the restore without Restart after restore mode; stop it and start it again in FLUSH mode' % (me, before, target['node'], target['server']))
     print('drillbook: starting %s in %s/%s in %s mode' % (me, target['node'], target['server'], mode))
     AdminControl.invoke(on, 'start', mode)
     after = db_wait_state(on, ['Started', 'Stopped', 'Failed!'], secs)
@@ -312,17 +320,35 @@ def db_main(a):
         if r == 'false':
             failed.append(node)
     if len(failed) > 0:
-        raise DbError('synchronisation failed for node(s) %s: check that their node agents run, then save and synchronise again' % ', '.join(failed))
+        raise DbError('synchronisation failed for node(s) %s: synchronise them offline by syncNode, their node agents stopped (was.stop-node, was.sync-node, was.start-node)' % ', '.join(failed))
     db_result({'nodes': nodes})
 `,
-		ScriptStartServer: `# a: node, server, wait seconds
+		ScriptConnection: `# a: (none). Where is wsadmin connected? Fails like any session when it
+# cannot connect (WASX7023E).
+def db_main(a):
+    cell = str(AdminControl.getCell())
+    node = str(AdminControl.getNode())
+    on = db_lines(AdminControl.queryNames('type=Server,node=%s,*' % node))
+    proc = ''
+    ptype = ''
+    if len(on) > 0:
+        keys = db_keys(on[0])
+        proc = keys.get('process', '')
+        ptype = str(AdminControl.getAttribute(on[0], 'processType'))
+    db_result({'cell': cell, 'node': node, 'process': proc, 'type': ptype})
+`,
+		ScriptStartServer: `# a: node, server, wait seconds. Starts the server through its node agent
+# (AdminControl.startServer); a running server is reported as it is.
 def db_main(a):
     node = a[0]
     server = a[1]
     secs = int(a[2])
+    db_require_server(node, server)
     if db_server_mbean(node, server) != '':
         db_result({'node': node, 'server': server, 'before': 'STARTED', 'after': 'STARTED'})
         return
+    if len(db_lines(AdminControl.queryNames('type=NodeAgent,node=%s,*' % node))) == 0:
+        raise DbError('no node agent runs on node %s, so server %s cannot be started through it: start the node agent (startNode) first' % (node, server))
     print(str(AdminControl.startServer(server, node)))
     n = 0
     while n < secs and db_server_mbean(node, server) == '':
@@ -349,6 +375,7 @@ def db_main(a):
         node = active[0]['node']
         server = active[0]['server']
         print('drillbook: messaging engine %s runs in %s/%s' % (me, node, server))
+    db_require_server(node, server)
     if db_server_mbean(node, server) == '':
         db_result({'node': node, 'server': server, 'before': 'STOPPED', 'after': 'STOPPED'})
         return
@@ -359,6 +386,7 @@ def db_main(a):
 `,
 		ScriptServerStatus: `# a: node, server
 def db_main(a):
+    db_require_server(a[0], a[1])
     on = db_server_mbean(a[0], a[1])
     st = 'STOPPED'
     if on != '':

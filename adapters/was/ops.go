@@ -2,10 +2,13 @@ package was
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -46,8 +49,8 @@ func Operations(cfg Config) []runbook.Operation {
 }
 
 // OperationsWith returns the operations backed by another Backend (the
-// simulated cell, a test double); cfg supplies the data-store commands and
-// the Initial state attribute.
+// simulated cell, a test double); cfg supplies the data-store commands,
+// the backup root and the Initial state attribute.
 func OperationsWith(b Backend, cfg Config) []runbook.Operation {
 	return operations(b, cfg)
 }
@@ -77,58 +80,131 @@ func listArg(a runbook.Args, name string) []string {
 	return out
 }
 
+// fail is a failed call's result.
+func fail(err error, evidence ...string) (runbook.Result, error) {
+	return runbook.Result{ExitCode: -1, Evidence: evidence}, err
+}
+
+// ofCell names the cell for plans: "cell C" or "the target's cell".
+func ofCell(b Backend) string {
+	if c := b.Cell(); c != "" {
+		return "cell " + c
+	}
+	return "the target's cell"
+}
+
+type opSet struct {
+	b   Backend
+	cfg Config
+	ops []runbook.Operation
+}
+
+func (s *opSet) add(spec runbook.OpSpec, plan func(runbook.Call) (runbook.Plan, error), run func(context.Context, runbook.Call, runbook.Output) (runbook.Result, error)) {
+	s.ops = append(s.ops, &op{spec: spec, plan: plan, run: run})
+}
+
+// script runs a wsadmin script and turns its reply into a result.
+func (s *opSet) script(name string, args func(runbook.Args) ([]string, error), result func(context.Context, runbook.Args, Reply) (runbook.Result, error)) (func(runbook.Call) (runbook.Plan, error), func(context.Context, runbook.Call, runbook.Output) (runbook.Result, error)) {
+	plan := func(call runbook.Call) (runbook.Plan, error) {
+		a, err := args(call.Args)
+		if err != nil {
+			return runbook.Plan{}, err
+		}
+		return s.b.Plan(Request{Script: name, Args: a}), nil
+	}
+	run := func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
+		a, err := args(call.Args)
+		if err != nil {
+			return fail(err)
+		}
+		reply, err := s.b.Do(ctx, Request{Script: name, Args: a}, out)
+		if err != nil {
+			return fail(err, reply.Evidence...)
+		}
+		res, err := result(ctx, call.Args, reply)
+		res.ExitCode = 0
+		if len(res.Evidence) == 0 {
+			res.Evidence = reply.Evidence
+		}
+		return res, err
+	}
+	return plan, run
+}
+
+// call runs one request and returns its reply.
+func (s *opSet) call(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
+	return s.b.Do(ctx, req, out)
+}
+
 func operations(b Backend, cfg Config) []runbook.Operation {
-	waitSecs := func() string { return strconv.Itoa(int(cfg.stateWait().Seconds())) }
-	engineArg := arg("engine", runbook.ArgString, true, "messaging engine name (clu1.000-Bus1, node01.server1-Bus1)")
-	script := func(name string, args func(runbook.Args) ([]string, error), result func(runbook.Args, Reply) (runbook.Result, error)) (func(runbook.Call) (runbook.Plan, error), func(context.Context, runbook.Call, runbook.Output) (runbook.Result, error)) {
-		plan := func(call runbook.Call) (runbook.Plan, error) {
-			a, err := args(call.Args)
-			if err != nil {
-				return runbook.Plan{}, err
-			}
-			return b.Plan(Request{Script: name, Args: a}), nil
-		}
-		run := func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			a, err := args(call.Args)
-			if err != nil {
-				return runbook.Result{ExitCode: -1}, err
-			}
-			reply, err := b.Do(ctx, Request{Script: name, Args: a}, out)
-			if err != nil {
-				return runbook.Result{ExitCode: -1, Evidence: reply.Evidence}, err
-			}
-			res, err := result(call.Args, reply)
-			res.ExitCode = 0
-			if len(res.Evidence) == 0 {
-				res.Evidence = reply.Evidence
-			}
-			return res, err
-		}
-		return plan, run
+	s := &opSet{b: b, cfg: cfg}
+	s.engineOps()
+	s.serverOps()
+	s.adminOps()
+	s.checkOps()
+	s.ops = append(s.ops, configOps(b, cfg)...)
+	s.ops = append(s.ops, storeOps(b, cfg)...)
+	s.ops = append(s.ops, setOps(b, cfg)...)
+	return s.ops
+}
+
+var engineArg = arg("engine", runbook.ArgString, true, "messaging engine name (clu1.000-Bus1, node01.server1-Bus1)")
+
+// engineInstances asks wsadmin for an engine's instances and refuses an
+// engine the cell's configuration does not have: a mistyped engine must
+// not read as "not running".
+func (s *opSet) engineInstances(ctx context.Context, engine string, out runbook.Output) ([]Instance, Reply, error) {
+	rep, err := s.call(ctx, Request{Script: ScriptEngineState, Args: []string{engine}}, out)
+	if err != nil {
+		return nil, rep, err
 	}
-	var ops []runbook.Operation
-	add := func(spec runbook.OpSpec, plan func(runbook.Call) (runbook.Plan, error), run func(context.Context, runbook.Call, runbook.Output) (runbook.Result, error)) {
-		ops = append(ops, &op{spec: spec, plan: plan, run: run})
+	if rep.Configured == "false" {
+		return nil, rep, fmt.Errorf("no messaging engine %s in the configuration of %s: check the engine name (its instances are named CLUSTER.NNN-BUS or NODE.SERVER-BUS)", engine, ofCell(s.b))
 	}
+	return rep.Instances, rep, nil
+}
+
+// requireStopped refuses to act on an engine that is Started or Starting
+// in any server: its store must not be replaced under it.
+func (s *opSet) requireStopped(ctx context.Context, engine string, out runbook.Output) error {
+	ins, _, err := s.engineInstances(ctx, engine, out)
+	if err != nil {
+		return fmt.Errorf("check that %s is stopped: %w", engine, err)
+	}
+	for _, in := range ins {
+		if in.State == "Started" || in.State == "Starting" {
+			return fmt.Errorf("messaging engine %s is %s in %s/%s: stop it before its store is replaced, so nothing was restored", engine, in.State, in.Node, in.Server)
+		}
+	}
+	return nil
+}
+
+func (s *opSet) engineOps() {
+	waitSecs := func() string { return strconv.Itoa(int(s.cfg.stateWait().Seconds())) }
 
 	// was.engine-state
 	{
-		p, r := script(ScriptEngineState,
+		p, r := s.script(ScriptEngineState,
 			func(a runbook.Args) ([]string, error) { return []string{a.String("engine")}, nil },
-			func(a runbook.Args, rep Reply) (runbook.Result, error) {
+			func(_ context.Context, a runbook.Args, rep Reply) (runbook.Result, error) {
+				me := a.String("engine")
+				if rep.Configured == "false" {
+					return runbook.Result{}, fmt.Errorf("no messaging engine %s in the configuration of %s: check the engine name", me, ofCell(s.b))
+				}
 				st := summarizeState(rep.Instances)
 				res := runbook.Result{
-					Summary: fmt.Sprintf("engine %s is %s (%s)", a.String("engine"), st.state, describeInstances(rep.Instances)),
+					Summary: fmt.Sprintf("engine %s is %s (%s)", me, st.state, describeInstances(rep.Instances)),
 					Vars:    map[string]string{"state": st.state, "server": st.server, "node": st.node, "instances": strconv.Itoa(len(rep.Instances))},
 				}
 				if want := listArg(a, "expect"); len(want) > 0 && !slices.Contains(want, st.state) {
-					return res, fmt.Errorf("engine %s is %s, expected %s", a.String("engine"), st.state, strings.Join(want, " or "))
+					return res, fmt.Errorf("engine %s is %s, expected %s", me, st.state, strings.Join(want, " or "))
 				}
 				return res, nil
 			})
-		add(runbook.OpSpec{
-			Name:    "was.engine-state",
-			Summary: "Report a messaging engine's state in every running server that hosts it",
+		s.add(runbook.OpSpec{
+			Name:     "was.engine-state",
+			Summary:  "Report a messaging engine's state in every running server that hosts it",
+			ReadOnly: true,
 			Args: []runbook.ArgSpec{engineArg,
 				arg("expect", runbook.ArgList, false, "fail unless the engine's state is one of these (Started, Stopped, Joined, NotRunning)")},
 		}, p, r)
@@ -136,10 +212,13 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 
 	// was.find-engine-host
 	{
-		p, r := script(ScriptEngineState,
+		p, r := s.script(ScriptEngineState,
 			func(a runbook.Args) ([]string, error) { return []string{a.String("engine")}, nil },
-			func(a runbook.Args, rep Reply) (runbook.Result, error) {
+			func(_ context.Context, a runbook.Args, rep Reply) (runbook.Result, error) {
 				me := a.String("engine")
+				if rep.Configured == "false" {
+					return runbook.Result{}, fmt.Errorf("no messaging engine %s in the configuration of %s: check the engine name", me, ofCell(s.b))
+				}
 				var started []Instance
 				var standby []string
 				for _, in := range rep.Instances {
@@ -168,58 +247,123 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 				}
 				return res, nil
 			})
-		add(runbook.OpSpec{
-			Name:    "was.find-engine-host",
-			Summary: "Find the one server where a messaging engine is Started (standbys are Joined)",
+		s.add(runbook.OpSpec{
+			Name:     "was.find-engine-host",
+			Summary:  "Find the one server where a messaging engine is Started (standbys are Joined)",
+			ReadOnly: true,
 			Args: []runbook.ArgSpec{engineArg,
 				arg("not_on", runbook.ArgString, false, "fail if the engine runs in this server"),
 				arg("expect_server", runbook.ArgString, false, "fail unless the engine runs in this server")},
 		}, p, r)
 	}
 
-	engineResult := func(verb string) func(runbook.Args, Reply) (runbook.Result, error) {
-		return func(a runbook.Args, rep Reply) (runbook.Result, error) {
-			summary := fmt.Sprintf("engine %s: %s; nothing to do", a.String("engine"), rep.Before)
-			if rep.Server != "" {
-				where := rep.Server
-				if rep.Node != "" {
-					where = rep.Node + "/" + rep.Server
-				}
-				summary = fmt.Sprintf("engine %s %s in %s: %s -> %s", a.String("engine"), verb, where, rep.Before, rep.After)
+	engineResult := func(verb string, a runbook.Args, rep Reply) runbook.Result {
+		summary := fmt.Sprintf("engine %s: %s; nothing to do", a.String("engine"), rep.Before)
+		if rep.Server != "" {
+			where := rep.Server
+			if rep.Node != "" {
+				where = rep.Node + "/" + rep.Server
 			}
-			return runbook.Result{
-				Summary: summary,
-				Vars:    map[string]string{"server": rep.Server, "node": rep.Node, "state": rep.After, "before": rep.Before},
-			}, nil
+			summary = fmt.Sprintf("engine %s %s in %s: %s -> %s", a.String("engine"), verb, where, rep.Before, rep.After)
+		}
+		return runbook.Result{
+			Summary: summary,
+			Vars:    map[string]string{"server": rep.Server, "node": rep.Node, "state": rep.After, "before": rep.Before},
 		}
 	}
 
-	// was.stop-engine
+	// was.stop-engine: takes the engine out of service, so it is
+	// destructive and confirmed with the engine's name. IBM (seed 002, step
+	// 3): "Stop the messaging engine if it is running ... If the messaging
+	// engine does not respond, stop the server process that is hosting the
+	// messaging engine." With if_unresponsive: stop-server the operation
+	// does both for this engine, so one engine that does not answer does
+	// not keep the others from their own stop attempt.
 	{
-		p, r := script(ScriptStopEngine,
-			func(a runbook.Args) ([]string, error) {
-				return []string{a.String("engine"), orDefault(a.String("mode"), "IMMEDIATE"), a.String("server"), waitSecs()}, nil
-			}, engineResult("stopped"))
-		add(runbook.OpSpec{
-			Name:    "was.stop-engine",
-			Summary: "Stop a messaging engine (IMMEDIATE, or FORCE to disconnect applications)",
+		stopArgs := func(a runbook.Args) []string {
+			mode := a.String("mode")
+			if mode == "" {
+				mode = "IMMEDIATE"
+			}
+			return []string{a.String("engine"), mode, a.String("server"), waitSecs()}
+		}
+		s.add(runbook.OpSpec{
+			Name:        "was.stop-engine",
+			Summary:     "Stop a messaging engine (IMMEDIATE, or FORCE to disconnect applications); optionally stop its server if it does not answer",
+			Destructive: true,
+			Object:      "engine",
 			Args: []runbook.ArgSpec{engineArg,
 				arg("mode", runbook.ArgString, false, "IMMEDIATE (default) or FORCE", "IMMEDIATE", "FORCE"),
-				arg("server", runbook.ArgString, false, "the server whose instance to stop; default the Started one")},
-		}, p, r)
+				arg("server", runbook.ArgString, false, "the server whose instance to stop; default the Started one"),
+				arg("if_unresponsive", runbook.ArgString, false, "fail (default), or stop-server: stop the server that hosts the engine when the engine does not answer within respond_within", "fail", "stop-server"),
+				{Name: "respond_within", Kind: runbook.ArgDuration, Doc: "how long the engine has to answer before if_unresponsive applies (default 2m)"}},
+		}, func(call runbook.Call) (runbook.Plan, error) {
+			a := call.Args
+			p := s.b.Plan(Request{Script: ScriptStopEngine, Args: stopArgs(a)})
+			p.Object = fmt.Sprintf("messaging engine %s of %s, through the deployment manager at %s", a.String("engine"), ofCell(s.b), s.b.Host())
+			if a.String("if_unresponsive") == "stop-server" {
+				p.Object += fmt.Sprintf("; if it does not answer within %s, the server that hosts it is stopped too", a.Duration("respond_within", 2*time.Minute))
+			}
+			return p, nil
+		}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
+			a := call.Args
+			me := a.String("engine")
+			if _, _, err := s.engineInstances(ctx, me, out); err != nil {
+				return fail(err)
+			}
+			fallback := a.String("if_unresponsive") == "stop-server"
+			sctx, cancel := ctx, context.CancelFunc(func() {})
+			if fallback {
+				sctx, cancel = context.WithTimeout(ctx, a.Duration("respond_within", 2*time.Minute))
+			}
+			rep, err := s.call(sctx, Request{Script: ScriptStopEngine, Args: stopArgs(a)}, out)
+			// The engine did not answer: its stop ran out of time while the
+			// step's own time had not.
+			unanswered := (sctx.Err() != nil || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil
+			cancel()
+			if err == nil {
+				return engineResult("stopped", a, rep), nil
+			}
+			if !fallback || !unanswered {
+				return fail(err, rep.Evidence...)
+			}
+			out.Line(runbook.Info, fmt.Sprintf("engine %s did not answer its stop in time; stopping the server that hosts it", me))
+			srep, serr := s.call(ctx, Request{Script: ScriptStopServer, Args: []string{"", "", me}}, out)
+			if serr != nil {
+				return fail(fmt.Errorf("engine %s did not answer (%v), and stopping its server failed too: %w", me, err, serr))
+			}
+			res := runbook.Result{Vars: map[string]string{"server": srep.Server, "node": srep.Node, "state": "server " + srep.After}}
+			if srep.Server == "" {
+				res.Summary = fmt.Sprintf("engine %s did not answer and no server hosts it any more (%s)", me, srep.Before)
+			} else {
+				res.Summary = fmt.Sprintf("engine %s did not answer; its server %s/%s was stopped: %s -> %s", me, srep.Node, srep.Server, srep.Before, srep.After)
+			}
+			res.Warnings = []string{fmt.Sprintf("engine %s did not answer its stop: %v", me, err)}
+			return res, nil
+		})
 	}
 
 	// was.start-engine
 	{
-		p, r := script(ScriptStartEngine,
+		p, r := s.script(ScriptStartEngine,
 			func(a runbook.Args) ([]string, error) {
 				mode := a.String("mode")
 				if mode != "DEFAULT" && mode != "FLUSH" {
 					return nil, fmt.Errorf("mode %q is not DEFAULT or FLUSH", mode)
 				}
-				return []string{a.String("engine"), mode, a.String("server"), strings.Join(listArg(a, "prefer"), ","), orDefault(a.String("if_started"), "fail"), waitSecs()}, nil
-			}, engineResult("started"))
-		add(runbook.OpSpec{
+				ifStarted := orDefault(a.String("if_started"), "fail")
+				if ifStarted != "fail" && ifStarted != "ok" {
+					return nil, fmt.Errorf("if_started %q is not fail or ok", ifStarted)
+				}
+				return []string{a.String("engine"), mode, a.String("server"), strings.Join(listArg(a, "prefer"), ","), ifStarted, waitSecs()}, nil
+			}, func(_ context.Context, a runbook.Args, rep Reply) (runbook.Result, error) {
+				res := engineResult("started", a, rep)
+				if rep.Before == rep.After && (rep.After == "Started" || rep.After == "Starting") {
+					res.Summary = fmt.Sprintf("engine %s was already %s in %s/%s: nothing was started", a.String("engine"), rep.After, rep.Node, rep.Server)
+				}
+				return res, nil
+			})
+		s.add(runbook.OpSpec{
 			Name: "was.start-engine",
 			Summary: "Start a messaging engine through its MBean; FLUSH is Restart after restore mode, " +
 				"for the first start after a restore only",
@@ -227,27 +371,27 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 				arg("mode", runbook.ArgString, true, "DEFAULT, or FLUSH (Restart after restore)", "DEFAULT", "FLUSH"),
 				arg("server", runbook.ArgString, false, "the server whose instance to start"),
 				arg("prefer", runbook.ArgList, false, "servers to prefer, in order, when several instances could start"),
-				arg("if_started", runbook.ArgString, false, "when the engine is already Started: fail (default), ok, or restart (stop it first)", "fail", "ok", "restart")},
+				arg("if_started", runbook.ArgString, false, "when the engine is already Started: fail (default) or ok (say so and do nothing)", "fail", "ok")},
 		}, p, r)
 	}
 
 	// was.set-initial-state
 	{
-		p, r := script(ScriptSetInitialState,
+		p, r := s.script(ScriptSetInitialState,
 			func(a runbook.Args) ([]string, error) {
 				st := a.String("state")
 				if st != "STARTED" && st != "STOPPED" {
 					return nil, fmt.Errorf("state %q is not STARTED or STOPPED", st)
 				}
-				return []string{a.String("bus"), a.String("engine"), st, cfg.InitialStateAttribute}, nil
+				return []string{a.String("bus"), a.String("engine"), st, s.cfg.InitialStateAttribute}, nil
 			},
-			func(a runbook.Args, rep Reply) (runbook.Result, error) {
+			func(_ context.Context, a runbook.Args, rep Reply) (runbook.Result, error) {
 				return runbook.Result{
 					Summary: fmt.Sprintf("engine %s initial state %s -> %s (attribute %s, saved)", a.String("engine"), rep.Previous, rep.After, rep.Attribute),
 					Vars:    map[string]string{"attribute": rep.Attribute, "previous": rep.Previous},
 				}, nil
 			})
-		add(runbook.OpSpec{
+		s.add(runbook.OpSpec{
 			Name: "was.set-initial-state",
 			Summary: "Set a messaging engine's configured Initial state and save the master configuration " +
 				"(wsadmin discards unsaved changes when its session ends)",
@@ -260,93 +404,20 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 
 	// was.save-sync
 	{
-		p, r := script(ScriptSaveSync,
+		p, r := s.script(ScriptSaveSync,
 			func(runbook.Args) ([]string, error) { return nil, nil },
-			func(a runbook.Args, rep Reply) (runbook.Result, error) {
+			func(_ context.Context, a runbook.Args, rep Reply) (runbook.Result, error) {
 				res := runbook.Result{
 					Summary: fmt.Sprintf("configuration saved; synchronised %d node(s): %s", len(rep.Nodes), orNone(rep.Nodes)),
 					Vars:    map[string]string{"nodes": strings.Join(rep.Nodes, ",")},
 				}
 				if len(rep.Nodes) == 0 {
-					res.Warnings = append(res.Warnings, "no running node agent answered: nodes are synchronised when their node agents start, or run syncNode.sh on each node")
+					res.Warnings = append(res.Warnings, "no running node agent answered: nodes are synchronised when their node agents start, or run syncNode on each node")
 				}
 				return res, nil
 			})
-		add(runbook.OpSpec{Name: "was.save-sync", Summary: "Save the master configuration and synchronise every running node"}, p, r)
+		s.add(runbook.OpSpec{Name: "was.save-sync", Summary: "Save the master configuration and synchronise every node whose node agent runs (NodeSync MBean)"}, p, r)
 	}
-
-	serverResult := func(a runbook.Args, rep Reply) (runbook.Result, error) {
-		summary := fmt.Sprintf("server %s/%s: %s -> %s", rep.Node, rep.Server, rep.Before, rep.After)
-		if rep.Server == "" {
-			// No server hosted the engine: the script says why in Before.
-			summary = rep.Before + ": " + rep.After
-		}
-		return runbook.Result{
-			Summary: summary,
-			Vars:    map[string]string{"server": rep.Server, "node": rep.Node, "state": rep.After},
-		}, nil
-	}
-
-	// was.start-server
-	{
-		args := func(a runbook.Args) Request {
-			if a.Bool("recovery") {
-				return Request{Tool: ToolRecoveryServer, Args: []string{a.String("node"), a.String("server")}}
-			}
-			return Request{Script: ScriptStartServer, Args: []string{a.String("node"), a.String("server"), waitSecs()}}
-		}
-		add(runbook.OpSpec{
-			Name:    "was.start-server",
-			Summary: "Start an application server; with recovery, start it in recovery mode and wait until it stops by itself",
-			Args: []runbook.ArgSpec{
-				arg("node", runbook.ArgString, true, "the server's node"),
-				arg("server", runbook.ArgString, true, "the server"),
-				arg("recovery", runbook.ArgBool, false, "recovery mode: transactions are recovered, then the server stops (Restart after restore is ignored in this mode)")},
-		}, func(call runbook.Call) (runbook.Plan, error) {
-			return b.Plan(args(call.Args)), nil
-		}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			rep, err := b.Do(ctx, args(call.Args), out)
-			if err != nil {
-				return runbook.Result{ExitCode: -1, Evidence: rep.Evidence}, err
-			}
-			if call.Args.Bool("recovery") {
-				return runbook.Result{
-					Summary:  fmt.Sprintf("server %s finished its recovery-mode start and has stopped", call.Args.String("server")),
-					Vars:     map[string]string{"server": call.Args.String("server"), "node": call.Args.String("node"), "state": "STOPPED"},
-					Evidence: rep.Evidence,
-				}, nil
-			}
-			res, err := serverResult(call.Args, rep)
-			res.Evidence = rep.Evidence
-			return res, err
-		})
-	}
-
-	// was.stop-server
-	{
-		p, r := script(ScriptStopServer,
-			func(a runbook.Args) ([]string, error) {
-				if a.String("server") == "" && a.String("engine") == "" {
-					return nil, fmt.Errorf("give server and node, or the engine whose server to stop")
-				}
-				if a.String("server") != "" && a.String("node") == "" {
-					return nil, fmt.Errorf("server %s needs its node", a.String("server"))
-				}
-				return []string{a.String("node"), a.String("server"), a.String("engine")}, nil
-			}, serverResult)
-		add(runbook.OpSpec{
-			Name:    "was.stop-server",
-			Summary: "Stop an application server, or the server hosting a messaging engine",
-			Args: []runbook.ArgSpec{
-				arg("node", runbook.ArgString, false, "the server's node"),
-				arg("server", runbook.ArgString, false, "the server"),
-				arg("engine", runbook.ArgString, false, "stop the server that hosts this engine instead")},
-		}, p, r)
-	}
-
-	ops = append(ops, configOps(b)...)
-	ops = append(ops, storeOps(cfg)...)
-	return ops
 }
 
 type stateSummary struct{ state, server, node string }
@@ -399,4 +470,13 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

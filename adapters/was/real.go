@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,41 @@ func (b *RealBackend) Host() string {
 	return host + " (" + ct + ")"
 }
 
+// Cell returns the target's cell name.
+func (b *RealBackend) Cell() string { return b.cfg.Cell }
+
+// Profile resolves a node's profile from the target: the deployment
+// manager's for "", the node's own entry under was.nodes otherwise. A node
+// without an entry has no profile: its tools are never run in another.
+func (b *RealBackend) Profile(node string) (Profile, error) {
+	if node == "" {
+		if b.cfg.ProfileRoot == "" {
+			return Profile{}, errors.New("the deployment manager's profile is not configured: set was.profile_root in targets.yaml")
+		}
+		name := b.cfg.ProfileName
+		if name == "" {
+			name = filepath.Base(b.cfg.ProfileRoot)
+		}
+		return Profile{Name: name, Root: b.cfg.ProfileRoot, Host: "localhost"}, nil
+	}
+	np, ok := b.cfg.Nodes[node]
+	if !ok || np.ProfileRoot == "" {
+		return Profile{}, fmt.Errorf("node %s has no profile in this target: add was.nodes.%s.profile_root (and profile_name) to targets.yaml; drillbook never runs a node's tool in another profile", node, node)
+	}
+	name := np.ProfileName
+	if name == "" {
+		name = filepath.Base(np.ProfileRoot)
+	}
+	return Profile{Name: name, Root: np.ProfileRoot, Node: node, Host: "localhost"}, nil
+}
+
+func (b *RealBackend) profileName(node string) string {
+	if node == "" {
+		return b.cfg.ProfileName
+	}
+	return b.cfg.Nodes[node].ProfileName
+}
+
 func (b *RealBackend) wsadminPath() string {
 	if b.cfg.Wsadmin != "" {
 		return b.cfg.Wsadmin
@@ -53,10 +89,6 @@ func (b *RealBackend) wsadminPath() string {
 		return filepath.Join(b.cfg.ProfileRoot, "bin", "wsadmin.sh")
 	}
 	return ""
-}
-
-func (b *RealBackend) toolPath(name string) string {
-	return filepath.Join(b.cfg.ProfileRoot, "bin", name+".sh")
 }
 
 // wsadminArgv is the command line for a script: the script and the
@@ -78,41 +110,63 @@ func (b *RealBackend) wsadminArgv(script, props string, args []string) []string 
 	return append(argv, args...)
 }
 
-func (b *RealBackend) toolArgv(req Request) ([]string, error) {
-	if b.cfg.ProfileRoot == "" {
-		return nil, fmt.Errorf("%s needs the profile directory: set was.profile_root in targets.yaml", req.Tool)
+// toolArgv is a tool's command line in its profile. No tool is given
+// -username or -password: those that need credentials read the profile's
+// soap.client.props or ipc.client.props (IBM rxml_backupconfig: "This
+// command uses the user ID and password information in the
+// profile_root/properties/ipc.client.props file"), and a password never
+// goes on a command line.
+func (b *RealBackend) toolArgv(req Request) ([]string, Profile, error) {
+	p, err := b.Profile(req.Node)
+	if err != nil {
+		return nil, p, fmt.Errorf("%s: %w", req.Tool, err)
 	}
+	if req.Node == "" && toolProfile(req.Tool) == "node" {
+		return nil, p, fmt.Errorf("%s runs in a node's profile, and no node was given", req.Tool)
+	}
+	if req.Node != "" && toolProfile(req.Tool) == "dmgr" {
+		return nil, p, fmt.Errorf("%s runs in the deployment manager's profile, not in node %s's", req.Tool, req.Node)
+	}
+	bin := func(name string) string { return filepath.Join(p.Root, "bin", name+".sh") }
 	prof := func(argv []string) []string {
-		if b.cfg.ProfileName != "" {
-			argv = append(argv, "-profileName", b.cfg.ProfileName)
+		if n := b.profileName(req.Node); n != "" {
+			argv = append(argv, "-profileName", n)
 		}
 		return argv
 	}
 	switch req.Tool {
 	case ToolBackupConfig, ToolRestoreConfig:
-		// args: file, nostop ("true"/"false"). No -username/-password: the
-		// tools read ipc.client.props, and a password must never be on a
-		// command line.
+		// args: file, nostop ("true"/"false").
 		if len(req.Args) != 2 {
-			return nil, fmt.Errorf("%s needs a file and the nostop flag", req.Tool)
+			return nil, p, fmt.Errorf("%s needs a file and the nostop flag", req.Tool)
 		}
-		argv := prof(append([]string{b.toolPath(req.Tool)}, configToolArgs(req.Args)...))
+		argv := prof(append([]string{bin(req.Tool)}, configToolArgs(req.Args)...))
 		if req.Tool == ToolBackupConfig {
-			return append(argv, b.cfg.BackupConfigOptions...), nil
+			return append(argv, b.cfg.BackupConfigOptions...), p, nil
 		}
-		return append(argv, b.cfg.RestoreConfigOptions...), nil
+		return append(argv, b.cfg.RestoreConfigOptions...), p, nil
 	case ToolRecoveryServer:
-		// args: node, server. startServer.sh runs on the node's own host.
+		// args: node, server. startServer.sh of the node's own profile.
 		if len(req.Args) != 2 {
-			return nil, errors.New("a recovery start needs the node and the server")
+			return nil, p, errors.New("a recovery start needs the node and the server")
 		}
-		bin := b.toolPath("startServer")
-		if root, ok := b.cfg.NodeProfileRoots[req.Args[0]]; ok {
-			bin = filepath.Join(root, "bin", "startServer.sh")
+		return prof([]string{bin("startServer"), req.Args[1], "-recovery"}), p, nil
+	case ToolStartManager, ToolStopManager, ToolStartNode, ToolStopNode:
+		return prof([]string{bin(req.Tool)}), p, nil
+	case ToolSyncNode:
+		// syncNode <deploymgr host> <deploymgr port> (IBM rxml_syncnode).
+		if b.cfg.Host == "" || b.cfg.Port == 0 {
+			return nil, p, errors.New("syncNode needs the deployment manager's host and SOAP port: set was.host and was.port in targets.yaml")
 		}
-		return prof([]string{bin, req.Args[1], "-recovery"}), nil
+		return prof([]string{bin(req.Tool), b.cfg.Host, strconv.Itoa(b.cfg.Port)}), p, nil
+	case ToolServerStatus:
+		// args: server.
+		if len(req.Args) != 1 {
+			return nil, p, errors.New("serverStatus needs the server")
+		}
+		return prof([]string{bin(req.Tool), req.Args[0]}), p, nil
 	}
-	return nil, fmt.Errorf("unknown tool %q", req.Tool)
+	return nil, p, fmt.Errorf("unknown tool %q", req.Tool)
 }
 
 // configToolArgs turns a backupConfig or restoreConfig request's arguments
@@ -126,7 +180,7 @@ func configToolArgs(args []string) []string {
 }
 
 // Plan shows the command line, with the script and properties file named
-// by what they are.
+// by what they are, and for a tool the profile it runs in.
 func (b *RealBackend) Plan(req Request) runbook.Plan {
 	if req.Script != "" {
 		return runbook.Plan{
@@ -135,15 +189,15 @@ func (b *RealBackend) Plan(req Request) runbook.Plan {
 			Detail: "runs the generated Jython script " + req.Script + ".py; the values are its arguments, never part of its text",
 		}
 	}
-	argv, err := b.toolArgv(req)
+	argv, p, err := b.toolArgv(req)
 	if err != nil {
 		return runbook.Plan{Host: "localhost", Detail: err.Error()}
 	}
-	p := runbook.Plan{Host: "localhost", Argv: argv}
+	plan := runbook.Plan{Host: p.Host, Argv: argv, Detail: "runs in " + p.Describe()}
 	if req.Tool == ToolRecoveryServer {
-		p.Detail = fmt.Sprintf("then ask wsadmin every %s until server %s has stopped by itself", b.cfg.recoveryPoll(), req.Args[1])
+		plan.Detail += fmt.Sprintf("; then runs serverStatus.sh every %s until server %s has stopped by itself", b.cfg.recoveryPoll(), req.Args[1])
 	}
-	return p
+	return plan
 }
 
 func (b *RealBackend) propsPlaceholder() string {
@@ -207,6 +261,48 @@ func (s *scanOutput) Line(stream runbook.Stream, text string) {
 	}
 }
 
+// secretEnvNames are the environment variables the target's secrets are
+// read from, and the secret parameters drillbook was given: no child
+// process inherits them. Each command gets back only the secrets it needs,
+// added to its Env after these.
+func (b *RealBackend) secretEnvNames() []string {
+	return secretEnvNames(b.cfg)
+}
+
+func secretEnvNames(cfg Config) []string {
+	var names []string
+	add := func(ref runbook.SecretRef) {
+		if ref.Env != "" && !slices.Contains(names, ref.Env) {
+			names = append(names, ref.Env)
+		}
+	}
+	add(cfg.Password)
+	for _, k := range sortedKeys(cfg.DataStore.SecretEnv) {
+		add(cfg.DataStore.SecretEnv[k])
+		if !slices.Contains(names, k) {
+			names = append(names, k)
+		}
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "DRILLBOOK_PARAM_") {
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+// scrubbedEnv blanks every secret variable for a child, then adds extra
+// (the one secret this command needs, if any). proc.Run adds Env to the
+// inherited environment, a later entry winning, so a blank entry leaves the
+// child with the name and no value.
+func scrubbedEnv(names []string, extra ...string) []string {
+	env := make([]string, 0, len(names)+len(extra))
+	for _, n := range names {
+		env = append(env, n+"=")
+	}
+	return append(env, extra...)
+}
+
 func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
 	text, err := GenerateScript(req.Script)
 	if err != nil {
@@ -216,7 +312,7 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	if wsadmin == "" {
 		return Reply{}, errors.New("no wsadmin configured: set was.wsadmin or was.profile_root in targets.yaml")
 	}
-	if st, err := os.Stat(wsadmin); err != nil || st.IsDir() {
+	if err := isFile(wsadmin); err != nil {
 		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml", wsadmin)
 	}
 	dir, err := os.MkdirTemp("", "drillbook-wsadmin-")
@@ -235,7 +331,7 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 		if err != nil {
 			return Reply{}, fmt.Errorf("was.password: %w", err)
 		}
-		secrets = append(secrets, pw)
+		secrets = SecretForms(pw)
 		props = filepath.Join(dir, "credentials.properties")
 		if err := writeCredentials(props, b.cfg, pw); err != nil {
 			return Reply{}, err
@@ -246,10 +342,40 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	scan := &scanOutput{out: out}
 	_, runErr := proc.Run(ctx, proc.Spec{
 		Argv:    b.wsadminArgv(script, props, req.Args),
+		Env:     scrubbedEnv(b.secretEnvNames()),
 		Out:     scan,
 		Secrets: secrets,
 	})
 	return judgeScript(ctx, req, scan, runErr, b.Host())
+}
+
+// SecretForms returns a secret and every encoding of it the adapter
+// produces or a tool may echo: the java.util.Properties escaping of the
+// credentials file (\= \: \# \! \\ and \uXXXX). Each is masked in output.
+func SecretForms(secret string) []string {
+	if secret == "" {
+		return nil
+	}
+	forms := []string{secret}
+	if esc := escapeProp(secret, false); esc != secret {
+		forms = append(forms, esc)
+	}
+	return forms
+}
+
+// passwordForms returns the administrative password's forms for masking
+// in a tool's output: a tool never receives it from drillbook, but one that
+// reads the profile's soap.client.props may print it, raw or escaped. Nil
+// when the target has no password or it does not resolve.
+func passwordForms(ctx context.Context, cfg Config) []string {
+	if cfg.Password.IsZero() {
+		return nil
+	}
+	pw, err := cfg.Password.Resolve(ctx)
+	if err != nil {
+		return nil
+	}
+	return SecretForms(pw)
 }
 
 // judgeScript decides a wsadmin run's outcome from its marker, its error
@@ -267,7 +393,7 @@ func judgeScript(ctx context.Context, req Request, scan *scanOutput, runErr erro
 		}
 	}
 	if len(scan.errs) > 0 {
-		return reply, fmt.Errorf("wsadmin %s failed: %s", req.Script, scan.errs[0])
+		return reply, fmt.Errorf("wsadmin %s failed: %s%s", req.Script, scan.errs[0], wasxHint(scan.errs[0], host))
 	}
 	if len(scan.markers) == 0 {
 		if runErr != nil {
@@ -289,6 +415,17 @@ func judgeScript(ctx context.Context, req Request, scan *scanOutput, runErr erro
 	return reply, nil
 }
 
+// wasxHint says what to do about a wsadmin error whose cause is known.
+func wasxHint(line, host string) string {
+	switch {
+	case strings.HasPrefix(line, "WASX7023E"), strings.Contains(line, "ConnectorNotAvailableException"):
+		return fmt.Sprintf(": the deployment manager at %s does not answer; if it was stopped (restoreConfig stops it), start it with was.start-manager and wait for WSVR0001I in its SystemOut.log", host)
+	case strings.HasPrefix(line, "WASX7246E"):
+		return ": the credentials were refused: check was.user and was.password in targets.yaml"
+	}
+	return ""
+}
+
 // writeCredentials writes the user and password for wsadmin's -p option to
 // a file only its owner can read, created with that mode so that no other
 // user ever sees it.
@@ -308,58 +445,102 @@ func writeCredentials(path string, cfg Config, password string) error {
 
 // propLine renders key=value in java.util.Properties syntax.
 func propLine(key, value string) string {
-	esc := func(s string, isKey bool) string {
-		var b strings.Builder
-		for i, r := range s {
-			switch {
-			case r == '\\':
-				b.WriteString(`\\`)
-			case r == '\n':
-				b.WriteString(`\n`)
-			case r == '\r':
-				b.WriteString(`\r`)
-			case r == '\t':
-				b.WriteString(`\t`)
-			case r == '=' || r == ':' || r == '#' || r == '!':
-				b.WriteRune('\\')
-				b.WriteRune(r)
-			case r == ' ' && (isKey || i == 0):
-				b.WriteString(`\ `)
-			case r > 0x7e || r < 0x20:
-				fmt.Fprintf(&b, `\u%04x`, r)
-			default:
-				b.WriteRune(r)
-			}
+	return escapeProp(key, true) + "=" + escapeProp(value, false) + "\n"
+}
+
+// escapeProp escapes a key or value as java.util.Properties.store does.
+func escapeProp(s string, isKey bool) string {
+	var b strings.Builder
+	for i, r := range s {
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '=' || r == ':' || r == '#' || r == '!':
+			b.WriteRune('\\')
+			b.WriteRune(r)
+		case r == ' ' && (isKey || i == 0):
+			b.WriteString(`\ `)
+		case r > 0x7e || r < 0x20:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
 		}
-		return b.String()
 	}
-	return esc(key, true) + "=" + esc(value, false) + "\n"
+	return b.String()
 }
 
 func (b *RealBackend) runTool(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
-	argv, err := b.toolArgv(req)
+	argv, p, err := b.toolArgv(req)
 	if err != nil {
 		return Reply{}, err
 	}
-	if _, err := os.Stat(argv[0]); err != nil {
-		return Reply{}, fmt.Errorf("%s not found at %s: set was.profile_root in targets.yaml", req.Tool, argv[0])
+	if err := isFile(argv[0]); err != nil {
+		return Reply{}, fmt.Errorf("%s not found at %s in %s: check its profile_root in targets.yaml", req.Tool, argv[0], p.Describe())
 	}
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
-	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Out: out, TailLines: 5})
+	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: scrubbedEnv(b.secretEnvNames()), Out: out, TailLines: 5, Secrets: passwordForms(ctx, b.cfg)})
 	reply := Reply{Evidence: oc.StdoutTail}
 	if err != nil {
 		if ctx.Err() != nil {
 			return reply, fmt.Errorf("%s did not finish in time and was stopped: %w", req.Tool, ctx.Err())
 		}
-		hint := ""
-		if req.Tool == ToolBackupConfig || req.Tool == ToolRestoreConfig {
-			hint = ": if it asked for a password, put the credentials in the profile's properties/ipc.client.props"
-		}
-		return reply, fmt.Errorf("%s failed: %w%s", req.Tool, err, hint)
+		return reply, fmt.Errorf("%s in %s failed: %w%s", req.Tool, p.Describe(), err, toolHint(req.Tool))
 	}
 	reply.OK = "true"
 	return reply, nil
+}
+
+// toolHint says what to do when a tool fails and the cause is often the
+// same.
+func toolHint(tool string) string {
+	switch tool {
+	case ToolBackupConfig, ToolRestoreConfig:
+		return ": if it asked for a password, put the credentials in the profile's properties/ipc.client.props"
+	case ToolStopManager, ToolStopNode, ToolSyncNode, ToolServerStatus:
+		return ": if it asked for a user name or password, put the credentials in the profile's properties/soap.client.props"
+	case ToolStartManager:
+		return ": read the deployment manager's startServer.log and SystemOut.log under the profile's logs/dmgr"
+	}
+	return ""
+}
+
+// serverStatus runs serverStatus.sh in a node's profile and reads whether
+// the server answers: ADMU0508I "... is STARTED", ADMU0509I "... cannot be
+// reached. It appears to be stopped." (ADMU0508I from a published
+// deployment manager status; ADMU0509I wording from memory, so only its id
+// is read).
+func (b *RealBackend) serverStatus(ctx context.Context, node, server string, out runbook.Output) (string, Reply, error) {
+	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
+	defer cancel()
+	scan := &scanOutput{out: out}
+	rep, err := b.runTool(ctx, Request{Tool: ToolServerStatus, Node: node, Args: []string{server}}, scan)
+	state := ""
+	scan.mu.Lock()
+	for _, l := range scan.tail {
+		switch {
+		case strings.Contains(l, "ADMU0508I") && strings.Contains(l, "STARTED"):
+			state = "STARTED"
+		case strings.Contains(l, "ADMU0509I"):
+			state = "STOPPED"
+		}
+	}
+	scan.mu.Unlock()
+	if state == "" {
+		if err == nil {
+			err = fmt.Errorf("serverStatus printed neither ADMU0508I nor ADMU0509I for %s", server)
+		}
+		return "", rep, err
+	}
+	// serverStatus exits non-zero for a stopped server on some releases;
+	// the message is what counts.
+	return state, rep, nil
 }
 
 func (b *RealBackend) recoveryStart(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
@@ -367,21 +548,28 @@ func (b *RealBackend) recoveryStart(ctx context.Context, req Request, out runboo
 	// timeout, the target's call timeout bounds the whole recovery.
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
+	node, server := req.Args[0], req.Args[1]
+	st, _, err := b.serverStatus(ctx, node, server, out)
+	if err != nil {
+		return Reply{}, fmt.Errorf("before the recovery start of %s: %w", server, err)
+	}
+	if st != "STOPPED" {
+		return Reply{}, fmt.Errorf("server %s on node %s is running: a recovery start needs it stopped, so nothing was started", server, node)
+	}
 	if _, err := b.runTool(ctx, req, out); err != nil {
 		return Reply{}, err
 	}
-	node, server := req.Args[0], req.Args[1]
 	out.Line(runbook.Info, fmt.Sprintf("waiting for %s to finish recovery and stop by itself", server))
 	tick := time.NewTicker(b.cfg.recoveryPoll())
 	defer tick.Stop()
 	for {
-		st, err := b.runScript(ctx, Request{Script: ScriptServerStatus, Args: []string{node, server}}, out)
+		st, rep, err := b.serverStatus(ctx, node, server, out)
 		if err != nil {
-			return st, fmt.Errorf("while waiting for the recovery start of %s to end: %w", server, err)
+			return rep, fmt.Errorf("while waiting for the recovery start of %s to end: %w", server, err)
 		}
-		if st.After == "STOPPED" {
-			st.Before, st.After = "RECOVERY", "STOPPED"
-			return st, nil
+		if st == "STOPPED" {
+			rep.OK, rep.Node, rep.Server, rep.Before, rep.After = "true", node, server, "RECOVERY", "STOPPED"
+			return rep, nil
 		}
 		select {
 		case <-ctx.Done():

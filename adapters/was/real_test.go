@@ -7,111 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// fakeCell is the state file the stand-in wsadmin reads and writes.
-type fakeCell struct {
-	Cell    string                       `json:"cell"`
-	Nodes   []string                     `json:"nodes"`
-	Servers map[string]map[string]any    `json:"servers"`
-	Engines map[string]map[string]any    `json:"engines"`
-	Config  map[string]map[string]string `json:"config"`
-	Calls   [][]any                      `json:"calls"`
-	Saved   int                          `json:"saved"`
-}
-
-type lines struct {
-	mu sync.Mutex
-	l  []string
-}
-
-func (o *lines) Line(s runbook.Stream, text string) {
-	o.mu.Lock()
-	o.l = append(o.l, string(s)+": "+text)
-	o.mu.Unlock()
-}
-
-func (o *lines) all() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return strings.Join(o.l, "\n")
-}
-
-type fakeEnv struct {
-	t        *testing.T
-	cellPath string
-	argsLog  string
-	ops      map[string]runbook.Operation
-}
-
-func newFakeEnv(t *testing.T, mode string) *fakeEnv {
-	t.Helper()
-	dir := t.TempDir()
-	wsadmin, err := filepath.Abs("testdata/fake-wsadmin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cell := fakeCell{
-		Cell:  "c1",
-		Nodes: []string{"node01", "node02"},
-		Servers: map[string]map[string]any{
-			"server1": {"node": "node01", "running": true},
-			"server2": {"node": "node02", "running": true},
-		},
-		Engines: map[string]map[string]any{
-			"clu1.000-Bus1": {"cluster": "clu1", "instances": map[string]string{"server1": "Started", "server2": "Joined"}},
-		},
-		Config: map[string]map[string]string{"clu1.000-Bus1": {"name": "clu1.000-Bus1", "busName": "Bus1", "initialState": "STARTED"}},
-	}
-	b, _ := json.Marshal(cell)
-	e := &fakeEnv{t: t, cellPath: filepath.Join(dir, "cell.json"), argsLog: filepath.Join(dir, "args.log")}
-	if err := os.WriteFile(e.cellPath, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("FAKE_CELL", e.cellPath)
-	t.Setenv("FAKE_WSADMIN_LOG", e.argsLog)
-	t.Setenv("FAKE_WSADMIN_MODE", mode)
-	t.Setenv("FAKE_WSADMIN_PASSWORD", "s3cr=t:pw")
-	t.Setenv("TEST_WAS_PASSWORD", "s3cr=t:pw")
-	cfg := Config{
-		Wsadmin: wsadmin, Host: "dmgr01", Port: 8879, User: "wasadmin",
-		Password:  runbook.SecretRef{Env: "TEST_WAS_PASSWORD"},
-		StateWait: runbook.Duration{Duration: 3 * time.Second},
-	}
-	e.ops = map[string]runbook.Operation{}
-	for _, op := range Operations(cfg) {
-		e.ops[op.Spec().Name] = op
-	}
-	return e
-}
-
-func (e *fakeEnv) run(name string, args runbook.Args, timeout time.Duration) (runbook.Result, string, error) {
-	out := &lines{}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	res, err := e.ops[name].Run(ctx, runbook.Call{Op: name, Args: args, Attempt: 1}, out)
-	return res, out.all(), err
-}
-
-func (e *fakeEnv) cell() fakeCell {
-	var c fakeCell
-	b, err := os.ReadFile(e.cellPath)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
-
 func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
-	e := newFakeEnv(t, "ok")
+	e := newFakeEstate(t, "ok")
 	res, out, err := e.run("was.find-engine-host", runbook.Args{"engine": "clu1.000-Bus1"}, 30*time.Second)
 	if err != nil {
 		t.Fatalf("find-engine-host: %v\n%s", err, out)
@@ -129,9 +32,10 @@ func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already Started") {
 		t.Fatalf("FLUSH start of a Started engine: err = %v\n%s", err, out)
 	}
-	res, out, err = e.run("was.start-engine", runbook.Args{"engine": "clu1.000-Bus1", "mode": "FLUSH", "if_started": "restart"}, 30*time.Second)
+	e.must("was.stop-engine", runbook.Args{"engine": "clu1.000-Bus1"})
+	res, out, err = e.run("was.start-engine", runbook.Args{"engine": "clu1.000-Bus1", "mode": "FLUSH", "server": "server1"}, 30*time.Second)
 	if err != nil {
-		t.Fatalf("restart in FLUSH mode: %v\n%s", err, out)
+		t.Fatalf("FLUSH start after the stop: %v\n%s", err, out)
 	}
 	if res.Vars["server"] != "server1" || res.Vars["state"] != "Started" {
 		t.Errorf("vars = %v", res.Vars)
@@ -149,7 +53,7 @@ func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
 
 	// The password never reached a command line or the output; the -p
 	// file carried it.
-	argsLog, err := os.ReadFile(e.argsLog)
+	argsLog, err := os.ReadFile(e.wsadminLog)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +63,10 @@ func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
 	if strings.Contains(out, "s3cr=t") {
 		t.Errorf("password in the output:\n%s", out)
 	}
-	if n := strings.Count(string(argsLog), "\n"); n != 3 {
-		t.Errorf("%d wsadmin runs, want 3", n)
+	// find-engine-host, the refused start, the stop (its check that the
+	// engine is configured, then the stop), the start.
+	if n := strings.Count(string(argsLog), "\n"); n != 5 {
+		t.Errorf("%d wsadmin runs, want 5", n)
 	}
 }
 
@@ -170,7 +76,7 @@ func toString(v any) string {
 }
 
 func TestRealBackendSetsInitialStateAndSyncs(t *testing.T) {
-	e := newFakeEnv(t, "ok")
+	e := newFakeEstate(t, "ok")
 	res, out, err := e.run("was.set-initial-state", runbook.Args{"bus": "Bus1", "engine": "clu1.000-Bus1", "state": "STOPPED"}, 30*time.Second)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -192,7 +98,7 @@ func TestRealBackendSetsInitialStateAndSyncs(t *testing.T) {
 }
 
 func TestRealBackendUnknownInitialStateAttributeSaysWhatToSet(t *testing.T) {
-	e := newFakeEnv(t, "ok")
+	e := newFakeEstate(t, "ok")
 	b, err := os.ReadFile(e.cellPath)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +131,7 @@ func TestRealBackendFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.mode, func(t *testing.T) {
-			e := newFakeEnv(t, tc.mode)
+			e := newFakeEstate(t, tc.mode)
 			_, out, err := e.run("was.engine-state", runbook.Args{"engine": "clu1.000-Bus1"}, 30*time.Second)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q\n%s", err, tc.want, out)
@@ -235,19 +141,22 @@ func TestRealBackendFailures(t *testing.T) {
 }
 
 func TestRealBackendScriptErrorIsReported(t *testing.T) {
-	e := newFakeEnv(t, "ok")
+	e := newFakeEstate(t, "ok")
 	_, out, err := e.run("was.engine-state", runbook.Args{"engine": "nosuch-ME", "expect": []string{"Started"}}, 30*time.Second)
-	if err == nil || !strings.Contains(err.Error(), "engine nosuch-ME is NotRunning, expected Started") {
+	if err == nil || !strings.Contains(err.Error(), "no messaging engine nosuch-ME in the configuration of cell c1: check the engine name") {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
-	_, out, err = e.run("was.start-engine", runbook.Args{"engine": "nosuch-ME", "mode": "FLUSH"}, 30*time.Second)
+	// A configured engine whose servers are all down has nowhere to start.
+	e.update(func(c *fakeCell) { c.Servers["server2"]["running"] = false })
+	e.must("was.stop-engine", runbook.Args{"engine": "node02.server2-Bus1"})
+	_, out, err = e.run("was.start-engine", runbook.Args{"engine": "node02.server2-Bus1", "mode": "FLUSH"}, 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "has no instance in a running server") {
 		t.Fatalf("err = %v\n%s", err, out)
 	}
 }
 
 func TestRealBackendHungWsadminIsStopped(t *testing.T) {
-	e := newFakeEnv(t, "hang")
+	e := newFakeEstate(t, "hang")
 	start := time.Now()
 	_, out, err := e.run("was.engine-state", runbook.Args{"engine": "clu1.000-Bus1"}, 1500*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not finish in time") {
@@ -299,5 +208,35 @@ func TestStepTimeoutWinsOverTheTargetsDefault(t *testing.T) {
 	defer cancel3()
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > time.Hour {
 		t.Errorf("a step without timeout got deadline %v (set %t), want the 1h default", time.Until(dl), ok)
+	}
+}
+
+// A wsadmin that echoes its properties file prints the password in its
+// escaped form (s3cr\=t\:pw): it is masked like the raw one, and no child
+// process holds the variable the password is read from.
+func TestEchoedCredentialsAreMaskedInBothForms(t *testing.T) {
+	e := newFakeEstate(t, "echo-props")
+	_, out, err := e.run("was.engine-state", runbook.Args{"engine": "clu1.000-Bus1"}, 30*time.Second)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "com.ibm.SOAP.loginPassword=") {
+		t.Fatalf("the stand-in did not echo its properties file:\n%s", out)
+	}
+	checkAbsent(t, "wsadmin output", out, plantedPassword, plantedEscaped)
+	e.must("was.manager-status", runbook.Args{"expect": "STARTED"})
+	recs := e.envRecords()
+	if len(recs) != 2 {
+		t.Fatalf("%d environments recorded, want wsadmin's and serverStatus's", len(recs))
+	}
+	for _, r := range recs {
+		if v, ok := r.Env["TEST_WAS_PASSWORD"]; !ok || v != "" {
+			t.Errorf("%s: TEST_WAS_PASSWORD = %q (present %t), want it blanked", r.Prog, v, ok)
+		}
+		for k, v := range r.Env {
+			if strings.Contains(v, plantedPassword) || strings.Contains(v, plantedDBPassword) {
+				t.Errorf("%s: %s holds a secret", r.Prog, k)
+			}
+		}
 	}
 }

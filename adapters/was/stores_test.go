@@ -2,10 +2,10 @@ package was
 
 import (
 	"context"
-	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,71 +14,54 @@ import (
 	"github.com/drillbook/drillbook/runbooks"
 )
 
-func opsByName(ops []runbook.Operation) map[string]runbook.Operation {
-	m := map[string]runbook.Operation{}
-	for _, op := range ops {
-		m[op.Spec().Name] = op
-	}
-	return m
-}
-
 func TestSpecsWorkWithoutTarget(t *testing.T) {
 	ops := opsByName(Operations(Config{}))
-	want := map[string]bool{
-		"was.engine-state": false, "was.find-engine-host": false, "was.stop-engine": false, "was.start-engine": false,
-		"was.set-initial-state": false, "was.save-sync": false, "was.start-server": false, "was.stop-server": false,
-		"was.backup-config": false, "was.restore-config": true, "was.backup-filestore": false, "was.restore-filestore": true,
-		"was.backup-datastore": false, "was.restore-datastore": true, "was.seal-backup": false,
+	// The object each destructive operation is confirmed with, and the
+	// operations that change nothing (the only ones preflight and plan
+	// run).
+	destructive := map[string]string{
+		"was.stop-engine": "engine", "was.stop-server": "server", "was.stop-manager": "cell",
+		"was.restore-config": "cell", "was.restore-filestore": "engine", "was.restore-datastore": "engine",
 	}
-	if len(ops) != len(want) {
-		t.Errorf("%d operations, want %d", len(ops), len(want))
+	readOnly := []string{"was.engine-state", "was.find-engine-host", "was.server-status", "was.manager-status", "was.node-status",
+		"was.check-connection", "was.check-profile", "was.check-filestore", "was.check-datastore-command", "was.check-backup-root", "was.check-backup-set"}
+	if len(ops) != 30 {
+		t.Errorf("%d operations, want 30", len(ops))
 	}
-	for name, destructive := range want {
-		op, ok := ops[name]
-		if !ok {
-			t.Errorf("no operation %s", name)
-			continue
+	for name, op := range ops {
+		sp := op.Spec()
+		if obj := destructive[name]; sp.Destructive != (obj != "") || sp.Object != obj {
+			t.Errorf("%s: destructive %t, object %q; want %t, %q", name, sp.Destructive, sp.Object, obj != "", obj)
 		}
-		if op.Spec().Destructive != destructive {
-			t.Errorf("%s destructive = %t", name, op.Spec().Destructive)
+		if sp.ReadOnly != slices.Contains(readOnly, name) {
+			t.Errorf("%s: read-only %t", name, sp.ReadOnly)
+		}
+		if sp.ReadOnly && sp.Destructive {
+			t.Errorf("%s is read-only and destructive", name)
 		}
 	}
-	if _, err := ops["was.backup-datastore"].Plan(runbook.Call{Args: runbook.Args{"engine": "ME1", "dir": "/b"}}); err == nil || !strings.Contains(err.Error(), "set was.data_store.backup in targets.yaml") {
+	if _, err := ops["was.backup-datastore"].Plan(runbook.Call{Args: runbook.Args{"engine": "ME1", "set": "/b"}}); err == nil || !strings.Contains(err.Error(), "set was.data_store.backup in targets.yaml") {
 		t.Errorf("data store plan without a command: %v", err)
 	}
 }
 
-func writeFileStore(t *testing.T, root, engine, tag string) (string, string) {
-	t.Helper()
-	logDir, storeDir := filepath.Join(root, engine, "log"), filepath.Join(root, engine, "store")
-	for name, dir := range map[string]string{"Log": logDir, "PermanentStore": storeDir, "TemporaryStore": storeDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(name+" "+tag), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return logDir, storeDir
-}
-
 func TestFileStoreBackupAndRestore(t *testing.T) {
-	ops := opsByName(Operations(Config{}))
-	root, set := t.TempDir(), t.TempDir()
-	logDir, storeDir := writeFileStore(t, root, "ME1", "v1")
-	args := runbook.Args{"engine": "ME1", "log_dir": logDir, "store_dir": storeDir, "dest": set}
-	res, err := ops["was.backup-filestore"].Run(context.Background(), runbook.Call{Args: args}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newFakeEstate(t, "ok")
+	logDir, storeDir := writeFileStore(t, e.fileStores, "node02.server2-Bus1", "v1")
+	set := e.must("was.new-backup-set", runbook.Args{}).Vars["dir"]
+	args := runbook.Args{"engine": "node02.server2-Bus1", "log_dir": logDir, "store_dir": storeDir, "set": set}
+	res := e.must("was.backup-filestore", args)
 	if len(res.Evidence) != 3 {
 		t.Errorf("evidence %v", res.Evidence)
 	}
-	writeFileStore(t, root, "ME1", "v2 newer")
-	rargs := runbook.Args{"engine": "ME1", "log_dir": logDir, "store_dir": storeDir, "from": set}
-	if _, err := ops["was.restore-filestore"].Run(context.Background(), runbook.Call{Args: rargs}, nil); err != nil {
-		t.Fatal(err)
+	// A second backup of the same engine into the same set is refused.
+	if _, _, err := e.run("was.backup-filestore", args, 30*time.Second); err == nil {
+		t.Error("a second file store backup into the same set was accepted")
 	}
+	e.must("was.seal-backup", runbook.Args{"set": set, "filestore_engines": []string{"node02.server2-Bus1"}})
+	writeFileStore(t, e.fileStores, "node02.server2-Bus1", "v2 newer")
+	e.must("was.stop-engine", runbook.Args{"engine": "node02.server2-Bus1"})
+	e.must("was.restore-filestore", args)
 	for _, p := range []string{filepath.Join(logDir, "Log"), filepath.Join(storeDir, "PermanentStore"), filepath.Join(storeDir, "TemporaryStore")} {
 		b, _ := os.ReadFile(p)
 		if !strings.HasSuffix(string(b), " v1") {
@@ -86,9 +69,9 @@ func TestFileStoreBackupAndRestore(t *testing.T) {
 		}
 	}
 	// A damaged backup file is refused before anything is overwritten.
-	os.WriteFile(filepath.Join(set, "ME1", "filestore", "store", "TemporaryStore"), []byte("bit rot"), 0o644)
-	writeFileStore(t, root, "ME1", "v3")
-	_, err = ops["was.restore-filestore"].Run(context.Background(), runbook.Call{Args: rargs}, nil)
+	os.WriteFile(filepath.Join(set, "node02.server2-Bus1", "filestore", "store", "TemporaryStore"), []byte("bit rot"), 0o644)
+	writeFileStore(t, e.fileStores, "node02.server2-Bus1", "v3")
+	_, _, err := e.run("was.restore-filestore", args, 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "changed since it was taken") {
 		t.Fatalf("damaged backup: %v", err)
 	}
@@ -97,76 +80,102 @@ func TestFileStoreBackupAndRestore(t *testing.T) {
 	}
 }
 
-func TestFileStoreBackupRefusesPartialSet(t *testing.T) {
-	ops := opsByName(Operations(Config{}))
-	root, set := t.TempDir(), t.TempDir()
-	logDir, storeDir := writeFileStore(t, root, "ME1", "v1")
+func TestFileStoreBackupRefusesPartialStore(t *testing.T) {
+	e := newFakeEstate(t, "ok")
+	logDir, storeDir := writeFileStore(t, e.fileStores, "ME1", "v1")
 	os.Remove(filepath.Join(storeDir, "TemporaryStore"))
-	_, err := ops["was.backup-filestore"].Run(context.Background(), runbook.Call{Args: runbook.Args{"engine": "ME1", "log_dir": logDir, "store_dir": storeDir, "dest": set}}, nil)
+	set := e.must("was.new-backup-set", runbook.Args{}).Vars["dir"]
+	_, _, err := e.run("was.backup-filestore", runbook.Args{"engine": "ME1", "log_dir": logDir, "store_dir": storeDir, "set": set}, 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "incomplete") || !strings.Contains(err.Error(), "TemporaryStore") {
 		t.Fatalf("err = %v", err)
 	}
-	if ents, _ := os.ReadDir(set); len(ents) != 0 {
-		t.Errorf("a partial backup left %d entries", len(ents))
+	if ents, _ := os.ReadDir(set); len(ents) != 1 {
+		t.Errorf("a partial backup left %d entries beside the manifest", len(ents)-1)
 	}
-}
-
-func TestDataStoreCommandsKeepSecretsOffTheCommandLine(t *testing.T) {
-	set := t.TempDir()
-	t.Setenv("TEST_DB_PASSWORD", "db-s3cret")
-	cfg := Config{DataStore: DataStoreConfig{
-		Backup:    []string{"sh", "-c", `printf '%s|%s|%s' "$1" "$2" "$DBPW" > "$3/dump"`, "sh", "{{ .engine }}", "{{ .schema }}", "{{ .dir }}"},
-		Restore:   []string{"sh", "-c", `test "$(cat "$1/dump")" = "ME1|IBMWSSIB|$DBPW"`, "sh", "{{ .dir }}"},
-		SecretEnv: map[string]runbook.SecretRef{"DBPW": {Env: "TEST_DB_PASSWORD"}},
-	}}
-	ops := opsByName(Operations(cfg))
-	call := runbook.Call{Args: runbook.Args{"engine": "ME1", "dir": set}}
-	p, err := ops["was.backup-datastore"].Plan(call)
+	// The set stays unsealed, and Backups says so.
+	if _, _, err := e.run("was.seal-backup", runbook.Args{"set": set, "filestore_engines": []string{"ME1"}}, 30*time.Second); err == nil {
+		t.Error("a set without its file store was sealed")
+	}
+	sets, err := Backups(context.Background(), e.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(strings.Join(p.Argv, " "), "s3cret") || !strings.Contains(strings.Join(p.Argv, " "), filepath.Join(set, "ME1", "datastore")) {
+	if len(sets) != 1 || sets[0].Sealed || sets[0].Problem == "" {
+		t.Errorf("Backups = %+v", sets)
+	}
+}
+
+// The data store commands get the database password in their
+// environment, and nothing else does; no command line holds it.
+func TestDataStoreCommandsKeepSecretsOffTheCommandLine(t *testing.T) {
+	e := newFakeEstate(t, "ok")
+	set := e.must("was.new-backup-set", runbook.Args{}).Vars["dir"]
+	call := runbook.Call{Args: runbook.Args{"engine": "clu1.000-Bus1", "set": set}}
+	p, err := e.ops["was.backup-datastore"].Plan(call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(strings.Join(p.Argv, " "), plantedDBPassword) || !strings.Contains(strings.Join(p.Argv, " "), filepath.Join(set, "clu1.000-Bus1", "datastore")) {
 		t.Errorf("plan argv %q", p.Argv)
 	}
-	var lines []string
-	out := runbook.OutputFunc(func(_ runbook.Stream, s string) { lines = append(lines, s) })
-	if _, err := ops["was.backup-datastore"].Run(context.Background(), call, out); err != nil {
+	_, out1, err := e.run("was.backup-datastore", call.Args, 30*time.Second)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ops["was.restore-datastore"].Run(context.Background(), call, out); err != nil {
-		t.Fatal(err)
+	e.must("was.backup-config", runbook.Args{"set": set})
+	e.must("was.seal-backup", runbook.Args{"set": set, "datastore_engines": []string{"clu1.000-Bus1"}})
+	e.must("was.stop-engine", runbook.Args{"engine": "clu1.000-Bus1"})
+	res, out2, err := e.run("was.restore-datastore", call.Args, 30*time.Second)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out2)
 	}
-	if strings.Contains(strings.Join(lines, "\n"), "s3cret") {
-		t.Errorf("secret in output: %v", lines)
+	if !strings.Contains(res.Summary, "data store of clu1.000-Bus1 restored") || !strings.Contains(out2, "restored clu1.000-Bus1") {
+		t.Errorf("restore: %q\n%s", res.Summary, out2)
+	}
+	for _, o := range []string{out1, out2} {
+		if strings.Contains(o, plantedDBPassword) || strings.Contains(o, plantedPassword) {
+			t.Errorf("secret in output:\n%s", o)
+		}
 	}
 	m, _ := ReadManifest(set)
-	if len(m.Parts) != 1 || m.Parts[0].Kind != "datastore" || len(m.Parts[0].Files) != 1 {
+	if p, ok := m.findPart("datastore", "clu1.000-Bus1"); !ok || len(p.Files) != 1 {
 		t.Errorf("manifest %+v", m)
+	}
+	// Each data store command had DBPW, and no variable holding the
+	// administrative password; TEST_DB_PASSWORD, where the target reads
+	// it from, was blanked.
+	ds, _ := os.ReadFile(e.dsLog)
+	if n := strings.Count(string(ds), ": DBPW="+plantedDBPassword+"\n"); n != 2 {
+		t.Errorf("DBPW reached %d data store commands, want 2", n)
+	}
+	if strings.Contains(string(ds), plantedPassword) || strings.Contains(string(ds), "TEST_DB_PASSWORD="+plantedDBPassword) {
+		t.Errorf("a data store command's environment holds another secret:\n%s", ds)
 	}
 }
 
 func TestSealWarnsWhenPartsAreFarApart(t *testing.T) {
-	set := t.TempDir()
-	os.WriteFile(filepath.Join(set, "config.zip"), []byte("zip"), 0o644)
-	n, sum, _ := sumFile(context.Background(), filepath.Join(set, "config.zip"))
-	now := time.Now().UTC()
-	m := Manifest{Parts: []Part{
-		{Kind: "config", Name: "config.zip", TakenAt: now.Add(-2 * time.Hour), Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
-		{Kind: "datastore", Name: "ME1", TakenAt: now, Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
-	}}
-	b, _ := json.Marshal(m)
-	os.WriteFile(filepath.Join(set, ManifestName), b, 0o644)
-	ops := opsByName(Operations(Config{}))
-	res, err := ops["was.seal-backup"].Run(context.Background(), runbook.Call{Args: runbook.Args{"dir": set, "max_skew": 10 * time.Minute}}, nil)
+	e := newFakeEstate(t, "ok")
+	set, m, err := newSet(e.cfg.BackupRoot, "c1", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "2h0m0s apart") {
-		t.Errorf("warnings %v", res.Warnings)
+	os.WriteFile(filepath.Join(set, "config.zip"), []byte("zip"), 0o644)
+	n, sum, _ := sumFile(context.Background(), filepath.Join(set, "config.zip"))
+	now := time.Now().UTC()
+	m.Parts = []Part{
+		{SetID: m.SetID, Kind: "config", Name: "config.zip", TakenAt: now.Add(-2 * time.Hour), Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
+		{SetID: m.SetID, Kind: "datastore", Name: "ME1", TakenAt: now, Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
 	}
-	_, err = ops["was.seal-backup"].Run(context.Background(), runbook.Call{Args: runbook.Args{"dir": set, "require": []string{"filestore"}}}, nil)
+	if err := writeManifest(set, m); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.run("was.seal-backup", runbook.Args{"set": set, "require": []string{"filestore"}}, 30*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "no filestore part") {
 		t.Errorf("require: %v", err)
+	}
+	res := e.must("was.seal-backup", runbook.Args{"set": set, "max_skew": 10 * time.Minute})
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "2h0m0s apart") {
+		t.Errorf("warnings %v", res.Warnings)
 	}
 }
 
@@ -191,15 +200,17 @@ func TestTrainingParamsCoverEveryRunbook(t *testing.T) {
 		for _, p := range rb.Params {
 			v, ok := tr.Params[p.Name]
 			if !ok {
-				t.Errorf("%s: no training value for %s", n, p.Name)
+				if p.Required {
+					t.Errorf("%s: no training value for %s", n, p.Name)
+				}
 				continue
 			}
 			if _, err := runbook.ResolveParams(&runbook.Runbook{Params: []runbook.Param{p}}, map[string]string{p.Name: v}); err != nil {
 				t.Errorf("%s: training value of %s: %v", n, p.Name, err)
 			}
 		}
-		for _, st := range rb.Steps {
-			if st.Source.Doc == "" || st.Source.Section == "" {
+		for _, ss := range rb.AllSteps() {
+			if st := ss.Step; st.Source.Doc == "" || st.Source.Section == "" {
 				t.Errorf("%s: step %s cites no source", n, st.ID)
 			}
 		}

@@ -31,10 +31,22 @@ type Training struct {
 	Stop func() error
 	// Cell is the simulated cell, for tests and reports.
 	Cell *simcell.Cell
+	// Config is the adapter configuration the training target uses (its
+	// backup root, cell name, data store commands), for Backups.
+	Config Config
 }
 
-// Scenarios returns the fault scenarios of the training cell.
+// Scenarios returns the scenarios of the training cell, sorted: "normal"
+// and the faults.
 func Scenarios() []string { return simcell.Scenarios() }
+
+// scenarioName maps "default" to the cell's normal scenario.
+func scenarioName(s string) string {
+	if s == "" || s == "default" {
+		return simcell.ScenarioNormal
+	}
+	return s
+}
 
 // TrainingOptions tune StartTrainingWith.
 type TrainingOptions struct {
@@ -54,14 +66,69 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	return StartTrainingWith(ctx, dir, TrainingOptions{Scenario: scenario})
 }
 
+func checkScenario(s string) error {
+	if s != "default" && !slices.Contains(Scenarios(), s) {
+		return fmt.Errorf("unknown WebSphere training scenario %q: choose one of %s", s, strings.Join(Scenarios(), ", "))
+	}
+	return nil
+}
+
+// trainingConfig is the adapter configuration of the training cell in dir.
+func trainingConfig(dir string, cell *simcell.Cell) Config {
+	cellDir := cell.Dir()
+	return Config{
+		Cell:       simcellName,
+		StateWait:  runbook.Duration{Duration: simcellStateWait},
+		BackupRoot: filepath.Join(dir, "backups"),
+		DataStore: DataStoreConfig{
+			Backup:  []string{"cp", "--", filepath.Join(cellDir, "datastores", "{{ .engine }}.db"), "{{ .dir }}/{{ .engine }}.db"},
+			Restore: []string{"cp", "--", "{{ .dir }}/{{ .engine }}.db", filepath.Join(cellDir, "datastores", "{{ .engine }}.db")},
+		},
+	}
+}
+
+// trainingParams are the parameter values of the training cell in dir; they
+// are paths and names only, the same whether the cell runs or not.
+func trainingParams(cell *simcell.Cell) map[string]string {
+	servers := []string{"server1", "server2", "server3", "appsrv1"}
+	var logs, clusterLogs []string
+	for _, s := range servers {
+		logs = append(logs, cell.LogPath(s))
+		if s != "appsrv1" {
+			clusterLogs = append(clusterLogs, cell.LogPath(s))
+		}
+	}
+	return map[string]string{
+		"cell":              simcellName,
+		"bus":               "Bus1",
+		"engines":           "clu1.000-Bus1,node01.appsrv1-Bus1",
+		"engine":            "clu1.000-Bus1",
+		"datastore_engines": "clu1.000-Bus1",
+		"filestore_engines": "node01.appsrv1-Bus1",
+		"filestore_root":    filepath.Join(cell.Dir(), "filestores"),
+		"nodes":             "node01,node02,node03",
+		"servers":           "node01/server1,node02/server2,node03/server3,node01/appsrv1",
+		"preferred_servers": "server1,server2,server3",
+		"server_logs":       strings.Join(logs, ","),
+		"cluster_logs":      strings.Join(clusterLogs, ","),
+		"dmgr_log":          cell.LogPath(simcell.DmgrServer),
+		"backup_datastores": "true",
+		"backup_filestores": "true",
+		"recovery":          "false",
+		"failback":          "true",
+		"max_skew":          "10m",
+	}
+}
+
 // StartTrainingWith is StartTraining with options.
 func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Training, error) {
 	if o.Scenario == "" {
 		o.Scenario = simcell.ScenarioNormal
 	}
-	if !slices.Contains(Scenarios(), o.Scenario) {
-		return nil, fmt.Errorf("unknown WebSphere training scenario %q: choose one of %s", o.Scenario, strings.Join(Scenarios(), ", "))
+	if err := checkScenario(o.Scenario); err != nil {
+		return nil, err
 	}
+	scenario := scenarioName(o.Scenario)
 	scale := 1.0
 	if o.DelayScale != nil {
 		scale = *o.DelayScale
@@ -76,7 +143,7 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 	cell, err := simcell.Open(cellDir)
 	if err == nil {
 		s, lerr := cell.Load()
-		if lerr != nil || s.Options.Scenario != o.Scenario {
+		if lerr != nil || s.Options.Scenario != scenario {
 			cell = nil
 		}
 	} else {
@@ -85,87 +152,84 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 	fresh := cell == nil
 	if fresh {
 		cell, err = simcell.Create(ctx, cellDir, simcell.Options{
-			Scenario: o.Scenario, Delays: simcell.DefaultDelays(), DelayScale: scale,
+			Scenario: scenario, Delays: simcell.DefaultDelays(), DelayScale: scale,
 			RotateBytes: o.RotateBytes, MaxBackups: 5,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build the training cell: %w", err)
 		}
 	}
-	cfg := Config{
-		StateWait: runbook.Duration{Duration: simcellStateWait},
-		DataStore: DataStoreConfig{
-			Backup:  []string{"cp", "--", filepath.Join(cellDir, "datastores", "{{ .engine }}.db"), "{{ .dir }}/{{ .engine }}.db"},
-			Restore: []string{"cp", "--", "{{ .dir }}/{{ .engine }}.db", filepath.Join(cellDir, "datastores", "{{ .engine }}.db")},
-		},
-	}
+	cfg := trainingConfig(dir, cell)
 	ops := OperationsWith(NewSimBackend(cell), cfg)
-	latest := filepath.Join(dir, "backups", "latest")
 	if fresh {
-		if err := os.RemoveAll(filepath.Join(dir, "backups")); err != nil {
+		if err := os.RemoveAll(cfg.BackupRoot); err != nil {
 			return nil, fmt.Errorf("clear the training backups: %w", err)
 		}
-		if err := takeInitialBackup(ctx, ops, cell, latest); err != nil {
+		if err := makeDirs(cfg.BackupRoot); err != nil {
+			return nil, fmt.Errorf("training backup root: %w", err)
+		}
+		if err := takeInitialBackup(ctx, ops, cell); err != nil {
 			return nil, fmt.Errorf("take the training cell's backup: %w", err)
 		}
 		if err := cell.Advance(ctx); err != nil {
 			return nil, fmt.Errorf("advance the training cell past its backup: %w", err)
 		}
 	}
-	servers := []string{"server1", "server2", "server3", "appsrv1"}
-	var logs, clusterLogs []string
-	for _, s := range servers {
-		logs = append(logs, cell.LogPath(s))
-		if s != "appsrv1" {
-			clusterLogs = append(clusterLogs, cell.LogPath(s))
-		}
+	return &Training{Ops: ops, Params: trainingParams(cell), Stop: func() error { return nil }, Cell: cell, Config: cfg}, nil
+}
+
+// PlanTraining is the training estate for drillbook plan: nothing is built
+// or started. Its Ops plan as StartTraining's do, their Run refuses, and
+// its Params are those StartTraining would give for dir.
+func PlanTraining(dir, scenario string) (Training, error) {
+	if scenario == "" {
+		scenario = simcell.ScenarioNormal
 	}
-	params := map[string]string{
-		"bus":               "Bus1",
-		"engines":           "clu1.000-Bus1,node01.appsrv1-Bus1",
-		"engine":            "clu1.000-Bus1",
-		"datastore_engines": "clu1.000-Bus1",
-		"filestore_engines": "node01.appsrv1-Bus1",
-		"filestore_root":    filepath.Join(cellDir, "filestores"),
-		"servers":           "node01/server1,node02/server2,node03/server3,node01/appsrv1",
-		"preferred_servers": "server1,server2,server3",
-		"server_logs":       strings.Join(logs, ","),
-		"cluster_logs":      strings.Join(clusterLogs, ","),
-		"log_root":          filepath.Join(cellDir, "logs"),
-		"backup_dir":        filepath.Join(dir, "backups", "drill"),
-		"restore_from":      latest,
-		"backup_datastores": "true",
-		"backup_filestores": "true",
-		"recovery":          "false",
-		"failback":          "true",
-		"max_skew":          "10m",
+	if err := checkScenario(scenario); err != nil {
+		return Training{}, err
 	}
-	return &Training{Ops: ops, Params: params, Stop: func() error { return nil }, Cell: cell}, nil
+	cell := simcell.At(filepath.Join(dir, "cell"))
+	cfg := trainingConfig(dir, cell)
+	ops := OperationsWith(&SimBackend{cell: cell, plan: true}, cfg)
+	for i, o := range ops {
+		ops[i] = planOnly{o}
+	}
+	return Training{Ops: ops, Params: trainingParams(cell), Stop: func() error { return nil }, Cell: cell, Config: cfg}, nil
+}
+
+// planOnly is an operation that plans and never runs.
+type planOnly struct{ runbook.Operation }
+
+// Run refuses: the estate was opened to plan.
+func (p planOnly) Run(context.Context, runbook.Call, runbook.Output) (runbook.Result, error) {
+	return runbook.Result{ExitCode: -1}, errors.New("the training cell was opened to plan only: run the runbook to start it")
 }
 
 // simcellStateWait is unused by the simulated cell (its calls return when
 // their sequence is written) and kept short for the plan's display.
 const simcellStateWait = 2 * time.Minute
 
-// takeInitialBackup makes the backup set the restore runbook restores:
-// the configuration, the data store and the file store, through the same
-// operations a drill uses.
-func takeInitialBackup(ctx context.Context, ops []runbook.Operation, cell *simcell.Cell, dir string) error {
+// takeInitialBackup makes the backup set the restore runbook restores: a
+// sealed set under the backup root with the configuration, the data store
+// and the file store, through the same operations a drill uses.
+func takeInitialBackup(ctx context.Context, ops []runbook.Operation, cell *simcell.Cell) error {
 	byName := map[string]runbook.Operation{}
 	for _, op := range ops {
 		byName[op.Spec().Name] = op
 	}
-	logDir, storeDir := cell.FileStoreDirs("node01.appsrv1-Bus1")
-	calls := []runbook.Call{
-		{Op: "was.backup-config", Args: runbook.Args{"file": filepath.Join(dir, "config.zip"), "nostop": true}},
-		{Op: "was.backup-datastore", Args: runbook.Args{"engine": "clu1.000-Bus1", "dir": dir}},
-		{Op: "was.backup-filestore", Args: runbook.Args{"engine": "node01.appsrv1-Bus1", "log_dir": logDir, "store_dir": storeDir, "dest": dir}},
-		{Op: "was.seal-backup", Args: runbook.Args{"dir": dir}},
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
+	res, err := byName["was.new-backup-set"].Run(ctx, runbook.Call{Op: "was.new-backup-set", Args: runbook.Args{}}, quiet)
+	if err != nil {
 		return err
 	}
-	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
+	dir := res.Vars["dir"]
+	logDir, storeDir := cell.FileStoreDirs("node01.appsrv1-Bus1")
+	calls := []runbook.Call{
+		{Op: "was.backup-config", Args: runbook.Args{"set": dir}},
+		{Op: "was.backup-datastore", Args: runbook.Args{"engine": "clu1.000-Bus1", "set": dir}},
+		{Op: "was.backup-filestore", Args: runbook.Args{"engine": "node01.appsrv1-Bus1", "log_dir": logDir, "store_dir": storeDir, "set": dir}},
+		{Op: "was.seal-backup", Args: runbook.Args{"set": dir, "require": []string{"config", "datastore", "filestore"}}},
+	}
 	for _, c := range calls {
 		op, ok := byName[c.Op]
 		if !ok {

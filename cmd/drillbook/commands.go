@@ -117,6 +117,9 @@ func validateRun(g *globalOptions, files []string) error {
 			continue
 		}
 		fmt.Fprintf(g.io.Out, "%s: ok (%s, %d steps)\n", f, rb.ID, len(rb.Steps))
+		for _, w := range runbook.PatternWarnings(rb) {
+			fmt.Fprintln(g.io.Err, w.String())
+		}
 	}
 	if bad > 0 {
 		return exitStatus{code: exitUsage, msg: fmt.Sprintf("%d of %d files have problems", bad, len(files))}

@@ -99,7 +99,8 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
-	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
+	// A server logging through HPEL is followed with its logViewer.sh.
+	e := &estate{registry: baseRegistry(), watcher: logwatch.WithHPEL(logwatch.New()), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
 		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
@@ -117,7 +118,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	}
 	e.target = t
 	if t.MissingLogError {
-		e.watcher = logwatch.New(logwatch.WithMissingError())
+		e.watcher = logwatch.WithHPEL(logwatch.New(logwatch.WithMissingError()))
 	}
 	var cfg adapterConfigs
 	if err := cfg.decode(t); err != nil {
@@ -205,15 +206,27 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		return err
 	}
 	used := adaptersUsed(rb)
-	// An unknown scenario is refused before any simulation starts.
+	// "default" is the normal run of every part (docs/training.md).
+	if scenario == "default" {
+		scenario = "normal"
+	}
+	// An unknown scenario is refused before any simulation starts, naming
+	// the scenarios of the parts this runbook uses (all of them when it
+	// uses none).
 	if scenario != "" {
 		known := false
-		var all []string
+		var all, ofUsed []string
 		for adapter, list := range map[string][]string{"was": was.Scenarios(), "messagesight": messagesight.Scenarios(), "rabbitmq": rabbitmq.Scenarios()} {
-			known = known || used[adapter] && slices.Contains(list, scenario)
 			all = append(all, list...)
+			if used[adapter] {
+				known = known || slices.Contains(list, scenario)
+				ofUsed = append(ofUsed, list...)
+			}
 		}
 		if !known {
+			if len(ofUsed) > 0 {
+				all = ofUsed
+			}
 			sort.Strings(all)
 			return usagef("unknown scenario %q for runbook %s: scenarios are %s", scenario, rb.ID, strings.Join(slices.Compact(all), ", "))
 		}

@@ -79,6 +79,12 @@ func (a *actor) writer(server string) LogWriter {
 	}
 }
 
+// hpel reports whether a server logs through HPEL.
+func (a *actor) hpel(server string) bool {
+	srv, ok := a.s.Servers[server]
+	return ok && srv.HPEL
+}
+
 // Thread ids of the simulated loggers; fixed per logger so the logs look
 // like one JVM's.
 const (
@@ -88,7 +94,12 @@ const (
 	threadAdmin  = 0x00000053
 )
 
+// log writes records to a server's log: its SystemOut.log, or its HPEL
+// repository when it logs through HPEL.
 func (a *actor) log(server string, recs ...Record) error {
+	if a.hpel(server) {
+		return HPELWriter{Dir: a.c.HPELDir(server), Now: func() time.Time { return time.Now().In(a.loc) }}.Write(recs...)
+	}
 	return a.writer(server).Write(recs...)
 }
 
@@ -102,7 +113,11 @@ func (a *actor) sib(server string, e *Engine, typ, id, format string, args ...an
 
 // state records an instance's new state in the log and saves the cell at
 // once, so that a drillbook killed in the middle of a sequence leaves a
-// cell whose state matches its SystemOut.log.
+// cell whose state matches its SystemOut.log. CWSID0016I "Messaging engine
+// {0} is in state {1}." follows the real lines of reference §1.2 (MbqIIB/
+// notes); the state words are JsConstants' ME_STATE_*_STR. That Stopping
+// and Stopped are logged with it is DERIVED (reference §1.2 says very
+// likely; IBM is silent).
 func (a *actor) state(server string, e *Engine, st string) error {
 	e.Instances[server] = st
 	if err := a.sib(server, e, "I", "CWSID0016I", "Messaging engine %s is in state %s.", e.Name, st); err != nil {
@@ -203,9 +218,15 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 			return err
 		}
 	}
-	img, code, err := a.c.readStore(e)
-	if err != nil {
-		return fail(code, "Messaging engine %s cannot open its message store: %v", e.Name, err)
+	img, fault := a.c.readStore(e)
+	if fault != nil {
+		if err := a.sib(server, e, "E", fault.id, "%s", fault.text); err != nil {
+			return err
+		}
+		if err := a.state(server, e, standbyState(e)); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s: %s (%s)", fault.id, fault.text, fault.why)
 	}
 	if img.UUID != e.UUID {
 		if e.Store == "data" {
@@ -216,14 +237,27 @@ func (a *actor) startEngine(e *Engine, server, mode string, recovery bool) error
 	if img.Generation < e.LastGen {
 		e.Restored = true
 	}
+	// The previous owner is the last incarnation (reference §1.3: typical
+	// on a restart). The texts are CWSISMessages.nlsprops' DBLOCK_ONE_OWNER
+	// (no final period) and DBLOCK_ACQUIRED, and for a file store
+	// FILE_STORE_LOCK_ATTEMPTING, FILE_STORE_LOCK_ONE_OWNER and
+	// FILE_STORE_LOCK_ACQUIRED. Their order after the lock attempt follows
+	// the real data store start of reference §1.3; for a file store IBM
+	// published no sequence, so the simulation uses the same order.
 	if e.Store == "data" {
-		if err := a.sib(server, e, "I", "CWSIS1545I", "A single previous owner was found in the messaging engine's data store, ME_UUID=%s, INC_UUID=%s.", e.UUID, newUUID()); err != nil {
+		if err := a.sib(server, e, "I", "CWSIS1545I", "A single previous owner was found in the messaging engine's data store, ME_UUID=%s, INC_UUID=%s", e.UUID, newUUID()); err != nil {
 			return err
 		}
 		if err := a.sib(server, e, "I", "CWSIS1537I", "The messaging engine, ME_UUID=%s, INC_UUID=%s, has acquired an exclusive lock on the data store.", e.UUID, inc); err != nil {
 			return err
 		}
 	} else {
+		if err := a.sib(server, e, "I", "CWSIS1564I", "The messaging engine, ME_UUID=%s, INC_UUID=%s, is attempting to obtain an exclusive lock on the file store.", e.UUID, inc); err != nil {
+			return err
+		}
+		if err := a.sib(server, e, "I", "CWSIS1566I", "A single previous owner was found in the messaging engine's file store, ME_UUID=%s, INC_UUID=%s", e.UUID, newUUID()); err != nil {
+			return err
+		}
 		if err := a.sib(server, e, "I", "CWSIS1563I", "The messaging engine, ME_UUID=%s, INC_UUID=%s, has acquired an exclusive lock on the file store.", e.UUID, inc); err != nil {
 			return err
 		}
@@ -363,16 +397,20 @@ func (a *actor) startServer(name string) error {
 		}
 		if a.stale(e) && a.scenario(ScenarioStartedWithoutFlush) && a.active(e) == "" && a.fire("default-start") {
 			// Someone starts the restored engine from the console, in
-			// Normal mode, as the server comes up.
-			if err := a.log(name, Record{Logger: "AdminHelper", Type: "A", Thread: threadAdmin, ID: "ADMN1008I", Text: fmt.Sprintf("An attempt is made to start the messaging engine %s. (User ID = trainee)", e.Name)}); err != nil {
-				return err
-			}
+			// Normal mode, as the server comes up. IBM publishes no message
+			// for a console start, so only the engine's own sequence shows.
 			if err := a.startEngine(e, name, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
 				return err
 			}
 			continue
 		}
-		if a.s.Synced[e.Name] != "STARTED" {
+		if a.initialState(name, e) != "STARTED" {
+			// Initial state Stopped: the engine is not started with the
+			// server (IBM SIBMessagingEngine_DetailForm: "When the
+			// associated application server is started, the messaging
+			// engine is stopped"). The "disabled by administrative action"
+			// message IBM logs then has no published id (reference §1.2),
+			// so the simulation logs only the state.
 			if e.Cluster == "" {
 				if err := a.state(name, e, "Stopped"); err != nil {
 					return err
@@ -390,7 +428,7 @@ func (a *actor) startServer(name string) error {
 			}
 		case act != "" && act != name && e.Failback && rank(e, name) < rank(e, act):
 			// Fail back: the more preferred server is back.
-			if err := a.log(act, Record{Logger: "CoordinatorIm", Type: "I", Thread: threadHA, ID: "HMGR0218I", Text: "A new core group view has been installed. The core group is DefaultCoreGroup."}); err != nil {
+			if err := a.coreGroupView(act); err != nil {
 				return err
 			}
 			if err := a.stopEngine(e, act, "Joined"); err != nil {
@@ -432,26 +470,34 @@ func (a *actor) stopServer(name string) error {
 		delete(e.Instances, name)
 	}
 	a.wait(a.s.Options.Delays.ServerStop)
-	if err := a.log(name, Record{Logger: "WsServerImpl", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
+	if err := a.log(name, Record{Logger: "ServerCollabo", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
 		return err
 	}
 	srv.Running = false
 	for _, e := range moved {
-		if a.s.Synced[e.Name] != "STARTED" {
+		next := a.best(e, name)
+		if next == "" || a.initialState(next, e) != "STARTED" {
 			continue
 		}
-		if next := a.best(e, name); next != "" {
-			if err := a.log(next, Record{Logger: "CoordinatorIm", Type: "I", Thread: threadHA, ID: "HMGR0218I", Text: "A new core group view has been installed. The core group is DefaultCoreGroup."}); err != nil {
-				return err
-			}
-			// A failed activation is the HA manager's business, not the
-			// stop's: it shows in the new host's SystemOut.log.
-			if err := a.startEngine(e, next, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
-				return err
-			}
+		if err := a.coreGroupView(next); err != nil {
+			return err
+		}
+		// A failed activation is the HA manager's business, not the stop's:
+		// it shows in the new host's log.
+		if err := a.startEngine(e, next, "DEFAULT", false); err != nil && a.ctx.Err() != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// coreGroupView logs the view change a member sees when another joins or
+// leaves the core group. HMGR0218I's meaning is CONFIRMED (reference §1.7:
+// logged by all members when the view changes); its exact text is
+// UNCONFIRMED, so the simulation writes the remembered wording and
+// drillbook never matches it.
+func (a *actor) coreGroupView(server string) error {
+	return a.log(server, Record{Logger: "CoordinatorIm", Type: "I", Thread: threadHA, ID: "HMGR0218I", Text: "A new core group view has been installed. The core group is DefaultCoreGroup."})
 }
 
 // recoveryStart starts a stopped server in recovery mode: its engines start
@@ -488,11 +534,23 @@ func (a *actor) recoveryStart(name string) error {
 		delete(e.Instances, name)
 	}
 	a.wait(a.s.Options.Delays.ServerStop)
-	if err := a.log(name, Record{Logger: "WsServerImpl", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
+	if err := a.log(name, Record{Logger: "ServerCollabo", Type: "A", Thread: threadServer, ID: "WSVR0024I", Text: fmt.Sprintf("Server %s stopped", name)}); err != nil {
 		return err
 	}
 	srv.Running = false
 	return nil
+}
+
+// initialState is the engine's Initial state as the node of server has it:
+// a server starts with its node's copy of the configuration, not the
+// deployment manager's master copy (reference §8: "Config changes are
+// invisible to a node until sync").
+func (a *actor) initialState(server string, e *Engine) string {
+	srv, ok := a.s.Servers[server]
+	if !ok {
+		return ""
+	}
+	return a.s.NodeConfig[srv.Node][e.Name]
 }
 
 // stale reports whether the engine's store was put back from a backup and
@@ -501,12 +559,21 @@ func (a *actor) stale(e *Engine) bool {
 	if e.Restored {
 		return true
 	}
-	img, _, err := a.c.readStore(e)
-	return err == nil && img.Generation < e.LastGen
+	img, fault := a.c.readStore(e)
+	return fault == nil && img.Generation < e.LastGen
 }
 
 // warn784 logs, in the receiver's server, the warning about a request from
-// an engine whose store went back in time.
+// an engine whose store went back in time. IBM's bundle text reuses {1}
+// twice: "A remote message request (with id {2}) on a destination (with id
+// {1}) from messaging engine {3} to {1} is no longer valid. Cleanup may be
+// required." The inserts are those RemoteMessageReceiver passes (OpenLiberty
+// com.ibm.ws.messaging.common, the UNEXPECTED_MESSAGE_RECEIVED_CWSIP0784
+// call): {0} the gathering target uuid, {1} the sending engine's name (its
+// uuid when the name is unknown), {2} the tick of the request and {3} the
+// receiving engine's own name. So the line names the receiver after "from
+// messaging engine" and the sender twice, as the real product prints it.
 func (a *actor) warn784(server string, receiver, from *Engine) error {
-	return a.sib(server, receiver, "W", "CWSIP0784W", "A remote message request (with id %s) on a destination (with id %s) from messaging engine %s to %s is no longer valid. Cleanup may be required.", newUUID()[:12], from.UUID, from.Name, from.UUID)
+	tick := 1000 + int64(len(from.UUID))*int64(from.LastGen)*37
+	return a.sib(server, receiver, "W", "CWSIP0784W", "A remote message request (with id %d) on a destination (with id %s) from messaging engine %s to %s is no longer valid. Cleanup may be required.", tick, from.Name, receiver.Name, from.Name)
 }

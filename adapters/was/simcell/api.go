@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -89,14 +88,21 @@ func (c *Cell) count(s *State, wsadmin bool) {
 	}
 }
 
-// Instances returns the engine's instances in running servers.
+// ErrNoEngine is wrapped by the error for an engine the cell's
+// configuration does not have.
+var ErrNoEngine = errors.New("no such messaging engine")
+
+// Instances returns the engine's instances in running servers; an engine
+// the configuration does not have is ErrNoEngine.
 func (c *Cell) Instances(ctx context.Context, engine string) ([]Instance, error) {
 	var out []Instance
 	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		e, ok := s.Engines[engine]
 		if !ok {
-			return nil // wsadmin's queryNames finds nothing
+			return fmt.Errorf("%w: %s", ErrNoEngine, engine)
 		}
 		out = a.instances(e)
 		return nil
@@ -105,11 +111,15 @@ func (c *Cell) Instances(ctx context.Context, engine string) ([]Instance, error)
 }
 
 // StartEngine starts an engine through its MBean, in DEFAULT or FLUSH mode;
-// ifStarted says what to do when it already runs (fail, ok, restart).
+// ifStarted says what to do when it already runs: ok reports it as it is,
+// anything else fails (an engine started after a restore without FLUSH
+// must be stopped, a confirmed step, before it is started again).
 func (c *Cell) StartEngine(ctx context.Context, engine, mode, server string, prefer []string, ifStarted string) (EngineResult, error) {
 	var r EngineResult
 	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		if mode != "DEFAULT" && mode != "FLUSH" {
 			return fmt.Errorf("javax.management.MBeanException: unknown start mode %s", mode)
 		}
@@ -127,10 +137,6 @@ func (c *Cell) StartEngine(ctx context.Context, engine, mode, server string, pre
 			case "ok":
 				r.After = in.State
 				return nil
-			case "restart":
-				if err := a.stopEngine(e, in.Server, standbyState(e)); err != nil {
-					return err
-				}
 			default:
 				return fmt.Errorf("messaging engine %s is already %s in %s/%s: it was started after the restore without Restart after restore mode; stop it and start it again in FLUSH mode", engine, in.State, in.Node, in.Server)
 			}
@@ -159,7 +165,9 @@ func (c *Cell) StopEngine(ctx context.Context, engine, mode, server string) (Eng
 	var r EngineResult
 	hang := false
 	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		if a.scenario(ScenarioWsadminHangs) && a.fire("hang") {
 			hang = true
 			return nil
@@ -219,7 +227,9 @@ func (c *Cell) StopEngine(ctx context.Context, engine, mode, server string) (Eng
 // value.
 func (c *Cell) SetInitialState(ctx context.Context, bus, engine, state string) (attr, prev string, err error) {
 	err = c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		e, err := a.engine(engine)
 		if err != nil {
 			return err
@@ -237,20 +247,33 @@ func (c *Cell) SetInitialState(ctx context.Context, bus, engine, state string) (
 	return attr, prev, err
 }
 
-// SaveSync synchronises every node with the master configuration.
-func (c *Cell) SaveSync(ctx context.Context) ([]string, error) {
-	var nodes []string
-	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
-		for k, v := range s.Master {
-			s.Synced[k] = v
+// SaveSync saves the master configuration and synchronises every node
+// whose node agent runs, through its NodeSync MBean (IBM txml_sync:
+// AdminControl.invoke(sync, 'sync')). A node whose synchronisation fails
+// answers false, as the MBean does; its name is in failed.
+func (c *Cell) SaveSync(ctx context.Context) (nodes, failed []string, err error) {
+	err = c.update(ctx, func(s *State, a *actor) error {
+		if err := c.connect(s); err != nil {
+			return err
 		}
 		for _, n := range s.Nodes {
+			if !s.NodeAgents[n] {
+				continue // no NodeSync MBean without its node agent
+			}
+			if s.Fired["sync-broken:"+n] > 0 {
+				if err := a.autoSync(n); err != nil {
+					return err
+				}
+				nodes = append(nodes, n+"=false")
+				failed = append(failed, n)
+				continue
+			}
+			a.syncNodeConfig(n)
 			nodes = append(nodes, n+"=true")
 		}
 		return nil
 	})
-	return nodes, err
+	return nodes, failed, err
 }
 
 func (a *actor) server(node, name string) (*Server, error) {
@@ -264,11 +287,15 @@ func (a *actor) server(node, name string) (*Server, error) {
 	return srv, nil
 }
 
-// StartServer starts a server and waits until it is open for e-business.
+// StartServer starts a server through its node agent
+// (AdminControl.startServer) and waits until it is open for e-business.
+// Before is STARTED when it already ran: nothing was started then.
 func (c *Cell) StartServer(ctx context.Context, node, server string) (EngineResult, error) {
 	var r EngineResult
 	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		srv, err := a.server(node, server)
 		if err != nil {
 			return err
@@ -278,17 +305,47 @@ func (c *Cell) StartServer(ctx context.Context, node, server string) (EngineResu
 			r.Before = "STARTED"
 			return nil
 		}
+		if !s.NodeAgents[srv.Node] {
+			r.After = "STOPPED"
+			return fmt.Errorf("no node agent runs on node %s, so server %s cannot be started through it: start the node agent (startNode) first", srv.Node, server)
+		}
 		return a.startServer(server)
 	})
 	return r, err
 }
 
-// RecoveryStart starts a stopped server in recovery mode and returns once
-// it has stopped by itself.
-func (c *Cell) RecoveryStart(ctx context.Context, node, server string) error {
+// ServerState reports a server's state through wsadmin (STARTED, or
+// STOPPED when it has no Server MBean).
+func (c *Cell) ServerState(ctx context.Context, node, server string) (string, error) {
+	var st string
+	err := c.update(ctx, func(s *State, a *actor) error {
+		if err := c.connect(s); err != nil {
+			return err
+		}
+		srv, err := a.server(node, server)
+		if err != nil {
+			return err
+		}
+		st = "STOPPED"
+		if srv.Running {
+			st = "STARTED"
+		}
+		return nil
+	})
+	return st, err
+}
+
+// RecoveryStart runs startServer -recovery in a node's profile: a stopped
+// server starts in recovery mode and stops by itself once recovery is done
+// (IBM trun_svr_recoverymode). A running server is refused.
+func (c *Cell) RecoveryStart(ctx context.Context, node, server, profile string) error {
 	return c.update(ctx, func(s *State, a *actor) error {
 		c.count(s, false)
-		if _, err := a.server(node, server); err != nil {
+		srv, err := a.server(node, server)
+		if err != nil {
+			return err
+		}
+		if err := c.checkProfile(s, profile, srv.Node, "startServer"); err != nil {
 			return err
 		}
 		return a.recoveryStart(server)
@@ -300,7 +357,9 @@ func (c *Cell) RecoveryStart(ctx context.Context, node, server string) error {
 func (c *Cell) StopServer(ctx context.Context, node, server, engine string) (EngineResult, error) {
 	var r EngineResult
 	err := c.update(ctx, func(s *State, a *actor) error {
-		c.count(s, true)
+		if err := c.connect(s); err != nil {
+			return err
+		}
 		if server == "" {
 			e, err := a.engine(engine)
 			if err != nil {
@@ -327,33 +386,104 @@ func (c *Cell) StopServer(ctx context.Context, node, server, engine string) (Eng
 	return r, err
 }
 
-// configImage is what the simulated configuration archive holds.
+// configImage is what the simulated configuration archive holds: the
+// cell it belongs to and the engines' Initial states and UUIDs. A real
+// backupConfig archive is a zip of the profile's config directory; the
+// simulation keeps one entry under the same config/cells/CELL/ prefix, so
+// the cell can be read from the entry names as from a real archive.
 type configImage struct {
 	Cell   string            `json:"cell"`
+	Node   string            `json:"node,omitempty"`
 	Master map[string]string `json:"initial_states"`
 	UUIDs  map[string]string `json:"uuids"`
 }
 
-const configEntry = "config/cells/TrainingCell01/buses/Bus1/sib-engines.json"
+func configEntry(cell string) string { return "config/cells/" + cell + "/buses/Bus1/sib-engines.json" }
 
-// BackupConfig writes the configuration archive (a zip, as backupConfig
-// does), stopping every server first unless nostop. Tool output goes to out.
-func (c *Cell) BackupConfig(ctx context.Context, file string, nostop bool, out func(string)) error {
+// profileNode returns the node whose profile is named (the deployment
+// manager's for "" or Dmgr01).
+func (c *Cell) profileNode(s *State, profile string) (string, error) {
+	if profile == "" {
+		return s.DmgrNode, nil
+	}
+	for node, p := range s.Profiles {
+		if p == profile {
+			return node, nil
+		}
+	}
+	return "", fmt.Errorf("no profile %s in the cell (profiles: %v)", profile, s.Profiles)
+}
+
+// stopNodeServers stops every server process of a node as backupConfig
+// and restoreConfig do without -nostop (IBM rxml_restoreconfig: "all
+// servers on the node stop before the configuration restores"): the
+// deployment manager on its node; the servers and the node agent on a
+// managed node. UNCONFIRMED: the ADMU2010I, ADMU0510I and ADMU0512I texts
+// are not in a document or published log drillbook found; the ids are
+// the ones stopServer-style tools print for these events, the wording is
+// ours (docs/was-simulation.md).
+func (a *actor) stopNodeServers(node string, out func(string)) error {
+	out("ADMU2010I: Stopping all server processes for node " + node)
+	if node == a.s.DmgrNode {
+		if !a.s.Dmgr.Running {
+			out("ADMU0512I: Server " + DmgrServer + " cannot be reached. It appears to be stopped.")
+			return nil
+		}
+		out("ADMU0510I: Server " + DmgrServer + " is now STOPPED")
+		return a.stopDmgr()
+	}
+	for _, name := range sortedKeys(a.s.Servers) {
+		srv := a.s.Servers[name]
+		if srv.Node != node {
+			continue
+		}
+		if !srv.Running {
+			out("ADMU0512I: Server " + name + " cannot be reached. It appears to be stopped.")
+			continue
+		}
+		if err := a.stopServer(name); err != nil {
+			return err
+		}
+		out("ADMU0510I: Server " + name + " is now STOPPED")
+	}
+	if a.s.NodeAgents[node] {
+		if err := a.stopNodeAgent(node); err != nil {
+			return err
+		}
+		out("ADMU0510I: Server nodeagent is now STOPPED")
+	}
+	return nil
+}
+
+// BackupConfig runs backupConfig in a profile (the deployment manager's
+// when profile is empty), writing the configuration archive (a zip, as
+// backupConfig does) and stopping the node's servers first unless nostop
+// (IBM rxml_backupconfig: "By default, all servers on the node are stopped
+// before the backup"). Tool output goes to out; the ADMU texts are from
+// memory (reference §4.1, UNCONFIRMED).
+func (c *Cell) BackupConfig(ctx context.Context, file string, nostop bool, profile string, out func(string)) error {
 	return c.update(ctx, func(s *State, a *actor) error {
 		c.count(s, false)
-		out("ADMU0116I: Tool information is being logged in file " + filepath.Join(c.dir, "logs", "backupConfig.log"))
+		node, err := c.profileNode(s, profile)
+		if err != nil {
+			return err
+		}
+		out("ADMU0116I: Tool information is being logged in file " + c.toolLog(node, "", "backupConfig"))
+		out("ADMU0128I: Starting tool with the " + c.ProfileName(node) + " profile")
 		if !nostop {
-			out("ADMU2010I: Stopping all server processes for node " + s.DmgrNode)
-			if err := a.stopAll(); err != nil {
+			if err := a.stopNodeServers(node, out); err != nil {
 				return err
 			}
 		}
 		a.wait(s.Options.Delays.Tool)
 		img := configImage{Cell: s.Cell, Master: s.Master, UUIDs: map[string]string{}}
+		if node != s.DmgrNode {
+			img.Node, img.Master = node, s.NodeConfig[node]
+		}
 		for n, e := range s.Engines {
 			img.UUIDs[n] = e.UUID
 		}
-		out("ADMU5001I: Backing up config directory " + filepath.Join(c.dir, "config") + " to file " + file)
+		out("ADMU5001I: Backing up config directory " + filepath.Join(c.ProfileDir(node), "config") + " to file " + file)
 		if err := writeZip(file, img); err != nil {
 			return fmt.Errorf("backupConfig: %w", err)
 		}
@@ -362,22 +492,13 @@ func (c *Cell) BackupConfig(ctx context.Context, file string, nostop bool, out f
 	})
 }
 
-func (a *actor) stopAll() error {
-	for _, name := range sortedKeys(a.s.Servers) {
-		if err := a.stopServer(name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func writeZip(file string, img configImage) error {
 	f, err := os.Create(file)
 	if err != nil {
 		return err
 	}
 	zw := zip.NewWriter(f)
-	w, err := zw.Create(configEntry)
+	w, err := zw.Create(configEntry(img.Cell))
 	if err == nil {
 		err = json.NewEncoder(w).Encode(img)
 	}
@@ -390,58 +511,92 @@ func writeZip(file string, img configImage) error {
 	return err
 }
 
-// RestoreConfig puts the archive's configuration back, stopping every
-// server first unless nostop. The node agents pick the restored
-// configuration up at once (their automatic synchronisation), so an Initial
-// state of Started in the archive is what the next server start sees.
-func (c *Cell) RestoreConfig(ctx context.Context, file string, nostop bool, out func(string)) error {
+func readZip(file string) (configImage, error) {
+	var img configImage
+	zr, err := zip.OpenReader(file)
+	if err != nil {
+		return img, fmt.Errorf("%s is not a configuration archive: %w", file, err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if !strings.HasSuffix(f.Name, "/buses/Bus1/sib-engines.json") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return img, err
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return img, err
+		}
+		if err := json.Unmarshal(b, &img); err != nil {
+			return img, fmt.Errorf("damaged archive %s: %w", file, err)
+		}
+		return img, nil
+	}
+	return img, fmt.Errorf("%s holds no configuration of a cell", file)
+}
+
+// RestoreConfig runs restoreConfig in a profile (the deployment manager's
+// when profile is empty). Without nostop it first stops every server of
+// the profile's node "so that a node synchronization does not occur during
+// the restoration" (IBM rxml_restoreconfig): in the deployment manager's
+// profile that is the deployment manager, which stays stopped until
+// startManager. Restored in the deployment manager's profile, the archive
+// becomes the master configuration that node agents synchronise with when
+// they next reach the deployment manager; in a node's profile it replaces
+// only that node's copy, which the next synchronisation overwrites
+// (reference §4.2). In the nodeagent-sync-fails scenario the restore
+// leaves node02 unable to synchronise until syncNode.
+func (c *Cell) RestoreConfig(ctx context.Context, file string, nostop bool, profile string, out func(string)) error {
 	return c.update(ctx, func(s *State, a *actor) error {
 		c.count(s, false)
-		zr, err := zip.OpenReader(file)
+		node, err := c.profileNode(s, profile)
 		if err != nil {
-			return fmt.Errorf("restoreConfig: %s is not a configuration archive: %w", file, err)
+			return err
 		}
-		defer zr.Close()
-		var img configImage
-		found := false
-		for _, f := range zr.File {
-			if f.Name != configEntry {
-				continue
-			}
-			rc, err := f.Open()
-			if err != nil {
-				return err
-			}
-			b, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(b, &img); err != nil {
-				return fmt.Errorf("restoreConfig: damaged archive: %w", err)
-			}
-			found = true
+		out("ADMU0116I: Tool information is being logged in file " + c.toolLog(node, "", "restoreConfig"))
+		out("ADMU0128I: Starting tool with the " + c.ProfileName(node) + " profile")
+		img, err := readZip(file)
+		if err != nil {
+			return fmt.Errorf("restoreConfig: %w", err)
 		}
-		if !found || img.Cell != s.Cell {
-			return fmt.Errorf("restoreConfig: %s is not a configuration of cell %s", file, s.Cell)
+		if img.Cell != s.Cell {
+			return fmt.Errorf("restoreConfig: %s holds the configuration of cell %s, not of this cell %s", file, img.Cell, s.Cell)
 		}
 		if !nostop {
-			out("ADMU2010I: Stopping all server processes for node " + s.DmgrNode)
-			if err := a.stopAll(); err != nil {
+			if err := a.stopNodeServers(node, out); err != nil {
 				return err
 			}
 		}
 		a.wait(s.Options.Delays.Tool)
-		out("ADMU5502I: The directory " + filepath.Join(c.dir, "config") + " already exists; renaming to " + filepath.Join(c.dir, "config.old"))
+		cfgDir := filepath.Join(c.ProfileDir(node), "config")
+		out("ADMU5502I: The directory " + cfgDir + " already exists; renaming to " + cfgDir + ".old")
+		restored := map[string]string{}
 		for k, v := range img.Master {
-			if slices.Contains(sortedKeys(s.Engines), k) {
-				s.Master[k] = v
-				s.Synced[k] = v
+			if _, ok := s.Engines[k]; ok {
+				restored[k] = v
 			}
+		}
+		if node == s.DmgrNode {
+			s.Master = restored
+			if a.scenario(ScenarioNodeSyncFails) {
+				a.fire("sync-broken:node02")
+			}
+		} else {
+			s.NodeConfig[node] = restored
 		}
 		out("ADMU5506I: 1 files successfully restored")
 		return nil
 	})
+}
+
+// ArchiveCell returns the cell whose configuration an archive holds.
+func ArchiveCell(file string) (string, error) {
+	img, err := readZip(file)
+	return img.Cell, err
 }
 
 // Advance stands for message traffic since a backup: every engine with a

@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -154,11 +163,16 @@ def db_run():
         db_fail('%s: %s' % (info[0], info[1]))
 
 
-# a: engine
+# a: engine. configured says whether the cell's configuration has it, so a
+# mistyped name does not read as "not running".
 def db_main(a):
     me = a[0]
+    configured = 'false'
+    for c in db_lines(AdminConfig.list('SIBMessagingEngine')):
+        if AdminConfig.showAttribute(c, 'name') == me:
+            configured = 'true'
     insts = db_instances(me)
-    db_result({'instances': db_public(insts)})
+    db_result({'instances': db_public(insts), 'configured': configured})
 
 
 db_run()

@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -167,7 +176,7 @@ def db_main(a):
         if r == 'false':
             failed.append(node)
     if len(failed) > 0:
-        raise DbError('synchronisation failed for node(s) %s: check that their node agents run, then save and synchronise again' % ', '.join(failed))
+        raise DbError('synchronisation failed for node(s) %s: synchronise them offline by syncNode, their node agents stopped (was.stop-node, was.sync-node, was.start-node)' % ', '.join(failed))
     db_result({'nodes': nodes})
 
 

@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -156,6 +165,7 @@ def db_run():
 
 # a: node, server
 def db_main(a):
+    db_require_server(a[0], a[1])
     on = db_server_mbean(a[0], a[1])
     st = 'STOPPED'
     if on != '':

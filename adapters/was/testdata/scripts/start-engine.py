@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -155,7 +164,7 @@ def db_run():
 
 
 # a: engine, mode (DEFAULT or FLUSH), server or '', preferred servers
-# (comma-separated) or '', if_started (fail, ok or restart), wait seconds
+# (comma-separated) or '', if_started (fail or ok), wait seconds
 def db_main(a):
     me = a[0]
     mode = a[1]
@@ -175,13 +184,7 @@ def db_main(a):
         if if_started == 'ok':
             db_result({'node': target['node'], 'server': target['server'], 'before': before, 'after': before})
             return
-        if if_started != 'restart':
-            raise DbError('messaging engine %s is already %s in %s/%s: it was started after the restore without Restart after restore mode; stop it and start it again in FLUSH mode' % (me, before, target['node'], target['server']))
-        print('drillbook: stopping %s in %s/%s before the %s start' % (me, target['node'], target['server'], mode))
-        AdminControl.invoke(on, 'stop', 'IMMEDIATE')
-        st = db_wait_state(on, ['Stopped', 'Joined'], secs)
-        if st not in ['Stopped', 'Joined']:
-            raise DbError('messaging engine %s did not stop within %d seconds (state %s)' % (me, secs, st))
+        raise DbError('messaging engine %s is already %s in %s/%s: it was started after the restore without Restart after restore mode; stop it and start it again in FLUSH mode' % (me, before, target['node'], target['server']))
     print('drillbook: starting %s in %s/%s in %s mode' % (me, target['node'], target['server'], mode))
     AdminControl.invoke(on, 'start', mode)
     after = db_wait_state(on, ['Started', 'Stopped', 'Failed!'], secs)

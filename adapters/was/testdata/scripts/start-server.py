@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -154,14 +163,18 @@ def db_run():
         db_fail('%s: %s' % (info[0], info[1]))
 
 
-# a: node, server, wait seconds
+# a: node, server, wait seconds. Starts the server through its node agent
+# (AdminControl.startServer); a running server is reported as it is.
 def db_main(a):
     node = a[0]
     server = a[1]
     secs = int(a[2])
+    db_require_server(node, server)
     if db_server_mbean(node, server) != '':
         db_result({'node': node, 'server': server, 'before': 'STARTED', 'after': 'STARTED'})
         return
+    if len(db_lines(AdminControl.queryNames('type=NodeAgent,node=%s,*' % node))) == 0:
+        raise DbError('no node agent runs on node %s, so server %s cannot be started through it: start the node agent (startNode) first' % (node, server))
     print(str(AdminControl.startServer(server, node)))
     n = 0
     while n < secs and db_server_mbean(node, server) == '':

@@ -144,6 +144,15 @@ def db_server_mbean(node, server):
     return names[0]
 
 
+def db_server_config(node, server):
+    return AdminConfig.getid('/Node:%s/Server:%s/' % (node, server))
+
+
+def db_require_server(node, server):
+    if db_server_config(node, server) == '':
+        raise DbError('no server %s on node %s in this cell: check the node and server names' % (server, node))
+
+
 def db_run():
     try:
         db_main(db_args())
@@ -170,6 +179,7 @@ def db_main(a):
         node = active[0]['node']
         server = active[0]['server']
         print('drillbook: messaging engine %s runs in %s/%s' % (me, node, server))
+    db_require_server(node, server)
     if db_server_mbean(node, server) == '':
         db_result({'node': node, 'server': server, 'before': 'STOPPED', 'after': 'STOPPED'})
         return
