@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,14 +25,20 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// Server is how drillbook reaches one MessageSight admin endpoint.
+// Server is how drillbook reaches one MessageSight server: its admin
+// endpoint and where its store directory is. An entry under
+// messagesight.nodes inherits user, password, ca_file and pin_sha256 from
+// the section when it does not set them.
 type Server struct {
 	// URL is the admin endpoint, "https://ms1.example.com:9089". It must not
 	// hold credentials.
@@ -47,6 +54,36 @@ type Server struct {
 	// PinSHA256 is the SHA-256 of the server certificate (hex, colons
 	// allowed); when set, exactly that certificate is accepted.
 	PinSHA256 string `yaml:"pin_sha256"`
+	// StoreDir is the server's store directory (<DATA>/store) as drillbook
+	// reaches it (a mount); store backups copy it and a store restore
+	// replaces it. Empty means the server's store cannot be copied.
+	StoreDir string `yaml:"store_dir"`
+	// Host names the machine the server runs on, for plans and dialogs;
+	// empty means the host of URL.
+	Host string `yaml:"host"`
+}
+
+// serverFields are the keys a node entry may have.
+var serverFields = []string{"url", "user", "password", "ca_file", "pin_sha256", "store_dir", "host"}
+
+// UnmarshalYAML decodes a node entry strictly: a field the adapter does not
+// know is an error with its line and column, as at the section level.
+func (s *Server) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if !slices.Contains(serverFields, k.Value) {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: unknown field %q in a messagesight node: known fields are %s", k.Line, k.Column, k.Value, strings.Join(serverFields, ", "))}}
+			}
+		}
+	}
+	type plain Server
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*s = Server(p)
+	return nil
 }
 
 // Config is the messagesight section of a target in targets.yaml.
@@ -68,6 +105,13 @@ type Config struct {
 	// (rsync or scp to another machine), as an argv in which "{src}" and
 	// "{dst}" are replaced; empty means a local copy.
 	StoreCopy []string `yaml:"store_copy"`
+	// BackupRoot is the directory under which every backup writes a new,
+	// timestamped backup set; a runbook's backup_dir parameter overrides it.
+	BackupRoot string `yaml:"backup_root"`
+	// DelayScale, when not zero, multiplies the waits' timeouts and limits:
+	// the training target's emulated servers run faster than real ones.
+	// Plans say so. It cannot be set in targets.yaml.
+	DelayScale float64 `yaml:"-"`
 }
 
 const defaultTimeout = 30 * time.Second
@@ -92,6 +136,9 @@ func (c Config) node(name string) (target, error) {
 		return target{label: hostOf(c.URL), srv: c.main()}, nil
 	}
 	s, ok := c.Nodes[name]
+	if ok {
+		s = c.inherit(s)
+	}
 	if !ok {
 		names := make([]string, 0, len(c.Nodes))
 		for n := range c.Nodes {
@@ -103,6 +150,59 @@ func (c Config) node(name string) (target, error) {
 		return target{}, fmt.Errorf("messagesight: node %q has no url: set messagesight.nodes.%s.url in targets.yaml", name, name)
 	}
 	return target{label: name, srv: s}, nil
+}
+
+// inherit fills a node's unset user, password, ca_file and pin_sha256 from
+// the section.
+func (c Config) inherit(s Server) Server {
+	if s.User == "" {
+		s.User = c.User
+	}
+	if s.Password.IsZero() {
+		s.Password = c.Password
+	}
+	if s.CAFile == "" {
+		s.CAFile = c.CAFile
+	}
+	if s.PinSHA256 == "" {
+		s.PinSHA256 = c.PinSHA256
+	}
+	return s
+}
+
+// Node returns the settings of a node as the adapter uses them, with what
+// it inherits from the section (for `drillbook targets check`).
+func (c Config) Node(name string) (Server, bool) {
+	s, ok := c.Nodes[name]
+	if !ok {
+		return Server{}, false
+	}
+	return c.inherit(s), true
+}
+
+// Warnings returns what is set in the section but can never be used by a
+// shipped runbook, and what is missing for them, one sentence each; cmd/
+// prints them when the target is loaded.
+func Warnings(c Config) []string {
+	var w []string
+	if c.URL != "" {
+		w = append(w, fmt.Sprintf("messagesight.url (%s) is used only by steps that name no node, and every step of the shipped messagesight runbooks names its server: declare the server under messagesight.nodes.NAME instead", redactURL(c.URL)))
+	}
+	names := make([]string, 0, len(c.Nodes))
+	for n := range c.Nodes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		s := c.Nodes[n]
+		if s.StoreDir == "" {
+			w = append(w, fmt.Sprintf("messagesight.nodes.%s has no store_dir: its store cannot be backed up or restored; set it to the server's <DATA>/store as this machine reaches it", n))
+		}
+		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
+			w = append(w, fmt.Sprintf("messagesight.nodes.%s.url holds credentials: it is refused; put the user in user and the password in password {env|file|command}", n))
+		}
+	}
+	return w
 }
 
 // planURL is the URL a plan shows; with no target it says where it comes
@@ -147,7 +247,7 @@ func newClient(cfg Config, node string) (*client, error) {
 		return nil, fmt.Errorf("messagesight %s: url %q is not an http or https URL: fix messagesight url in targets.yaml", t.label, redactURL(t.srv.URL))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("messagesight %s: the url holds credentials: put the user in messagesight user and the password in messagesight password (env, file or command)", t.label)
+		return nil, fmt.Errorf("messagesight %s: the url holds credentials, which would be shown and journaled: remove them from the url and put the user in messagesight user and the password in messagesight password {env|file|command}", t.label)
 	}
 	if t.srv.User != "" && t.srv.Password.IsZero() {
 		return nil, fmt.Errorf("messagesight %s: user %s has no password source: set messagesight password {env|file|command} in targets.yaml", t.label, t.srv.User)
@@ -261,6 +361,40 @@ func (e *APIError) Error() string {
 // reset or timed out): the server is down or restarting.
 var ErrUnreachable = errors.New("the server is not answering")
 
+// ErrRefused marks a connection refused: nothing listens on the port, so
+// the request never reached a server and may be sent again.
+var ErrRefused = errors.New("connection refused")
+
+// ErrTLS marks a TLS handshake the adapter refused: the server answered,
+// but its certificate is not trusted.
+var ErrTLS = errors.New("the server's certificate is not trusted")
+
+// describeTLSErr says why a certificate was refused and which setting
+// decides it, or "" when err is not about trust.
+func describeTLSErr(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var ve *tls.CertificateVerificationError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &ua):
+		return "it is signed by an authority this machine does not trust: set messagesight ca_file to the CA that signed it, or pin it with pin_sha256"
+	case errors.As(err, &hn):
+		return fmt.Sprintf("it is not valid for this host name (%v): use the name in the certificate in url, or pin it with pin_sha256", hn.Error())
+	case errors.As(err, &ci):
+		return fmt.Sprintf("it is not valid (%v): renew it, or pin the one in use with pin_sha256", ci.Error())
+	case errors.As(err, &ve):
+		return fmt.Sprintf("%v: check ca_file and pin_sha256", ve.Err)
+	case errors.As(err, &rec):
+		return "the server does not speak TLS on this port: use http:// in url, or the admin endpoint's https port"
+	}
+	if _, after, ok := strings.Cut(err.Error(), "certificate fingerprint"); ok {
+		return "certificate fingerprint" + after
+	}
+	return ""
+}
+
 // maxBody is the largest answer the client reads: configuration backups
 // and status documents are far smaller.
 const maxBody = 256 << 20
@@ -283,13 +417,22 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (resp
 		if err != nil {
 			return response{}, fmt.Errorf("messagesight %s: admin password (%s): %w", c.label, c.pw, err)
 		}
-		c.secrets = appendSecret(c.secrets, pw)
+		c.addSecret(pw)
+		// The Authorization header carries base64(user:password): mask that
+		// form too, should a server or proxy ever echo it.
+		c.secrets = appendSecret(c.secrets, base64.StdEncoding.EncodeToString([]byte(c.user+":"+pw)))
 		req.SetBasicAuth(c.user, pw)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return response{}, fmt.Errorf("messagesight %s: %s %s: %w", c.label, method, path, ctx.Err())
+		}
+		if tlsErr := describeTLSErr(err); tlsErr != "" {
+			return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrTLS, tlsErr)
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %w: %s", c.label, method, path, ErrUnreachable, ErrRefused, describeNetErr(err))
 		}
 		return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
 	}
@@ -307,6 +450,17 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (resp
 		return r, c.apiError(method, path, r)
 	}
 	return r, nil
+}
+
+// addSecret masks a secret in everything the server says, in the forms
+// the adapter produces of it: as is, URL-encoded and JSON-escaped.
+func (c *client) addSecret(s string) {
+	c.secrets = appendSecret(c.secrets, s)
+	c.secrets = appendSecret(c.secrets, url.QueryEscape(s))
+	c.secrets = appendSecret(c.secrets, url.PathEscape(s))
+	if b, err := json.Marshal(s); err == nil {
+		c.secrets = appendSecret(c.secrets, strings.Trim(string(b), `"`))
+	}
 }
 
 func appendSecret(list []string, s string) []string {
@@ -390,6 +544,7 @@ type Status struct {
 		Status            string
 		State             int
 		StateDescription  string
+		ServerTime        string
 		UpTimeSeconds     int64
 		UpTimeDescription string
 		Version           string

@@ -271,7 +271,9 @@ func TestAppliedImportKeepsMaintenanceUntilTheProcessRestarts(t *testing.T) {
 	waitState(t, s, StateMaintenance)
 	call(t, s, "POST", "/ima/v1/service/import", `{"FileName":"c","Password":"p","ApplyConfig":true}`)
 	up := func() (int, int, int) {
-		var doc struct{ Server struct{ State, ErrorCode, UpTimeSeconds int } }
+		var doc struct {
+			Server struct{ State, ErrorCode, UpTimeSeconds int }
+		}
 		a, err := try(s, "GET", "/ima/v1/service/status/Server", "")
 		if err != nil {
 			return 0, 0, -1

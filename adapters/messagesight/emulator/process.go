@@ -237,6 +237,12 @@ func (s *Server) requestLocked(now time.Time, kind string, maintenance int) {
 	}
 	p.stopping = true
 	p.errCode, p.errMsg = 0, ""
+	if s.st.HangNextStop {
+		// Training fault: the request is never acted on.
+		s.st.HangNextStop = false
+		s.saveRunLocked()
+		return
+	}
 	p.timers = append(p.timers, r)
 	s.st.Pending = append(s.st.Pending, r)
 	s.saveRunLocked()
@@ -270,6 +276,8 @@ func (s *Server) exitEffectsLocked() error {
 	var err error
 	if s.st.ResetOnExit {
 		err = s.resetConfigLocked()
+	} else if s.st.CleanOnExit && s.st.SkipNextClean {
+		s.st.SkipNextClean = false // training fault: the store stays
 	} else if s.st.CleanOnExit {
 		err = s.cleanStore()
 	}

@@ -44,7 +44,11 @@ type persisted struct {
 	Partitioned bool `json:"partitioned,omitempty"`
 	// FailNextStart, when not zero, makes the next start in production fail
 	// with this error code (Server.FailNextStart).
-	FailNextStart int                        `json:"failNextStart,omitempty"`
+	FailNextStart int `json:"failNextStart,omitempty"`
+	// HangNextStop and SkipNextClean are training faults (Server.HangNextStop,
+	// Server.SkipNextClean), not product behaviour.
+	HangNextStop  bool                       `json:"hangNextStop,omitempty"`
+	SkipNextClean bool                       `json:"skipNextClean,omitempty"`
 	Config        map[string]json.RawMessage `json:"config"`
 }
 
@@ -222,6 +226,26 @@ func (s *Server) FailNextStart(code int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.FailNextStart = code
+	return s.st.save(s.opts.Dir)
+}
+
+// HangNextStop is a fault for training: the next restart request is
+// answered but never acted on, so the server reports State 2 (Stopping)
+// until it is restarted from its platform (a shutdown that hangs).
+func (s *Server) HangNextStop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.HangNextStop = true
+	return s.st.save(s.opts.Dir)
+}
+
+// SkipNextClean is a fault for training: the next CleanStore restarts the
+// server without cleaning its store (as if it had been cleaned on the wrong
+// node), so a standby keeps its old data.
+func (s *Server) SkipNextClean() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.SkipNextClean = true
 	return s.st.save(s.opts.Dir)
 }
 
