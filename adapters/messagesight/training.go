@@ -156,7 +156,7 @@ func trainingParams(l trainingLayout, scenario string) map[string]string {
 
 // mixedSetName is the training backup set whose store was swapped after it
 // was sealed.
-const mixedSetName = "ms1-20200101T000000Z-mixed"
+const mixedSetName = "ms1-20191231T000000Z-mixed"
 
 // StartTraining starts (or reopens, from dir) the emulated servers for a
 // scenario. State lives in dir, so a drillbook that was killed and resumed
@@ -291,13 +291,22 @@ func prepareTraining(ctx context.Context, cfg Config, l trainingLayout, servers 
 	var err error
 	switch scenario {
 	case "standby-not-cleaned":
-		err = byName["ms-b"].SkipNextClean()
+		// Messages sent after the backup reach the standby too, so its
+		// store differs from the one the primary gets back.
+		if err = waitState(ctx, byName["ms-b"], emulator.StateStandby); err == nil {
+			err = byName["ms-a"].PutMessages("ORDERS", "order-after-backup")
+		}
+		if err == nil {
+			err = byName["ms-b"].SkipNextClean()
+		}
 	case "stuck-stopping":
 		err = byName["ms1"].HangNextStop()
 	case "maintenance-error":
 		err = byName["ms1"].FailNextStart(501)
 	case "split-pair":
-		byName["ms-a"].Partition()
+		if err = waitState(ctx, byName["ms-b"], emulator.StateStandby); err == nil {
+			byName["ms-a"].Partition()
+		}
 	}
 	if err != nil {
 		return err
@@ -347,7 +356,7 @@ func makeMixedSet(ctx context.Context, from, to string) error {
 	if _, err := copyTree(ctx, from, to, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return err
 	}
-	if _, err := sealBackupSet(ctx, to, "ms1", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
+	if _, err := sealBackupSet(ctx, to, "ms1", time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(filepath.Join(to, setStoreDir, "com.ibm.ism", "queues", "ORDERS.msg"), os.O_APPEND|os.O_WRONLY, 0o644)
@@ -356,4 +365,17 @@ func makeMixedSet(ctx context.Context, from, to string) error {
 	}
 	_, err = f.WriteString("order-6\norder-7\n")
 	return errors.Join(err, f.Close())
+}
+
+// waitState waits (at most a minute) until an emulated server is in a
+// state, for faults that need a settled pair.
+func waitState(ctx context.Context, s *emulator.Server, state int) error {
+	deadline := time.Now().Add(time.Minute)
+	for s.State() != state {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s did not reach state %d in a minute", s.Name(), state)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
 }
