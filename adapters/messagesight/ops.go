@@ -27,9 +27,9 @@ type op struct {
 	// into the spec once runbook.OpSpec has ReadOnly and Object.
 	readOnly bool
 	object   string
-	plan func(cfg Config, a runbook.Args) runbook.Plan
-	run  func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error)
-	now  func() time.Time
+	plan     func(cfg Config, a runbook.Args) runbook.Plan
+	run      func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error)
+	now      func() time.Time
 }
 
 // Spec returns the operation's declaration.
@@ -511,4 +511,3 @@ func importOp() *op {
 		},
 	}
 }
-

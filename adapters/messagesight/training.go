@@ -266,6 +266,15 @@ func prepareTraining(ctx context.Context, cfg Config, l trainingLayout, servers 
 	for _, s := range servers {
 		byName[s.Name()] = s
 	}
+	// The estate is running when a runbook starts: a fresh one waits until
+	// its servers are up and the pair has formed.
+	if _, err := os.Stat(filepath.Join(l.dir, "prepared-ms-b")); err != nil {
+		for n, st := range map[string]int{"ms1": emulator.StateProduction, "ms2": emulator.StateProduction, "ms-a": emulator.StateProduction, "ms-b": emulator.StateStandby} {
+			if err := waitState(ctx, byName[n], st); err != nil {
+				return err
+			}
+		}
+	}
 	for _, n := range []string{"ms1", "ms-b"} {
 		marker := filepath.Join(l.dir, "prepared-"+n)
 		if _, err := os.Stat(marker); err == nil {

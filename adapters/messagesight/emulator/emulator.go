@@ -277,15 +277,37 @@ func newServer(ctx context.Context, opts Options, mu *sync.Mutex) (*Server, erro
 // start time, and otherwise a new process starts.
 func (s *Server) openLocked(now time.Time) error {
 	if len(s.st.Pending) > 0 {
-		// The restart was accepted: it happens now.
+		// The restart was accepted: it went on while drillbook was away. The
+		// new process starts when it would have (the request's timer, the
+		// shutdown and the supervisor's pause later), or now if that time
+		// has passed; the port is the old one.
+		tm := s.opts.Timing
 		for _, r := range s.st.Pending {
 			s.applyRequestLocked(r)
 		}
+		boot := s.st.Pending[0].At.Add(tm.Shutdown + tm.Supervisor)
 		s.st.Pending = nil
 		if err := s.exitEffectsLocked(); err != nil {
 			return err
 		}
 		s.st.Run = nil
+		s.st.NextBoot = boot
+		if err := s.st.save(s.opts.Dir); err != nil {
+			return err
+		}
+	}
+	if !s.st.NextBoot.IsZero() && s.st.Run == nil {
+		// Between two processes: the next one starts when it is due.
+		s.port = s.st.Port
+		if s.st.NextBoot.After(now) {
+			s.nextBoot = s.st.NextBoot
+			return nil
+		}
+		if err := s.listenLocked(); err != nil {
+			return err
+		}
+		s.bootLocked(now.Add(-s.opts.Timing.Init))
+		return nil
 	}
 	if err := s.listenLocked(); err != nil {
 		return err

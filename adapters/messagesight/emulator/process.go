@@ -171,6 +171,7 @@ func (s *Server) bootLocked(t time.Time) {
 	}
 	s.p = p
 	s.nextBoot = time.Time{}
+	s.st.NextBoot = time.Time{}
 	s.saveRunLocked()
 }
 
@@ -388,11 +389,12 @@ func (s *Server) exitLocked(at time.Time) {
 	wasRole := p.role
 	s.p = nil
 	s.st.Pending = nil
+	s.nextBoot = at.Add(s.opts.Timing.Supervisor)
+	s.st.NextBoot = s.nextBoot
 	s.saveRunLocked()
 	if peer := s.peer; peer != nil && peer.p != nil {
 		peer.peerLeftLocked(at, wasRole)
 	}
-	s.nextBoot = at.Add(s.opts.Timing.Supervisor)
 }
 
 // storeStartedLocked is the end of store recovery: without HA the engine

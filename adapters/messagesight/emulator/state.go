@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
 )
@@ -38,6 +39,9 @@ type persisted struct {
 	// of main.c, acted on when the process ends.
 	CleanOnExit bool `json:"cleanOnExit,omitempty"`
 	ResetOnExit bool `json:"resetOnExit,omitempty"`
+	// NextBoot is when the supervisor starts the next process, while none
+	// runs.
+	NextBoot time.Time `json:"nextBoot,omitempty"`
 	// Run is the running process, for a reopened estate.
 	Run *runState `json:"run,omitempty"`
 	// Partitioned records a cut HA replication link (Server.Partition).
