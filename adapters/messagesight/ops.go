@@ -36,7 +36,17 @@ type op struct {
 func (o *op) Spec() runbook.OpSpec { return o.spec }
 
 // Plan resolves the request or copy the call would make; passwords show as ***.
-func (o *op) Plan(call runbook.Call) (runbook.Plan, error) { return o.plan(o.cfg, call.Args), nil }
+func (o *op) Plan(call runbook.Call) (runbook.Plan, error) {
+	p := o.plan(o.cfg, call.Args)
+	if o.object == "node" {
+		if o.spec.Name == "messagesight.restore-store" {
+			p.Object = storeObject(o.cfg, call.Args.String("node"))
+		} else {
+			p.Object = objectOf(o.cfg, call.Args.String("node"))
+		}
+	}
+	return p, nil
+}
 
 // Run carries the call out; ExitCode is -1 unless a process ran.
 func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
@@ -117,6 +127,7 @@ func operations(cfg Config, now func() time.Time) []runbook.Operation {
 	}
 	out := make([]runbook.Operation, len(ops))
 	for i, o := range ops {
+		o.spec.ReadOnly, o.spec.Object = o.readOnly, o.object
 		o.cfg, o.now = cfg, now
 		out[i] = o
 	}
@@ -164,7 +175,7 @@ func statusEvidence(st Status) string {
 }
 
 func statusOp() *op {
-	return &op{
+	return &op{readOnly: true,
 		spec: runbook.OpSpec{Name: "messagesight.status", Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
 			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_state", runbook.ArgString, false, "fail unless the server is in this state", "production", "maintenance", "standby"),
@@ -197,7 +208,7 @@ func statusOp() *op {
 }
 
 func haStatusOp() *op {
-	return &op{
+	return &op{readOnly: true,
 		spec: runbook.OpSpec{Name: "messagesight.ha-status", Summary: "read the HA role, active and synchronised nodes, and sync progress",
 			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_role", runbook.ArgString, false, "fail unless the node has this role", "PRIMARY", "STANDBY"),
@@ -481,7 +492,7 @@ func previewImportOp() *op {
 }
 
 func importOp() *op {
-	return &op{
+	return &op{object: "node",
 		spec: runbook.OpSpec{Name: "messagesight.import-config", Destructive: true,
 			Summary: "preview, then apply a configuration backup (replaces the configuration; the server stays in maintenance until restarted)",
 			Args:    importArgs()},
