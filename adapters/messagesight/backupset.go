@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/runbook"
 )
 
 // A backup set is a directory under the backup root, one per backup, never
@@ -312,4 +313,95 @@ func short(sum string) string {
 		return sum[:12]
 	}
 	return sum
+}
+
+// setTaken is when the backup that wrote a set started, from the set's
+// name (SERVER-YYYYMMDDTHHMMSSZ, with a -N suffix when several started in
+// the same second); zero when the name has no such time.
+func setTaken(name string) time.Time {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] != '-' {
+			continue
+		}
+		rest := name[i+1:]
+		if len(rest) < len("20060102T150405Z") {
+			continue
+		}
+		if t, err := time.Parse("20060102T150405Z", rest[:len("20060102T150405Z")]); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// Backups lists the backup sets under the target's messagesight.backup_root,
+// newest first, as `drillbook backups TARGET` shows them: each set's name,
+// path, when its backup started, whether it is sealed (and if not, why),
+// and its parts (the configuration backup and the store copy) with their
+// sizes. It reads files only; a directory under the root that is not a
+// complete set is listed with its problem, so nothing there goes unseen.
+func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
+	if cfg.BackupRoot == "" {
+		return nil, errors.New("messagesight: the target has no backup root: set messagesight.backup_root in targets.yaml")
+	}
+	sets, err := listSets(cfg.BackupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("messagesight: %w: check messagesight.backup_root in targets.yaml", err)
+	}
+	out := make([]runbook.BackupSet, 0, len(sets))
+	for _, s := range sets {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		name := filepath.Base(s.Path)
+		bs := runbook.BackupSet{Product: "messagesight", Name: name, Path: s.Path, Taken: setTaken(name),
+			Sealed: s.Problem == "", Problem: s.Problem}
+		if bs.Taken.IsZero() {
+			bs.Taken = s.Time
+		}
+		if cf, err := setConfigFile(s.Path); err == nil {
+			p := runbook.BackupPart{Name: "configuration", Path: filepath.Join(setConfigDir, filepath.Base(cf)), Size: -1}
+			if fi, err := os.Stat(cf); err == nil {
+				p.Size, p.Taken = fi.Size(), fi.ModTime().UTC()
+			}
+			bs.Parts = append(bs.Parts, p)
+		}
+		storeDir := filepath.Join(s.Path, setStoreDir)
+		if fi, err := os.Stat(storeDir); err == nil && fi.IsDir() {
+			p := runbook.BackupPart{Name: "store", Path: setStoreDir, Taken: fi.ModTime().UTC(), Size: -1}
+			if s.Manifest.Store != nil {
+				p.Name = fmt.Sprintf("store (%d files)", s.Manifest.Store.Files)
+				p.Size = s.Manifest.Store.Bytes
+			} else if n, _, err := treeSize(storeDir); err == nil {
+				p.Size = n
+			}
+			bs.Parts = append(bs.Parts, p)
+		}
+		out = append(out, bs)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Taken.After(out[j].Taken) })
+	return out, nil
+}
+
+// treeSize adds up the sizes of the regular files under dir and counts
+// them, reading no content: a quick measure of a store for the checks that
+// run before anything changes.
+func treeSize(dir string) (int64, int, error) {
+	var n int64
+	files := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+			files++
+		}
+		return nil
+	})
+	return n, files, err
 }

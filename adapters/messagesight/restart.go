@@ -90,11 +90,15 @@ func restartOp() *op {
 			Summary: "restart the server (an outage), entering (start) or leaving (stop) maintenance mode",
 			Args: []runbook.ArgSpec{nodeArgRequired(),
 				arg("maintenance", runbook.ArgString, false, "start: come back in maintenance mode; stop: come back in production; empty keeps the mode", "start", "stop"),
+				arg("require_state", runbook.ArgString, false, "restart only a server that is in this state now; in any other state nothing is sent and the step fails saying what the server is doing", "production", "maintenance", "standby"),
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			b := restartBody(a)
 			p := requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/restart", b)
 			p.Detail = objectOf(cfg, a.String("node")) + ": " + outage(b)
+			if r := a.String("require_state"); r != "" {
+				p.Detail += fmt.Sprintf("; only if it is in %s (State %d) now", r, stateCode(r))
+			}
 			return p
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
@@ -145,6 +149,10 @@ func postRestart(ctx context.Context, cfg Config, call runbook.Call, out runbook
 		// process ends before its timer (config_jsonutils.c, main.c).
 		return runbook.Result{}, fmt.Errorf("messagesight %s: the server is already stopping (State 2): a restart is under way and a second request could be lost; wait for it (messagesight.wait-state) and then restart again if needed", c.label)
 	}
+	if want := call.Args.String("require_state"); want != "" && before.st.Server.State != stateCode(want) {
+		return runbook.Result{}, fmt.Errorf("messagesight %s: not restarted: the server is in state %d (%s), not %s (%d)%s: check it (GET /ima/v1/service/status) and bring it back by hand",
+			c.label, before.st.Server.State, before.st.Server.StateDescription, want, stateCode(want), errorCodeNote(before.st))
+	}
 	prev := startTime(before.st, before.at)
 	out.Line(runbook.Info, "POST /ima/v1/service/restart "+planBody(body))
 	type answer struct {
@@ -164,6 +172,14 @@ func postRestart(ctx context.Context, cfg Config, call runbook.Call, out runbook
 		Summary:  fmt.Sprintf("%s: restart accepted (%s); the server acts on it within seconds, goes down and comes back", c.label, a.env.Code),
 		Evidence: []string{ev},
 		Vars:     map[string]string{"previous_start": prev.UTC().Format(time.RFC3339Nano)}}, nil
+}
+
+// errorCodeNote is ", ErrorCode N "TEXT"" when the server reports one.
+func errorCodeNote(st Status) string {
+	if st.Server.ErrorCode == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", ErrorCode %d %q", st.Server.ErrorCode, st.Server.ErrorMessage)
 }
 
 // scaled applies the target's DelayScale to a duration.

@@ -105,33 +105,106 @@ func freeBytes(dir string) (uint64, string, error) {
 
 func checkStoreOp() *op {
 	return &op{readOnly: true,
-		spec: runbook.OpSpec{Name: "messagesight.check-store", Summary: "check that a server's store directory is reachable from here and is a directory (changes nothing)",
-			Args: []runbook.ArgSpec{nodeArgRequired()}},
+		spec: runbook.OpSpec{Name: "messagesight.check-store", Summary: "check that a server's store directory is reachable from here, is a directory, and (for a restore) has room beside it for the backup's store copy (changes nothing)",
+			Args: []runbook.ArgSpec{nodeArgRequired(),
+				arg("restore_set", runbook.ArgString, false, "for a restore: the backup set whose store copy will replace this store; empty with restore_from means the newest sealed set of restore_from"),
+				arg("restore_from", runbook.ArgString, false, "for a restore: the server the backup was taken from"),
+			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return runbook.Plan{Host: "localhost", Detail: "read " + storeObject(cfg, a.String("node"))}
+			d := "read " + storeObject(cfg, a.String("node"))
+			if a.String("restore_set") != "" || a.String("restore_from") != "" {
+				d += " and check there is room beside it for the backup set's store copy"
+			}
+			return runbook.Plan{Host: "localhost", Detail: d}
 		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			node := call.Args.String("node")
-			dir, err := nodeStoreDir(cfg, node)
-			if err != nil {
-				return runbook.Result{}, err
-			}
-			fi, err := os.Stat(dir)
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not reachable: %w: mount it here or fix messagesight.nodes.%s.store_dir", node, dir, err, node)
-			}
-			if !fi.IsDir() {
-				return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not a directory: fix messagesight.nodes.%s.store_dir", node, dir, node)
-			}
-			d, err := DigestTree(ctx, dir)
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight %s: read store %s: %w", node, dir, err)
-			}
-			line := fmt.Sprintf("%s is reachable: %d files, %d bytes", storeObject(cfg, node), d.Files, d.Bytes)
-			out.Line(runbook.Info, line)
-			return runbook.Result{ExitCode: -1, Summary: line, Vars: map[string]string{"path": dir, "bytes": strconv.FormatInt(d.Bytes, 10)}}, nil
-		},
+		run: runCheckStore,
 	}
+}
+
+// runCheckStore checks a store directory without changing it: it is
+// reachable and a directory, its files can be listed, and for a restore
+// (restore_set or restore_from given) the file system it is on has room
+// for the set's store copy, which is copied beside the store before the
+// swap. A set with no store copy needs no store directory: the server
+// cleans its own store.
+func runCheckStore(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
+	node := call.Args.String("node")
+	restore := call.Args.String("restore_set") != "" || call.Args.String("restore_from") != ""
+	var setStore string
+	if restore {
+		set := call.Args.String("restore_set")
+		if set == "" {
+			set = newestSealedSet(cfg.BackupRoot, call.Args.String("restore_from"))
+		}
+		if set != "" {
+			if fi, err := os.Stat(filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
+				setStore = filepath.Join(set, setStoreDir)
+			} else if err == nil || errors.Is(err, fs.ErrNotExist) {
+				line := fmt.Sprintf("backup set %s holds no store copy: the store of %s is cleaned by the server (CleanStore), so drillbook does not touch its directory", set, node)
+				out.Line(runbook.Info, line)
+				return runbook.Result{ExitCode: -1, Summary: line, Vars: map[string]string{"path": "", "bytes": "0"}}, nil
+			}
+		}
+		// With no set found, find-backup-set says so; the store is still
+		// checked here.
+	}
+	dir, err := nodeStoreDir(cfg, node)
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not reachable: %w: mount it here or fix messagesight.nodes.%s.store_dir", node, dir, err, node)
+	}
+	if !fi.IsDir() {
+		return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not a directory: fix messagesight.nodes.%s.store_dir", node, dir, node)
+	}
+	n, files, err := treeSize(dir)
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("messagesight %s: read store %s: %w: give this user read access to it", node, dir, err)
+	}
+	line := fmt.Sprintf("%s is reachable: %d files, %d bytes", storeObject(cfg, node), files, n)
+	vars := map[string]string{"path": dir, "bytes": strconv.FormatInt(n, 10)}
+	if setStore != "" {
+		need, _, err := treeSize(setStore)
+		if err != nil {
+			return runbook.Result{}, fmt.Errorf("messagesight: read the store copy %s: %w", setStore, err)
+		}
+		parent := filepath.Dir(filepath.Clean(dir))
+		if err := unix.Access(parent, unix.W_OK); err != nil {
+			return runbook.Result{}, fmt.Errorf("messagesight %s: cannot write in %s, where the store copy is placed before it replaces the store: %w: give this user write access there", node, parent, err)
+		}
+		free, where, err := freeBytes(parent)
+		if err != nil {
+			return runbook.Result{}, fmt.Errorf("messagesight %s: free space beside the store %s: %w", node, dir, err)
+		}
+		line += fmt.Sprintf("; %d bytes free on the file system of %s for the store copy of %s (%d bytes)", free, where, filepath.Dir(setStore), need)
+		if uint64(need)+uint64(need)/10 > free {
+			out.Line(runbook.Info, line)
+			return runbook.Result{}, fmt.Errorf("messagesight %s: %s has %d bytes free, the store copy needs %d and a margin (it is copied beside the store before it replaces it): free space there first", node, where, free, need)
+		}
+		vars["need_bytes"] = strconv.FormatInt(need, 10)
+	}
+	out.Line(runbook.Info, line)
+	return runbook.Result{ExitCode: -1, Summary: line, Vars: vars}, nil
+}
+
+// newestSealedSet returns the newest sealed backup set of server under
+// root, "" when there is none (or root cannot be read).
+func newestSealedSet(root, server string) string {
+	if root == "" {
+		return ""
+	}
+	sets, err := listSets(root)
+	if err != nil {
+		return ""
+	}
+	for _, s := range sets {
+		if s.Problem == "" && s.Manifest.Server == server {
+			return s.Path
+		}
+	}
+	return ""
 }
 
 // backupRoot is the root a backup writes under: the argument, else the
@@ -149,10 +222,17 @@ func rootArg() runbook.ArgSpec {
 
 func checkBackupRootOp() *op {
 	return &op{readOnly: true,
-		spec: runbook.OpSpec{Name: "messagesight.check-backup-root", Summary: "check that the backup root can receive a new backup set and has room for the store (changes nothing)",
-			Args: []runbook.ArgSpec{rootArg(), arg("need_bytes", runbook.ArgInt, false, "bytes the backup needs (the store's size)")}},
+		spec: runbook.OpSpec{Name: "messagesight.check-backup-root", Summary: "check that the backup root can receive a new backup set (a directory, or missing under a writable one; never a file nor an earlier set) and has room for the store (changes nothing)",
+			Args: []runbook.ArgSpec{rootArg(),
+				arg("node", runbook.ArgString, false, "the server whose store the backup copies: its size is the room needed; empty means a configuration-only backup"),
+				arg("need_bytes", runbook.ArgInt, false, "further bytes the backup needs"),
+			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return runbook.Plan{Host: "localhost", Detail: "check backup root " + backupRoot(cfg, a) + " (a directory or missing, not a file nor an earlier backup set) and its free space"}
+			d := "check backup root " + backupRoot(cfg, a) + " (a directory or missing, writable, not a file nor an earlier backup set) and its free space"
+			if n := a.String("node"); n != "" {
+				d += " for a copy of the " + storeObject(cfg, n)
+			}
+			return runbook.Plan{Host: "localhost", Detail: d}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			root := backupRoot(cfg, call.Args)
@@ -164,16 +244,31 @@ func checkBackupRootOp() *op {
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: free space at backup root %s: %w", root, err)
 			}
-			need := uint64(call.Args.Int("need_bytes", 0))
+			if err := unix.Access(where, unix.W_OK); err != nil {
+				return runbook.Result{}, fmt.Errorf("messagesight: backup root %s: cannot write in %s: %w: give this user write access or choose another backup_dir", root, where, err)
+			}
+			need := uint64(max(call.Args.Int("need_bytes", 0), 0))
 			line := fmt.Sprintf("backup root %s: %d bytes free on the file system of %s", root, free, where)
+			if node := call.Args.String("node"); node != "" {
+				dir, err := nodeStoreDir(cfg, node)
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				n, _, err := treeSize(dir)
+				if err != nil {
+					return runbook.Result{}, fmt.Errorf("messagesight %s: measure store %s: %w: mount it here or fix messagesight.nodes.%s.store_dir", node, dir, err, node)
+				}
+				need += uint64(n)
+				line += fmt.Sprintf("; the store of %s needs %d bytes", node, n)
+			}
 			if !exists {
 				line += "; it does not exist yet and will be created as a directory"
 			}
 			out.Line(runbook.Info, line)
 			if need > 0 && free < need+need/10 {
-				return runbook.Result{}, fmt.Errorf("messagesight: backup root %s has %d bytes free, the store needs %d and a margin: free space there or choose another backup_dir", root, free, need)
+				return runbook.Result{}, fmt.Errorf("messagesight: backup root %s has %d bytes free, the backup needs %d and a margin: free space there or choose another backup_dir", root, free, need)
 			}
-			return runbook.Result{ExitCode: -1, Summary: line, Vars: map[string]string{"root": root, "free_bytes": strconv.FormatUint(free, 10)}}, nil
+			return runbook.Result{ExitCode: -1, Summary: line, Vars: map[string]string{"root": root, "free_bytes": strconv.FormatUint(free, 10), "need_bytes": strconv.FormatUint(need, 10)}}, nil
 		},
 	}
 }
