@@ -77,12 +77,49 @@ func (s *Server) UnmarshalYAML(n *yaml.Node) error {
 			}
 		}
 	}
+	if err := refuseURLCredentials(n, "messagesight node"); err != nil {
+		return err
+	}
 	type plain Server
 	var p plain
 	if err := n.Decode(&p); err != nil {
 		return err
 	}
 	*s = Server(p)
+	return nil
+}
+
+// refuseURLCredentials refuses a url field that holds a user or password
+// ("https://admin:PW@host"): printed by plan and journaled, it would leak
+// the password. The error gives the position, never the URL.
+func refuseURLCredentials(n *yaml.Node, where string) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value != "url" || v.Kind != yaml.ScalarNode {
+			continue
+		}
+		if u, err := url.Parse(v.Value); err == nil && u.User != nil {
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: the url of a %s holds credentials, which would be shown and journaled: remove them from the url and put the user in user and the password in password {env|file|command}", v.Line, v.Column, where)}}
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML decodes the section, refusing credentials written into its
+// url (the field names are checked by the targets decoder).
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if err := refuseURLCredentials(n, "messagesight section"); err != nil {
+		return err
+	}
+	type plain Config
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
 	return nil
 }
 
@@ -215,7 +252,7 @@ func (c Config) planURL(node, path string) (string, string) {
 		}
 		return "<messagesight.nodes." + node + ".url>" + path, node
 	}
-	return strings.TrimRight(t.srv.URL, "/") + path, t.label
+	return strings.TrimRight(redactURL(t.srv.URL), "/") + path, t.label
 }
 
 func hostOf(raw string) string {
