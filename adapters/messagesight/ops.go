@@ -1,6 +1,7 @@
 package messagesight
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -102,14 +103,22 @@ func planBody(body map[string]any) string {
 		if strings.Contains(strings.ToLower(k), "password") {
 			v = "***"
 		}
-		kb, _ := json.Marshal(k)
-		vb, _ := json.Marshal(v)
-		b.Write(kb)
+		b.Write(plainJSON(k))
 		b.WriteByte(':')
-		b.Write(vb)
+		b.Write(plainJSON(v))
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// plainJSON encodes v as JSON without escaping <, > and & (a plan shows
+// "imaBackup.<ServerUID>", not "\u003cServerUID\u003e").
+func plainJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
 }
 
 // Operations returns every messagesight operation bound to cfg. Spec works

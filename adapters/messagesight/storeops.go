@@ -339,7 +339,13 @@ func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out ru
 	server, set, override := a.String("server"), a.String("set"), strings.TrimSpace(a.String("override_reason"))
 	if set == "" {
 		root := backupRoot(cfg, a)
+		if root == "" {
+			return runbook.Result{}, errors.New("messagesight: no backup root to look for backup sets in: give --param backup_set=DIR or set messagesight.backup_root in targets.yaml")
+		}
 		sets, err := listSets(root)
+		if errors.Is(err, fs.ErrNotExist) {
+			return runbook.Result{}, fmt.Errorf("messagesight: no sealed backup set of %s under %s, which does not exist: take one with messagesight-backup, or give --param backup_set=DIR (or fix messagesight.backup_root)", server, root)
+		}
 		if err != nil {
 			return runbook.Result{}, fmt.Errorf("messagesight: %w: give --param backup_set=DIR or set messagesight.backup_root", err)
 		}
@@ -432,14 +438,19 @@ func digestVars(d TreeDigest, path string) map[string]string {
 }
 
 // leftovers removes what an interrupted copy into dest left next to it:
-// file.Copy's hidden staging directories (".BASE.drillbook-*") and the
-// adapter's own (".BASE.restoring", ".BASE.replaced"). It returns what it
+// file.Copy's hidden staging directories (".BASE.drillbook-*", and
+// "..BASE.restoring.drillbook-*" for a restore's copy) and the adapter's own
+// (".BASE.restoring", ".BASE.replaced"). It returns what it
 // removed.
 func leftovers(dest string, out runbook.Output) ([]string, error) {
 	dest = filepath.Clean(dest)
 	parent, base := filepath.Dir(dest), filepath.Base(dest)
 	var removed []string
 	matches, _ := filepath.Glob(filepath.Join(parent, "."+base+".drillbook-*"))
+	// A restore copies into .BASE.restoring, which file.Copy stages in
+	// "..BASE.restoring.drillbook-*".
+	staged, _ := filepath.Glob(filepath.Join(parent, ".."+base+".restoring.drillbook-*"))
+	matches = append(matches, staged...)
 	for _, n := range []string{"." + base + ".restoring", "." + base + ".replaced"} {
 		if _, err := os.Lstat(filepath.Join(parent, n)); err == nil {
 			matches = append(matches, filepath.Join(parent, n))
