@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/messagesight/emulator"
 )
 
@@ -247,43 +248,104 @@ func TestHAPair(t *testing.T) {
 	noPasswords(t, state, b, r)
 }
 
-func TestScenariosThatSucceed(t *testing.T) {
-	for _, c := range []struct{ scenario, runbook, seen string }{
-		{"slow-restart", "messagesight-restore", "not answering (restarting)"},
-		{"standby-unsynced", "messagesight-restore", "HA UNSYNC"},
-		{"applied-import", "messagesight-restore", `ErrorCode 145 "The IBM WIoTP Message Gateway must be restarted to complete the configuration changes." (the restart has not happened yet)`},
-		{"primary-waits", "messagesight-restore", "StoreStarting, state 11, HA UNSYNC with 0 of 0 nodes in sync"},
-		{"slow-store-recovery", "messagesight-backup", "StoreStarting, state 11"},
-	} {
-		t.Run(c.scenario, func(t *testing.T) {
-			t.Parallel()
-			r := runbookRun(t, t.TempDir(), c.runbook, c.scenario)
-			succeeded(t, c.scenario, r)
-			if !strings.Contains(r.output, c.seen) {
-				t.Errorf("%q not shown:\n%s", c.seen, r.output)
-			}
-		})
-	}
+// docScenario is one row of the MessageSight scenarios table in
+// docs/training.md.
+type docScenario struct {
+	name, runbook string
+	// step is the step the run stops at, "" when it succeeds.
+	step string
+	// shows is the line the run prints on the way.
+	shows string
 }
 
-func TestScenariosThatStop(t *testing.T) {
-	for _, c := range []struct {
-		scenario, step string
-		texts          []string
-	}{
-		{"wrong-password", "preview", []string{"CWLNA6231", "the backup password is wrong: give the password the configuration was exported with"}},
-		{"mismatched-store", "findset", []string{"backup set does not match its manifest", "a store may only be restored with its own configuration backup"}},
-		{"stuck-stopping", "wait-maintenance", []string{"reported State 2 (Stopping)", "restart it from its platform"}},
-		{"maintenance-error", "wait-production", []string{`ErrorCode 501 "Store data is unrecoverable."`, "restore a store backup"}},
-		{"split-pair", "check-pair", []string{"ms-a and ms-b are both PRIMARY"}},
-		{"standby-not-cleaned", "wait-production", []string{`ErrorCode 509 "Store High-Availability error."`, "UNRESOLVED_STORE", "clean the standby's store"}},
-	} {
-		t.Run(c.scenario, func(t *testing.T) {
+// backquoted returns the texts between backquotes in s.
+func backquoted(s string) []string {
+	parts := strings.Split(s, "`")
+	var out []string
+	for i := 1; i < len(parts); i += 2 {
+		out = append(out, parts[i])
+	}
+	return out
+}
+
+// docScenarios reads the MessageSight scenarios table of docs/training.md.
+func docScenarios(t *testing.T) []docScenario {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "docs", "training.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## MessageSight scenarios\n")
+	if !ok {
+		t.Fatal("docs/training.md has no MessageSight scenarios section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var out []docScenario
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) != 5 || !strings.HasPrefix(strings.TrimSpace(cells[0]), "`") {
+			continue
+		}
+		sc := docScenario{name: backquoted(cells[0])[0], runbook: backquoted(cells[1])[0]}
+		ends := strings.TrimSpace(cells[3])
+		switch {
+		case strings.HasPrefix(ends, "succeeded"):
+		case strings.HasPrefix(ends, "stops at `"):
+			sc.step = backquoted(ends)[0]
+		default:
+			t.Fatalf("docs/training.md: scenario %s: %q says neither succeeded nor stops at `STEP`", sc.name, ends)
+		}
+		shows := backquoted(cells[4])
+		if len(shows) != 1 {
+			t.Fatalf("docs/training.md: scenario %s: the last column holds %d quoted lines, want one", sc.name, len(shows))
+		}
+		sc.shows = shows[0]
+		out = append(out, sc)
+	}
+	return out
+}
+
+// nextAction is what the stop message of a failing scenario tells the
+// operator to do, beyond the line the documentation quotes.
+var nextAction = map[string][]string{
+	"wrong-password":      {"the backup password is wrong: give the password the configuration was exported with"},
+	"mismatched-store":    {"backup set does not match its manifest"},
+	"stuck-stopping":      {"restart it from its platform"},
+	"maintenance-error":   {"restore a store backup"},
+	"split-pair":          {"decide which node keeps its data"},
+	"standby-not-cleaned": {"UNRESOLVED_STORE", "clean the standby's store"},
+}
+
+// TestTrainingDocScenarios runs every MessageSight scenario as
+// docs/training.md describes it and checks that the run ends as the
+// documentation says, prints the line it quotes, and for a stop, says what
+// to do next and runs nothing destructive after it; a stop in preflight
+// changed nothing at all.
+func TestTrainingDocScenarios(t *testing.T) {
+	rows := docScenarios(t)
+	documented := map[string]bool{}
+	for _, r := range rows {
+		documented[r.name] = true
+	}
+	for _, s := range messagesight.Scenarios() {
+		if !documented[s] {
+			t.Errorf("scenario %s is not in the MessageSight scenarios table of docs/training.md", s)
+		}
+	}
+	for _, c := range rows {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			state := t.TempDir()
-			r := runbookRun(t, state, "messagesight-restore", c.scenario)
-			stoppedAt(t, r, c.step, c.texts...)
-			if c.step == "preview" || c.step == "findset" || c.step == "check-pair" {
+			r := runbookRun(t, state, c.runbook, c.name)
+			if c.step == "" {
+				succeeded(t, c.name, r)
+				if !strings.Contains(r.output, c.shows) {
+					t.Errorf("%q not shown:\n%s", c.shows, r.output)
+				}
+				return
+			}
+			stoppedAt(t, r, c.step, append([]string{c.shows}, nextAction[c.name]...)...)
+			if c.step == "preview" || strings.Contains(r.output, "preflight step "+c.step+":") {
 				for _, n := range []string{"ms1", "ms-a", "ms-b"} {
 					if log := requestLog(t, state, n); strings.Contains(log, "/service/restart") || strings.Contains(log, `"ApplyConfig":true`) {
 						t.Errorf("%s was restarted or changed:\n%s", n, log)
