@@ -37,29 +37,42 @@ import (
 
 // Server is how drillbook reaches one MessageSight server: its admin
 // endpoint and where its store directory is. An entry under
-// messagesight.nodes inherits user, password, ca_file and pin_sha256 from
-// the section when it does not set them.
+// messagesight.nodes takes user, password and ca_file from the section when
+// it leaves them out; it never takes the section's url or pin_sha256.
 type Server struct {
-	// URL is the admin endpoint, "https://ms1.example.com:9089". It must not
-	// hold credentials.
+	// URL is the server's admin endpoint, a string https://HOST:PORT; for
+	// example "https://ms1.example.com:9089". It must not hold credentials:
+	// a user or password in it is refused with its position. Required.
 	URL string `yaml:"url"`
-	// User is the admin user for Basic authentication; empty sends none (the
-	// product's default admin endpoint is not secured).
+	// User is the admin user for Basic authentication, a string; for
+	// example "sysadmin". Empty means the section's user, and no
+	// authentication when that is empty too (the product's default admin
+	// endpoint is not secured).
 	User string `yaml:"user"`
-	// Password is where the admin password comes from.
+	// Password is where the admin password comes from, a secret reference
+	// ({env: NAME}, {file: PATH} or {command: [ARGV...]}), never the
+	// password; for example {env: MS1_ADMIN_PW}. Empty means the section's
+	// password.
 	Password runbook.SecretRef `yaml:"password"`
-	// CAFile is a PEM file of the CAs to trust for https; empty means the
-	// system's.
+	// CAFile is a PEM file of the CAs that signed the admin endpoint's
+	// certificate, a path; for example "/etc/drillbook/ms1-ca.pem". Empty
+	// means the section's ca_file, else the system's CAs.
 	CAFile string `yaml:"ca_file"`
-	// PinSHA256 is the SHA-256 of the server certificate (hex, colons
-	// allowed); when set, exactly that certificate is accepted.
+	// PinSHA256 is the SHA-256 fingerprint of this server's certificate, a
+	// string of 64 hex digits (colons allowed); for example
+	// "9C:4E:11:...:AD:E7". When set, exactly that certificate is accepted.
+	// Empty means no pin; the section's pin is not taken, since a pin names
+	// one server's certificate.
 	PinSHA256 string `yaml:"pin_sha256"`
-	// StoreDir is the server's store directory (<DATA>/store) as drillbook
-	// reaches it (a mount); store backups copy it and a store restore
-	// replaces it. Empty means the server's store cannot be copied.
+	// StoreDir is the server's store directory (<DATA>/store) as this
+	// machine reaches it (a mount), a path; for example "/mnt/ms1/store".
+	// A store backup copies it and a store restore replaces it. Empty means
+	// the server's store cannot be backed up or restored (a warning when
+	// the target is loaded).
 	StoreDir string `yaml:"store_dir"`
-	// Host names the machine the server runs on, for plans and dialogs;
-	// empty means the host of URL.
+	// Host names the machine the server runs on, a string shown in plans
+	// and confirmation dialogs; for example "ms1.example.com". Empty means
+	// the host of url.
 	Host string `yaml:"host"`
 }
 
@@ -123,27 +136,52 @@ func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// Config is the messagesight section of a target in targets.yaml.
+// Config is the messagesight section of a target in targets.yaml: the
+// servers by name, and where backups go.
 type Config struct {
-	// URL, User, Password, CAFile and PinSHA256 describe the default server,
-	// used when a step names no node, as the fields of Server do. They are
-	// spelled out rather than inlined so the targets decoder sees them.
-	URL       string            `yaml:"url"`
-	User      string            `yaml:"user"`
-	Password  runbook.SecretRef `yaml:"password"`
-	CAFile    string            `yaml:"ca_file"`
-	PinSHA256 string            `yaml:"pin_sha256"`
-	// Nodes are further servers by name (the two of an HA pair); a step
-	// picks one with its node argument.
+	// URL is the admin endpoint of a default server, a string; for example
+	// "https://ms1.example.com:9089". Only a step that names no node uses
+	// it, and every step of the shipped runbooks names its server, so a url
+	// here is warned about: declare servers under nodes. Empty means no
+	// default server. It must not hold credentials.
+	URL string `yaml:"url"`
+	// User is the admin user for Basic authentication of every node that
+	// sets none, a string; for example "sysadmin". Empty means none.
+	User string `yaml:"user"`
+	// Password is where the admin password of every node that sets none
+	// comes from, a secret reference ({env: NAME}, {file: PATH} or
+	// {command: [ARGV...]}); for example {env: MS_ADMIN_PW}. Empty means
+	// none: a user without a password is an error at its first request.
+	Password runbook.SecretRef `yaml:"password"`
+	// CAFile is a PEM file of the CAs trusted for every node that sets
+	// none, a path; for example "/etc/drillbook/ms-ca.pem". Empty means the
+	// system's CAs.
+	CAFile string `yaml:"ca_file"`
+	// PinSHA256 is the SHA-256 fingerprint of the default server's
+	// certificate (url), a string of 64 hex digits, colons allowed; for
+	// example "5E:2B:7C:...:6A:90". Nodes do not take it. Empty means no
+	// pin.
+	PinSHA256 string `yaml:"pin_sha256"`
+	// Nodes are the servers by name, a map of names to Server blocks (a
+	// standalone server, or the two of an HA pair); a step picks one with
+	// its node argument. For example nodes: {ms1: {url:
+	// "https://ms1.example.com:9089", store_dir: /mnt/ms1/store}}. Empty
+	// means none, and then no shipped runbook can run.
 	Nodes map[string]Server `yaml:"nodes"`
-	// Timeout bounds each HTTP request; zero means 30s.
+	// Timeout bounds each HTTP request, a duration; for example 20s. Zero
+	// means 30s.
 	Timeout time.Duration `yaml:"timeout"`
-	// StoreCopy, when set, is the command that copies a store directory
-	// (rsync or scp to another machine), as an argv in which "{src}" and
-	// "{dst}" are replaced; empty means a local copy.
+	// StoreCopy is the command that copies a store directory (rsync or scp
+	// to another machine), a list of strings, an argv in which "{src}" and
+	// "{dst}" are replaced, never run by a shell; for example [rsync, -a,
+	// "{src}/", "backup01:{dst}/"]. Empty means a local copy.
 	StoreCopy []string `yaml:"store_copy"`
 	// BackupRoot is the directory under which every backup writes a new,
-	// timestamped backup set; a runbook's backup_dir parameter overrides it.
+	// timestamped backup set (SERVER-YYYYMMDDTHHMMSSZ, sealed when
+	// complete) and in which a restore looks for the newest sealed set, a
+	// path as this machine reaches it; for example "/backup/messagesight".
+	// The runbooks' backup_dir and backup_set parameters override it.
+	// Empty means those parameters must be given.
 	BackupRoot string `yaml:"backup_root"`
 	// DelayScale, when not zero, multiplies the waits' timeouts and limits:
 	// the training target's emulated servers run faster than real ones.
@@ -189,8 +227,8 @@ func (c Config) node(name string) (target, error) {
 	return target{label: name, srv: s}, nil
 }
 
-// inherit fills a node's unset user, password, ca_file and pin_sha256 from
-// the section.
+// inherit fills a node's unset user, password and ca_file from the
+// section. A pin is not inherited: it names one server's certificate.
 func (c Config) inherit(s Server) Server {
 	if s.User == "" {
 		s.User = c.User
@@ -200,9 +238,6 @@ func (c Config) inherit(s Server) Server {
 	}
 	if s.CAFile == "" {
 		s.CAFile = c.CAFile
-	}
-	if s.PinSHA256 == "" {
-		s.PinSHA256 = c.PinSHA256
 	}
 	return s
 }
