@@ -250,6 +250,22 @@ func restoreArgs(extra ...string) []string {
 		"--confirm", "leavemaint=ms1", "--confirm", "consequences=done", "--confirm", "serverback=ms1"}, extra...)
 }
 
+// planArgs turns run arguments into the plan of the same run: the
+// parameters and target stay, the confirmations and --plain go.
+func planArgs(run []string) []string {
+	out := []string{"plan"}
+	for i := 1; i < len(run); i++ {
+		switch run[i] {
+		case "--plain":
+		case "--confirm":
+			i++
+		default:
+			out = append(out, run[i])
+		}
+	}
+	return out
+}
+
 // changes is what a run did to the servers: the requests that change
 // something, from each server's own request log.
 func (e *estate) changes(t *testing.T) []string {
@@ -510,6 +526,13 @@ func TestRealTargetStopsBeforeAnyChange(t *testing.T) {
 			e := newEstate(t, "env", c.extra)
 			args := c.args(e)
 			snap := e.snapshot(t)
+			if c.step != "" {
+				// plan runs the preflight checks too and says which would fail.
+				p := e.db(t, c.env, planArgs(args)...)
+				if p.code != 0 || !strings.Contains(p.output, "CHECK FAILS NOW") {
+					t.Errorf("plan exit %d, without the failing check:\n%s", p.code, p.output)
+				}
+			}
 			r := e.db(t, c.env, args...)
 			if r.code != c.code {
 				t.Fatalf("exit %d, want %d:\n%s", r.code, c.code, r.output)
