@@ -196,6 +196,41 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // states polls status until the server is in state want, and returns every
 // state seen on the way (0 for a refused connection), without repeats.
+// restartCall sends a restart request and returns the time just before
+// it: a process that booted after it is a new one.
+func restartCall(t *testing.T, s *Server, body string) time.Time {
+	t.Helper()
+	since := time.Now()
+	call(t, s, "POST", "/ima/v1/service/restart", body)
+	return since
+}
+
+// down waits until the process that answered before since has gone: the
+// admin endpoint refuses connections, or a process that booted after since
+// answers. Under load a restart can come and go between two polls, so the
+// new process's boot time (the supervisor's start, main.c) is as good a
+// proof as the refused connection.
+func down(t *testing.T, s *Server, since time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := try(s, "GET", "/ima/v1/service/status/Server", ""); err != nil {
+			return
+		}
+		s.mu.Lock()
+		var boot time.Time
+		if s.p != nil {
+			boot = s.p.boot
+		}
+		s.mu.Unlock()
+		if boot.After(since) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: the process that answered before %s never went down", s.Name(), since.Format(time.RFC3339Nano))
+}
+
 func states(t *testing.T, s *Server, want int) []int {
 	t.Helper()
 	var seen []int
@@ -284,14 +319,11 @@ func TestAppliedImportKeepsMaintenanceUntilTheProcessRestarts(t *testing.T) {
 	if st, code, _ := up(); st != 9 || code != 145 {
 		t.Fatalf("after apply: %d %d", st, code)
 	}
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
+	since := restartCall(t, s, `{"Service":"Server","CleanStore":true}`)
 	if st, code, _ := up(); st != 9 || code != 145 {
 		t.Errorf("right after the clean-store request: state %d ErrorCode %d, want 9 and 145 (not 2)", st, code)
 	}
-	seen := states(t, s, 0)
-	if seen[0] != 9 {
-		t.Errorf("states before going down %v", seen)
-	}
+	down(t, s, since)
 	waitState(t, s, StateMaintenance)
 	if st, code, _ := up(); st != 9 || code != 0 {
 		t.Errorf("after the restart: state %d ErrorCode %d, want 9 and 0", st, code)
@@ -309,8 +341,7 @@ func TestSecondRequestJoinsOrIsLost(t *testing.T) {
 	// The second request's timer (at +0.4 s) fires before the exit (+0.8 s).
 	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
 	time.Sleep(100 * time.Millisecond)
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-	states(t, s, 0)
+	down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
 	waitState(t, s, StateMaintenance)
 	// Now one whose timer comes after the exit: lost.
 	opts2 := fastOptions(t.TempDir())
@@ -320,8 +351,7 @@ func TestSecondRequestJoinsOrIsLost(t *testing.T) {
 	waitState(t, s2, StateProduction)
 	call(t, s2, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
 	time.Sleep(200 * time.Millisecond)
-	call(t, s2, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-	states(t, s2, 0)
+	down(t, s2, restartCall(t, s2, `{"Service":"Server","Maintenance":"start"}`))
 	waitState(t, s2, StateProduction)
 	time.Sleep(400 * time.Millisecond)
 	if st, _ := state(t, s2); st != StateProduction {
@@ -557,8 +587,7 @@ func TestHAPairRolesAndSync(t *testing.T) {
 		t.Errorf("standby store holds %d messages, want 6", sum.Messages)
 	}
 	// The standby goes to maintenance for a backup; the primary goes on.
-	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-	states(t, b, 0)
+	down(t, b, restartCall(t, b, `{"Service":"Server","Maintenance":"start"}`))
 	waitState(t, b, StateMaintenance)
 	if h := haStatus(t, b); h.HighAvailability.NewRole != "UNKNOWN" || h.HighAvailability.ActiveNodes != 0 {
 		t.Errorf("standby in maintenance: %+v", h)
@@ -566,8 +595,7 @@ func TestHAPairRolesAndSync(t *testing.T) {
 	if h := haStatus(t, a); h.Server.State != StateProduction || h.HighAvailability.SyncNodes != 1 || h.HighAvailability.ActiveNodes != 1 {
 		t.Errorf("primary while standby in maintenance: %+v", h)
 	}
-	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
-	states(t, b, 0)
+	down(t, b, restartCall(t, b, `{"Service":"Server","Maintenance":"stop"}`))
 	waitState(t, b, StateStandby)
 	if h := haStatus(t, a); h.HighAvailability.SyncNodes != 2 {
 		t.Errorf("pair not back in sync: %+v", h)
@@ -582,12 +610,10 @@ func TestPrimaryWaitsForItsStandby(t *testing.T) {
 	a, b := startPair(t, t.TempDir())
 	waitState(t, b, StateStandby)
 	for _, s := range []*Server{b, a} {
-		call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-		states(t, s, 0)
+		down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
 		waitState(t, s, StateMaintenance)
 	}
-	call(t, a, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
-	states(t, a, 0)
+	down(t, a, restartCall(t, a, `{"Service":"Server","Maintenance":"stop"}`))
 	waitState(t, a, StateStoreStarting)
 	time.Sleep(200 * time.Millisecond)
 	if h := haStatus(t, a); h.Server.State != StateStoreStarting || h.HighAvailability.NewRole != "UNSYNC" || h.HighAvailability.ActiveNodes != 0 {
@@ -599,9 +625,9 @@ func TestPrimaryWaitsForItsStandby(t *testing.T) {
 		t.Errorf("after the discovery timeout: %+v", h)
 	}
 	// Restarted together, they pair.
-	call(t, a, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
+	since := restartCall(t, a, `{"Service":"Server","Maintenance":"stop"}`)
 	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
-	states(t, a, 0)
+	down(t, a, since)
 	waitState(t, a, StateProduction)
 	waitState(t, b, StateStandby)
 }
@@ -613,8 +639,7 @@ func TestStandbyWithAnUncleanedStore(t *testing.T) {
 	a, b := startPair(t, t.TempDir())
 	waitState(t, b, StateStandby)
 	for _, s := range []*Server{b, a} {
-		call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-		states(t, s, 0)
+		down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
 		waitState(t, s, StateMaintenance)
 	}
 	// The restored store of the primary differs from the standby's.
@@ -630,10 +655,11 @@ func TestStandbyWithAnUncleanedStore(t *testing.T) {
 			t.Errorf("%s: %+v", s.Name(), h)
 		}
 	}
+	since := time.Now()
 	if r := call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`); r.status != 200 {
 		t.Fatalf("clean store: %d %s", r.status, r.body)
 	}
-	states(t, b, 0)
+	down(t, b, since)
 	waitState(t, b, StateMaintenance)
 	for _, s := range []*Server{a, b} {
 		call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
@@ -685,14 +711,11 @@ func TestResetStopAndCleanStoreKeepsTheMode(t *testing.T) {
 	// AdminMode): from production it comes back in production, from
 	// maintenance in maintenance (tr00019_'s "set to Maintenance" follows
 	// from its step 3).
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
-	states(t, s, 0)
+	down(t, s, restartCall(t, s, `{"Service":"Server","CleanStore":true}`))
 	waitState(t, s, StateProduction)
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
-	states(t, s, 0)
+	down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
 	waitState(t, s, StateMaintenance)
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
-	states(t, s, 0)
+	down(t, s, restartCall(t, s, `{"Service":"Server","CleanStore":true}`))
 	waitState(t, s, StateMaintenance)
 }
 
@@ -713,8 +736,7 @@ func TestPrimaryRestartFailsOver(t *testing.T) {
 	if a := call(t, b, "POST", "/ima/v1/configuration", `{"Queue":{"X":{}}}`); !strings.Contains(a.body, `CWLNA6121`) || !strings.Contains(a.body, `status is \"Standby\". Any actions to \"Queue\" are not allowed.`) {
 		t.Errorf("config change on the standby: %s", a.body)
 	}
-	call(t, a, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
-	states(t, a, 0)
+	down(t, a, restartCall(t, a, `{"Service":"Server"}`))
 	waitState(t, b, StateProduction)
 	waitState(t, a, StateStandby)
 	if body := call(t, b, "GET", "/ima/v1/service/status/HighAvailability", "").body; !strings.Contains(body, `"NewRole": "PRIMARY"`) || !strings.Contains(body, `"OldRole": "STANDBY"`) {
