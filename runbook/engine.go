@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -854,8 +856,7 @@ func (e *Engine) callDone(inp Input) {
 		if in.reconciling {
 			in.evidence = nil
 			in.reconciling = false
-			if e.outputsLost(in) {
-				e.rerunForOutputs(in, "verify passed after resume")
+			if e.outputsLost(in) && e.recoverOutputs(in, "verify passed after resume") {
 				return
 			}
 			in.actionDone = true
@@ -1488,8 +1489,7 @@ func (e *Engine) decideByWatch(in *instance, when string) {
 	rev := e.base(in, EvReconciled)
 	in.evidence = nil
 	if in.watchFailed == "" {
-		if e.outputsLost(in) {
-			e.rerunForOutputs(in, "the log showed the success line "+when)
+		if e.outputsLost(in) && e.recoverOutputs(in, "the log showed the success line "+when) {
 			return
 		}
 		in.actionDone = true
@@ -1535,6 +1535,43 @@ func (e *Engine) outputsLost(in *instance) bool {
 	}
 	id := in.step.ID
 	return bytes.Contains(e.rb.Raw, []byte(".out."+id+".")) || bytes.Contains(e.rb.Raw, []byte(`.out "`+id+`"`))
+}
+
+// recoverOutputs deals with a step found done after a resume whose
+// results, used by later steps, were never recorded. A step that is not
+// destructive runs again to give them (recoverOutputs reports true: the
+// caller stops there). A destructive one is never run again only for its
+// results, which would repeat what it did (a second restart, a second
+// restore): later steps see each result they use empty, a warning says so,
+// and the caller goes on deciding the step as done.
+func (e *Engine) recoverOutputs(in *instance, found string) bool {
+	if !in.step.Destructive {
+		e.rerunForOutputs(in, found)
+		return true
+	}
+	names := lostOutputNames(e.rb.Raw, in.step.ID)
+	vars := make(map[string]string, len(names))
+	for _, n := range names {
+		vars[n] = ""
+	}
+	e.out[in.step.ID] = vars
+	in.varsKept = true
+	w := e.base(in, EvWarning)
+	w.Text = found + ", but its results (" + strings.Join(names, ", ") + ") were never recorded; it is destructive, so it is not run again to get them: later steps see them empty"
+	e.emit(w)
+	return false
+}
+
+// lostOutputNames returns the names of the results of step id that the
+// runbook's templates use ({{ .out.ID.NAME }}), sorted, each once.
+func lostOutputNames(raw []byte, id string) []string {
+	re := regexp.MustCompile(`\.out\.` + regexp.QuoteMeta(id) + `\.([A-Za-z_][A-Za-z0-9_]*)`)
+	var names []string
+	for _, m := range re.FindAllSubmatch(raw, -1) {
+		names = append(names, string(m[1]))
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // rerunForOutputs runs a step again whose action was found done after a
@@ -1593,7 +1630,10 @@ func (e *Engine) evidenceText(in *instance, why string) string {
 		parts = append(parts, "the last poll answered: "+firstLine(in.lastPoll))
 	}
 	b.WriteString(strings.Join(parts, "; "))
-	if e.outputsLost(in) {
+	switch {
+	case e.outputsLost(in) && in.step.Destructive:
+		b.WriteString(". Later steps use its results, which were never recorded; it is destructive, so it is not run again to get them: if it succeeded, they will be empty")
+	case e.outputsLost(in):
 		b.WriteString(". Later steps use its results, which were never recorded: it runs again unless it failed")
 	}
 	return b.String()
@@ -1615,9 +1655,8 @@ func (e *Engine) reconcile(inp Input) {
 	ev.Ask = AskReconcile // the operator's answer
 	switch inp.Reconciled {
 	case StateSucceeded:
-		if e.outputsLost(in) {
+		if e.outputsLost(in) && e.recoverOutputs(in, "the operator says it succeeded") {
 			in.askFor = ""
-			e.rerunForOutputs(in, "the operator says it succeeded")
 			return
 		}
 		e.emit(ev)

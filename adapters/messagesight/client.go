@@ -16,6 +16,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,50 +25,168 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// Server is how drillbook reaches one MessageSight admin endpoint.
+// Server is how drillbook reaches one MessageSight server: its admin
+// endpoint and where its store directory is. An entry under
+// messagesight.nodes takes user, password and ca_file from the section when
+// it leaves them out; it never takes the section's url or pin_sha256.
 type Server struct {
-	// URL is the admin endpoint, "https://ms1.example.com:9089". It must not
-	// hold credentials.
+	// URL is the server's admin endpoint, a string https://HOST:PORT; for
+	// example "https://ms1.example.com:9089". It must not hold credentials:
+	// a user or password in it is refused with its position. Required.
 	URL string `yaml:"url"`
-	// User is the admin user for Basic authentication; empty sends none (the
-	// product's default admin endpoint is not secured).
+	// User is the admin user for Basic authentication, a string; for
+	// example "sysadmin". Empty means the section's user, and no
+	// authentication when that is empty too (the product's default admin
+	// endpoint is not secured).
 	User string `yaml:"user"`
-	// Password is where the admin password comes from.
+	// Password is where the admin password comes from, a secret reference
+	// ({env: NAME}, {file: PATH} or {command: [ARGV...]}), never the
+	// password; for example {env: MS1_ADMIN_PW}. Empty means the section's
+	// password.
 	Password runbook.SecretRef `yaml:"password"`
-	// CAFile is a PEM file of the CAs to trust for https; empty means the
-	// system's.
+	// CAFile is a PEM file of the CAs that signed the admin endpoint's
+	// certificate, a path; for example "/etc/drillbook/ms1-ca.pem". Empty
+	// means the section's ca_file, else the system's CAs.
 	CAFile string `yaml:"ca_file"`
-	// PinSHA256 is the SHA-256 of the server certificate (hex, colons
-	// allowed); when set, exactly that certificate is accepted.
+	// PinSHA256 is the SHA-256 fingerprint of this server's certificate, a
+	// string of 64 hex digits (colons allowed); for example
+	// "9C:4E:11:...:AD:E7". When set, exactly that certificate is accepted.
+	// Empty means no pin; the section's pin is not taken, since a pin names
+	// one server's certificate.
 	PinSHA256 string `yaml:"pin_sha256"`
+	// StoreDir is the server's store directory (<DATA>/store) as this
+	// machine reaches it (a mount), a path; for example "/mnt/ms1/store".
+	// A store backup copies it and a store restore replaces it. Empty means
+	// the server's store cannot be backed up or restored (a warning when
+	// the target is loaded).
+	StoreDir string `yaml:"store_dir"`
+	// Host names the machine the server runs on, a string shown in plans
+	// and confirmation dialogs; for example "ms1.example.com". Empty means
+	// the host of url.
+	Host string `yaml:"host"`
 }
 
-// Config is the messagesight section of a target in targets.yaml.
+// serverFields are the keys a node entry may have.
+var serverFields = []string{"url", "user", "password", "ca_file", "pin_sha256", "store_dir", "host"}
+
+// UnmarshalYAML decodes a node entry strictly: a field the adapter does not
+// know is an error with its line and column, as at the section level.
+func (s *Server) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if !slices.Contains(serverFields, k.Value) {
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: unknown field %q in a messagesight node: known fields are %s", k.Line, k.Column, k.Value, strings.Join(serverFields, ", "))}}
+			}
+		}
+	}
+	if err := refuseURLCredentials(n, "messagesight node"); err != nil {
+		return err
+	}
+	type plain Server
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*s = Server(p)
+	return nil
+}
+
+// refuseURLCredentials refuses a url field that holds a user or password
+// ("https://admin:PW@host"): printed by plan and journaled, it would leak
+// the password. The error gives the position, never the URL.
+func refuseURLCredentials(n *yaml.Node, where string) error {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Value != "url" || v.Kind != yaml.ScalarNode {
+			continue
+		}
+		if u, err := url.Parse(v.Value); err == nil && u.User != nil {
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: column %d: the url of a %s holds credentials, which would be shown and journaled: remove them from the url and put the user in user and the password in password {env|file|command}", v.Line, v.Column, where)}}
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML decodes the section, refusing credentials written into its
+// url (the field names are checked by the targets decoder).
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	if err := refuseURLCredentials(n, "messagesight section"); err != nil {
+		return err
+	}
+	type plain Config
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
+}
+
+// Config is the messagesight section of a target in targets.yaml: the
+// servers by name, and where backups go.
 type Config struct {
-	// URL, User, Password, CAFile and PinSHA256 describe the default server,
-	// used when a step names no node, as the fields of Server do. They are
-	// spelled out rather than inlined so the targets decoder sees them.
-	URL       string            `yaml:"url"`
-	User      string            `yaml:"user"`
-	Password  runbook.SecretRef `yaml:"password"`
-	CAFile    string            `yaml:"ca_file"`
-	PinSHA256 string            `yaml:"pin_sha256"`
-	// Nodes are further servers by name (the two of an HA pair); a step
-	// picks one with its node argument.
+	// URL is the admin endpoint of a default server, a string; for example
+	// "https://ms1.example.com:9089". Only a step that names no node uses
+	// it, and every step of the shipped runbooks names its server, so a url
+	// here is warned about: declare servers under nodes. Empty means no
+	// default server. It must not hold credentials.
+	URL string `yaml:"url"`
+	// User is the admin user for Basic authentication of every node that
+	// sets none, a string; for example "sysadmin". Empty means none.
+	User string `yaml:"user"`
+	// Password is where the admin password of every node that sets none
+	// comes from, a secret reference ({env: NAME}, {file: PATH} or
+	// {command: [ARGV...]}); for example {env: MS_ADMIN_PW}. Empty means
+	// none: a user without a password is an error at its first request.
+	Password runbook.SecretRef `yaml:"password"`
+	// CAFile is a PEM file of the CAs trusted for every node that sets
+	// none, a path; for example "/etc/drillbook/ms-ca.pem". Empty means the
+	// system's CAs.
+	CAFile string `yaml:"ca_file"`
+	// PinSHA256 is the SHA-256 fingerprint of the default server's
+	// certificate (url), a string of 64 hex digits, colons allowed; for
+	// example "5E:2B:7C:...:6A:90". Nodes do not take it. Empty means no
+	// pin.
+	PinSHA256 string `yaml:"pin_sha256"`
+	// Nodes are the servers by name, a map of names to Server blocks (a
+	// standalone server, or the two of an HA pair); a step picks one with
+	// its node argument. For example nodes: {ms1: {url:
+	// "https://ms1.example.com:9089", store_dir: /mnt/ms1/store}}. Empty
+	// means none, and then no shipped runbook can run.
 	Nodes map[string]Server `yaml:"nodes"`
-	// Timeout bounds each HTTP request; zero means 30s.
+	// Timeout bounds each HTTP request, a duration; for example 20s. Zero
+	// means 30s.
 	Timeout time.Duration `yaml:"timeout"`
-	// StoreCopy, when set, is the command that copies a store directory
-	// (rsync or scp to another machine), as an argv in which "{src}" and
-	// "{dst}" are replaced; empty means a local copy.
+	// StoreCopy is the command that copies a store directory (rsync or scp
+	// to another machine), a list of strings, an argv in which "{src}" and
+	// "{dst}" are replaced, never run by a shell; for example [rsync, -a,
+	// "{src}/", "backup01:{dst}/"]. Empty means a local copy.
 	StoreCopy []string `yaml:"store_copy"`
+	// BackupRoot is the directory under which every backup writes a new,
+	// timestamped backup set (SERVER-YYYYMMDDTHHMMSSZ, sealed when
+	// complete) and in which a restore looks for the newest sealed set, a
+	// path as this machine reaches it; for example "/backup/messagesight".
+	// The runbooks' backup_dir and backup_set parameters override it.
+	// Empty means those parameters must be given.
+	BackupRoot string `yaml:"backup_root"`
+	// DelayScale, when not zero, multiplies the waits' timeouts and limits:
+	// the training target's emulated servers run faster than real ones.
+	// Plans say so. It cannot be set in targets.yaml.
+	DelayScale float64 `yaml:"-"`
 }
 
 const defaultTimeout = 30 * time.Second
@@ -91,7 +210,7 @@ func (c Config) node(name string) (target, error) {
 		}
 		return target{label: hostOf(c.URL), srv: c.main()}, nil
 	}
-	s, ok := c.Nodes[name]
+	s, ok := c.Node(name)
 	if !ok {
 		names := make([]string, 0, len(c.Nodes))
 		for n := range c.Nodes {
@@ -102,7 +221,56 @@ func (c Config) node(name string) (target, error) {
 	if s.URL == "" {
 		return target{}, fmt.Errorf("messagesight: node %q has no url: set messagesight.nodes.%s.url in targets.yaml", name, name)
 	}
-	return target{label: name, srv: c.effective(s)}, nil
+	return target{label: name, srv: s}, nil
+}
+
+// inherit fills a node's unset user, password and ca_file from the
+// section. A pin is not inherited: it names one server's certificate.
+func (c Config) inherit(s Server) Server {
+	if s.User == "" {
+		s.User = c.User
+	}
+	if s.Password.IsZero() {
+		s.Password = c.Password
+	}
+	if s.CAFile == "" {
+		s.CAFile = c.CAFile
+	}
+	return s
+}
+
+// Node returns the settings of a node as the adapter uses them, with what
+// it inherits from the section (for `drillbook targets check`).
+func (c Config) Node(name string) (Server, bool) {
+	s, ok := c.Nodes[name]
+	if !ok {
+		return Server{}, false
+	}
+	return c.inherit(s), true
+}
+
+// Warnings returns what is set in the section but can never be used by a
+// shipped runbook, and what is missing for them, one sentence each; cmd/
+// prints them when the target is loaded.
+func Warnings(c Config) []string {
+	// A section-level url that no runbook can use is warned about by cmd,
+	// with its position, against the runbooks that can run on the target.
+	var w []string
+	names := make([]string, 0, len(c.Nodes))
+	for n := range c.Nodes {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		s := c.Nodes[n]
+		if s.StoreDir == "" {
+			w = append(w, fmt.Sprintf("messagesight.nodes.%s has no store_dir: its store cannot be backed up or restored; set it to the server's <DATA>/store as this machine reaches it", n))
+		}
+		if u, err := url.Parse(s.URL); err == nil && u.User != nil {
+			w = append(w, fmt.Sprintf("messagesight.nodes.%s.url holds credentials: it is refused; put the user in user and the password in password {env|file|command}", n))
+		}
+	}
+	return w
 }
 
 // planURL is the URL a plan shows; with no target it says where it comes
@@ -115,7 +283,7 @@ func (c Config) planURL(node, path string) (string, string) {
 		}
 		return "<messagesight.nodes." + node + ".url>" + path, node
 	}
-	return strings.TrimRight(t.srv.URL, "/") + path, t.label
+	return strings.TrimRight(redactURL(t.srv.URL), "/") + path, t.label
 }
 
 func hostOf(raw string) string {
@@ -147,7 +315,7 @@ func newClient(cfg Config, node string) (*client, error) {
 		return nil, fmt.Errorf("messagesight %s: url %q is not an http or https URL: fix messagesight url in targets.yaml", t.label, redactURL(t.srv.URL))
 	}
 	if u.User != nil {
-		return nil, fmt.Errorf("messagesight %s: the url holds credentials: put the user in messagesight user and the password in messagesight password (env, file or command)", t.label)
+		return nil, fmt.Errorf("messagesight %s: the url holds credentials, which would be shown and journaled: remove them from the url and put the user in messagesight user and the password in messagesight password {env|file|command}", t.label)
 	}
 	if t.srv.User != "" && t.srv.Password.IsZero() {
 		return nil, fmt.Errorf("messagesight %s: user %s has no password source: set messagesight password {env|file|command} in targets.yaml", t.label, t.srv.User)
@@ -261,6 +429,40 @@ func (e *APIError) Error() string {
 // reset or timed out): the server is down or restarting.
 var ErrUnreachable = errors.New("the server is not answering")
 
+// ErrRefused marks a connection refused: nothing listens on the port, so
+// the request never reached a server and may be sent again.
+var ErrRefused = errors.New("connection refused")
+
+// ErrTLS marks a TLS handshake the adapter refused: the server answered,
+// but its certificate is not trusted.
+var ErrTLS = errors.New("the server's certificate is not trusted")
+
+// describeTLSErr says why a certificate was refused and which setting
+// decides it, or "" when err is not about trust.
+func describeTLSErr(err error) string {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var ve *tls.CertificateVerificationError
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.As(err, &ua):
+		return "it is signed by an authority this machine does not trust: set messagesight ca_file to the CA that signed it, or pin it with pin_sha256"
+	case errors.As(err, &hn):
+		return fmt.Sprintf("it is not valid for this host name (%v): use the name in the certificate in url, or pin it with pin_sha256", hn.Error())
+	case errors.As(err, &ci):
+		return fmt.Sprintf("it is not valid (%v): renew it, or pin the one in use with pin_sha256", ci.Error())
+	case errors.As(err, &ve):
+		return fmt.Sprintf("%v: check ca_file and pin_sha256", ve.Err)
+	case errors.As(err, &rec):
+		return "the server does not speak TLS on this port: use http:// in url, or the admin endpoint's https port"
+	}
+	if _, after, ok := strings.Cut(err.Error(), "certificate fingerprint"); ok {
+		return "certificate fingerprint" + after
+	}
+	return ""
+}
+
 // maxBody is the largest answer the client reads: configuration backups
 // and status documents are far smaller.
 const maxBody = 256 << 20
@@ -283,13 +485,22 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (resp
 		if err != nil {
 			return response{}, fmt.Errorf("messagesight %s: admin password (%s): %w", c.label, c.pw, err)
 		}
-		c.secrets = appendSecret(c.secrets, pw)
+		c.addSecret(pw)
+		// The Authorization header carries base64(user:password): mask that
+		// form too, should a server or proxy ever echo it.
+		c.secrets = appendSecret(c.secrets, base64.StdEncoding.EncodeToString([]byte(c.user+":"+pw)))
 		req.SetBasicAuth(c.user, pw)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return response{}, fmt.Errorf("messagesight %s: %s %s: %w", c.label, method, path, ctx.Err())
+		}
+		if tlsErr := describeTLSErr(err); tlsErr != "" {
+			return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrTLS, tlsErr)
+		}
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %w (down or restarting)", c.label, method, path, ErrUnreachable, ErrRefused)
 		}
 		return response{}, fmt.Errorf("messagesight %s: %s %s: %w: %s", c.label, method, path, ErrUnreachable, describeNetErr(err))
 	}
@@ -307,6 +518,17 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) (resp
 		return r, c.apiError(method, path, r)
 	}
 	return r, nil
+}
+
+// addSecret masks a secret in everything the server says, in the forms
+// the adapter produces of it: as is, URL-encoded and JSON-escaped.
+func (c *client) addSecret(s string) {
+	c.secrets = appendSecret(c.secrets, s)
+	c.secrets = appendSecret(c.secrets, url.QueryEscape(s))
+	c.secrets = appendSecret(c.secrets, url.PathEscape(s))
+	if b, err := json.Marshal(s); err == nil {
+		c.secrets = appendSecret(c.secrets, strings.Trim(string(b), `"`))
+	}
 }
 
 func appendSecret(list []string, s string) []string {
@@ -390,6 +612,7 @@ type Status struct {
 		Status            string
 		State             int
 		StateDescription  string
+		ServerTime        string
 		UpTimeSeconds     int64
 		UpTimeDescription string
 		Version           string

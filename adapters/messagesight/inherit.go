@@ -15,20 +15,6 @@ import (
 // Config tells targets check what its nodes inherit.
 var _ runbook.Inheritor = Config{}
 
-// effective returns node s with what it inherits from the section.
-func (c Config) effective(s Server) Server {
-	if s.User == "" {
-		s.User = c.User
-	}
-	if s.Password.IsZero() {
-		s.Password = c.Password
-	}
-	if s.CAFile == "" {
-		s.CAFile = c.CAFile
-	}
-	return s
-}
-
 // Inherited lists, node by node, the settings a node takes from the
 // section because it leaves them out (runbook.Inheritor).
 func (c Config) Inherited() []runbook.Inheritance {

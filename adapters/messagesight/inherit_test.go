@@ -8,11 +8,11 @@ import (
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// TestNodesInheritUserPasswordAndCA decodes a pair written once at the
+// TestInheritedNamesWhatEachNodeTakes decodes a pair written once at the
 // section level: each node reaches its server with the section's user,
 // password and CA file unless it names its own, never with the section's
 // certificate pin, and Inherited says which node took what.
-func TestNodesInheritUserPasswordAndCA(t *testing.T) {
+func TestInheritedNamesWhatEachNodeTakes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "targets.yaml")
 	os.WriteFile(path, []byte(`targets:
   pair:

@@ -1,6 +1,7 @@
 package messagesight
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
-	"github.com/drillbook/drillbook/adapters/internal/proc"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -23,16 +23,31 @@ import (
 type op struct {
 	cfg  Config
 	spec runbook.OpSpec
-	plan func(cfg Config, a runbook.Args) runbook.Plan
-	run  func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error)
-	now  func() time.Time
+	// readOnly marks an operation that changes nothing in the estate;
+	// object names the argument a destructive operation acts on. They go
+	// into the spec once runbook.OpSpec has ReadOnly and Object.
+	readOnly bool
+	object   string
+	plan     func(cfg Config, a runbook.Args) runbook.Plan
+	run      func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error)
+	now      func() time.Time
 }
 
 // Spec returns the operation's declaration.
 func (o *op) Spec() runbook.OpSpec { return o.spec }
 
 // Plan resolves the request or copy the call would make; passwords show as ***.
-func (o *op) Plan(call runbook.Call) (runbook.Plan, error) { return o.plan(o.cfg, call.Args), nil }
+func (o *op) Plan(call runbook.Call) (runbook.Plan, error) {
+	p := o.plan(o.cfg, call.Args)
+	if o.object == "node" {
+		if o.spec.Name == "messagesight.restore-store" {
+			p.Object = storeObject(o.cfg, call.Args.String("node"))
+		} else {
+			p.Object = objectOf(o.cfg, call.Args.String("node"))
+		}
+	}
+	return p, nil
+}
 
 // Run carries the call out; ExitCode is -1 unless a process ran.
 func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
@@ -88,14 +103,22 @@ func planBody(body map[string]any) string {
 		if strings.Contains(strings.ToLower(k), "password") {
 			v = "***"
 		}
-		kb, _ := json.Marshal(k)
-		vb, _ := json.Marshal(v)
-		b.Write(kb)
+		b.Write(plainJSON(k))
 		b.WriteByte(':')
-		b.Write(vb)
+		b.Write(plainJSON(v))
 	}
 	b.WriteByte('}')
 	return b.String()
+}
+
+// plainJSON encodes v as JSON without escaping <, > and & (a plan shows
+// "imaBackup.<ServerUID>", not "\u003cServerUID\u003e").
+func plainJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimRight(b.Bytes(), "\n")
 }
 
 // Operations returns every messagesight operation bound to cfg. Spec works
@@ -106,12 +129,14 @@ func Operations(cfg Config) []runbook.Operation {
 
 func operations(cfg Config, now func() time.Time) []runbook.Operation {
 	ops := []*op{
-		statusOp(), haStatusOp(), restartOp(), cleanStoreOp(), waitStateOp(),
+		statusOp(), haStatusOp(), haPairOp(), restartOp(), cleanStoreOp(), waitStateOp(),
 		exportOp(), downloadOp(), uploadOp(), previewImportOp(), importOp(),
-		backupStoreOp(), restoreStoreOp(), writeManifestOp(), checkManifestOp(),
+		checkStoreOp(), checkBackupRootOp(), newBackupSetOp(), backupStoreOp(), sealBackupSetOp(),
+		findBackupSetOp(), restoreStoreOp(),
 	}
 	out := make([]runbook.Operation, len(ops))
 	for i, o := range ops {
+		o.spec.ReadOnly, o.spec.Object = o.readOnly, o.object
 		o.cfg, o.now = cfg, now
 		out[i] = o
 	}
@@ -159,8 +184,8 @@ func statusEvidence(st Status) string {
 }
 
 func statusOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.status", ReadOnly: true, Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
+	return &op{readOnly: true,
+		spec: runbook.OpSpec{Name: "messagesight.status", Summary: "read the server's state (1 production, 9 maintenance, 10 standby) and HA role",
 			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_state", runbook.ArgString, false, "fail unless the server is in this state", "production", "maintenance", "standby"),
 			}},
@@ -192,7 +217,7 @@ func statusOp() *op {
 }
 
 func haStatusOp() *op {
-	return &op{
+	return &op{readOnly: true,
 		spec: runbook.OpSpec{Name: "messagesight.ha-status", Summary: "read the HA role, active and synchronised nodes, and sync progress",
 			Args: []runbook.ArgSpec{nodeArg(),
 				arg("expect_role", runbook.ArgString, false, "fail unless the node has this role", "PRIMARY", "STANDBY"),
@@ -233,156 +258,6 @@ func haStatusOp() *op {
 			}
 			return res, nil
 		},
-	}
-}
-
-func restartBody(a runbook.Args) map[string]any {
-	b := map[string]any{"Service": "Server"}
-	if m := a.String("maintenance"); m != "" {
-		b["Maintenance"] = m
-	}
-	return b
-}
-
-func restartOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.restart", Summary: "restart the server, entering (start) or leaving (stop) maintenance mode",
-			Args: []runbook.ArgSpec{nodeArg(),
-				arg("maintenance", runbook.ArgString, false, "start: come back in maintenance mode; stop: come back in production; empty keeps the mode", "start", "stop"),
-			}},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/restart", restartBody(a))
-		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			return postRestart(ctx, cfg, call, out, restartBody(call.Args))
-		},
-	}
-}
-
-func postRestart(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output, body map[string]any) (runbook.Result, error) {
-	c, err := newClient(cfg, call.Args.String("node"))
-	if err != nil {
-		return runbook.Result{}, err
-	}
-	out.Line(runbook.Info, "POST /ima/v1/service/restart "+planBody(body))
-	env, r, err := c.post(ctx, "/ima/v1/service/restart", body)
-	if err != nil {
-		return runbook.Result{}, err
-	}
-	ev := strings.TrimSpace(string(r.body))
-	out.Line(runbook.Info, ev)
-	return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("%s: restart accepted (%s); the server goes down and comes back", c.label, env.Code),
-		Evidence: []string{ev}}, nil
-}
-
-func cleanStoreOp() *op {
-	body := map[string]any{"Service": "Server", "CleanStore": true}
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.clean-store", Destructive: true,
-			Summary: "restart with CleanStore: deletes every persistent message, subscription and client state; keeps the configuration",
-			Args:    []runbook.ArgSpec{nodeArg()}},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			p := requestPlan(cfg, a.String("node"), "POST", "/ima/v1/service/restart", body)
-			p.Detail = "deletes all persistent data (messages, subscriptions, client states) on this server"
-			return p
-		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			return postRestart(ctx, cfg, call, out, body)
-		},
-	}
-}
-
-func waitStateOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.wait-state", Summary: "poll status until the server is in a state (through the restart's refused connections)",
-			Args: []runbook.ArgSpec{nodeArg(),
-				arg("state", runbook.ArgString, true, "state to wait for", "production", "maintenance", "standby"),
-				arg("role", runbook.ArgString, false, "HA role to wait for as well", "PRIMARY", "STANDBY"),
-				arg("sync_nodes", runbook.ArgInt, false, "number of HA nodes in sync to wait for"),
-				arg("timeout", runbook.ArgDuration, false, "give up after this long; default 5m"),
-				arg("every", runbook.ArgDuration, false, "polling interval; default 2s"),
-			}},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			p := requestPlan(cfg, a.String("node"), "GET", "/ima/v1/service/status", nil)
-			p.Request += fmt.Sprintf(" polled (at most every %s) until State %d (%s)", a.Duration("every", 2*time.Second), stateCode(a.String("state")), a.String("state"))
-			if r := a.String("role"); r != "" {
-				p.Request += " and role " + r
-			}
-			p.Request += fmt.Sprintf(", timeout %s", a.Duration("timeout", 5*time.Minute))
-			return p
-		},
-		run: runWaitState,
-	}
-}
-
-func runWaitState(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-	c, err := newClient(cfg, call.Args.String("node"))
-	if err != nil {
-		return runbook.Result{}, err
-	}
-	want := stateCode(call.Args.String("state"))
-	if want == 0 {
-		return runbook.Result{}, fmt.Errorf("messagesight: wait-state: state %q is not production, maintenance or standby", call.Args.String("state"))
-	}
-	role := call.Args.String("role")
-	syncNodes := int(call.Args.Int("sync_nodes", 0))
-	timeout := call.Args.Duration("timeout", 5*time.Minute)
-	every := call.Args.Duration("every", 2*time.Second)
-	if every <= 0 {
-		every = 2 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	pause := min(250*time.Millisecond, every)
-	last := ""
-	lastErrorCode := 0
-	tell := func(s string) {
-		if s != last {
-			out.Line(runbook.Info, fmt.Sprintf("%s +%s: %s", c.label, time.Since(start).Round(100*time.Millisecond), s))
-			last = s
-		}
-	}
-	for {
-		st, _, err := c.status(ctx)
-		var apiErr *APIError
-		switch {
-		case err == nil:
-			lastErrorCode = st.Server.ErrorCode
-			line := describeState(c.label, st)
-			tell(line)
-			if st.HighAvailability.NewRole == "UNSYNC_ERROR" {
-				return runbook.Result{Summary: line}, fmt.Errorf("messagesight %s: HA synchronisation failed (UNSYNC_ERROR, reason %d %s): check both nodes' HA configuration and clean the standby's store", c.label, st.HighAvailability.ReasonCode, st.HighAvailability.ReasonString)
-			}
-			if st.Server.State == want && (role == "" || st.HighAvailability.NewRole == role) &&
-				(syncNodes == 0 || st.HighAvailability.SyncNodes >= syncNodes) {
-				return runbook.Result{ExitCode: -1, Summary: line + fmt.Sprintf(" after %s", time.Since(start).Round(100*time.Millisecond)),
-					Vars: statusVars(st), Evidence: []string{statusEvidence(st)}}, nil
-			}
-		case errors.As(err, &apiErr):
-			return runbook.Result{}, err // 401 and friends will not go away by waiting
-		case errors.Is(err, ErrUnreachable):
-			tell("not answering (restarting)")
-		case ctx.Err() != nil:
-		default:
-			return runbook.Result{}, err
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				hint := ""
-				if h := Explain(fmt.Sprintf("CWLNA%04d", lastErrorCode), 0); lastErrorCode != 0 && h != "" {
-					hint = " (" + h + ")"
-				}
-				return runbook.Result{Summary: last}, fmt.Errorf("messagesight %s: not in state %d (%s) after %s; last seen: %s%s: %w",
-					c.label, want, call.Args.String("state"), timeout, last, hint, context.DeadlineExceeded)
-			}
-			return runbook.Result{Summary: last}, ctx.Err()
-		case <-time.After(pause):
-		}
-		// Poll quickly at first (a restart often takes under a second),
-		// then settle at the interval asked for.
-		pause = min(2*pause, every)
 	}
 }
 
@@ -626,7 +501,7 @@ func previewImportOp() *op {
 }
 
 func importOp() *op {
-	return &op{
+	return &op{object: "node",
 		spec: runbook.OpSpec{Name: "messagesight.import-config", Destructive: true,
 			Summary: "preview, then apply a configuration backup (replaces the configuration; the server stays in maintenance until restarted)",
 			Args:    importArgs()},
@@ -653,234 +528,6 @@ func importOp() *op {
 			out.Line(runbook.Info, ev)
 			return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("%s: configuration from %s applied; the server is in maintenance until restarted", c.label, call.Args.String("file")),
 				Evidence: []string{ev}}, nil
-		},
-	}
-}
-
-// requireMaintenance refuses to touch the store of a server that is not in
-// maintenance mode (reference §8.2: copy only when State is 9).
-func requireMaintenance(ctx context.Context, cfg Config, a runbook.Args, out runbook.Output) error {
-	if a.String("node") == "" && cfg.URL == "" {
-		out.Line(runbook.Info, "no messagesight.url on this target: maintenance mode not checked")
-		return nil
-	}
-	c, err := newClient(cfg, a.String("node"))
-	if err != nil {
-		return err
-	}
-	st, _, err := c.status(ctx)
-	if err != nil {
-		return err
-	}
-	out.Line(runbook.Info, describeState(c.label, st))
-	if st.Server.State != 9 {
-		return fmt.Errorf("messagesight %s: the server is in state %d (%s), not maintenance (9): the store may only be copied in maintenance mode; restart it with maintenance start first",
-			c.label, st.Server.State, st.Server.StateDescription)
-	}
-	return nil
-}
-
-func storeArgs(srcDoc, dstDoc string) []runbook.ArgSpec {
-	return []runbook.ArgSpec{
-		{Name: "node", Kind: runbook.ArgString, Doc: "server whose maintenance mode is checked first (a name from messagesight.nodes; empty means messagesight.url)"},
-		arg("src", runbook.ArgString, true, srcDoc),
-		arg("dest", runbook.ArgString, true, dstDoc),
-	}
-}
-
-func copyPlan(cfg Config, a runbook.Args, verb string) runbook.Plan {
-	if len(cfg.StoreCopy) > 0 {
-		return runbook.Plan{Host: "localhost", Argv: expandArgv(cfg.StoreCopy, a.String("src"), a.String("dest"))}
-	}
-	return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("%s %s -> %s (after checking the server is in maintenance, State 9)", verb, a.String("src"), a.String("dest"))}
-}
-
-// copyStore copies src to dest with the target's command or locally, and
-// reports the copy's digest when dest is readable here.
-func copyStore(ctx context.Context, cfg Config, src, dest string, out runbook.Output) (TreeDigest, int, error) {
-	if len(cfg.StoreCopy) > 0 {
-		argv := expandArgv(cfg.StoreCopy, src, dest)
-		oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Out: out})
-		if err != nil {
-			return TreeDigest{}, oc.ExitCode, fmt.Errorf("messagesight: store copy command: %w: check messagesight.store_copy in targets.yaml", err)
-		}
-		d, _ := DigestTree(ctx, dest) // the copy may be on another machine
-		return d, oc.ExitCode, nil
-	}
-	d, err := copyTree(ctx, src, dest, out)
-	if err != nil {
-		return TreeDigest{}, -1, fmt.Errorf("messagesight: %w", err)
-	}
-	return d, -1, nil
-}
-
-func digestVars(d TreeDigest, path string) map[string]string {
-	return map[string]string{"path": path, "files": strconv.Itoa(d.Files), "bytes": strconv.FormatInt(d.Bytes, 10), "sha256": d.SHA256}
-}
-
-func backupStoreOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.backup-store", Summary: "copy the store directory (server in maintenance mode) to a new backup directory",
-			Args: storeArgs("the server's store directory (<DATA>/store)", "new directory for the copy (on another machine's mount, or a store_copy command's destination)")},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan { return copyPlan(cfg, a, "copy store") },
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			if err := requireMaintenance(ctx, cfg, call.Args, out); err != nil {
-				return runbook.Result{}, err
-			}
-			src, dest := call.Args.String("src"), call.Args.String("dest")
-			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-				return runbook.Result{}, fmt.Errorf("messagesight: store directory %s is not a directory: give the server's <DATA>/store", src)
-			}
-			before, err := DigestTree(ctx, src)
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: read store %s: %w", src, err)
-			}
-			d, code, err := copyStore(ctx, cfg, src, dest, out)
-			if err != nil {
-				return runbook.Result{ExitCode: code}, err
-			}
-			if d.SHA256 != "" && d != before {
-				return runbook.Result{ExitCode: code}, fmt.Errorf("messagesight: the copy in %s (%d files, sha256 %s) differs from the store (%d files, sha256 %s): was the server really in maintenance mode? copy again",
-					dest, d.Files, short(d.SHA256), before.Files, short(before.SHA256))
-			}
-			line := fmt.Sprintf("store copied to %s: %d files, %d bytes, sha256 %s", dest, before.Files, before.Bytes, before.SHA256)
-			out.Line(runbook.Info, line)
-			return runbook.Result{ExitCode: code, Summary: line, Evidence: []string{line}, Vars: digestVars(before, dest)}, nil
-		},
-	}
-}
-
-func restoreStoreOp() *op {
-	args := append(storeArgs("the store backup directory", "the server's store directory (<DATA>/store), replaced"),
-		arg("sha256", runbook.ArgString, false, "refuse unless the backup's tree digest is this (from the manifest)"))
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.restore-store", Destructive: true,
-			Summary: "replace the server's store directory with a store backup (server in maintenance mode)",
-			Args:    args},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			p := copyPlan(cfg, a, "replace store with")
-			if p.Detail != "" {
-				p.Detail += "; the current store is removed"
-			}
-			return p
-		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			if err := requireMaintenance(ctx, cfg, call.Args, out); err != nil {
-				return runbook.Result{}, err
-			}
-			src, dest := call.Args.String("src"), call.Args.String("dest")
-			want, err := DigestTree(ctx, src)
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: read store backup %s: %w", src, err)
-			}
-			if sum := call.Args.String("sha256"); sum != "" && sum != want.SHA256 {
-				return runbook.Result{}, fmt.Errorf("messagesight: %w: store backup %s has sha256 %s, the manifest says %s: use the store backup taken with this configuration backup",
-					ErrMismatch, src, short(want.SHA256), short(sum))
-			}
-			// Copy beside the store first, then swap, so a failed copy leaves
-			// the old store in place.
-			tmp := filepath.Clean(dest) + ".restoring"
-			if err := os.RemoveAll(tmp); err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
-			}
-			got, code, err := copyStore(ctx, cfg, src, tmp, out)
-			if err != nil {
-				os.RemoveAll(tmp)
-				return runbook.Result{ExitCode: code}, err
-			}
-			if got.SHA256 != "" && got != want {
-				os.RemoveAll(tmp)
-				return runbook.Result{ExitCode: code}, fmt.Errorf("messagesight: the restored copy differs from the backup %s: restore again", src)
-			}
-			old := filepath.Clean(dest) + ".replaced"
-			if err := os.RemoveAll(old); err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
-			}
-			if err := os.Rename(dest, old); err != nil && !os.IsNotExist(err) {
-				return runbook.Result{}, fmt.Errorf("messagesight: move the old store aside: %w", err)
-			}
-			if err := os.Rename(tmp, dest); err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: put the restored store in place: %w (the old store is in %s)", err, old)
-			}
-			if err := os.RemoveAll(old); err != nil {
-				out.Line(runbook.Info, "could not remove the replaced store "+old+": "+err.Error())
-			}
-			line := fmt.Sprintf("store %s restored from %s: %d files, %d bytes, sha256 %s", dest, src, want.Files, want.Bytes, want.SHA256)
-			out.Line(runbook.Info, line)
-			return runbook.Result{ExitCode: code, Summary: line, Evidence: []string{line}, Vars: digestVars(want, dest)}, nil
-		},
-	}
-}
-
-func writeManifestOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.write-manifest", Summary: "write the manifest binding a configuration backup to its store backup (names, sizes, SHA-256, time)",
-			Args: []runbook.ArgSpec{
-				arg("manifest", runbook.ArgString, true, "manifest file to write"),
-				arg("config", runbook.ArgString, true, "the downloaded configuration backup"),
-				arg("store", runbook.ArgString, false, "the store backup directory; empty for a configuration-only backup"),
-				arg("server", runbook.ArgString, false, "the server the backup was taken from"),
-			}},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			d := fmt.Sprintf("write %s binding %s", a.String("manifest"), a.String("config"))
-			if s := a.String("store"); s != "" {
-				d += " to store backup " + s
-			}
-			return runbook.Plan{Host: "localhost", Detail: d}
-		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			o := call.Args
-			m, err := WriteManifest(ctx, o.String("manifest"), o.String("server"), o.String("config"), o.String("store"), time.Now())
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
-			}
-			vars := map[string]string{"path": o.String("manifest"), "config_sha256": m.Config.SHA256, "store_sha256": ""}
-			line := fmt.Sprintf("manifest %s: config %s (%d bytes, sha256 %s)", o.String("manifest"), m.Config.Name, m.Config.Size, m.Config.SHA256)
-			if m.Store != nil {
-				vars["store_sha256"] = m.Store.SHA256
-				line += fmt.Sprintf(", store %s (%d files, %d bytes, sha256 %s)", m.Store.Name, m.Store.Files, m.Store.Bytes, m.Store.SHA256)
-			}
-			out.Line(runbook.Info, line)
-			return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: vars}, nil
-		},
-	}
-}
-
-func checkManifestOp() *op {
-	return &op{
-		spec: runbook.OpSpec{Name: "messagesight.check-manifest", Summary: "refuse a configuration or store backup that is not the one its manifest names",
-			Args: []runbook.ArgSpec{
-				arg("manifest", runbook.ArgString, true, "manifest written with the backup"),
-				arg("config", runbook.ArgString, true, "the configuration backup to restore"),
-				arg("store", runbook.ArgString, false, "the store backup to restore; empty when the store will be cleaned"),
-			}},
-		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			d := fmt.Sprintf("check %s against %s", a.String("config"), a.String("manifest"))
-			if s := a.String("store"); s != "" {
-				d += " and store backup " + s
-			}
-			return runbook.Plan{Host: "localhost", Detail: d}
-		},
-		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			o := call.Args
-			m, err := ReadManifest(o.String("manifest"))
-			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
-			}
-			if err := VerifyManifest(ctx, m, o.String("config"), o.String("store")); err != nil {
-				out.Line(runbook.Info, "REFUSED: "+err.Error())
-				return runbook.Result{Summary: "backup refused: it does not match its manifest"}, fmt.Errorf("messagesight: %w", err)
-			}
-			line := fmt.Sprintf("backup of %s taken %s matches manifest: config %s", m.Server, m.Created.Format(time.RFC3339), m.Config.Name)
-			if o.String("store") != "" {
-				line += fmt.Sprintf(", store %s (%d files, sha256 %s)", m.Store.Name, m.Store.Files, m.Store.SHA256)
-			}
-			out.Line(runbook.Info, line)
-			vars := map[string]string{"server": m.Server, "created": m.Created.Format(time.RFC3339), "has_store": strconv.FormatBool(m.Store != nil), "store_sha256": ""}
-			if m.Store != nil {
-				vars["store_sha256"] = m.Store.SHA256
-			}
-			return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: vars}, nil
 		},
 	}
 }

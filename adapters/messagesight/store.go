@@ -1,12 +1,9 @@
 package messagesight
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,7 +11,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/runbook"
@@ -124,123 +120,6 @@ func copyTree(ctx context.Context, src, dst string, out runbook.Output) (TreeDig
 		return TreeDigest{}, err
 	}
 	return d, nil
-}
-
-// ManifestFormat identifies a manifest file.
-const ManifestFormat = "drillbook-messagesight-backup/v1"
-
-// FileDigest identifies one file of a backup.
-type FileDigest struct {
-	// Name is the file's base name.
-	Name string `json:"name"`
-	// Size is its size in bytes.
-	Size int64 `json:"size"`
-	// SHA256 is the hex SHA-256 of its content.
-	SHA256 string `json:"sha256"`
-}
-
-// StoreDigest identifies a store backup directory.
-type StoreDigest struct {
-	// Name is the store backup directory's base name.
-	Name string `json:"name"`
-	TreeDigest
-}
-
-// Manifest binds a configuration backup to the store backup taken with it:
-// the seed says one may not be restored with another's partner.
-type Manifest struct {
-	// Format is ManifestFormat.
-	Format string `json:"format"`
-	// Server is the server the backup was taken from.
-	Server string `json:"server"`
-	// Created is when the manifest was written (UTC).
-	Created time.Time `json:"created"`
-	// Config is the exported configuration file.
-	Config FileDigest `json:"config"`
-	// Store is the store copy; nil for a configuration-only backup.
-	Store *StoreDigest `json:"store"`
-}
-
-// WriteManifest hashes the configuration backup and the store backup (dir
-// may be "") and writes the manifest to path.
-func WriteManifest(ctx context.Context, path, server, config, storeDir string, now time.Time) (Manifest, error) {
-	cd, err := fileDigest(ctx, config)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("manifest: configuration backup: %w", err)
-	}
-	m := Manifest{Format: ManifestFormat, Server: server, Created: now.UTC().Truncate(time.Second), Config: cd}
-	if storeDir != "" {
-		d, err := DigestTree(ctx, storeDir)
-		if err != nil {
-			return Manifest{}, fmt.Errorf("manifest: store backup: %w", err)
-		}
-		m.Store = &StoreDigest{Name: filepath.Base(filepath.Clean(storeDir)), TreeDigest: d}
-	}
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return Manifest{}, err
-	}
-	if err := file.WriteAtomic(path, append(b, '\n'), 0o644); err != nil {
-		return Manifest{}, fmt.Errorf("manifest: %w", err)
-	}
-	return m, nil
-}
-
-// ReadManifest reads and checks a manifest file.
-func ReadManifest(path string) (Manifest, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Manifest{}, fmt.Errorf("manifest: %w", err)
-	}
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return Manifest{}, fmt.Errorf("manifest %s is damaged: %w", path, err)
-	}
-	if m.Format != ManifestFormat {
-		return Manifest{}, fmt.Errorf("manifest %s has format %q, not %s: it was not written by drillbook's messagesight-backup", path, m.Format, ManifestFormat)
-	}
-	return m, nil
-}
-
-// ErrMismatch marks a backup whose files are not the ones its manifest
-// names.
-var ErrMismatch = errors.New("backup does not match its manifest")
-
-// VerifyManifest checks that config (and storeDir, when not "") are exactly
-// the files the manifest was written for.
-func VerifyManifest(ctx context.Context, m Manifest, config, storeDir string) error {
-	cd, err := fileDigest(ctx, config)
-	if err != nil {
-		return fmt.Errorf("configuration backup: %w", err)
-	}
-	if cd.SHA256 != m.Config.SHA256 || cd.Size != m.Config.Size {
-		return fmt.Errorf("%w: configuration backup %s (%d bytes, sha256 %s) is not %s (%d bytes, sha256 %s) named by the manifest: use the configuration backup taken with this store backup",
-			ErrMismatch, cd.Name, cd.Size, short(cd.SHA256), m.Config.Name, m.Config.Size, short(m.Config.SHA256))
-	}
-	if storeDir == "" {
-		return nil
-	}
-	if m.Store == nil {
-		return fmt.Errorf("%w: the manifest is for a configuration-only backup, so store backup %s is not its partner: restore without a store (clean it) or pick the matching backup set", ErrMismatch, storeDir)
-	}
-	d, err := DigestTree(ctx, storeDir)
-	if err != nil {
-		return fmt.Errorf("store backup: %w", err)
-	}
-	if d != m.Store.TreeDigest {
-		return fmt.Errorf("%w: store backup %s (%d files, %d bytes, sha256 %s) is not store backup %s (%d files, %d bytes, sha256 %s) taken with configuration backup %s: a store may only be restored with its own configuration backup",
-			ErrMismatch, storeDir, d.Files, d.Bytes, short(d.SHA256), m.Store.Name, m.Store.Files, m.Store.Bytes, short(m.Store.SHA256), m.Config.Name)
-	}
-	return nil
-}
-
-func short(sum string) string {
-	if len(sum) > 12 {
-		return sum[:12]
-	}
-	return sum
 }
 
 // expandArgv replaces {src} and {dst} inside each element: the result is an

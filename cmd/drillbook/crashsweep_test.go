@@ -123,6 +123,7 @@ type runOutcome struct {
 	status      runbook.RunStatus
 	steps       []string // "key state" for every step
 	destructive int      // destructive steps' action calls started
+	destCalls   []string // the step of each of them, in order
 	records     int
 	reconciled  int // steps decided at a resume from the journal's evidence
 }
@@ -155,6 +156,7 @@ func outcomeOf(t *testing.T, state string) (runOutcome, *runbook.JournalData) {
 		case runbook.EvCallStart:
 			if ev.Phase == runbook.PhaseAction && destructive[ev.Step] {
 				o.destructive++
+				o.destCalls = append(o.destCalls, ev.Step)
 			}
 		case runbook.EvReconciled:
 			if strings.HasPrefix(ev.Reason, "the log showed") || strings.HasPrefix(ev.Reason, "verify") {
@@ -450,7 +452,7 @@ func TestCrashSweep(t *testing.T) {
 					t.Fatalf("killed at journal point %d, the run ended %s\nthe uninterrupted run ended %s", k, got, want)
 				}
 				if got.destructive != want.destructive {
-					t.Fatalf("killed at journal point %d, the run made %d destructive calls, the uninterrupted run %d", k, got.destructive, want.destructive)
+					t.Fatalf("killed at journal point %d, the run made %d destructive calls (%s), the uninterrupted run %d (%s)", k, got.destructive, strings.Join(got.destCalls, ", "), want.destructive, strings.Join(want.destCalls, ", "))
 				}
 			}
 			t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes (%d of them killed too), %d steps decided from the journal's evidence, %d questions to the operator",

@@ -200,6 +200,11 @@ func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook, cfg 
 	for _, w := range unusedSettings(t, rbs) {
 		warnings = append(warnings, w.String())
 	}
+	if cfg != nil && t.HasSection("messagesight") {
+		for _, w := range messagesight.Warnings(cfg.messagesight) {
+			warnings = append(warnings, t.File+": "+w)
+		}
+	}
 	return warnings, nil
 }
 

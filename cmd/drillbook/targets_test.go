@@ -63,10 +63,11 @@ func TestTargetsCheckReachesNodesWithoutChangingThem(t *testing.T) {
     messagesight:
       user: sysadmin
       password: {env: DRILLBOOK_TEST_MS_PW}
+      backup_root: %s
       nodes:
-        ms-a: {url: %q}
-        ms-b: {url: "http://%s"}
-`, srv.URL(), dead)), 0o600)
+        ms-a: {url: %q, store_dir: %s}
+        ms-b: {url: "http://%s", store_dir: %s}
+`, filepath.Join(dir, "backups"), srv.URL(), dir, dead, dir)), 0o600)
 	t.Setenv("DRILLBOOK_TEST_MS_PW", "s3cret-pw")
 
 	var out, errOut bytes.Buffer
@@ -81,6 +82,8 @@ func TestTargetsCheckReachesNodesWithoutChangingThem(t *testing.T) {
 		"ok    secret messagesight.password (env DRILLBOOK_TEST_MS_PW) resolves",
 		"ok    messagesight.status node=ms-a @ ms-a: ",
 		"FAIL  messagesight.status node=ms-b @ ms-b: ",
+		"FAIL  messagesight.ha-status node=ms-a @ ms-a: messagesight ms-a: HA is not enabled on this server",
+		"ok    messagesight.check-backup-root node=ms-a @ localhost: ",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("targets check output lacks %q:\n%s", want, out.String())
@@ -89,7 +92,9 @@ func TestTargetsCheckReachesNodesWithoutChangingThem(t *testing.T) {
 	if strings.Contains(out.String()+errOut.String(), "s3cret-pw") {
 		t.Errorf("the password was printed:\n%s%s", out.String(), errOut.String())
 	}
-	if !strings.Contains(errOut.String(), "target pair: 1 check(s) failed") {
+	// ms-b is down: its status and HA status fail; ms-a answers, but it is
+	// a single server, so its HA status says so and fails too.
+	if !strings.Contains(errOut.String(), "target pair: 3 check(s) failed") {
 		t.Errorf("stderr: %s", errOut.String())
 	}
 	log := reqs.String()

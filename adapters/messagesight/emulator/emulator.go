@@ -3,15 +3,22 @@
 // for drillbook's training target. MessageSight cannot run here, so the
 // messagesight adapter is tested against this server.
 //
-// It follows ../shared/reference/messagesight.md: the same paths, methods,
-// status codes and response bodies (byte for byte where the reference quotes
-// them), server states 1, 2, 9 and 10, a restart that answers 200 at once,
-// then refuses connections for a while and comes back on the same port,
-// maintenance mode that persists across restarts, CleanStore wiping the
-// store and keeping the configuration, import with ApplyConfig leaving the
-// server in maintenance until it restarts, optional Basic authentication and
-// an HA pair of two servers. There is no backup or restore endpoint: those
-// paths answer 400 CWLNA0137, as the product does.
+// Every behaviour follows Eclipse Amlen's source (github.com/eclipse/amlen,
+// commit 92a6c46f): the table in docs/messagesight-emulator.md names, for
+// each one, the Amlen file and function it follows, and says where the
+// emulator simplifies and why. In short: a restart request answers 200 at
+// once and reports State 2 (Stopping), the restart itself is acted on 3 s
+// later, the process then exits, its supervisor waits 5 s and starts it
+// again; a server started in production goes through States 11, 6, 16, 17
+// and 8 before 1 (or 10 for an HA standby); an applied import forces State 9
+// with ErrorCode 145 until the process really restarts; an HA node finds its
+// partner only while its store starts in production and gives up after
+// DiscoveryTimeout; two nodes that both hold data cannot pair (UNRESOLVED
+// store) and both go to maintenance. There is no backup or restore endpoint:
+// those paths answer 400 CWLNA0137, as the product does.
+//
+// Timing is real by default (RealTiming); Timing.Scaled shortens it for
+// tests and training.
 //
 // Everything the server knows lives in its directory (state.json, data/,
 // store/, userfiles/), so a new process started on the same directory finds
@@ -20,9 +27,11 @@ package emulator
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -34,13 +43,79 @@ import (
 	"github.com/drillbook/drillbook/adapters/internal/flock"
 )
 
-// Server states reported in status (reference §4.3).
+// Server states reported in status (server_admin/include/admin.h, the
+// ISM_SERVER_* enum; strings in adminInternal.c ism_admin_getStateStr).
 const (
-	StateProduction  = 1
-	StateStopping    = 2
-	StateMaintenance = 9
-	StateStandby     = 10
+	StateProduction        = 1
+	StateStopping          = 2
+	StateStoreStarted      = 6
+	StateMessagingStarted  = 8
+	StateMaintenance       = 9
+	StateStandby           = 10
+	StateStoreStarting     = 11
+	StateEngineStarting    = 16
+	StateTransportStarting = 17
 )
+
+// Timing is how long the emulated server takes for each part of a restart
+// and a start-up. RealTiming gives the values Amlen's source and scripts
+// use; Scaled shortens them.
+type Timing struct {
+	// RestartDelay is the time between a restart request's 200 reply and
+	// the restart being acted on (config_jsonutils.c
+	// ism_config_json_parseServiceRestartPayload: a timer task 3 s later).
+	RestartDelay time.Duration
+	// Shutdown is the time from the restart being acted on to the process
+	// exiting (main.c: the components are terminated, then sleep(2) after
+	// starting resetServerConfig.sh).
+	Shutdown time.Duration
+	// StartupStop is how long a stop requested during start-up takes
+	// (admin.c ism_admin_init_stop: a timer task 10 s later when the server
+	// is not yet paused).
+	StartupStop time.Duration
+	// Supervisor is the time between the process exiting and the next one
+	// starting (startServer.sh: sleep 5 in the restart case).
+	Supervisor time.Duration
+	// Init is the time from process start to the admin endpoint answering
+	// (main.c up to ISM_PROTOCOL_STARTED). Not measured anywhere in the
+	// source; the emulator assumes it.
+	Init time.Duration
+	// StoreRecovery is how long State 11 (StoreStarting) lasts before HA
+	// discovery: the store's recovery from disk (storeMemory.c
+	// ism_storePersist_doRecovery); it grows with the store, to minutes.
+	StoreRecovery time.Duration
+	// EngineRecovery is how long State 16 (EngineStarting) lasts: the
+	// engine's recovery of queues and subscriptions (ism_engine_start).
+	EngineRecovery time.Duration
+	// Step is how long each short start-up state (6, 17, 8) is shown; the
+	// source has no figure: a simplification.
+	Step time.Duration
+	// Sync is how long a standby takes to synchronise with its primary
+	// (storeMemory.c ism_store_memHASyncWaitView); the docs say "typically
+	// under 5 s; 15-30 s under load".
+	Sync time.Duration
+	// Scale multiplies the HighAvailability DiscoveryTimeout of the
+	// configuration (seconds, default 600); zero means 1.
+	Scale float64
+}
+
+// RealTiming returns the timing of a real server with a small store.
+func RealTiming() Timing {
+	return Timing{RestartDelay: 3 * time.Second, Shutdown: 2 * time.Second, StartupStop: 10 * time.Second,
+		Supervisor: 5 * time.Second, Init: 2 * time.Second, StoreRecovery: 3 * time.Second,
+		EngineRecovery: 2 * time.Second, Step: 200 * time.Millisecond, Sync: 5 * time.Second, Scale: 1}
+}
+
+// Scaled returns the timing multiplied by f (0.1 is ten times faster).
+func (t Timing) Scaled(f float64) Timing {
+	sc := func(d time.Duration) time.Duration { return time.Duration(float64(d) * f) }
+	if t.Scale == 0 {
+		t.Scale = 1
+	}
+	return Timing{RestartDelay: sc(t.RestartDelay), Shutdown: sc(t.Shutdown), StartupStop: sc(t.StartupStop),
+		Supervisor: sc(t.Supervisor), Init: sc(t.Init), StoreRecovery: sc(t.StoreRecovery),
+		EngineRecovery: sc(t.EngineRecovery), Step: sc(t.Step), Sync: sc(t.Sync), Scale: t.Scale * f}
+}
 
 // Options configures one emulated server.
 type Options struct {
@@ -54,41 +129,36 @@ type Options struct {
 	// User and Password enable Basic authentication when User is set.
 	User     string
 	Password string
-	// StopDelay is the time between a restart's 200 reply and the port
-	// refusing connections; zero means 200ms.
-	StopDelay time.Duration
-	// DownWindow is how long connections are refused while the server
-	// restarts; zero means 300ms.
-	DownWindow time.Duration
-	// SyncTime is how long a standby takes to synchronise with its primary;
-	// zero means 1s.
-	SyncTime time.Duration
-	// CleanStoreToMaintenance makes a server whose store was cleaned come
-	// back in maintenance mode, as one IBM page describes (reference §7.3);
-	// false keeps the mode it had, as the FVT suite expects.
-	CleanStoreToMaintenance bool
+	// TLS, when set, makes the admin endpoint https (a security profile with
+	// TLSEnabled, reference §2.2).
+	TLS *tls.Config
+	// Timing is how long restarts and start-ups take; the zero value means
+	// RealTiming.
+	Timing Timing
 	// RequestLog, when set, receives one line per request (never a
 	// password); every line is also appended to Dir/requests.log.
 	RequestLog io.Writer
 }
 
-// Server is one running emulated MessageSight server.
+// Server is one running emulated MessageSight server and the supervisor
+// that starts its process again after a restart.
 type Server struct {
 	opts Options
 	mu   *sync.Mutex // shared with the peer of an HA pair
 	peer *Server
 
-	st       persisted
-	port     int
-	up       bool
-	state    int
-	started  time.Time
-	role     string // HA role when HA is enabled: PRIMARY, STANDBY, UNSYNC
-	oldRole  string
-	syncFrom time.Time // when the standby started to synchronise
+	st   persisted
+	port int
+	ln   net.Listener
+	srv  *http.Server
+	p    *process // the current process, nil while none runs
+	// nextBoot is when the supervisor starts the next process, zero when
+	// none is due.
+	nextBoot time.Time
+	// partitioned cuts the HA replication link (a split pair).
+	partitioned bool
 
-	srv    *http.Server
-	ln     net.Listener
+	wake   chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -105,18 +175,21 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	err = s.comeUpLocked()
+	err = s.openLocked(time.Now())
 	s.mu.Unlock()
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.run()
 	return s, nil
 }
 
-// StartPair starts two servers configured as an HA pair in group. The first
-// one comes up as primary, the second as its standby (after SyncTime in
-// state UNSYNC), unless their directories record other roles.
+// StartPair starts two servers configured as an HA pair in group (EnableHA,
+// StartupMode AutoDetect; the first one PreferredPrimary), unless their
+// directories already hold an HA configuration. Both start at once, so they
+// discover each other and pair: the one whose store holds data (or the
+// preferred one) becomes primary, the other synchronises as its standby.
 func StartPair(ctx context.Context, group string, a, b Options) (*Server, *Server, error) {
 	mu := &sync.Mutex{}
 	sa, err := newServer(ctx, a, mu)
@@ -129,15 +202,19 @@ func StartPair(ctx context.Context, group string, a, b Options) (*Server, *Serve
 		return nil, nil, err
 	}
 	sa.peer, sb.peer = sb, sa
+	now := time.Now()
 	mu.Lock()
 	for _, s := range []*Server{sa, sb} {
 		if !s.st.haConfigured() {
 			s.st.setHA(group, s == sa)
+			err = errors.Join(err, s.st.save(s.opts.Dir))
 		}
 	}
-	err = sa.comeUpLocked()
 	if err == nil {
-		err = sb.comeUpLocked()
+		err = sa.openLocked(now)
+	}
+	if err == nil {
+		err = sb.openLocked(now)
 	}
 	mu.Unlock()
 	if err != nil {
@@ -145,6 +222,8 @@ func StartPair(ctx context.Context, group string, a, b Options) (*Server, *Serve
 		sb.Close()
 		return nil, nil, err
 	}
+	sa.run()
+	sb.run()
 	return sa, sb, nil
 }
 
@@ -152,14 +231,11 @@ func newServer(ctx context.Context, opts Options, mu *sync.Mutex) (*Server, erro
 	if opts.Dir == "" {
 		return nil, errors.New("emulator: Options.Dir is required")
 	}
-	if opts.StopDelay == 0 {
-		opts.StopDelay = 200 * time.Millisecond
+	if opts.Timing == (Timing{}) {
+		opts.Timing = RealTiming()
 	}
-	if opts.DownWindow == 0 {
-		opts.DownWindow = 300 * time.Millisecond
-	}
-	if opts.SyncTime == 0 {
-		opts.SyncTime = time.Second
+	if opts.Timing.Scale == 0 {
+		opts.Timing.Scale = 1
 	}
 	for _, sub := range []string{"data", "store", "userfiles"} {
 		if err := os.MkdirAll(filepath.Join(opts.Dir, sub), 0o755); err != nil {
@@ -186,33 +262,191 @@ func newServer(ctx context.Context, opts Options, mu *sync.Mutex) (*Server, erro
 		lock.Close()
 		return nil, fmt.Errorf("emulator: %w", err)
 	}
-	s := &Server{opts: opts, mu: mu, st: st, log: lf, lock: lock}
+	s := &Server{opts: opts, mu: mu, st: st, log: lf, lock: lock, wake: make(chan struct{}, 1)}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.ensureStore(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := s.finishInterruptedRestart(); err != nil {
-		s.Close()
-		return nil, err
-	}
-	// The server stops with its context, like a process killed by its parent.
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		<-s.ctx.Done()
-		s.mu.Lock()
-		s.goDownLocked()
-		s.mu.Unlock()
-	}()
 	return s, nil
 }
 
-// URL returns the admin endpoint's base URL, "http://127.0.0.1:PORT".
+// openLocked brings the server up when it is opened: a restart that a
+// previous process accepted but did not live to finish is finished (a real
+// server finishes its restart whatever its clients do; the emulator lives
+// in drillbook's process), a process that was running goes on with its
+// start time, and otherwise a new process starts.
+func (s *Server) openLocked(now time.Time) error {
+	if len(s.st.Pending) > 0 {
+		// The restart was accepted: it went on while drillbook was away. The
+		// new process starts when it would have (the request's timer, the
+		// shutdown and the supervisor's pause later), or now if that time
+		// has passed; the port is the old one.
+		tm := s.opts.Timing
+		for _, r := range s.st.Pending {
+			s.applyRequestLocked(r)
+		}
+		boot := s.st.Pending[0].At.Add(tm.Shutdown + tm.Supervisor)
+		s.st.Pending = nil
+		if err := s.exitEffectsLocked(); err != nil {
+			return err
+		}
+		s.st.Run = nil
+		s.st.NextBoot = boot
+		if err := s.st.save(s.opts.Dir); err != nil {
+			return err
+		}
+	}
+	if !s.st.NextBoot.IsZero() && s.st.Run == nil {
+		// Between two processes: the next one starts when it is due.
+		s.port = s.st.Port
+		if s.st.NextBoot.After(now) {
+			s.nextBoot = s.st.NextBoot
+			return nil
+		}
+		if err := s.listenLocked(); err != nil {
+			return err
+		}
+		s.bootLocked(now.Add(-s.opts.Timing.Init))
+		return nil
+	}
+	if err := s.listenLocked(); err != nil {
+		return err
+	}
+	if r := s.st.Run; r != nil && r.Settled {
+		// The process ran all along while drillbook was away.
+		s.p = resumeProcess(r)
+		return nil
+	}
+	// Otherwise a start-up, interrupted by drillbook's death or never begun,
+	// begins now, with the admin endpoint answering at once.
+	s.bootLocked(now.Add(-s.opts.Timing.Init))
+	return nil
+}
+
+// run starts the goroutines that serve requests and move time on.
+func (s *Server) run() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.loop()
+	}()
+}
+
+// loop carries out scheduled events (the port opening and closing, the
+// supervisor starting a process, start-up milestones, HA decisions) at
+// their times, until the server is closed.
+func (s *Server) loop() {
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		s.advanceLocked(time.Now())
+		next := s.nextEventLocked()
+		s.mu.Unlock()
+		d := time.Hour
+		if !next.IsZero() {
+			d = max(time.Until(next), time.Millisecond)
+		}
+		t.Reset(d)
+		select {
+		case <-s.ctx.Done():
+			s.mu.Lock()
+			s.closeListenerLocked()
+			s.mu.Unlock()
+			return
+		case <-t.C:
+		case <-s.wake:
+		}
+	}
+}
+
+// poke makes the loop look at its schedule again.
+func (s *Server) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// listenLocked starts serving on the server's port: from now on
+// connections are accepted.
+func (s *Server) listenLocked() error {
+	if s.ln != nil {
+		return nil
+	}
+	if s.ctx.Err() != nil {
+		return errors.New("emulator: server is closed")
+	}
+	addr := s.opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:" + strconv.Itoa(s.st.Port)
+	}
+	if s.port != 0 {
+		addr = "127.0.0.1:" + strconv.Itoa(s.port)
+	}
+	ln, err := listenRetry(s.ctx, addr)
+	if err != nil && s.port == 0 && s.opts.Addr == "" && s.st.Port != 0 {
+		// The port of an earlier run is taken: take any other.
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return fmt.Errorf("emulator: listen on %s: %w", addr, err)
+	}
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	if s.st.Port != s.port {
+		s.st.Port = s.port
+		if err := s.st.save(s.opts.Dir); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	if s.opts.TLS != nil {
+		ln = tls.NewListener(ln, s.opts.TLS)
+	}
+	s.ln = ln
+	srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: discardLog()}
+	s.srv = srv
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = srv.Serve(ln)
+	}()
+	return nil
+}
+
+// closeListenerLocked closes the listener and every connection: from now
+// on the port refuses connections.
+func (s *Server) closeListenerLocked() {
+	if s.srv != nil {
+		_ = s.srv.Close()
+		s.srv = nil
+	}
+	s.ln = nil
+}
+
+func listenRetry(ctx context.Context, addr string) (net.Listener, error) {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return ln, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// URL returns the admin endpoint's base URL, "http://127.0.0.1:PORT" (https
+// when Options.TLS is set).
 func (s *Server) URL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return "http://127.0.0.1:" + strconv.Itoa(s.port)
+	scheme := "http"
+	if s.opts.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://127.0.0.1:" + strconv.Itoa(s.port)
 }
 
 // Port returns the port the server listens on, across restarts.
@@ -239,15 +473,40 @@ func (s *Server) StoreDir() string { return filepath.Join(s.opts.Dir, "store") }
 // DataDir returns the emulated <DATA>/data directory.
 func (s *Server) DataDir() string { return filepath.Join(s.opts.Dir, "data") }
 
-// State returns the state status would report now (0 while down).
+// State returns the state status would report now (0 while no process
+// answers).
 func (s *Server) State() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.up {
+	now := time.Now()
+	s.advanceLocked(now)
+	if s.ln == nil || s.p == nil {
 		return 0
 	}
-	s.advanceLocked(time.Now())
-	return s.state
+	st, _, _ := s.reportedStateLocked(now)
+	return st
+}
+
+// Partition cuts the HA replication link of a synchronised pair, as a
+// network failure between the two nodes does: the primary goes on alone
+// and the standby, no longer hearing it, takes over, so both are primary
+// (a split pair). The cut persists across reopening.
+func (s *Server) Partition() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.peer == nil {
+		return
+	}
+	now := time.Now()
+	s.advanceLocked(now)
+	s.peer.advanceLocked(now)
+	s.partitioned, s.peer.partitioned = true, true
+	s.st.Partitioned, s.peer.st.Partitioned = true, true
+	for _, n := range []*Server{s, s.peer} {
+		n.partitionLocked(now)
+		_ = n.st.save(n.opts.Dir)
+		n.poke()
+	}
 }
 
 // Close stops the server and waits for its goroutines. It is safe to call
@@ -255,6 +514,9 @@ func (s *Server) State() int {
 func (s *Server) Close() error {
 	s.cancel()
 	s.wg.Wait()
+	s.mu.Lock()
+	s.closeListenerLocked()
+	s.mu.Unlock()
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	var err error
@@ -274,207 +536,6 @@ func (s *Server) nameLocked() string {
 		return s.opts.Name
 	}
 	return "127.0.0.1:" + strconv.Itoa(s.port)
-}
-
-// comeUpLocked starts listening on the server's port and sets the state the
-// persisted configuration calls for.
-func (s *Server) comeUpLocked() error {
-	if s.ctx.Err() != nil {
-		return errors.New("emulator: server is closed")
-	}
-	addr := s.opts.Addr
-	if addr == "" {
-		addr = "127.0.0.1:" + strconv.Itoa(s.st.Port)
-	}
-	if s.port != 0 {
-		addr = "127.0.0.1:" + strconv.Itoa(s.port)
-	}
-	ln, err := listenRetry(s.ctx, addr)
-	if err != nil && s.port == 0 && s.opts.Addr == "" && s.st.Port != 0 {
-		// The port of an earlier run is taken: take any other.
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		return fmt.Errorf("emulator: listen on %s: %w", addr, err)
-	}
-	s.ln = ln
-	s.port = ln.Addr().(*net.TCPAddr).Port
-	if s.st.Port != s.port {
-		s.st.Port = s.port
-		if err := s.st.save(s.opts.Dir); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	s.up = true
-	s.started = time.Now()
-	s.setRunStateLocked()
-	srv := &http.Server{Handler: http.HandlerFunc(s.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
-	s.srv = srv
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		_ = srv.Serve(ln)
-	}()
-	return nil
-}
-
-func listenRetry(ctx context.Context, addr string) (net.Listener, error) {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		ln, err := net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-			return ln, err
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// setRunStateLocked decides the state a server that just started is in:
-// maintenance when its configured mode says so or an applied import waits
-// for a restart, else production, or standby when HA is enabled and the peer
-// is already primary.
-func (s *Server) setRunStateLocked() {
-	s.oldRole = s.role
-	switch {
-	case s.st.AdminMode == 1 || s.st.PendingRestart:
-		s.state = StateMaintenance
-		s.role = ""
-	case !s.haEnabled():
-		s.state = StateProduction
-		s.role = ""
-	case s.peer != nil && s.peer.up && s.peer.state == StateProduction && s.peer.role == "PRIMARY":
-		s.state = StateStandby
-		s.role = "UNSYNC"
-		s.syncFrom = time.Now()
-	default:
-		s.state = StateProduction
-		s.role = "PRIMARY"
-	}
-	if s.oldRole == "" {
-		s.oldRole = s.role
-	}
-}
-
-// advanceLocked moves time-driven state on: a standby finishes its sync.
-func (s *Server) advanceLocked(now time.Time) {
-	if s.role == "UNSYNC" && now.Sub(s.syncFrom) >= s.opts.SyncTime {
-		s.oldRole = "UNSYNC"
-		s.role = "STANDBY"
-	}
-}
-
-func (s *Server) haEnabled() bool { return s.peer != nil && s.st.haEnabled() }
-
-// goDownLocked closes the listener and every connection: from now on the
-// port refuses connections. A primary going down hands over to a
-// synchronised standby.
-func (s *Server) goDownLocked() {
-	if !s.up {
-		return
-	}
-	s.up = false
-	if s.srv != nil {
-		_ = s.srv.Close()
-	}
-	if s.role == "PRIMARY" && s.peer != nil && s.peer.up {
-		s.peer.advanceLocked(time.Now())
-		if s.peer.role == "STANDBY" {
-			s.peer.oldRole, s.peer.role = "STANDBY", "PRIMARY"
-			s.peer.state = StateProduction
-		}
-	}
-	s.role = ""
-}
-
-// restartKind says what a restart does on the way down.
-type restartKind string
-
-const (
-	restartPlain       restartKind = "plain"
-	restartCleanStore  restartKind = "clean"
-	restartResetConfig restartKind = "reset"
-)
-
-// restartEffects does what a restart does while the server is down: clean
-// the store or reset the configuration.
-func (s *Server) restartEffects(kind restartKind) error {
-	switch kind {
-	case restartCleanStore:
-		return s.cleanStore()
-	case restartResetConfig:
-		return s.resetConfig()
-	}
-	return nil
-}
-
-// restartedLocked records a finished restart in the persisted state.
-func (s *Server) restartedLocked(kind restartKind) error {
-	s.st.PendingRestart = false
-	s.st.Restarting = ""
-	if kind == restartCleanStore && s.opts.CleanStoreToMaintenance {
-		s.st.AdminMode = 1
-	}
-	return s.st.save(s.opts.Dir)
-}
-
-// finishInterruptedRestart completes a restart the previous process
-// accepted but did not live to finish.
-func (s *Server) finishInterruptedRestart() error {
-	kind := restartKind(s.st.Restarting)
-	if kind == "" {
-		return nil
-	}
-	if err := s.restartEffects(kind); err != nil {
-		return fmt.Errorf("emulator: finish the interrupted restart: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.restartedLocked(kind)
-}
-
-// scheduleRestartLocked answers a restart request: the state is Stopping at
-// once; the port goes away after StopDelay and comes back after DownWindow.
-func (s *Server) scheduleRestartLocked(kind restartKind) {
-	if s.state == StateStopping {
-		return // a restart is already under way
-	}
-	if s.ctx.Err() != nil {
-		// Closing: a request that was in flight when the listener closed
-		// must not start a goroutine Close no longer waits for. While ctx
-		// is live the goroutine that takes the server down on cancel is
-		// still counted in wg, so the Add below never races Close's Wait.
-		return
-	}
-	s.state = StateStopping
-	s.st.Restarting = string(kind)
-	if err := s.st.save(s.opts.Dir); err != nil {
-		s.logLine("restart: " + err.Error())
-	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		if !sleepCtx(s.ctx, s.opts.StopDelay) {
-			return
-		}
-		s.mu.Lock()
-		s.goDownLocked()
-		s.mu.Unlock()
-		if err := s.restartEffects(kind); err != nil {
-			s.logLine("restart: " + err.Error())
-		}
-		if !sleepCtx(s.ctx, s.opts.DownWindow) {
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err := s.restartedLocked(kind); err != nil {
-			s.logLine("restart: " + err.Error())
-		}
-		if err := s.comeUpLocked(); err != nil {
-			s.logLine("restart: " + err.Error())
-		}
-	}()
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -506,3 +567,7 @@ func (s *Server) nameOrDir() string {
 	}
 	return filepath.Base(s.opts.Dir)
 }
+
+// discardLog keeps net/http's own complaints (a TLS handshake a test aborts)
+// out of the test output.
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,8 +16,16 @@ import (
 	"time"
 )
 
+// fastTiming is RealTiming shortened about fifty times, the order of every
+// phase kept; the discovery timeout of 600 s becomes 0.6 s.
+func fastTiming() Timing {
+	return Timing{RestartDelay: 60 * time.Millisecond, Shutdown: 40 * time.Millisecond, StartupStop: 200 * time.Millisecond,
+		Supervisor: 100 * time.Millisecond, Init: 40 * time.Millisecond, StoreRecovery: 80 * time.Millisecond,
+		EngineRecovery: 60 * time.Millisecond, Step: 20 * time.Millisecond, Sync: 150 * time.Millisecond, Scale: 0.001}
+}
+
 func fastOptions(dir string) Options {
-	return Options{Dir: dir, Name: "TestSystem", StopDelay: 20 * time.Millisecond, DownWindow: 150 * time.Millisecond, SyncTime: 300 * time.Millisecond}
+	return Options{Dir: dir, Name: "TestSystem", Timing: fastTiming()}
 }
 
 func start(t *testing.T, opts Options) *Server {
@@ -137,24 +146,19 @@ func TestBodiesQuotedInReference(t *testing.T) {
 	}
 }
 
-func TestStatusDocumentKeyOrder(t *testing.T) {
+// TestStatusDocumentAsAdminCWritesIt compares the status document with
+// the format strings of admin.c ism_admin_getServerStatus, spaces included.
+func TestStatusDocumentAsAdminCWritesIt(t *testing.T) {
 	s := start(t, fastOptions(t.TempDir()))
+	waitState(t, s, StateProduction)
 	a := call(t, s, "GET", "/ima/v1/service/status", "")
-	order := []string{`"Version": "v1"`, `"Server": {`, `"Name": "TestSystem"`, `"UID":`, `"Status": "Running"`, `"State": 1`,
-		`"StateDescription": "Running (production)"`, `"ServerTime":`, `"UpTimeSeconds":`, `"UpTimeDescription": "0 days 0 hours 0 minutes`,
-		`"Version": "` + Version + `"`, `"ErrorCode": 0`, `"ErrorMessage": ""`, `"HighAvailability": {`, `"Cluster": {`,
-		`"Plugin": {`, `"MQConnectivity": {`, `"SNMP": {`}
-	pos := 0
-	for _, k := range order {
-		i := strings.Index(a.body[pos:], k)
-		if i < 0 {
-			t.Fatalf("%s missing or out of order in\n%s", k, a.body)
-		}
-		pos += i
+	re := regexp.MustCompile(`(?s)^\{\n  "Version":"v1",\n  "Server": \{\n    "Name": "TestSystem",\n    "UID": "[A-Za-z0-9_-]+",\n    "Status": "Running",\n    "State": 1,\n    "StateDescription": "Running \(production\)",\n    "ServerTime": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z",\n    "UpTimeSeconds": \d+,\n    "UpTimeDescription": "0 days 0 hours 0 minutes \d+ seconds",\n    "Version": "` + regexp.QuoteMeta(Version) + `",\n    "ErrorCode": 0,\n    "ErrorMessage": ""\n  \},\n  "HighAvailability": \{\n    "Status": "Inactive",\n    "Enabled": false\n  \},\n  "Cluster": \{\n    "Status": "Inactive",\n    "Enabled": false\n  \},\n  "Plugin": \{\n    "Status": "Inactive",\n    "Enabled": false\n  \},\n  "MQConnectivity": \{\n    "Status": "Active",\n    "Enabled": true\n  \},\n  "SNMP": \{\n    "Status": "Inactive",\n    "Enabled": false\n  \}\n\}\n$`)
+	if !re.MatchString(a.body) {
+		t.Errorf("status document:\n%s", a.body)
 	}
 	only := call(t, s, "GET", "/ima/v1/service/status/HighAvailability", "")
-	if strings.Contains(only.body, `"Server"`) || !strings.Contains(only.body, `"Status": "Inactive"`) {
-		t.Errorf("status/HighAvailability: %s", only.body)
+	if only.body != "{\n  \"Version\":\"v1\",\n  \"HighAvailability\": {\n    \"Status\": \"Inactive\",\n    \"Enabled\": false\n  }\n}\n" {
+		t.Errorf("status/HighAvailability: %q", only.body)
 	}
 }
 
@@ -174,7 +178,7 @@ func state(t *testing.T, s *Server) (int, int) {
 // whether a connection was refused on the way.
 func waitState(t *testing.T, s *Server, want int) (refused bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		a, err := try(s, "GET", "/ima/v1/service/status/Server", "")
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -190,18 +194,171 @@ func waitState(t *testing.T, s *Server, want int) (refused bool) {
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
-// TestRestartReplyLeavesServerStopping: between a restart's 200 reply and
-// the port going away the server reports state 2. The stop delay is longer
-// than the test, so the check does not race the restart.
-func TestRestartReplyLeavesServerStopping(t *testing.T) {
+// states polls status until the server is in state want, and returns every
+// state seen on the way (0 for a refused connection), without repeats.
+// restartCall sends a restart request and returns the time just before
+// it: a process that booted after it is a new one.
+func restartCall(t *testing.T, s *Server, body string) time.Time {
+	t.Helper()
+	since := time.Now()
+	call(t, s, "POST", "/ima/v1/service/restart", body)
+	return since
+}
+
+// down waits until the process that answered before since has gone: the
+// admin endpoint refuses connections, or a process that booted after since
+// answers. Under load a restart can come and go between two polls, so the
+// new process's boot time (the supervisor's start, main.c) is as good a
+// proof as the refused connection.
+func down(t *testing.T, s *Server, since time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := try(s, "GET", "/ima/v1/service/status/Server", ""); err != nil {
+			return
+		}
+		s.mu.Lock()
+		var boot time.Time
+		if s.p != nil {
+			boot = s.p.boot
+		}
+		s.mu.Unlock()
+		if boot.After(since) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: the process that answered before %s never went down", s.Name(), since.Format(time.RFC3339Nano))
+}
+
+func states(t *testing.T, s *Server, want int) []int {
+	t.Helper()
+	var seen []int
+	add := func(st int) {
+		if len(seen) == 0 || seen[len(seen)-1] != st {
+			seen = append(seen, st)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		a, err := try(s, "GET", "/ima/v1/service/status/Server", "")
+		if err != nil {
+			add(0)
+			if want == 0 {
+				return seen
+			}
+		} else {
+			var doc struct{ Server struct{ State int } }
+			if json.Unmarshal([]byte(a.body), &doc) == nil {
+				add(doc.Server.State)
+				if doc.Server.State == want {
+					return seen
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("state %d not reached; seen %v", want, seen)
+	return nil
+}
+
+// TestRestartIsActedOnSecondsLater: the reply comes at once and the server
+// reports Stopping (State 2) until its timer acts, then the port refuses
+// connections, then a new process comes up through the start-up states.
+func TestRestartIsActedOnSecondsLater(t *testing.T) {
 	opts := fastOptions(t.TempDir())
-	opts.StopDelay = time.Hour
+	opts.Timing.RestartDelay = time.Hour
 	s := start(t, opts)
+	waitState(t, s, StateProduction)
 	if a := call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`); a.status != 200 {
 		t.Fatalf("restart: %d %s", a.status, a.body)
 	}
-	if st, _ := state(t, s); st != StateStopping {
-		t.Fatalf("right after the restart reply the state is %d, want 2", st)
+	for i := 0; i < 3; i++ {
+		if st, _ := state(t, s); st != StateStopping {
+			t.Fatalf("before the restart timer the state is %d, want 2", st)
+		}
+	}
+}
+
+// TestStartupGoesThroughTheStoreAndEngineStates restarts a production
+// server and sees, in order: 2, refused, 11, 6, 16, 17, 8, 1.
+func TestStartupGoesThroughTheStoreAndEngineStates(t *testing.T) {
+	opts := fastOptions(t.TempDir())
+	opts.Timing.Step = 60 * time.Millisecond
+	s := start(t, opts)
+	waitState(t, s, StateProduction)
+	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
+	got := states(t, s, StateProduction)
+	want := []int{2, 0, 11, 6, 16, 17, 8, 1}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
+// TestAppliedImportKeepsMaintenanceUntilTheProcessRestarts: after an
+// applied import status says 9 with ErrorCode 145, and a restart request
+// does not show State 2: it still says 9 until the process ends, so only
+// the start time tells a restart happened.
+func TestAppliedImportKeepsMaintenanceUntilTheProcessRestarts(t *testing.T) {
+	s := start(t, fastOptions(t.TempDir()))
+	call(t, s, "POST", "/ima/v1/service/export", `{"FileName":"c","Password":"p"}`)
+	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
+	waitState(t, s, StateMaintenance)
+	call(t, s, "POST", "/ima/v1/service/import", `{"FileName":"c","Password":"p","ApplyConfig":true}`)
+	up := func() (int, int, int) {
+		var doc struct {
+			Server struct{ State, ErrorCode, UpTimeSeconds int }
+		}
+		a, err := try(s, "GET", "/ima/v1/service/status/Server", "")
+		if err != nil {
+			return 0, 0, -1
+		}
+		json.Unmarshal([]byte(a.body), &doc)
+		return doc.Server.State, doc.Server.ErrorCode, doc.Server.UpTimeSeconds
+	}
+	if st, code, _ := up(); st != 9 || code != 145 {
+		t.Fatalf("after apply: %d %d", st, code)
+	}
+	since := restartCall(t, s, `{"Service":"Server","CleanStore":true}`)
+	if st, code, _ := up(); st != 9 || code != 145 {
+		t.Errorf("right after the clean-store request: state %d ErrorCode %d, want 9 and 145 (not 2)", st, code)
+	}
+	down(t, s, since)
+	waitState(t, s, StateMaintenance)
+	if st, code, _ := up(); st != 9 || code != 0 {
+		t.Errorf("after the restart: state %d ErrorCode %d, want 9 and 0", st, code)
+	}
+}
+
+// TestSecondRequestJoinsOrIsLost: a second restart request while one is
+// pending is acted on only if its own timer fires before the process ends.
+func TestSecondRequestJoinsOrIsLost(t *testing.T) {
+	opts := fastOptions(t.TempDir())
+	opts.Timing.RestartDelay = 300 * time.Millisecond
+	opts.Timing.Shutdown = 500 * time.Millisecond
+	s := start(t, opts)
+	waitState(t, s, StateProduction)
+	// The second request's timer (at +0.4 s) fires before the exit (+0.8 s).
+	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
+	time.Sleep(100 * time.Millisecond)
+	down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
+	waitState(t, s, StateMaintenance)
+	// Now one whose timer comes after the exit: lost.
+	opts2 := fastOptions(t.TempDir())
+	opts2.Timing.RestartDelay = 300 * time.Millisecond
+	opts2.Timing.Shutdown = 50 * time.Millisecond
+	s2 := start(t, opts2)
+	waitState(t, s2, StateProduction)
+	call(t, s2, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
+	time.Sleep(200 * time.Millisecond)
+	down(t, s2, restartCall(t, s2, `{"Service":"Server","Maintenance":"start"}`))
+	waitState(t, s2, StateProduction)
+	time.Sleep(400 * time.Millisecond)
+	if st, _ := state(t, s2); st != StateProduction {
+		t.Errorf("a request made while the process was ending had an effect: state %d", st)
+	}
+	if log, _ := s2.RequestLog(); !strings.Contains(strings.Join(log, "\n"), "lost: the process ended before its timer") {
+		t.Errorf("the lost request is not logged:\n%s", strings.Join(log, "\n"))
 	}
 }
 
@@ -267,6 +424,7 @@ func TestCleanStoreRefusedForClusterMember(t *testing.T) {
 
 func TestExportImportPreviewApply(t *testing.T) {
 	s := start(t, fastOptions(t.TempDir()))
+	waitState(t, s, StateProduction)
 	if a := call(t, s, "POST", "/ima/v1/service/export", `{"FileName":"cfg.bak","Password":"s3cret-pw"}`); a.status != 200 {
 		t.Fatalf("export %d %s", a.status, a.body)
 	}
@@ -354,62 +512,182 @@ func TestBasicAuthAndRequestLogHidePasswords(t *testing.T) {
 	}
 }
 
-func TestHAPairRolesAndSync(t *testing.T) {
-	dir := t.TempDir()
-	a, b, err := StartPair(context.Background(), "G1", fastOptions(filepath.Join(dir, "a")), fastOptions(filepath.Join(dir, "b")))
+type haDoc struct {
+	Server struct {
+		State, ErrorCode int
+		ErrorMessage     string
+	}
+	HighAvailability struct {
+		NewRole, OldRole       string
+		SyncNodes, ActiveNodes int
+		ReasonCode             int
+		ReasonString           string
+		Group                  string
+		PctSyncCompletion      int
+	}
+}
+
+func haStatus(t *testing.T, s *Server) haDoc {
+	t.Helper()
+	var h haDoc
+	if err := json.Unmarshal([]byte(call(t, s, "GET", "/ima/v1/service/status", "").body), &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitFor polls status until ok says so.
+func waitFor(t *testing.T, s *Server, ok func(haDoc) bool) haDoc {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if a, err := try(s, "GET", "/ima/v1/service/status", ""); err == nil {
+			var h haDoc
+			if json.Unmarshal([]byte(a.body), &h) == nil && ok(h) {
+				return h
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s: condition not reached", s.Name())
+	return haDoc{}
+}
+
+func startPair(t *testing.T, dir string) (*Server, *Server) {
+	t.Helper()
+	oa, ob := fastOptions(filepath.Join(dir, "a")), fastOptions(filepath.Join(dir, "b"))
+	oa.Name, ob.Name = "ms-a", "ms-b"
+	a, b, err := StartPair(context.Background(), "G1", oa, ob)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close(); b.Close() })
-	type ha struct {
-		Server           struct{ State int }
-		HighAvailability struct {
-			NewRole                string
-			SyncNodes, ActiveNodes int
-			Group                  string
-		}
+	return a, b
+}
+
+func TestHAPairRolesAndSync(t *testing.T) {
+	dir := t.TempDir()
+	a, b := startPair(t, dir)
+	// The standby synchronises in State 11 with role UNSYNC, then is 10.
+	if got := states(t, b, StateStandby); got[0] != StateStoreStarting {
+		t.Errorf("standby states %v", got)
 	}
-	get := func(s *Server) ha {
-		var h ha
-		if err := json.Unmarshal([]byte(call(t, s, "GET", "/ima/v1/service/status", "").body), &h); err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
-	if h := get(b); h.Server.State != StateStandby || h.HighAvailability.NewRole != "UNSYNC" {
-		t.Errorf("fresh standby: %+v", h)
-	}
-	time.Sleep(350 * time.Millisecond)
-	if h := get(b); h.HighAvailability.NewRole != "STANDBY" || h.HighAvailability.SyncNodes != 2 {
+	waitState(t, a, StateProduction)
+	if h := haStatus(t, b); h.HighAvailability.NewRole != "STANDBY" || h.HighAvailability.SyncNodes != 2 {
 		t.Errorf("synced standby: %+v", h)
 	}
-	if h := get(a); h.HighAvailability.NewRole != "PRIMARY" || h.HighAvailability.SyncNodes != 2 || h.HighAvailability.Group != "G1" {
+	if h := haStatus(t, a); h.HighAvailability.NewRole != "PRIMARY" || h.HighAvailability.SyncNodes != 2 || h.HighAvailability.Group != "G1" {
 		t.Errorf("primary: %+v", h)
 	}
+	// Messages on the primary are replicated to the standby.
+	if err := a.PutMessages("ORDERS", "order-6"); err != nil {
+		t.Fatal(err)
+	}
+	if sum, _ := b.Store(); sum.Messages != 6 {
+		t.Errorf("standby store holds %d messages, want 6", sum.Messages)
+	}
 	// The standby goes to maintenance for a backup; the primary goes on.
-	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"start"}`)
+	down(t, b, restartCall(t, b, `{"Service":"Server","Maintenance":"start"}`))
 	waitState(t, b, StateMaintenance)
-	if h := get(b); h.HighAvailability.NewRole != "UNKNOWN" {
+	if h := haStatus(t, b); h.HighAvailability.NewRole != "UNKNOWN" || h.HighAvailability.ActiveNodes != 0 {
 		t.Errorf("standby in maintenance: %+v", h)
 	}
-	if h := get(a); h.Server.State != StateProduction || h.HighAvailability.SyncNodes != 1 {
+	if h := haStatus(t, a); h.Server.State != StateProduction || h.HighAvailability.SyncNodes != 1 || h.HighAvailability.ActiveNodes != 1 {
 		t.Errorf("primary while standby in maintenance: %+v", h)
 	}
-	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
+	down(t, b, restartCall(t, b, `{"Service":"Server","Maintenance":"stop"}`))
 	waitState(t, b, StateStandby)
-	time.Sleep(350 * time.Millisecond)
-	if h := get(a); h.HighAvailability.SyncNodes != 2 {
+	if h := haStatus(t, a); h.HighAvailability.SyncNodes != 2 {
 		t.Errorf("pair not back in sync: %+v", h)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "a", "state.json")); err != nil {
-		t.Error(err)
 	}
 }
 
-func TestResetStopAndCleanStoreToMaintenance(t *testing.T) {
-	opts := fastOptions(t.TempDir())
-	opts.CleanStoreToMaintenance = true
-	s := start(t, opts)
+// TestPrimaryWaitsForItsStandby: a primary restarted out of maintenance
+// while its partner stays in maintenance discovers nothing (State 11), and
+// after DiscoveryTimeout comes up in maintenance with DISCOVERY_TIMEOUT. A
+// partner started in time pairs with it.
+func TestPrimaryWaitsForItsStandby(t *testing.T) {
+	a, b := startPair(t, t.TempDir())
+	waitState(t, b, StateStandby)
+	for _, s := range []*Server{b, a} {
+		down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
+		waitState(t, s, StateMaintenance)
+	}
+	down(t, a, restartCall(t, a, `{"Service":"Server","Maintenance":"stop"}`))
+	waitState(t, a, StateStoreStarting)
+	time.Sleep(200 * time.Millisecond)
+	if h := haStatus(t, a); h.Server.State != StateStoreStarting || h.HighAvailability.NewRole != "UNSYNC" || h.HighAvailability.ActiveNodes != 0 {
+		t.Errorf("primary discovering: %+v", h)
+	}
+	waitState(t, a, StateMaintenance)
+	h := haStatus(t, a)
+	if h.Server.ErrorCode != 509 || h.HighAvailability.NewRole != "UNSYNC_ERROR" || h.HighAvailability.ReasonCode != 2 || !strings.HasSuffix(h.HighAvailability.ReasonString, "DISCOVERY_TIMEOUT") {
+		t.Errorf("after the discovery timeout: %+v", h)
+	}
+	// Restarted together, they pair.
+	since := restartCall(t, a, `{"Service":"Server","Maintenance":"stop"}`)
+	call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
+	down(t, a, since)
+	waitState(t, a, StateProduction)
+	waitState(t, b, StateStandby)
+}
+
+// TestStandbyWithAnUncleanedStore: a primary given a restored store and a
+// standby that kept its own data both hold data: they cannot pair and both
+// come up in maintenance with UNRESOLVED_STORE; cleaned, the standby pairs.
+func TestStandbyWithAnUncleanedStore(t *testing.T) {
+	a, b := startPair(t, t.TempDir())
+	waitState(t, b, StateStandby)
+	for _, s := range []*Server{b, a} {
+		down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
+		waitState(t, s, StateMaintenance)
+	}
+	// The restored store of the primary differs from the standby's.
+	if err := os.WriteFile(filepath.Join(a.StoreDir(), "com.ibm.ism", "queues", "ORDERS.msg"), []byte("order-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*Server{a, b} {
+		call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
+	}
+	for _, s := range []*Server{a, b} {
+		h := waitFor(t, s, func(h haDoc) bool { return h.HighAvailability.ReasonCode != 0 })
+		if h.Server.State != 9 || h.HighAvailability.ReasonCode != 5 || h.Server.ErrorCode != 509 || !strings.HasSuffix(h.HighAvailability.ReasonString, "UNRESOLVED_STORE") {
+			t.Errorf("%s: %+v", s.Name(), h)
+		}
+	}
+	since := time.Now()
+	if r := call(t, b, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`); r.status != 200 {
+		t.Fatalf("clean store: %d %s", r.status, r.body)
+	}
+	down(t, b, since)
+	waitState(t, b, StateMaintenance)
+	for _, s := range []*Server{a, b} {
+		call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Maintenance":"stop"}`)
+	}
+	waitState(t, a, StateProduction)
+	waitState(t, b, StateStandby)
+	if sum, _ := b.Store(); sum.Messages != 1 {
+		t.Errorf("the standby holds %d messages, want the primary's 1", sum.Messages)
+	}
+}
+
+// TestPartitionMakesBothPrimary cuts the replication link: both nodes are
+// primary with one active node each.
+func TestPartitionMakesBothPrimary(t *testing.T) {
+	a, b := startPair(t, t.TempDir())
+	waitState(t, b, StateStandby)
+	a.Partition()
+	waitState(t, b, StateProduction)
+	for _, s := range []*Server{a, b} {
+		if h := haStatus(t, s); h.HighAvailability.NewRole != "PRIMARY" || h.HighAvailability.ActiveNodes != 1 {
+			t.Errorf("%s: %+v", s.Name(), h)
+		}
+	}
+}
+
+func TestResetStopAndCleanStoreKeepsTheMode(t *testing.T) {
+	s := start(t, fastOptions(t.TempDir()))
+	waitState(t, s, StateProduction)
 	call(t, s, "POST", "/ima/v1/configuration", `{"Queue":{"EXTRA":{"MaxMessages":1}}}`)
 	// Reset with CleanStore answers 200 and ignores CleanStore (FVT defect 151664).
 	if a := call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","Reset":"config","CleanStore":true}`); a.status != 200 {
@@ -429,8 +707,15 @@ func TestResetStopAndCleanStoreToMaintenance(t *testing.T) {
 	if refused := waitState(t, s, StateProduction); !refused {
 		t.Error("a stopped server kept answering")
 	}
-	// With the switch on, a clean store leaves the server in maintenance.
-	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
+	// A clean store keeps the configured mode (main.c does not touch
+	// AdminMode): from production it comes back in production, from
+	// maintenance in maintenance (tr00019_'s "set to Maintenance" follows
+	// from its step 3).
+	down(t, s, restartCall(t, s, `{"Service":"Server","CleanStore":true}`))
+	waitState(t, s, StateProduction)
+	down(t, s, restartCall(t, s, `{"Service":"Server","Maintenance":"start"}`))
+	waitState(t, s, StateMaintenance)
+	down(t, s, restartCall(t, s, `{"Service":"Server","CleanStore":true}`))
 	waitState(t, s, StateMaintenance)
 }
 
@@ -446,21 +731,14 @@ func TestAdminEndpointDocument(t *testing.T) {
 // TestPrimaryRestartFailsOver restarts the primary of a synchronised pair:
 // the standby takes over and the old primary rejoins as standby.
 func TestPrimaryRestartFailsOver(t *testing.T) {
-	dir := t.TempDir()
-	a, b, err := StartPair(context.Background(), "G1", fastOptions(filepath.Join(dir, "a")), fastOptions(filepath.Join(dir, "b")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close(); b.Close() })
-	time.Sleep(350 * time.Millisecond)
+	a, b := startPair(t, t.TempDir())
+	waitState(t, b, StateStandby)
 	if a := call(t, b, "POST", "/ima/v1/configuration", `{"Queue":{"X":{}}}`); !strings.Contains(a.body, `CWLNA6121`) || !strings.Contains(a.body, `status is \"Standby\". Any actions to \"Queue\" are not allowed.`) {
 		t.Errorf("config change on the standby: %s", a.body)
 	}
-	call(t, a, "POST", "/ima/v1/service/restart", `{"Service":"Server"}`)
+	down(t, a, restartCall(t, a, `{"Service":"Server"}`))
+	waitState(t, b, StateProduction)
 	waitState(t, a, StateStandby)
-	if b.State() != StateProduction {
-		t.Errorf("standby did not take over: state %d", b.State())
-	}
 	if body := call(t, b, "GET", "/ima/v1/service/status/HighAvailability", "").body; !strings.Contains(body, `"NewRole": "PRIMARY"`) || !strings.Contains(body, `"OldRole": "STANDBY"`) {
 		t.Errorf("new primary: %s", body)
 	}
@@ -472,13 +750,15 @@ func TestPrimaryRestartFailsOver(t *testing.T) {
 func TestRestartInterruptedByProcessDeathIsFinished(t *testing.T) {
 	dir := t.TempDir()
 	opts := fastOptions(dir)
-	opts.StopDelay = 10 * time.Second
+	opts.Timing.RestartDelay = 10 * time.Second
 	s := start(t, opts)
+	waitState(t, s, StateProduction)
 	call(t, s, "POST", "/ima/v1/service/export", `{"FileName":"c","Password":"p"}`)
 	call(t, s, "POST", "/ima/v1/service/import", `{"FileName":"c","Password":"p","ApplyConfig":true}`)
 	call(t, s, "POST", "/ima/v1/service/restart", `{"Service":"Server","CleanStore":true}`)
 	s.Close()
 	s2 := start(t, fastOptions(dir))
+	waitState(t, s2, StateProduction)
 	if st, code := state(t, s2); st != StateProduction || code != 0 {
 		t.Errorf("reopened in state %d ErrorCode %d, want 1 and 0", st, code)
 	}

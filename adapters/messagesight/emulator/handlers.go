@@ -308,30 +308,31 @@ func (s *Server) restart(body []byte) reply {
 		return envelope(400, "CWLNA0384", "You must disable the object ClusterMembership to update or set configuration item CleanStore.")
 	}
 	if service != "Server" {
-		return ok() // components restart synchronously
+		return ok() // components restart synchronously (admin.c ism_admin_restartService)
+	}
+	// Reset implies a clean store and ignores CleanStore (FVT defect
+	// 151664); the request is acted on by a timer 3 s later.
+	m := -1
+	switch maintenance {
+	case "start":
+		m = 1
+	case "stop":
+		m = 0
 	}
 	switch {
 	case reset != "":
-		s.scheduleRestartLocked(restartResetConfig)
+		s.requestLocked(time.Now(), "reset", -1)
 	case clean:
-		s.scheduleRestartLocked(restartCleanStore)
+		s.requestLocked(time.Now(), "clean", -1)
 	default:
-		if maintenance != "" {
-			s.st.AdminMode = 0
-			if maintenance == "start" {
-				s.st.AdminMode = 1
-			}
-			if err := s.st.save(s.opts.Dir); err != nil {
-				return envelope(500, "CWLNA0100", "System error")
-			}
-		}
-		s.scheduleRestartLocked(restartPlain)
+		s.requestLocked(time.Now(), "restart", m)
 	}
 	return ok()
 }
 
 // stop implements POST /service/stop. The emulator plays a server under a
-// supervisor (Docker, systemd) that starts it again after DownWindow.
+// supervisor (Docker's restart policy) that starts it again after
+// Timing.Supervisor; startServer.sh itself would not (a simplification).
 func (s *Server) stop(body []byte) reply {
 	members, err := parseObject(body)
 	if err != nil {
@@ -356,7 +357,7 @@ func (s *Server) stop(body []byte) reply {
 		return envelope(501, "CWLNA0102", msgNotImpl)
 	}
 	if service == "Server" || service == "imaserver" {
-		s.scheduleRestartLocked(restartPlain)
+		s.requestLocked(time.Now(), "stop", -1)
 	}
 	return ok()
 }
@@ -507,13 +508,24 @@ func (s *Server) importConfig(body []byte) reply {
 	if !apply {
 		return reply{status: 200, body: previewDocument(cfg)}
 	}
-	s.st.Config = cfg
-	s.st.PendingRestart = true
+	// importExport.c: ism_config_json_processObject applies each imported
+	// object over the current configuration, as a POST would: instances
+	// named in the backup are replaced or added, the others stay.
+	merged := map[string]json.RawMessage{}
+	for k, v := range s.st.Config {
+		merged[k] = v
+	}
+	for k, v := range cfg {
+		merged[k] = mergeObject(merged[k], v)
+	}
+	s.st.Config = merged
 	if err := s.st.save(s.opts.Dir); err != nil {
 		return envelope(400, "CWLNA6229", `Failed to update configuration with restore file "`+name+`".`)
 	}
-	s.state = StateMaintenance
-	s.role = ""
+	// adminInitError = ISMRC_RestartNeeded: status shows State 9 with
+	// ErrorCode 145 until the process restarts.
+	s.p.initErr = codeRestartNeeded
+	s.saveRunLocked()
 	return ok()
 }
 
@@ -610,10 +622,12 @@ func (s *Server) configuration(method, path, sub string, body []byte) reply {
 	if err != nil {
 		return parseFailed(body)
 	}
-	if s.st.PendingRestart {
+	if s.p != nil && s.p.initErr == codeRestartNeeded {
+		// janssonProcessPost.c: adminInitError == ISMRC_RestartNeeded after
+		// an applied backup refuses every configuration change.
 		return envelope(400, "CWLNA0145", msgRestartNeeds)
 	}
-	if s.up && s.state == StateStandby {
+	if st, _, _ := s.reportedStateLocked(time.Now()); st == StateStandby {
 		for _, m := range members {
 			if m.Key != "HighAvailability" && m.Key != "Server" && m.Key != "ClusterMembership" {
 				return envelope(400, "CWLNA6121", `The `+ComponentName+` status is "Standby". Any actions to "`+m.Key+`" are not allowed.`)
@@ -645,152 +659,162 @@ func (s *Server) configuration(method, path, sub string, body []byte) reply {
 	return ok()
 }
 
-// Status document types, fields in the order the server writes them
-// (reference §4.2).
-type statusServer struct {
-	Name              string `json:"Name"`
-	UID               string `json:"UID"`
-	Status            string `json:"Status"`
-	State             int    `json:"State"`
-	StateDescription  string `json:"StateDescription"`
-	ServerTime        string `json:"ServerTime"`
-	UpTimeSeconds     int64  `json:"UpTimeSeconds"`
-	UpTimeDescription string `json:"UpTimeDescription"`
-	Version           string `json:"Version"`
-	ErrorCode         int    `json:"ErrorCode"`
-	ErrorMessage      string `json:"ErrorMessage"`
-}
-
-type statusBlock struct {
-	Status  string `json:"Status"`
-	Enabled bool   `json:"Enabled"`
-}
-
-type statusHA struct {
-	Status            string `json:"Status"`
-	Enabled           bool   `json:"Enabled"`
-	Group             string `json:"Group"`
-	NewRole           string `json:"NewRole"`
-	OldRole           string `json:"OldRole"`
-	ActiveNodes       int    `json:"ActiveNodes"`
-	SyncNodes         int    `json:"SyncNodes"`
-	PrimaryLastTime   string `json:"PrimaryLastTime"`
-	PctSyncCompletion int    `json:"PctSyncCompletion"`
-	ReasonCode        int    `json:"ReasonCode"`
-	ReasonString      string `json:"ReasonString,omitempty"`
-	RemoteServerName  string `json:"RemoteServerName"`
-}
-
-type statusDoc struct {
-	Version          string        `json:"Version"`
-	Server           *statusServer `json:"Server,omitempty"`
-	HighAvailability any           `json:"HighAvailability,omitempty"`
-	Cluster          *statusBlock  `json:"Cluster,omitempty"`
-	Plugin           *statusBlock  `json:"Plugin,omitempty"`
-	MQConnectivity   *statusBlock  `json:"MQConnectivity,omitempty"`
-	SNMP             *statusBlock  `json:"SNMP,omitempty"`
-}
-
 // stateText returns the Status and StateDescription status reports for a
-// state.
+// state (adminInternal.c ism_admin_getStatusStr, ism_admin_getStateStr).
 func stateText(state int) [2]string {
 	switch state {
+	case 0:
+		return [2]string{"Initializing", "Initializing"}
 	case StateProduction:
 		return [2]string{"Running", "Running (production)"}
 	case StateStopping:
 		return [2]string{"Stopping", "Stopping"}
+	case 3:
+		return [2]string{"Initializing", "Initialized"}
+	case 4:
+		return [2]string{"Initializing", "TransportStarted"}
+	case 5:
+		return [2]string{"Initializing", "ProtocolStarted"}
+	case StateStoreStarted:
+		return [2]string{"EngineStarting", "StoreStarted"}
+	case 7:
+		return [2]string{"EngineStarting", "EngineStarted"}
+	case StateMessagingStarted:
+		return [2]string{"Running", "MessagingStarted"}
 	case StateMaintenance:
 		return [2]string{"Running", "Running (maintenance)"}
 	case StateStandby:
 		return [2]string{"Running", "Standby"}
+	case StateStoreStarting:
+		return [2]string{"StoreStarting", "StoreStarting"}
+	case StateEngineStarting:
+		return [2]string{"EngineStarting", "EngineStarting"}
+	case StateTransportStarting:
+		return [2]string{"TransportStarting", "TransportStarting"}
 	}
-	return [2]string{}
+	return [2]string{"Unknown", "Unknown"}
 }
 
+// jstr renders a JSON string the way ism_json_putEscapeBytes does.
+func jstr(v string) string {
+	var m bytes.Buffer
+	enc := json.NewEncoder(&m)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return string(bytes.TrimRight(m.Bytes(), "\n"))
+}
+
+// status renders GET /service/status[/<only>] byte for byte as admin.c
+// ism_admin_getServerStatus writes it: "Version":"v1" with no space, the
+// other keys with one, "RemoteServerName": with none, two-space indent.
 func (s *Server) status(only string) reply {
 	now := time.Now()
-	up := int64(now.Sub(s.started) / time.Second)
-	txt := stateText(s.state)
-	srv := &statusServer{
-		Name: s.nameLocked(), UID: s.st.UID, Status: txt[0], State: s.state, StateDescription: txt[1],
-		ServerTime:        now.UTC().Format("2006-01-02T15:04:05.000Z"),
-		UpTimeSeconds:     up,
-		UpTimeDescription: fmt.Sprintf("%d days %d hours %d minutes %d seconds", up/86400, up%86400/3600, up%3600/60, up%60),
-		Version:           Version,
-	}
-	if s.st.PendingRestart {
-		srv.ErrorCode, srv.ErrorMessage = 145, msgRestartNeeds
-	}
-	mq := &statusBlock{Status: "Active", Enabled: true}
-	if s.state != StateProduction {
-		mq.Status = "Inactive"
-	}
-	doc := statusDoc{Version: "v1"}
+	state, code, msg := s.reportedStateLocked(now)
+	var b strings.Builder
+	b.WriteString("{\n  \"Version\":\"v1\"")
 	all := only == ""
 	if all || only == "Server" {
-		doc.Server = srv
+		up := int64(0)
+		if s.p != nil {
+			up = int64(now.Sub(s.p.boot) / time.Second)
+		}
+		txt := stateText(state)
+		b.WriteString(",\n  \"Server\": {\n")
+		fmt.Fprintf(&b, "    \"Name\": %s,\n", jstr(s.nameLocked()))
+		fmt.Fprintf(&b, "    \"UID\": %s,\n", jstr(s.st.UID))
+		fmt.Fprintf(&b, "    \"Status\": \"%s\",\n", txt[0])
+		fmt.Fprintf(&b, "    \"State\": %d,\n", state)
+		fmt.Fprintf(&b, "    \"StateDescription\": \"%s\",\n", txt[1])
+		fmt.Fprintf(&b, "    \"ServerTime\": \"%s\",\n", now.UTC().Format("2006-01-02T15:04:05.000Z"))
+		fmt.Fprintf(&b, "    \"UpTimeSeconds\": %d,\n", up)
+		fmt.Fprintf(&b, "    \"UpTimeDescription\": \"%d days %d hours %d minutes %d seconds\",\n", up/86400, up%86400/3600, up%3600/60, up%60)
+		fmt.Fprintf(&b, "    \"Version\": \"%s\",\n", Version)
+		fmt.Fprintf(&b, "    \"ErrorCode\": %d,\n", code)
+		fmt.Fprintf(&b, "    \"ErrorMessage\": %s\n", jstr(msg))
+		b.WriteString("  }")
 	}
 	if all || only == "HighAvailability" {
-		doc.HighAvailability = s.haBlockLocked(now)
+		b.WriteString(",\n  \"HighAvailability\": {\n")
+		b.WriteString(s.haBlockLocked(now))
+		b.WriteString("  }")
 	}
 	if all || only == "Cluster" {
-		doc.Cluster = &statusBlock{Status: "Inactive"}
+		// ism_cluster_getStatistics answers ISMRC_ClusterDisabled.
+		b.WriteString(",\n  \"Cluster\": {\n    \"Status\": \"Inactive\",\n    \"Enabled\": false\n  }")
 	}
 	if all || only == "Plugin" {
-		doc.Plugin = &statusBlock{Status: "Inactive"}
+		b.WriteString(",\n  \"Plugin\": {\n    \"Status\": \"Inactive\",\n    \"Enabled\": false\n  }")
 	}
 	if all || only == "MQConnectivity" {
-		doc.MQConnectivity = mq
+		// MQ Connectivity runs only in production (reference §8.1).
+		mq := "Inactive"
+		if state == StateProduction {
+			mq = "Active"
+		}
+		fmt.Fprintf(&b, ",\n  \"MQConnectivity\": {\n    \"Status\": \"%s\",\n    \"Enabled\": true\n  }", mq)
 	}
 	if all || only == "SNMP" {
-		doc.SNMP = &statusBlock{Status: "Inactive"}
+		b.WriteString(",\n  \"SNMP\": {\n    \"Status\": \"Inactive\",\n    \"Enabled\": false\n  }")
 	}
-	b, _ := json.MarshalIndent(doc, "", "  ")
-	return reply{status: 200, body: append(b, '\n')}
+	b.WriteString("\n}\n")
+	return reply{status: 200, body: []byte(b.String())}
 }
 
-// haBlockLocked renders the HighAvailability block (reference §4.5).
-func (s *Server) haBlockLocked(now time.Time) any {
-	h, configured := s.st.ha()
-	if !configured || !h.EnableHA || s.peer == nil {
-		return &statusBlock{Status: "Inactive"}
-	}
-	b := &statusHA{Status: "Active", Enabled: true, Group: h.Group, PctSyncCompletion: -1,
-		ActiveNodes: 1, SyncNodes: 1, RemoteServerName: s.peer.nameLocked()}
-	s.peer.advanceLocked(now)
-	peerUp := s.peer.up && s.peer.role != ""
-	switch {
-	case s.state == StateMaintenance || s.role == "":
-		b.NewRole, b.OldRole = "UNKNOWN", "UNKNOWN"
-	case s.role == "PRIMARY":
-		b.NewRole, b.OldRole = "PRIMARY", orRole(s.oldRole, "PRIMARY")
-		b.PrimaryLastTime = now.UTC().Format("2006-01-02T15:04:05Z")
-		if peerUp {
-			b.ActiveNodes = 2
-			if s.peer.role == "STANDBY" {
-				b.SyncNodes = 2
-			} else if s.peer.role == "UNSYNC" {
-				pct := int(100 * now.Sub(s.peer.syncFrom) / s.peer.opts.SyncTime)
-				b.PctSyncCompletion = min(pct, 99)
-			}
-		}
-	default:
-		b.NewRole, b.OldRole = s.role, orRole(s.oldRole, s.role)
-		if s.peer.up && s.peer.role == "PRIMARY" {
-			b.ActiveNodes = 2
-			if s.role == "STANDBY" {
-				b.SyncNodes = 2
+// haReasonNames are the ReasonString suffixes (adminHA.c haErrorReasonStr).
+var haReasonNames = [...]string{" ", "CONFIG_ERROR", "DISCOVERY_TIMEOUT", "SPLIT_BRAIN", "SYNC_ERROR", "UNRESOLVED_STORE", "RESYNC_ERROR", "GROUP_MISMATCH", "UNKNOWN"}
+
+// haBlockLocked renders the inside of the HighAvailability block as
+// admin.c does: Inactive when HA is disabled and no node is active; roles
+// UNKNOWN while the configured mode is maintenance; else the store's view.
+func (s *Server) haBlockLocked(now time.Time) string {
+	h, _ := s.st.ha()
+	p := s.p
+	var role, old string
+	active, synced, reason, pct := 0, 0, 0, -1
+	param := ""
+	if p != nil {
+		role, old, active, synced, reason, param = p.role, p.oldRole, p.active, p.synced, p.reason, p.reasonParam
+		if !p.syncUntil.IsZero() && p.role == rolePrimary && p.syncUntil.After(now) {
+			total := p.syncUntil.Sub(p.syncFrom)
+			if total > 0 {
+				pct = min(int(100*now.Sub(p.syncFrom)/total), 99)
 			}
 		}
 	}
-	return b
-}
-
-func orRole(r, def string) string {
-	if r == "" {
-		return def
+	if !h.EnableHA && active == 0 {
+		return "    \"Status\": \"Inactive\",\n    \"Enabled\": false\n"
 	}
-	return r
+	if role == "" {
+		role, old = roleUnsync, roleUnsync
+	}
+	if old == "" {
+		old = role
+	}
+	confMaint := s.st.AdminMode == 1 || p != nil && p.initErr != 0
+	status := "Active"
+	if confMaint {
+		role, old = "UNKNOWN", "UNKNOWN"
+	}
+	group := h.Group
+	last := ""
+	if role == rolePrimary {
+		last = now.UTC().Format("2006-01-02T15:04:05.000000Z")
+	}
+	remote := ""
+	if active > 1 && s.peer != nil {
+		remote = s.peer.nameLocked()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "    \"Status\": \"%s\",\n    \"Enabled\": %t,\n    \"Group\": %s,\n    \"NewRole\": \"%s\",\n    \"OldRole\": \"%s\",\n", status, h.EnableHA, jstr(group), role, old)
+	fmt.Fprintf(&b, "    \"ActiveNodes\": %d,\n    \"SyncNodes\": %d,\n    \"PrimaryLastTime\": \"%s\",\n    \"PctSyncCompletion\": %d,\n    \"ReasonCode\": %d,\n", active, synced, last, pct, reason)
+	if reason != 0 {
+		if reason < 0 || reason > 8 {
+			reason = 8
+		}
+		fmt.Fprintf(&b, "    \"ReasonString\": %s,\n", jstr(param+" - "+haReasonNames[reason]))
+	}
+	fmt.Fprintf(&b, "    \"RemoteServerName\":%s\n", jstr(remote))
+	return b.String()
 }
 
 // RequestLog returns the lines of the server's request log.
@@ -803,4 +827,22 @@ func (s *Server) RequestLog() ([]string, error) {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return lines, nil
+}
+
+// mergeObject applies an imported object over the current one: the
+// instances (or fields) it names replace the current ones, the others stay;
+// a value that is not an object replaces the current value.
+func mergeObject(cur, upd json.RawMessage) json.RawMessage {
+	var c, u map[string]json.RawMessage
+	if json.Unmarshal(cur, &c) != nil || json.Unmarshal(upd, &u) != nil || c == nil || u == nil {
+		return upd
+	}
+	for k, v := range u {
+		c[k] = v
+	}
+	b, err := json.Marshal(c)
+	if err != nil {
+		return upd
+	}
+	return b
 }

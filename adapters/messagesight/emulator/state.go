@@ -17,24 +17,43 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
 )
 
-// persisted is what survives a restart of the server and of the process:
-// the configured mode (AdminMode), an applied import waiting for a restart,
-// the configuration objects and the port.
+// persisted is what survives a restart of the server and of drillbook's
+// process: the configured mode (AdminMode), the configuration objects, the
+// port, the requests accepted but not yet carried out and the process that
+// runs.
 type persisted struct {
-	Port           int    `json:"port"`
-	UID            string `json:"uid"`
-	AdminMode      int    `json:"adminMode"`
-	PendingRestart bool   `json:"pendingRestart"`
-	// Restarting records a restart accepted but not finished ("plain",
-	// "clean", "reset"). A real server finishes its restart whatever its
-	// clients do; the emulator lives in drillbook's process, so when that
-	// process dies mid-restart the next one finishes the restart on load.
-	Restarting string                     `json:"restarting,omitempty"`
-	Config     map[string]json.RawMessage `json:"config"`
+	Port      int    `json:"port"`
+	UID       string `json:"uid"`
+	AdminMode int    `json:"adminMode"`
+	// Pending records restart requests accepted but not finished. A real
+	// server finishes its restart whatever its clients do; the emulator
+	// lives in drillbook's process, so when that process dies mid-restart
+	// the next one finishes the restart on load.
+	Pending []request `json:"pending,omitempty"`
+	// CleanOnExit and ResetOnExit are the cleanStore and resetConfig flags
+	// of main.c, acted on when the process ends.
+	CleanOnExit bool `json:"cleanOnExit,omitempty"`
+	ResetOnExit bool `json:"resetOnExit,omitempty"`
+	// NextBoot is when the supervisor starts the next process, while none
+	// runs.
+	NextBoot time.Time `json:"nextBoot,omitempty"`
+	// Run is the running process, for a reopened estate.
+	Run *runState `json:"run,omitempty"`
+	// Partitioned records a cut HA replication link (Server.Partition).
+	Partitioned bool `json:"partitioned,omitempty"`
+	// FailNextStart, when not zero, makes the next start in production fail
+	// with this error code (Server.FailNextStart).
+	FailNextStart int `json:"failNextStart,omitempty"`
+	// HangNextStop and SkipNextClean are training faults (Server.HangNextStop,
+	// Server.SkipNextClean), not product behaviour.
+	HangNextStop  bool                       `json:"hangNextStop,omitempty"`
+	SkipNextClean bool                       `json:"skipNextClean,omitempty"`
+	Config        map[string]json.RawMessage `json:"config"`
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "state.json") }
@@ -93,8 +112,14 @@ func (p persisted) save(dir string) error {
 	if err := file.WriteAtomic(statePath(dir), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}
-	// data/config mirrors the configuration, as <DATA>/data/config does.
-	cfg, _ := json.MarshalIndent(p.Config, "", "  ")
+	// data/config/server_dynamic.json mirrors the configuration and the
+	// AdminMode, as <DATA>/data/config does.
+	doc := map[string]json.RawMessage{}
+	for k, v := range p.Config {
+		doc[k] = v
+	}
+	doc["AdminMode"] = json.RawMessage(fmt.Sprint(p.AdminMode))
+	cfg, _ := json.MarshalIndent(doc, "", "  ")
 	return os.WriteFile(filepath.Join(dir, "data", "server_dynamic.json"), append(cfg, '\n'), 0o644)
 }
 
@@ -103,6 +128,9 @@ type haConfig struct {
 	EnableHA         bool   `json:"EnableHA"`
 	StartupMode      string `json:"StartupMode"`
 	PreferredPrimary bool   `json:"PreferredPrimary"`
+	// DiscoveryTimeout is in seconds; 0 means the default, 600
+	// (server_dynamic.json, storeHighAvailability.c).
+	DiscoveryTimeout int `json:"DiscoveryTimeout,omitempty"`
 }
 
 func (p persisted) ha() (haConfig, bool) {
@@ -122,7 +150,7 @@ func (p persisted) haConfigured() bool { _, ok := p.ha(); return ok }
 func (p persisted) haEnabled() bool { h, ok := p.ha(); return ok && h.EnableHA }
 
 func (p *persisted) setHA(group string, preferred bool) {
-	b, _ := json.Marshal(haConfig{Group: group, EnableHA: true, StartupMode: "AutoDetect", PreferredPrimary: preferred})
+	b, _ := json.Marshal(haConfig{Group: group, EnableHA: true, StartupMode: "AutoDetect", PreferredPrimary: preferred, DiscoveryTimeout: 600})
 	p.Config["HighAvailability"] = b
 }
 
@@ -171,22 +199,133 @@ func (s *Server) cleanStore() error {
 	return os.MkdirAll(filepath.Join(root, "queues"), 0o755)
 }
 
-// resetConfig returns the configuration to its defaults and cleans the store
-// (Reset:"config", reference §5.1).
-func (s *Server) resetConfig() error {
-	s.mu.Lock()
+// resetConfigLocked returns the configuration to its defaults with
+// AdminMode 0 and cleans the store (Reset:"config": resetServerConfig.sh 1
+// removes data/config and store/com.ibm.ism and sets AdminMode 0).
+func (s *Server) resetConfigLocked() error {
 	var st persisted
 	err := json.Unmarshal([]byte(`{"config":`+defaultConfig+`}`), &st)
 	if err == nil {
+		ha := s.st.Config["HighAvailability"]
 		s.st.Config = st.Config
+		if ha != nil {
+			// The emulated pair keeps its pairing; a real reset would need
+			// HA configured again (a simplification).
+			s.st.Config["HighAvailability"] = ha
+		}
 		s.st.AdminMode = 0
 		err = s.st.save(s.opts.Dir)
 	}
-	s.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	return s.cleanStore()
+}
+
+// FailNextStart makes the next start of the server in production fail with
+// an error code (501: "Store data is unrecoverable."): it comes up in
+// maintenance mode with that ErrorCode, as main.c does when ism_store_start
+// fails.
+func (s *Server) FailNextStart(code int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.FailNextStart = code
+	return s.st.save(s.opts.Dir)
+}
+
+// HangNextStop is a fault for training: the next restart request is
+// answered but never acted on, so the server reports State 2 (Stopping)
+// until it is restarted from its platform (a shutdown that hangs).
+func (s *Server) HangNextStop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.HangNextStop = true
+	return s.st.save(s.opts.Dir)
+}
+
+// SkipNextClean is a fault for training: the next CleanStore restarts the
+// server without cleaning its store (as if it had been cleaned on the wrong
+// node), so a standby keeps its old data.
+func (s *Server) SkipNextClean() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.SkipNextClean = true
+	return s.st.save(s.opts.Dir)
+}
+
+// hasData reports whether the store holds anything (the HA_MSG_FLAG_HAVE_DATA
+// of storeHighAvailability.c): a cleaned store holds nothing.
+func (s *Server) hasData() bool {
+	sum, err := ReadStore(s.StoreDir())
+	return err == nil && sum != (StoreSummary{})
+}
+
+// sameStore reports whether two store directories hold the same files (the
+// emulator's stand-in for equal shutdown tokens of a pair that stopped in
+// sync).
+func sameStore(a, b string) bool {
+	da, err1 := storeDigest(a)
+	db, err2 := storeDigest(b)
+	return err1 == nil && err2 == nil && da == db
+}
+
+func storeDigest(dir string) (string, error) {
+	h := sha256.New()
+	root := filepath.Join(dir, storeRoot)
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// copyStore replaces the store under dst with a copy of the one under src.
+func copyStore(src, dst string) error {
+	from := filepath.Join(src, storeRoot)
+	to := filepath.Join(dst, storeRoot)
+	tmp := to + ".sync"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(tmp, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(tmp, rel), b, 0o644)
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		err = os.MkdirAll(filepath.Join(tmp, "queues"), 0o755)
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return err
+	}
+	return os.Rename(tmp, to)
 }
 
 // StoreSummary counts what the emulated store holds.
@@ -247,12 +386,29 @@ func countLines(path string) (int, error) {
 }
 
 // PutMessages appends messages to a queue of the store, as clients sending
-// to the server would.
+// to the server would; a synchronised standby receives them too (the
+// primary replicates every store update).
 func (s *Server) PutMessages(queue string, msgs ...string) error {
 	if queue == "" || strings.ContainsAny(queue, `/\`) || strings.HasPrefix(queue, ".") {
 		return fmt.Errorf("emulator: queue name %q is not valid", queue)
 	}
-	f, err := os.OpenFile(filepath.Join(s.StoreDir(), storeRoot, "queues", queue+".msg"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	s.mu.Lock()
+	var standby *Server
+	if s.p != nil && s.p.role == rolePrimary && s.p.synced == 2 && s.peer != nil && !s.partitioned {
+		standby = s.peer
+	}
+	s.mu.Unlock()
+	if err := appendMessages(s.StoreDir(), queue, msgs); err != nil {
+		return err
+	}
+	if standby != nil {
+		return appendMessages(standby.StoreDir(), queue, msgs)
+	}
+	return nil
+}
+
+func appendMessages(store, queue string, msgs []string) error {
+	f, err := os.OpenFile(filepath.Join(store, storeRoot, "queues", queue+".msg"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("emulator: %w", err)
 	}

@@ -1,0 +1,407 @@
+package messagesight
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// A backup set is a directory under the backup root, one per backup, never
+// written twice:
+//
+//	ROOT/SERVER-YYYYMMDDTHHMMSSZ/
+//	  INCOMPLETE      while the backup is being taken
+//	  config/FILE     the exported configuration
+//	  store/...       the copy of the store (optional)
+//	  manifest.json   what the set holds: names, sizes, SHA-256, its id
+//	  SEALED          the set's id and the manifest's SHA-256, written last
+//
+// A set is sealed when SEALED matches its manifest and INCOMPLETE is gone.
+const (
+	setConfigDir  = "config"
+	setStoreDir   = "store"
+	setManifest   = "manifest.json"
+	setSealed     = "SEALED"
+	setIncomplete = "INCOMPLETE"
+)
+
+// ManifestFormat identifies a backup set manifest.
+const ManifestFormat = "drillbook-messagesight-backup-set/v2"
+
+// FileDigest identifies one file of a backup.
+type FileDigest struct {
+	// Name is the file's base name.
+	Name string `json:"name"`
+	// Size is its size in bytes.
+	Size int64 `json:"size"`
+	// SHA256 is the hex SHA-256 of its content.
+	SHA256 string `json:"sha256"`
+}
+
+// StoreDigest identifies a store backup directory.
+type StoreDigest struct {
+	// Name is the store backup directory's base name.
+	Name string `json:"name"`
+	TreeDigest
+}
+
+// Manifest says what a sealed backup set holds.
+type Manifest struct {
+	// Format is ManifestFormat.
+	Format string `json:"format"`
+	// Set is the set directory's name: a manifest copied into another set
+	// does not name it.
+	Set string `json:"set"`
+	// ID is a random identity given to the set when it was sealed.
+	ID string `json:"id"`
+	// Server is the server the backup was taken from.
+	Server string `json:"server"`
+	// Created is when the set was sealed (UTC).
+	Created time.Time `json:"created"`
+	// Config is the exported configuration file.
+	Config FileDigest `json:"config"`
+	// Store is the store copy; nil for a configuration-only backup.
+	Store *StoreDigest `json:"store"`
+}
+
+// ErrMismatch marks a backup set whose files are not the ones its manifest
+// names, or that is not sealed.
+var ErrMismatch = errors.New("backup set does not match its manifest")
+
+// checkBackupRoot says whether root can receive new backup sets: a
+// directory, or a path that does not exist yet; never a file nor a backup
+// set itself.
+func checkBackupRoot(root string) (exists bool, err error) {
+	if root == "" {
+		return false, errors.New("no backup root: set messagesight.backup_root in targets.yaml or give --param backup_dir=DIR")
+	}
+	fi, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("backup root %s: %w", root, err)
+	}
+	if !fi.IsDir() {
+		return true, fmt.Errorf("backup root %s is a file, not a directory: give a directory (backup sets are created under it)", root)
+	}
+	for _, marker := range []string{setManifest, setSealed, setIncomplete} {
+		if _, err := os.Stat(filepath.Join(root, marker)); err == nil {
+			return true, fmt.Errorf("backup root %s is itself a backup set (it holds %s): give the directory above it; a backup never writes into an earlier one", root, marker)
+		}
+	}
+	return true, nil
+}
+
+// newBackupSet creates a new, empty set for server under root (created when
+// missing), marked INCOMPLETE.
+func newBackupSet(root, server string, now time.Time) (string, error) {
+	if _, err := checkBackupRoot(root); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", fmt.Errorf("create backup root %s: %w", root, err)
+	}
+	base := server + "-" + now.UTC().Format("20060102T150405Z")
+	for i := 0; i < 100; i++ {
+		name := base
+		if i > 0 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		dir := filepath.Join(root, name)
+		if err := os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) {
+			continue
+		} else if err != nil {
+			return "", fmt.Errorf("create backup set %s: %w", dir, err)
+		}
+		if err := os.Mkdir(filepath.Join(dir, setConfigDir), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, setIncomplete), []byte("being written since "+now.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("backup root %s: 100 sets of %s in the same second: wait a second", root, server)
+}
+
+// setConfigFile returns the one configuration backup of a set.
+func setConfigFile(set string) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(set, setConfigDir))
+	if err != nil {
+		return "", fmt.Errorf("backup set %s: %w", set, err)
+	}
+	var files []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			files = append(files, e.Name())
+		}
+	}
+	if len(files) != 1 {
+		return "", fmt.Errorf("backup set %s holds %d configuration backups in %s, not one", set, len(files), setConfigDir)
+	}
+	return filepath.Join(set, setConfigDir, files[0]), nil
+}
+
+// sealBackupSet writes the manifest of a complete set, then SEALED, then
+// removes INCOMPLETE.
+func sealBackupSet(ctx context.Context, set, server string, now time.Time) (Manifest, error) {
+	cfgFile, err := setConfigFile(set)
+	if err != nil {
+		return Manifest{}, err
+	}
+	cd, err := fileDigest(ctx, cfgFile)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("backup set: configuration backup: %w", err)
+	}
+	id := make([]byte, 8)
+	if _, err := rand.Read(id); err != nil {
+		return Manifest{}, err
+	}
+	m := Manifest{Format: ManifestFormat, Set: filepath.Base(filepath.Clean(set)), ID: hex.EncodeToString(id), Server: server,
+		Created: now.UTC().Truncate(time.Second), Config: cd}
+	if fi, err := os.Stat(filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
+		d, err := DigestTree(ctx, filepath.Join(set, setStoreDir))
+		if err != nil {
+			return Manifest{}, fmt.Errorf("backup set: store backup: %w", err)
+		}
+		m.Store = &StoreDigest{Name: setStoreDir, TreeDigest: d}
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return Manifest{}, err
+	}
+	b = append(b, '\n')
+	if err := file.WriteAtomic(filepath.Join(set, setManifest), b, 0o644); err != nil {
+		return Manifest{}, fmt.Errorf("backup set: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	if err := file.WriteAtomic(filepath.Join(set, setSealed), []byte(m.ID+" "+hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+		return Manifest{}, fmt.Errorf("backup set: %w", err)
+	}
+	if err := os.Remove(filepath.Join(set, setIncomplete)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Manifest{}, fmt.Errorf("backup set: %w", err)
+	}
+	return m, nil
+}
+
+// setState reads a set: its manifest and whether it is sealed (and if not,
+// why).
+func setState(set string) (Manifest, string) {
+	b, err := os.ReadFile(filepath.Join(set, setManifest))
+	if err != nil {
+		if _, e := os.Stat(filepath.Join(set, setIncomplete)); e == nil {
+			return Manifest{}, "incomplete: the backup that wrote it did not finish"
+		}
+		return Manifest{}, "not sealed: it has no manifest"
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil || m.Format != ManifestFormat {
+		return m, fmt.Sprintf("its manifest is damaged or not a %s manifest", ManifestFormat)
+	}
+	seal, err := os.ReadFile(filepath.Join(set, setSealed))
+	if err != nil {
+		return m, "not sealed: the backup that wrote it did not finish"
+	}
+	sum := sha256.Sum256(b)
+	if strings.TrimSpace(string(seal)) != m.ID+" "+hex.EncodeToString(sum[:]) {
+		return m, "its seal does not match its manifest: the manifest was changed after sealing"
+	}
+	if _, err := os.Stat(filepath.Join(set, setIncomplete)); err == nil {
+		return m, "incomplete: the backup that wrote it did not finish"
+	}
+	if m.Set != filepath.Base(filepath.Clean(set)) {
+		return m, fmt.Sprintf("its manifest belongs to set %s, not to this one", m.Set)
+	}
+	return m, ""
+}
+
+// verifySet checks that a sealed set's files are the ones its manifest
+// names (the configuration backup and the store copy of this very set).
+func verifySet(ctx context.Context, set string, m Manifest) error {
+	cfgFile, err := setConfigFile(set)
+	if err != nil {
+		return err
+	}
+	cd, err := fileDigest(ctx, cfgFile)
+	if err != nil {
+		return fmt.Errorf("configuration backup: %w", err)
+	}
+	if cd != m.Config {
+		return fmt.Errorf("%w: configuration backup %s (%d bytes, sha256 %s) is not %s (%d bytes, sha256 %s) named by the manifest of set %s",
+			ErrMismatch, cd.Name, cd.Size, short(cd.SHA256), m.Config.Name, m.Config.Size, short(m.Config.SHA256), m.Set)
+	}
+	storeDir := filepath.Join(set, setStoreDir)
+	_, statErr := os.Stat(storeDir)
+	switch {
+	case m.Store == nil && statErr == nil:
+		return fmt.Errorf("%w: set %s holds a store copy its manifest does not name: it was added after the set was sealed", ErrMismatch, m.Set)
+	case m.Store == nil:
+		return nil
+	case statErr != nil:
+		return fmt.Errorf("%w: the store copy of set %s is missing: %v", ErrMismatch, m.Set, statErr)
+	}
+	d, err := DigestTree(ctx, storeDir)
+	if err != nil {
+		return fmt.Errorf("store backup: %w", err)
+	}
+	if d != m.Store.TreeDigest {
+		return fmt.Errorf("%w: the store copy in set %s (%d files, %d bytes, sha256 %s) is not the one sealed with its configuration backup (%d files, %d bytes, sha256 %s): a store may only be restored with its own configuration backup",
+			ErrMismatch, m.Set, d.Files, d.Bytes, short(d.SHA256), m.Store.Files, m.Store.Bytes, short(m.Store.SHA256))
+	}
+	return nil
+}
+
+// SetInfo describes one backup set under a backup root.
+type SetInfo struct {
+	// Path is the set directory.
+	Path string
+	// Manifest is what its manifest says (zero when it has none).
+	Manifest Manifest
+	// Problem is why the set is not sealed, "" when it is.
+	Problem string
+	// Time is when it was sealed, or else when its directory was last
+	// changed.
+	Time time.Time
+}
+
+// listSets returns the sets under root, newest first.
+func listSets(root string) ([]SetInfo, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("backup root %s: %w", root, err)
+	}
+	var out []SetInfo
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		m, problem := setState(dir)
+		info := SetInfo{Path: dir, Manifest: m, Problem: problem, Time: m.Created}
+		if info.Time.IsZero() {
+			if fi, err := os.Stat(dir); err == nil {
+				info.Time = fi.ModTime().UTC()
+			}
+		}
+		out = append(out, info)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.After(out[j].Time)
+		}
+		return out[i].Path > out[j].Path
+	})
+	return out, nil
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// setTaken is when the backup that wrote a set started, from the set's
+// name (SERVER-YYYYMMDDTHHMMSSZ, with a -N suffix when several started in
+// the same second); zero when the name has no such time.
+func setTaken(name string) time.Time {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] != '-' {
+			continue
+		}
+		rest := name[i+1:]
+		if len(rest) < len("20060102T150405Z") {
+			continue
+		}
+		if t, err := time.Parse("20060102T150405Z", rest[:len("20060102T150405Z")]); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// Backups lists the backup sets under the target's messagesight.backup_root,
+// newest first, as `drillbook backups TARGET` shows them: each set's name,
+// path, when its backup started, whether it is sealed (and if not, why),
+// and its parts (the configuration backup and the store copy) with their
+// sizes. It reads files only; a directory under the root that is not a
+// complete set is listed with its problem, so nothing there goes unseen.
+func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
+	if cfg.BackupRoot == "" {
+		return nil, errors.New("messagesight: the target has no backup root: set messagesight.backup_root in targets.yaml")
+	}
+	sets, err := listSets(cfg.BackupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("messagesight: %w: check messagesight.backup_root in targets.yaml", err)
+	}
+	out := make([]runbook.BackupSet, 0, len(sets))
+	for _, s := range sets {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		name := filepath.Base(s.Path)
+		bs := runbook.BackupSet{Product: "messagesight", Name: name, Path: s.Path, Taken: setTaken(name),
+			Sealed: s.Problem == "", Problem: s.Problem}
+		if bs.Taken.IsZero() {
+			bs.Taken = s.Time
+		}
+		if cf, err := setConfigFile(s.Path); err == nil {
+			p := runbook.BackupPart{Name: "configuration", Path: filepath.Join(setConfigDir, filepath.Base(cf)), Size: -1}
+			if fi, err := os.Stat(cf); err == nil {
+				p.Size, p.Taken = fi.Size(), fi.ModTime().UTC()
+			}
+			bs.Parts = append(bs.Parts, p)
+		}
+		storeDir := filepath.Join(s.Path, setStoreDir)
+		if fi, err := os.Stat(storeDir); err == nil && fi.IsDir() {
+			p := runbook.BackupPart{Name: "store", Path: setStoreDir, Taken: fi.ModTime().UTC(), Size: -1}
+			if s.Manifest.Store != nil {
+				p.Name = fmt.Sprintf("store (%d files)", s.Manifest.Store.Files)
+				p.Size = s.Manifest.Store.Bytes
+			} else if n, _, err := treeSize(storeDir); err == nil {
+				p.Size = n
+			}
+			bs.Parts = append(bs.Parts, p)
+		}
+		out = append(out, bs)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Taken.After(out[j].Taken) })
+	return out, nil
+}
+
+// treeSize adds up the sizes of the regular files under dir and counts
+// them, reading no content: a quick measure of a store for the checks that
+// run before anything changes.
+func treeSize(dir string) (int64, int, error) {
+	var n int64
+	files := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += fi.Size()
+			files++
+		}
+		return nil
+	})
+	return n, files, err
+}
