@@ -41,7 +41,8 @@ func baseRegistry() *runbook.Registry {
 	return r
 }
 
-// adaptersUsed returns the adapter prefixes a runbook's steps call.
+// adaptersUsed returns the adapter prefixes a runbook's steps call, in
+// every section.
 func adaptersUsed(rb *runbook.Runbook) map[string]bool {
 	used := map[string]bool{}
 	add := func(op string) {
@@ -49,7 +50,8 @@ func adaptersUsed(rb *runbook.Runbook) map[string]bool {
 			used[a] = true
 		}
 	}
-	for _, st := range rb.Steps {
+	for _, ss := range rb.AllSteps() {
+		st := ss.Step
 		add(st.Action)
 		if st.Wait != nil {
 			add(st.Wait.Action)
@@ -86,6 +88,23 @@ func (e *estate) Close() error {
 	return errors.Join(errs...)
 }
 
+// estateMode says what an estate is opened for.
+type estateMode int
+
+// The modes an estate is opened in.
+const (
+	// modeResume opens it for a resumed run, which must find the estate as
+	// it left it.
+	modeResume estateMode = iota
+	// modeFresh opens it for a new run: a new drill of a WebSphere fault
+	// gets a new cell.
+	modeFresh
+	// modePlan opens it for plan: the training target resolves its values
+	// without starting a simulation where its product offers
+	// PlanTraining, and its operations plan but refuse to run.
+	modePlan
+)
+
 // openEstate prepares the named target for running rb. The training target
 // starts only the simulations the runbook needs; a real target decodes the
 // adapter sections of targets.yaml.
@@ -93,13 +112,22 @@ func (e *estate) Close() error {
 // fresh marks a new run (not a resume, which must find the estate as it
 // left it): a new drill of a WebSphere fault gets a new cell.
 func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, fresh bool) (*estate, error) {
+	mode := modeResume
+	if fresh {
+		mode = modeFresh
+	}
+	return openEstateMode(ctx, g, name, scenario, rb, mode)
+}
+
+// openEstateMode is openEstate for any mode, plan included.
+func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, mode estateMode) (*estate, error) {
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
 	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
-		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
+		if err := e.startTraining(ctx, g, scenario, rb, mode); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -122,6 +150,22 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	}{{"was", &wc}, {"messagesight", &mc}, {"rabbitmq", &rc}} {
 		if err := t.Decode(sec.name, sec.v); err != nil {
 			return nil, err
+		}
+	}
+	// Settings the adapter can judge without its product, before anything
+	// is printed: a password written in a URL would otherwise be shown by
+	// plan and journaled.
+	if t.HasSection("rabbitmq") {
+		var probs runbook.Problems
+		for _, msg := range rc.Validate() {
+			pos := rc.Pos
+			if pos.File == "" {
+				pos = t.Pos
+			}
+			probs = append(probs, runbook.Problem{Pos: pos, Msg: "target " + t.Name + ": " + msg})
+		}
+		if len(probs) > 0 {
+			return nil, probs
 		}
 	}
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
@@ -187,7 +231,7 @@ func secretRefs(cfgs ...any) []runbook.SecretRef {
 // startTraining starts the simulated parts of the training estate that rb
 // uses, with their state under the state directory so a resumed run finds
 // them as it left them.
-func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook, fresh bool) error {
+func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook, mode estateMode) error {
 	state, err := g.resolveStateDir()
 	if err != nil {
 		return err
@@ -210,7 +254,7 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	// The WebSphere cell's faults fire once: a new drill of a fault gets a
 	// new cell (its backup set is built with it). Other parts keep their
 	// state between runs, so a restore finds the backup a backup run made.
-	if fresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(was.Scenarios(), scenario) {
+	if mode == modeFresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(was.Scenarios(), scenario) {
 		if err := os.RemoveAll(dir("was")); err != nil {
 			return fmt.Errorf("reset the training WebSphere cell: %w", err)
 		}
@@ -230,11 +274,21 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 		e.add(t.Ops, t.Params, t.Stop)
 	}
 	if used["rabbitmq"] {
-		t, err := rabbitmq.StartTraining(ctx, dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
-		if err != nil {
-			return err
+		if mode == modePlan {
+			// Planning starts no broker: the node's name, ports and
+			// directories come from its recorded state.
+			t, err := rabbitmq.PlanTraining(dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
+			if err != nil {
+				return err
+			}
+			e.add(t.Ops, t.Params, t.Stop)
+		} else {
+			t, err := rabbitmq.StartTraining(ctx, dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
+			if err != nil {
+				return err
+			}
+			e.add(t.Ops, t.Params, t.Stop)
 		}
-		e.add(t.Ops, t.Params, t.Stop)
 	}
 	if e.params["workdir"] == "" {
 		wd := filepath.Join(state, "training", "workdir")
