@@ -288,7 +288,7 @@ func checkBackupRoom(root, data, node string) (runbook.Result, error) {
 // data directory is here and writable, that msg_stores is on its file
 // system (the copy is staged next to it and swapped in, which cannot cross
 // file systems), and that there is room for the staged copy.
-func (b *broker) checkDataDir(ctx context.Context, out runbook.Output, dir string) (runbook.Result, error) {
+func (b *broker) checkDataDir(ctx context.Context, out runbook.Output, dir string, replaceNonempty bool) (runbook.Result, error) {
 	data, err := b.localDataDir(ctx, out)
 	if err != nil {
 		return runbook.Result{}, err
@@ -297,7 +297,31 @@ func (b *broker) checkDataDir(ctx context.Context, out runbook.Output, dir strin
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("%w: is %s a drillbook backup set?", err, dir)
 	}
-	return checkRestoreRoom(data, b.cfg.Node, m.Bytes)
+	res, err := checkRestoreRoom(data, b.cfg.Node, m.Bytes)
+	if err != nil {
+		return res, err
+	}
+	warn, err := checkStoreEmpty(filepath.Join(data, "msg_stores"), replaceNonempty)
+	res.Warnings = append(res.Warnings, warn...)
+	return res, err
+}
+
+// checkStoreEmpty refuses a msg_stores that holds messages unless
+// replaceNonempty: replacing it loses the newer messages and brings back
+// consumed ones.
+func checkStoreEmpty(stores string, replaceNonempty bool) ([]string, error) {
+	sc, err := inspectStore(stores)
+	if err != nil {
+		return nil, err
+	}
+	if sc.empty() {
+		return nil, nil
+	}
+	what := fmt.Sprintf("%s holds messages (%d queue directories: %s; %d bytes in message stores)", stores, len(sc.QueueDirs), short(sc.QueueDirs), sc.RDQBytes)
+	if !replaceNonempty {
+		return nil, fmt.Errorf("%s: replacing it loses every message newer than the backup and brings back consumed ones (reference §5.2): restore onto a wiped node, or set replace_nonempty if that is what you want", what)
+	}
+	return []string{"replacing a non-empty msg_stores as asked: " + what}, nil
 }
 
 // checkRestoreRoom checks that the data directory data is writable, that

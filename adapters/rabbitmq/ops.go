@@ -225,9 +225,9 @@ func Operations(cfg Config) []runbook.Operation {
 				return findBackup(ctx, cfg, c.Args.String("set"), c.Args.String("unsealed_reason"))
 			}),
 		readOnly("check-data-dir", "check, changing nothing, that the node's data directory is on this host, is the configured one, and has room for the backup's msg_stores next to its own",
-			[]runbook.ArgSpec{nodeArg(false), setArg, unsealedArg},
+			[]runbook.ArgSpec{nodeArg(false), setArg, unsealedArg, {Name: "replace_nonempty", Kind: runbook.ArgBool, Doc: "as restore-messages: without it a msg_stores that holds messages is refused here"}},
 			detail(func(c runbook.Call) string {
-				return fmt.Sprintf("rabbit_mnesia:dir() of %s against rabbitmq.data_dir; msg_stores on the same file system; its free space against the size of the msg_stores of %s", cfg.host(), describeSetArg(cfg, c))
+				return fmt.Sprintf("rabbit_mnesia:dir() of %s against rabbitmq.data_dir; msg_stores on the same file system and holding no message; its free space against the size of the msg_stores of %s", cfg.host(), describeSetArg(cfg, c))
 			}),
 			func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 				if err := b.bindNode(c, false); err != nil {
@@ -237,7 +237,7 @@ func Operations(cfg Config) []runbook.Operation {
 				if err != nil {
 					return runbook.Result{}, err
 				}
-				return b.checkDataDir(ctx, out, si.Path)
+				return b.checkDataDir(ctx, out, si.Path, c.Args.Bool("replace_nonempty"))
 			}),
 		readOnly("check-definitions", "check, changing nothing, a backup set's definitions: they read, name their queues, let rabbitmq.user in to every vhost, and hold the queue to exclude from",
 			[]runbook.ArgSpec{setArg, unsealedArg, str("exclude_vhost", "a vhost messages will be excluded from (must be in the definitions)", false),
@@ -529,6 +529,14 @@ func (b *broker) nodeObject(c runbook.Call, leaves string) string {
 		s += "; leaves it " + leaves
 	}
 	return s
+}
+
+// nodeOrTarget is the node a call names, else the target's.
+func nodeOrTarget(c runbook.Call, cfg Config) string {
+	if n := c.Args.String("node"); n != "" {
+		return n
+	}
+	return cfg.host()
 }
 
 // nodeHost is the host part of a node name (rabbit@mq1 runs on mq1).

@@ -87,17 +87,10 @@ func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir str
 	if len(unknown) > 0 {
 		return p, fmt.Errorf("the imported definitions (%s) lack %d queues of this backup: %s: import the backup's own %s first", m.File, len(unknown), short(unknown), DefinitionsFile)
 	}
-	target := filepath.Join(p.dataDir, "msg_stores")
-	sc, err := inspectStore(target)
+	warn, err := checkStoreEmpty(filepath.Join(p.dataDir, "msg_stores"), replaceNonempty)
+	p.warn = append(p.warn, warn...)
 	if err != nil {
 		return p, err
-	}
-	if !sc.empty() {
-		what := fmt.Sprintf("%s holds messages (%d queue directories: %s; %d bytes in message stores)", target, len(sc.QueueDirs), short(sc.QueueDirs), sc.RDQBytes)
-		if !replaceNonempty {
-			return p, fmt.Errorf("%s: replacing it loses every message newer than the backup and brings back consumed ones (reference §5.2): restore onto a wiped node, or set replace_nonempty if that is what you want", what)
-		}
-		p.warn = append(p.warn, "replacing a non-empty msg_stores as asked: "+what)
 	}
 	return p, nil
 }

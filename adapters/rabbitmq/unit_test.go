@@ -52,7 +52,7 @@ func TestSpecsOnZeroConfig(t *testing.T) {
 		}
 	}
 	sort.Strings(destructive)
-	if got := strings.Join(destructive, " "); got != "rabbitmq.drain@node rabbitmq.exclude-messages@queue rabbitmq.restore-messages@node rabbitmq.stop-app@node" {
+	if got := strings.Join(destructive, " "); got != "rabbitmq.drain@node rabbitmq.exclude-messages@queue rabbitmq.restore-messages@node rabbitmq.stop-app@node rabbitmq.stop-consumers@node rabbitmq.stop-producers@node" {
 		t.Errorf("destructive operations = %s", got)
 	}
 	for _, want := range []string{"check-node", "check-commands", "check-backup-space", "check-data-dir", "check-definitions", "find-backup",
@@ -99,7 +99,7 @@ func TestShippedRunbooksValidate(t *testing.T) {
 			tokens = append(tokens, st.ID+"="+st.Confirm)
 		}
 	}
-	if got := strings.Join(tokens, " "); got != "drain={{ .node }} restore-messages={{ .node }} exclude-messages={{ .exclude_queue }}" {
+	if got := strings.Join(tokens, " "); got != "stop-consumers={{ .node }} stop-producers={{ .node }} drain={{ .node }} restore-messages={{ .node }} exclude-messages={{ .exclude_queue }}" {
 		t.Errorf("restore tokens = %s", got)
 	}
 }
@@ -158,7 +158,7 @@ exit 0
 func TestDestructiveStepsRefuseAnotherNode(t *testing.T) {
 	cli, calls := standIn(t)
 	ops := byName(Operations(Config{Node: "rabbit@mq1", CLIDir: cli, BackupDir: t.TempDir()}))
-	for _, name := range []string{"rabbitmq.drain", "rabbitmq.stop-app", "rabbitmq.restore-messages", "rabbitmq.block-clients",
+	for _, name := range []string{"rabbitmq.drain", "rabbitmq.stop-app", "rabbitmq.restore-messages", "rabbitmq.block-clients", "rabbitmq.stop-consumers", "rabbitmq.stop-producers",
 		"rabbitmq.unblock-clients", "rabbitmq.start-app", "rabbitmq.revive", "rabbitmq.check-node", "rabbitmq.check-restore", "rabbitmq.node-state"} {
 		_, err := ops[name].Run(context.Background(), runbook.Call{Op: name, Args: runbook.Args{"node": "rabbit@mq2", "dir": "/b"}}, discard())
 		if err == nil || !strings.Contains(err.Error(), "names node rabbit@mq2 but the target's node is rabbit@mq1: refused") {
@@ -224,7 +224,7 @@ func TestMissingNodeAndCLI(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "set rabbitmq.cli_dir") {
 		t.Fatalf("err = %v", err)
 	}
-	_, err = ops["rabbitmq.stop-consumers"].Run(ctx, runbook.Call{Args: runbook.Args{}}, discard())
+	_, err = ops["rabbitmq.stop-consumers"].Run(ctx, runbook.Call{Args: runbook.Args{"node": "x@y"}}, discard())
 	if err == nil || !strings.Contains(err.Error(), "set rabbitmq.consumers.stop") {
 		t.Fatalf("err = %v", err)
 	}

@@ -3,14 +3,15 @@
 # run bare, for BenchmarkBackupRestore100k to compare drillbook against.
 # Usage: bare-backup-restore.sh backup|restore NODE BACKUP_DIR
 # The caller exports HOME and ERL_EPMD_PORT for the node and puts the
-# RabbitMQ CLI directory first in PATH.
+# RabbitMQ CLI directory first in PATH. Vhost names may hold spaces and
+# slashes ("/", "shop/eu ü 5%"): they are read one a line, never split.
 set -eu
 what=$1 node=$2 dir=$3
 ctl() { rabbitmqctl -n "$node" -q "$@" --timeout 30; }
 datadir() { ctl status --formatter json | sed -n 's/.*"data_directory":"\([^"]*\)".*/\1/p'; }
 case $what in
 backup)
-	for v in $(ctl list_vhosts name); do ctl list_consumers -p "$v" >/dev/null; done
+	ctl list_vhosts name | while IFS= read -r v; do ctl list_consumers -p "$v" >/dev/null; done
 	mkdir -p "$dir"
 	ctl export_definitions "$dir/definitions.json" >/dev/null
 	d=$(datadir)
@@ -21,7 +22,7 @@ restore)
 	ctl import_definitions "$dir/definitions.json" >/dev/null
 	# poll until every queue exists (the import is asynchronous)
 	n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["queues"]))' "$dir/definitions.json")
-	while [ "$(for v in $(ctl list_vhosts name); do ctl list_queues -p "$v" name; done | wc -l)" -lt "$n" ]; do sleep 1; done
+	while [ "$(ctl list_vhosts name | while IFS= read -r v; do ctl list_queues -p "$v" name; done | wc -l)" -lt "$n" ]; do sleep 1; done
 	d=$(datadir)
 	ctl stop_app >/dev/null
 	rm -rf "$d/msg_stores"
