@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -74,6 +76,26 @@ type Config struct {
 	// Pos is where the section is written in targets.yaml (filled in when
 	// the target is decoded); zero for a configuration built in code.
 	Pos runbook.Pos `yaml:"-"`
+
+	// at records where each setting's value is written, by its key.
+	at map[string]runbook.Pos
+}
+
+// UnmarshalYAML decodes the section and records where each setting is
+// written, so that Validate can point at the line of the one to change.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	type plain Config
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	c.at = map[string]runbook.Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v := n.Content[i+1]
+		c.at[n.Content[i].Value] = runbook.Pos{Line: v.Line, Col: v.Column}
+	}
+	return nil
 }
 
 // Commands are a stop and a start command, each an argv list.
@@ -91,9 +113,17 @@ const DefaultCLIDir = "/usr/lib/rabbitmq/bin"
 // URLs that parse, carry no credentials (a password in a URL would be
 // printed by plan and written to the journal) and name no vhost, and
 // absolute paths. It returns one problem per setting, each naming it and
-// saying what to write instead; the caller adds the file and target.
-func (c Config) Validate() []string {
-	var probs []string
+// saying what to write instead, at the line and column of its value when
+// the section was read from a file (the caller adds the file's name).
+func (c Config) Validate() runbook.Problems {
+	var probs runbook.Problems
+	add := func(field, format string, args ...any) {
+		pos := c.at[field]
+		if pos.Line == 0 {
+			pos = runbook.Pos{Line: c.Pos.Line, Col: c.Pos.Col}
+		}
+		probs = append(probs, runbook.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
 	for _, u := range []struct {
 		field, value string
 		schemes      []string
@@ -104,36 +134,34 @@ func (c Config) Validate() []string {
 		parsed, err := url.Parse(u.value)
 		if err != nil {
 			// The URL is never quoted: it may hold a password.
-			probs = append(probs, fmt.Sprintf("rabbitmq.%s is not a URL: write it as %s://HOST:PORT", u.field, u.schemes[0]))
+			add(u.field, "rabbitmq.%s is not a URL: write it as %s://HOST:PORT", u.field, u.schemes[0])
 			continue
 		}
 		if parsed.User != nil {
-			probs = append(probs, fmt.Sprintf("rabbitmq.%s holds credentials: remove them from the URL and set rabbitmq.user and rabbitmq.password (a reference such as {env: RABBITMQ_PASSWORD}, never the password itself)", u.field))
+			add(u.field, "rabbitmq.%s holds credentials: remove them from the URL and set rabbitmq.user and rabbitmq.password (a reference such as {env: RABBITMQ_PASSWORD}, never the password itself)", u.field)
 		}
 		if !contains(u.schemes, parsed.Scheme) || parsed.Host == "" {
-			probs = append(probs, fmt.Sprintf("rabbitmq.%s must be %s://HOST:PORT (%s)", u.field, strings.Join(u.schemes, " or "), redactURL(u.value)))
+			add(u.field, "rabbitmq.%s must be %s://HOST:PORT (%s)", u.field, strings.Join(u.schemes, " or "), redactURL(u.value))
 		}
 		if u.field == "amqp_url" && parsed.Path != "" && parsed.Path != "/" {
-			probs = append(probs, fmt.Sprintf("rabbitmq.amqp_url names vhost %q: drillbook connects to each vhost itself; give the listener only (%s://%s)", parsed.Path[1:], parsed.Scheme, parsed.Host))
+			add(u.field, "rabbitmq.amqp_url names vhost %q: drillbook connects to each vhost itself; give the listener only (%s://%s)", parsed.Path[1:], parsed.Scheme, parsed.Host)
 		}
 		if parsed.RawQuery != "" {
-			probs = append(probs, fmt.Sprintf("rabbitmq.%s has a query (?%s): drillbook sets timeouts and heartbeats itself; remove it", u.field, parsed.RawQuery))
+			add(u.field, "rabbitmq.%s has a query (?%s): drillbook sets timeouts and heartbeats itself; remove it", u.field, parsed.RawQuery)
 		}
 	}
 	for _, p := range []struct{ field, value string }{{"cli_dir", c.CLIDir}, {"data_dir", c.DataDir}, {"backup_dir", c.BackupDir}} {
 		if p.value != "" && !filepath.IsAbs(p.value) {
-			probs = append(probs, fmt.Sprintf("rabbitmq.%s must be an absolute path, not %q", p.field, p.value))
+			add(p.field, "rabbitmq.%s must be an absolute path, not %q", p.field, p.value)
 		}
 	}
 	if strings.Contains(c.User, ":") {
-		probs = append(probs, "rabbitmq.user may not contain ':' (HTTP Basic authentication cannot carry it): use another user")
+		add("user", "rabbitmq.user may not contain ':' (HTTP Basic authentication cannot carry it): use another user")
 	}
-	for k := range c.Env {
-		if k == "RABBITMQ_ERLANG_COOKIE" {
-			probs = append(probs, "rabbitmq.env sets RABBITMQ_ERLANG_COOKIE inline: the cookie is a secret; keep it in $HOME/.erlang.cookie (set HOME in rabbitmq.env)")
-		}
+	if _, ok := c.Env["RABBITMQ_ERLANG_COOKIE"]; ok {
+		add("env", "rabbitmq.env sets RABBITMQ_ERLANG_COOKIE inline: the cookie is a secret; keep it in $HOME/.erlang.cookie (set HOME in rabbitmq.env)")
 	}
-	sort.Strings(probs)
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Pos.Line < probs[j].Pos.Line })
 	return probs
 }
 

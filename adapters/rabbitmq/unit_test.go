@@ -3,6 +3,7 @@ package rabbitmq
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -244,7 +245,7 @@ func TestValidateRefusesCredentialsInURLs(t *testing.T) {
 		AMQPURL:       "amqp://app:Url-Pw-3317@mq1:5672/%2f",
 		BackupDir:     "backups",
 	}.Validate()
-	all := strings.Join(probs, "\n")
+	all := probs.Error()
 	if strings.Contains(all, "Url-Pw-3317") {
 		t.Fatalf("a problem quotes the password:\n%s", all)
 	}
@@ -554,8 +555,83 @@ func TestBadURLNeverShowsCredentials(t *testing.T) {
 			t.Errorf("%s: err = %v, want it named without the password", c.setting, c.err)
 		}
 	}
-	probs := strings.Join(b.cfg.Validate(), "\n")
+	probs := b.cfg.Validate().Error()
 	if !strings.Contains(probs, "rabbitmq.amqp_url is not a URL") || strings.Contains(probs, "s3cret-pw") {
 		t.Errorf("Validate: %s", probs)
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size at dir until the test ends: a
+// real small file system, for the free-space and file-system checks.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("this test mounts small file systems (tmpfs) and needs root: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+}
+
+// TestRoomChecksOnRealFileSystems: the backup root and the data directory
+// are judged on real file systems: a disk too small for the copy, a
+// backup root inside the data directory, a msg_stores that is a mount
+// point or a link are each refused, naming what to change.
+func TestRoomChecksOnRealFileSystems(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "mnesia", "rabbit@mq1")
+	stores := filepath.Join(data, "msg_stores", "vhosts", "A")
+	if err := os.MkdirAll(stores, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(stores, "0.rdq")
+	if err := os.WriteFile(big, make([]byte, 20<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	small := filepath.Join(t.TempDir(), "small")
+	mountTmpfs(t, small, "32m")
+
+	// 20 MB to copy onto a 32 MB file system: refused (with the margin for
+	// the small files); 4 MB fits.
+	if _, err := checkBackupRoom(small, data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "backup root "+small+" (rabbitmq.backup_dir) has 32.0 MB free, and the copy of msg_stores (20.0 MB in 1 files) needs about") {
+		t.Fatalf("a backup root too small: %v", err)
+	}
+	if err := os.Truncate(big, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := checkBackupRoom(small, data, "rabbit@mq1"); err != nil || !strings.Contains(res.Summary, "msg_stores of node rabbit@mq1 holds 4.0 MB in 1 files") {
+		t.Fatalf("a backup root with room: %v %v", res, err)
+	}
+	if _, err := checkBackupRoom(filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil {
+		t.Fatal("a backup root that does not exist passed")
+	}
+	os.MkdirAll(filepath.Join(data, "backups"), 0o755)
+	if _, err := checkBackupRoom(filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "is inside the node's data directory") {
+		t.Fatalf("a backup root inside the data directory: %v", err)
+	}
+
+	// The restore: room for the backup's msg_stores next to the node's.
+	if res, err := checkRestoreRoom(data, "rabbit@mq1", 4<<20); err != nil || !strings.Contains(res.Summary, "msg_stores on its file system") {
+		t.Fatalf("a data directory with room: %v %v", res, err)
+	}
+	smallData := filepath.Join(small, "rabbit@mq1")
+	os.MkdirAll(filepath.Join(smallData, "msg_stores"), 0o755)
+	if _, err := checkRestoreRoom(smallData, "rabbit@mq1", 20<<20); err == nil || !strings.Contains(err.Error(), "the restore stages a copy of the backup's msg_stores (20.0 MB)") {
+		t.Fatalf("a data directory too small for the staged copy: %v", err)
+	}
+	mounted := filepath.Join(t.TempDir(), "rabbit@mq2")
+	mountTmpfs(t, filepath.Join(mounted, "msg_stores"), "8m")
+	if _, err := checkRestoreRoom(mounted, "rabbit@mq2", 1); err == nil || !strings.Contains(err.Error(), "is on another file system than its data directory") {
+		t.Fatalf("msg_stores as a mount point: %v", err)
+	}
+	linked := filepath.Join(t.TempDir(), "rabbit@mq3")
+	os.MkdirAll(linked, 0o755)
+	os.Symlink(filepath.Join(data, "msg_stores"), filepath.Join(linked, "msg_stores"))
+	if _, err := checkRestoreRoom(linked, "rabbit@mq3", 1); err == nil || !strings.Contains(err.Error(), "is a link to another place") {
+		t.Fatalf("msg_stores as a link: %v", err)
 	}
 }

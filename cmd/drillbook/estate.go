@@ -156,15 +156,11 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 	// is printed: a password written in a URL would otherwise be shown by
 	// plan and journaled.
 	if t.HasSection("rabbitmq") {
-		var probs runbook.Problems
-		for _, msg := range rc.Validate() {
-			pos := rc.Pos
-			if pos.File == "" {
-				pos = t.Pos
+		if probs := rc.Validate(); len(probs) > 0 {
+			for i := range probs {
+				probs[i].Pos.File = t.File
+				probs[i].Msg = "target " + t.Name + ": " + probs[i].Msg
 			}
-			probs = append(probs, runbook.Problem{Pos: pos, Msg: "target " + t.Name + ": " + msg})
-		}
-		if len(probs) > 0 {
 			return nil, probs
 		}
 	}

@@ -200,6 +200,31 @@ func TestRealBrokerDrill(t *testing.T) {
 	if code != exitFailed || !strings.Contains(out, "step node-ready: FAILED") || !strings.Contains(out, "the step names node rabbit@elsewhere but the target's node is "+n.Name) {
 		t.Fatalf("restore aimed at another node: exit %d:\n%s", code, out)
 	}
+	// So are a backup set that does not exist, a secret that is not set
+	// and a mistyped target: the application's commands never ran (its
+	// workers are still told to run) and no set appeared.
+	code, out = db("run", "rabbitmq-restore", "--plain", "--target", "drill", "--param", node, "--param", "restore_from=20990101T000000Z")
+	if code != exitFailed || !strings.Contains(out, "step backup: FAILED") || !strings.Contains(out, "20990101T000000Z does not exist") {
+		t.Fatalf("restore of a set that does not exist: exit %d:\n%s", code, out)
+	}
+	code, out = runDrillbookEnv(t, bin, []string{"DRILL_OPS_PASSWORD"}, "--state-dir", state, "--targets", targets, "run", "rabbitmq-restore", "--plain", "--target", "drill", "--param", node)
+	outputs = append(outputs, out)
+	if code != exitFailed || !strings.Contains(out, "step node-ready: FAILED") || !strings.Contains(out, "rabbitmq.password: secret from env DRILL_OPS_PASSWORD: the variable is not set") {
+		t.Fatalf("restore with the password's variable unset: exit %d:\n%s", code, out)
+	}
+	code, out = db("run", "rabbitmq-restore", "--plain", "--target", "dril", "--param", node)
+	if code != 2 || !strings.Contains(out, `no target "dril"`) {
+		t.Fatalf("restore on a mistyped target: exit %d:\n%s", code, out)
+	}
+	for _, kind := range []string{"consumers", "producers"} {
+		if _, err := os.Stat(filepath.Join(appDir, kind+".on")); err != nil {
+			t.Fatalf("a refused restore stopped the application's %s: %v", kind, err)
+		}
+	}
+	if sets, _ := rabbitmq.Backups(ctx, rabbitmq.Config{BackupDir: backups}); len(sets) != 2 {
+		t.Fatalf("the refused runs changed the backup root: %+v", sets)
+	}
+
 	// Without tokens the run stops at the first change, saying what state
 	// the node is in, with nothing changed.
 	code, out = db("run", "rabbitmq-restore", "--plain", "--target", "drill", "--param", node)
@@ -761,11 +786,24 @@ func writeTargets(t testing.TB, dir string, n *privnode.Node, backups, appDir st
 // runDrillbook runs the binary in its own process group with a timeout and
 // returns its exit code and combined output.
 func runDrillbook(t testing.TB, bin string, args ...string) (int, string) {
+	return runDrillbookEnv(t, bin, nil, args...)
+}
+
+// runDrillbookEnv is runDrillbook without the variables named in unset.
+func runDrillbookEnv(t testing.TB, bin string, unset []string, args ...string) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "DRILL_RABBITMQ_PASSWORD=guest", "DRILL_OPS_PASSWORD="+opsPassword, "NO_COLOR=1")
+	env := append(os.Environ(), "DRILL_RABBITMQ_PASSWORD=guest", "DRILL_OPS_PASSWORD="+opsPassword, "NO_COLOR=1")
+	for _, u := range unset {
+		for i, kv := range env {
+			if strings.HasPrefix(kv, u+"=") {
+				env[i] = "DRILL_UNSET_" + kv[:len(u)] + "=x"
+			}
+		}
+	}
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
 	cmd.WaitDelay = 10 * time.Second
