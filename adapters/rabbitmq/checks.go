@@ -507,8 +507,14 @@ func (b *broker) describeNode(ctx context.Context, out runbook.Output, ni nodeIn
 	if len(bl.Permissions) > 0 {
 		parts = append(parts, "permissions withdrawn from "+describePerms(bl.Permissions)+" (unblock-clients gives them back)")
 	}
-	if ni.Running {
-		cs, err := b.connections(ctx, quietOut{out}, true)
+	switch {
+	case ni.Drained:
+		// Drained: every client connection was closed and no listener
+		// accepts one (reference §6); listing them costs a CLI call.
+	case ni.Running:
+		// The management API's list (refreshed every 5 s) is good enough
+		// to tell the operator, and costs no CLI call.
+		cs, err := b.connections(ctx, quietOut{out}, false)
 		if err != nil {
 			return runbook.Result{}, err
 		}

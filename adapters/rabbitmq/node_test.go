@@ -207,7 +207,10 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if res.Vars["dir"] != set || !strings.Contains(res.Summary, "6 queues in 2 vhosts, 260 classic-queue messages") {
 		t.Fatalf("find-backup: %s %v", res.Summary, res.Vars)
 	}
-	h.must("rabbitmq.check-data-dir", runbook.Args{"node": cfg.Node})
+	if _, err, _ := h.run("rabbitmq.check-data-dir", runbook.Args{"node": cfg.Node}); err == nil || !strings.Contains(err.Error(), "set replace_nonempty if that is what you want") {
+		t.Fatalf("check-data-dir of a node holding messages: %v", err)
+	}
+	h.must("rabbitmq.check-data-dir", runbook.Args{"node": cfg.Node, "replace_nonempty": true})
 	res = h.must("rabbitmq.check-definitions", runbook.Args{"exclude_vhost": TrainingVhost, "exclude_queue": TrainingQueue})
 	if _, err, _ := h.run("rabbitmq.check-definitions", runbook.Args{"exclude_vhost": "/", "exclude_queue": TrainingQueue}); err == nil || !strings.Contains(err.Error(), `exclude_queue "orders eu/ü 1%" is not a queue of vhost "/" in the backup`) {
 		t.Fatalf("check-definitions with the queue in another vhost: %v", err)
