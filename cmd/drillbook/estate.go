@@ -80,6 +80,8 @@ type estate struct {
 	hide []string
 }
 
+// Close stops what the estate started (simulations, training nodes), the
+// last started first.
 func (e *estate) Close() error {
 	var errs []error
 	for i := len(e.stops) - 1; i >= 0; i-- {
