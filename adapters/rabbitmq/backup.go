@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
@@ -146,17 +147,32 @@ func (b *broker) missingQueues(ctx context.Context, out runbook.Output, defs def
 		names = append(names, v)
 	}
 	sort.Strings(names)
-	for _, v := range names {
+	// One listing per vhost, a few at a time: while the node is drained
+	// each is a CLI call of about half a second.
+	lists := make([][]queue, len(names))
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, 3)
+	var wg sync.WaitGroup
+	for i, v := range names {
 		// list_queues on an unknown vhost succeeds with nothing listed
 		// (pitfall 15), so check the vhost itself.
 		if !known[v] {
-			missing = append(missing, "vhost "+v)
+			missing = append(missing, fmt.Sprintf("vhost %q", v))
 			continue
 		}
-		qs, err := b.queues(ctx, quietOut{out}, v)
-		if err != nil {
-			return nil, err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lists[i], errs[i] = b.queues(ctx, quietOut{out}, v)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for _, qs := range lists {
 		for _, q := range qs {
 			have[q.key()] = true
 		}

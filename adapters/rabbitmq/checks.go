@@ -114,7 +114,10 @@ func (b *broker) checkNode(ctx context.Context, out runbook.Output, vhosts []str
 		notes = append(notes, "AMQP login as "+b.cfg.user()+" works")
 	}
 	if exclusiveUser {
-		cs, err := b.connections(ctx, quietOut{out}, true)
+		// The management API's list when it is configured: the
+		// application's connections are long-lived, so statistics a few
+		// seconds old show them, and it costs no CLI call.
+		cs, err := b.connections(ctx, quietOut{out}, false)
 		if err != nil {
 			return runbook.Result{}, err
 		}
@@ -137,6 +140,23 @@ func (b *broker) checkNode(ctx context.Context, out runbook.Output, vhosts []str
 // userVhosts returns the vhosts rabbitmq.user has permissions on; a user
 // the node does not know is an error naming the setting.
 func (b *broker) userVhosts(ctx context.Context, out runbook.Output) (map[string]bool, error) {
+	m := map[string]bool{}
+	ok, err := b.viaHTTP(ctx, out, "list the user's permissions", func(c *rabbithole.Client) error {
+		ps, err := c.ListPermissionsOf(b.cfg.user())
+		for _, p := range ps {
+			m[p.Vhost] = true
+		}
+		return err
+	})
+	var he rabbithole.ErrorResponse
+	switch {
+	case errors.As(err, &he) && he.StatusCode == 404:
+		return nil, fmt.Errorf("user %s (rabbitmq.user) does not exist on node %s: set rabbitmq.user to an existing user, or create it", b.cfg.user(), b.cfg.Node)
+	case err != nil:
+		return nil, err
+	case ok:
+		return m, nil
+	}
 	var rows []struct {
 		Vhost string `json:"vhost"`
 	}
@@ -146,7 +166,7 @@ func (b *broker) userVhosts(ctx context.Context, out runbook.Output) (map[string
 		}
 		return nil, err
 	}
-	m := map[string]bool{}
+	m = map[string]bool{}
 	for _, r := range rows {
 		m[r.Vhost] = true
 	}

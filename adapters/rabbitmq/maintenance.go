@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -57,14 +58,29 @@ func (b *broker) permissions(ctx context.Context, out runbook.Output) ([]permiss
 	if err != nil {
 		return nil, err
 	}
+	// One listing per vhost, a few at a time: each is a CLI call of about
+	// half a second.
+	lists := make([][]permission, len(vhosts))
+	errs := make([]error, len(vhosts))
+	sem := make(chan struct{}, 3)
+	var wg sync.WaitGroup
+	for i, v := range vhosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[i] = b.ctlJSON(ctx, out, &lists[i], "rabbitmqctl", "list_permissions", "-p", v)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	var all []permission
-	for _, v := range vhosts {
-		var rows []permission
-		if err := b.ctlJSON(ctx, out, &rows, "rabbitmqctl", "list_permissions", "-p", v); err != nil {
-			return nil, err
-		}
+	for i, rows := range lists {
 		for _, r := range rows {
-			r.Vhost = v
+			r.Vhost = vhosts[i]
 			all = append(all, r)
 		}
 	}

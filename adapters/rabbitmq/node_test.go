@@ -183,6 +183,14 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The check asks the management API, whose statistics follow within
+	// seconds; an application's connections are long-lived.
+	for deadline := time.Now().Add(time.Minute); h.must("rabbitmq.list-connections", nil).Vars["count"] == "0"; {
+		if time.Now().After(deadline) {
+			t.Fatal("the management API did not list the connection within a minute")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 	if _, err, _ := h.run("rabbitmq.check-node", runbook.Args{"exclusive_user": true}); err == nil || !strings.Contains(err.Error(), "set rabbitmq.user to an operator user the application does not use") {
 		t.Fatalf("check-node with a client using rabbitmq.user: %v", err)
 	}
