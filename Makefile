@@ -8,7 +8,7 @@ TESTFLAGS ?=
 .PHONY: build run test deps vet fuzz-smoke fuzz bench clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/drillbook
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
 
 run: build
 	./$(BIN)
@@ -28,6 +28,7 @@ test: deps vet
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReportRenders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages drillbook's tests use when they are missing:
-# tmux (the end-to-end screen test) and rabbitmq-server (the real-broker
-# drill). It installs only when it can (root with apt-get) and otherwise says
-# how; the tests then fail with the same advice rather than pass silently.
+# tmux (the end-to-end screen test), rabbitmq-server (the real-broker
+# drill) and chromium (the HTML report rendered in a real browser). It
+# installs only when it can (root with apt-get) and otherwise says how;
+# the tests then fail with the same advice rather than pass silently.
 set -u
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
@@ -10,6 +11,7 @@ if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/lib/rabbitmq/bin/
   need+=(rabbitmq-server)
 fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "drillbook tests need: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2
