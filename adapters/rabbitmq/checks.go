@@ -131,9 +131,14 @@ func (b *broker) checkNode(ctx context.Context, out runbook.Output, vhosts []str
 			return runbook.Result{}, fmt.Errorf("%d client connections use %s, the user drillbook works as: maintenance keeps the application out by withdrawing every other user's permissions, so it would not keep these out: set rabbitmq.user to an operator user the application does not use", n, b.cfg.user())
 		}
 	}
+	var warn []string
+	if bl, err := b.readBlocked(ni.DataDir); err == nil && len(bl.Permissions) > 0 {
+		warn = append(warn, fmt.Sprintf("the permissions of %s are still withdrawn by a restore that did not finish (%s): the application cannot connect until rabbitmq.unblock-clients gives them back, or that restore is resumed", describePerms(bl.Permissions), filepath.Join(ni.DataDir, BlockedFile)))
+	}
 	return runbook.Result{
-		Summary: fmt.Sprintf("node %s answers: application running, not in maintenance; %s; user %s allowed on %d vhosts (%s)", b.cfg.Node, strings.Join(append(notes, "data directory "+ni.DataDir), "; "), b.cfg.user(), len(scope), quoteAll(scope)),
-		Vars:    map[string]string{"data_dir": ni.DataDir},
+		Summary:  fmt.Sprintf("node %s answers: application running, not in maintenance; %s; user %s allowed on %d vhosts (%s)", b.cfg.Node, strings.Join(append(notes, "data directory "+ni.DataDir), "; "), b.cfg.user(), len(scope), quoteAll(scope)),
+		Vars:     map[string]string{"data_dir": ni.DataDir},
+		Warnings: warn,
 	}, nil
 }
 
