@@ -281,6 +281,9 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if st := h.must("rabbitmq.node-state", node); !strings.Contains(st.Summary, "application running, not in maintenance; permissions withdrawn from 1 users") {
 		t.Fatalf("node-state after the restore: %s", st.Summary)
 	}
+	if res := h.must("rabbitmq.check-node", nil); !strings.Contains(strings.Join(res.Warnings, "\n"), "are still withdrawn by a restore that did not finish") {
+		t.Fatalf("check-node while the application is kept out: %q", res.Warnings)
+	}
 	res = h.must("rabbitmq.count-messages", runbook.Args{"backup": set})
 	if !strings.HasPrefix(res.Summary, "all 5 classic queues match the backup (260 messages expected)") {
 		t.Fatalf("count after restore: %s", res.Summary)
