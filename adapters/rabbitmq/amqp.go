@@ -11,34 +11,61 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// dial opens an AMQP connection to vhost with the target's credentials. The
-// password goes into the URL only in memory: never shown, never logged.
+// dial opens an AMQP connection to vhost with the target's credentials.
+// Neither the credentials nor the vhost go into the URL: the user and
+// password travel in the SASL PLAIN exchange and the vhost in
+// connection.open as it is, so no name is ever escaped twice (issue 13: the
+// default vhost "/" once reached the broker as "%2f").
 func (b *broker) dial(ctx context.Context, vhost string) (*amqp.Connection, error) {
 	pw, err := b.password(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(b.cfg.amqpURL())
-	if err != nil {
+	base := b.cfg.amqpURL()
+	if _, err := url.Parse(base); err != nil {
 		return nil, badURL("amqp_url", err)
 	}
-	u.User = url.UserPassword(b.cfg.user(), pw)
-	u.Path = "/" + url.PathEscape(vhost)
-	u.RawPath = u.Path
-	if vhost == "/" {
-		u.Path, u.RawPath = "/%2f", "/%2f"
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	deadline := 10 * time.Second
-	conn, err := amqp.DialConfig(u.String(), amqp.Config{
-		Dial:       amqp.DefaultDial(deadline),
+	conn, err := amqp.DialConfig(base, amqp.Config{
+		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: b.cfg.user(), Password: pw}},
+		Vhost:      vhost,
+		Dial:       amqp.DefaultDial(10 * time.Second),
 		Heartbeat:  10 * time.Second,
 		Properties: amqp.Table{"connection_name": "drillbook"},
 	})
 	if err != nil {
-		// The error text never holds the URL, so no password leaks.
-		return nil, fmt.Errorf("connect to %s vhost %q as %s: %w", redactURL(b.cfg.amqpURL()), vhost, b.cfg.user(), err)
+		// The error text never holds the URL's password: there is none.
+		return nil, amqpError(b.cfg, vhost, err)
 	}
 	return conn, nil
+}
+
+// amqpError explains a failed connection by what the operator must change.
+func amqpError(cfg Config, vhost string, err error) error {
+	where := fmt.Sprintf("connect to %s vhost %q as %s", VhostURL(redactURL(cfg.amqpURL()), vhost), vhost, cfg.user())
+	var ae *amqp.Error
+	if errors.As(err, &ae) {
+		switch {
+		case ae.Code == amqp.AccessRefused:
+			return fmt.Errorf("%s: login refused: check rabbitmq.user and rabbitmq.password: %w", where, err)
+		case ae.Code == amqp.NotAllowed && strings.Contains(ae.Reason, "not found"):
+			return fmt.Errorf("%s: the vhost does not exist on node %s: check the vhost's name (rabbitmqctl list_vhosts): %w", where, cfg.Node, err)
+		case ae.Code == amqp.NotAllowed:
+			return fmt.Errorf("%s: the user has no permissions on this vhost: grant them (rabbitmqctl set_permissions -p VHOST USER '.*' '.*' '.*') or set rabbitmq.user to a user that has them: %w", where, err)
+		}
+	}
+	return fmt.Errorf("%s: %w: check rabbitmq.amqp_url and that the node is up and not in maintenance", where, err)
+}
+
+// VhostURL returns the URL of vhost on an AMQP listener (base, without
+// credentials or path): the vhost is one path segment, percent-encoded
+// once, so the default vhost "/" is "%2F" exactly once
+// (amqp://127.0.0.1:5672/%2F) and "oro/shop é" is "oro%2Fshop%20%C3%A9".
+// amqp091-go and every RabbitMQ client decode it back to the name.
+func VhostURL(base, vhost string) string {
+	return strings.TrimRight(base, "/") + "/" + url.PathEscape(vhost)
 }
 
 // badURL reports a target URL that does not parse. url.Error quotes the
@@ -93,7 +120,7 @@ func (b *broker) count(ctx context.Context, qs []queue) (map[string]int, error) 
 			}
 			if derr != nil {
 				conn.Close()
-				return nil, fmt.Errorf("passive declare of %s: %w", q.key(), derr)
+				return nil, fmt.Errorf("passive declare of %s: %w", q.label(), derr)
 			}
 			counts[q.key()] = st.Messages
 		}
@@ -158,25 +185,36 @@ func (b *broker) exclude(ctx context.Context, vhost, queueName, holdQueue string
 	}
 	st, err := ch.QueueDeclarePassive(queueName, true, false, false, false, nil)
 	if err != nil {
-		return ex, fmt.Errorf("queue %s/%s: %w", vhost, queueName, err)
+		return ex, fmt.Errorf("%s: %w", qlabel(vhost, queueName), err)
 	}
 	total := st.Messages
 	if total == 0 {
 		return ex, nil
+	}
+	// The hold queue is deleted with everything in it at the end, so it
+	// must be new: an existing queue of that name is someone's data.
+	probe, err := conn.Channel()
+	if err != nil {
+		return ex, err
+	}
+	if _, err := probe.QueueDeclarePassive(holdQueue, true, false, false, false, nil); err == nil {
+		return ex, fmt.Errorf("queue %q already exists in vhost %q: the exclusion deletes its hold queue with everything in it; give another hold_queue", holdQueue, vhost)
+	} else if ae := (*amqp.Error)(nil); !errors.As(err, &ae) || ae.Code != amqp.NotFound {
+		return ex, fmt.Errorf("check that %q does not exist in vhost %q: %w", holdQueue, vhost, err)
 	}
 	pub, err := conn.Channel()
 	if err != nil {
 		return ex, err
 	}
 	if _, err := pub.QueueDeclare(holdQueue, true, false, false, false, nil); err != nil {
-		return ex, fmt.Errorf("declare %s/%s: %w", vhost, holdQueue, err)
+		return ex, fmt.Errorf("declare %s: %w", qlabel(vhost, holdQueue), err)
 	}
 	if err := pub.Confirm(false); err != nil {
 		return ex, err
 	}
 	deliveries, err := ch.ConsumeWithContext(ctx, queueName, "drillbook-exclude", false, true, false, false, nil)
 	if err != nil {
-		return ex, fmt.Errorf("consume %s/%s (an exclusive consumer: stop every other consumer first): %w", vhost, queueName, err)
+		return ex, fmt.Errorf("consume %s (an exclusive consumer: stop every other consumer first): %w", qlabel(vhost, queueName), err)
 	}
 	idle := time.NewTimer(10 * time.Second)
 	defer idle.Stop()
@@ -186,10 +224,10 @@ func (b *broker) exclude(ctx context.Context, vhost, queueName, holdQueue string
 		select {
 		case d, ok = <-deliveries:
 			if !ok {
-				return ex, fmt.Errorf("the broker closed the consumer on %s/%s after %d of %d messages: nothing was lost, unmoved messages are requeued", vhost, queueName, ex.Seen, total)
+				return ex, fmt.Errorf("the broker closed the consumer on %s after %d of %d messages: nothing was lost, unmoved messages are requeued", qlabel(vhost, queueName), ex.Seen, total)
 			}
 		case <-idle.C:
-			return ex, fmt.Errorf("no message from %s/%s for 10s after %d of %d", vhost, queueName, ex.Seen, total)
+			return ex, fmt.Errorf("no message from %s for 10s after %d of %d", qlabel(vhost, queueName), ex.Seen, total)
 		case <-ctx.Done():
 			return ex, fmt.Errorf("exclusion interrupted after %d of %d messages (unmoved ones are requeued): %w", ex.Seen, total, ctx.Err())
 		}
@@ -256,7 +294,7 @@ func (b *broker) deleteQueue(ctx context.Context, vhost, name string) (int, erro
 	}
 	n, err := ch.QueueDelete(name, false, false, false)
 	if err != nil {
-		return 0, fmt.Errorf("delete %s/%s: %w", vhost, name, err)
+		return 0, fmt.Errorf("delete %s: %w", qlabel(vhost, name), err)
 	}
 	return n, nil
 }

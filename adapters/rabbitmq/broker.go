@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -26,6 +25,12 @@ type broker struct {
 	pwMu sync.Mutex
 	pw   string
 	pwOK bool
+
+	// dd is the node's data directory once the node has named it and it
+	// passed the rabbitmq.data_dir check: it does not change while the
+	// node runs, and asking costs a CLI call.
+	ddMu sync.Mutex
+	dd   string
 }
 
 // password resolves the target's password and keeps it once resolved, so a
@@ -57,7 +62,9 @@ func (q quietOut) Line(s runbook.Stream, text string) {
 }
 
 // ctl runs a CLI tool (rabbitmqctl, rabbitmq-upgrade, rabbitmq-diagnostics)
-// against the node and returns its standard output.
+// against the node and returns its standard output. The tool gets the
+// ordinary variables and rabbitmq.env only (Config.env): no secret of
+// drillbook's reaches it.
 func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args ...string) (string, error) {
 	if b.cfg.Node == "" {
 		return "", errors.New("rabbitmq.node is not set: set node in the target's rabbitmq section of targets.yaml")
@@ -66,22 +73,69 @@ func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args 
 		return "", errors.New("no CLI command given")
 	}
 	argv := b.cfg.ctlArgv(tool, args...)
-	if _, err := os.Stat(argv[0]); err != nil {
+	if _, err := statPath(argv[0]); err != nil {
 		return "", fmt.Errorf("%s not found at %s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], "apt-get install -y rabbitmq-server")
 	}
 	// The CLI's own --timeout bounds the call; this one catches a CLI that
 	// hangs before it gets that far.
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout()+30*time.Second)
 	defer cancel()
-	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: b.cfg.env(), Out: out, Capture: 256 << 20, TailLines: 8})
+	se := &stderrLines{out: out}
+	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: b.cfg.env(), OnlyEnv: true, Out: se, Capture: 256 << 20, TailLines: 8})
 	if err != nil {
 		var ee *proc.ExitError
-		if errors.As(err, &ee) && ee.Code == 69 {
-			return oc.Stdout, fmt.Errorf("node %s is unreachable: check rabbitmq.node and that rabbitmq.env has the HOME (cookie) and ERL_EPMD_PORT the node uses: %w", b.cfg.Node, err)
+		if errors.As(err, &ee) {
+			first := se.first()
+			switch {
+			case strings.Contains(first, "unable to perform an operation on node"):
+				return oc.Stdout, fmt.Errorf("node %s is unreachable: check rabbitmq.node, that the node runs, and that rabbitmq.env has the HOME (cookie) and ERL_EPMD_PORT the node uses: %w", b.cfg.Node, err)
+			case first != "":
+				return oc.Stdout, fmt.Errorf("%s %s: %s (exit %d)", tool, args[0], first, ee.Code)
+			}
 		}
 		return oc.Stdout, fmt.Errorf("%s %s: %w", tool, args[0], err)
 	}
 	return oc.Stdout, nil
+}
+
+// stderrLines forwards every line and keeps the first lines of standard
+// error: the CLI says what went wrong at the top ("Virtual host 'x' does
+// not exist", "unable to perform an operation on node") and its
+// diagnostics below, so the tail alone does not tell.
+type stderrLines struct {
+	out runbook.Output
+	mu  sync.Mutex
+	buf []string
+}
+
+// Line forwards the line and keeps it when it is among the first on stderr.
+func (s *stderrLines) Line(st runbook.Stream, text string) {
+	if s.out != nil {
+		s.out.Line(st, text)
+	}
+	if st != runbook.Stderr && st != runbook.Stdout {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := strings.TrimSpace(text); t != "" && len(s.buf) < 20 && (st == runbook.Stderr || len(s.buf) == 0 && strings.HasPrefix(t, "Error")) {
+		s.buf = append(s.buf, t)
+	}
+}
+
+// first returns the first line that says what failed, "" when none did.
+func (s *stderrLines) first() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, l := range s.buf {
+		if l == "Error:" && i+1 < len(s.buf) {
+			return l + " " + s.buf[i+1]
+		}
+		if strings.HasPrefix(l, "Error") || !strings.HasPrefix(l, "[") {
+			return l
+		}
+	}
+	return ""
 }
 
 // ctlJSON runs a CLI call with --formatter json and decodes its output.
@@ -139,8 +193,13 @@ func (b *broker) viaHTTP(ctx context.Context, out runbook.Output, what string, f
 	if errors.Is(err, errLive) {
 		return false, nil
 	}
+	// A 4xx is the API refusing what was asked (a vhost that does not exist,
+	// a user without the right): that is the answer. A 5xx is the plugin
+	// failing to answer, as it does for a moment while a node starts (500
+	// "EOF" while its statistics are not ready): the CLI asks the node
+	// itself instead.
 	var he rabbithole.ErrorResponse
-	if errors.As(err, &he) {
+	if errors.As(err, &he) && he.StatusCode < 500 {
 		return false, fmt.Errorf("management API %s: %w", what, err)
 	}
 	if out != nil {
@@ -163,6 +222,11 @@ type queue struct {
 }
 
 func (q queue) key() string { return q.Vhost + "/" + q.Name }
+
+// label names the queue for the operator: `queue "cq.a" in vhost "/"`.
+func (q queue) label() string { return qlabel(q.Vhost, q.Name) }
+
+func qlabel(vhost, name string) string { return fmt.Sprintf("queue %q in vhost %q", name, vhost) }
 
 // connection is one client connection as listed.
 type connection struct {
@@ -319,43 +383,62 @@ func (b *broker) status(ctx context.Context, out runbook.Output) (status, error)
 	return st, nil
 }
 
-// nodeState asks, in one CLI call, whether the rabbit application runs and
-// where the data directory is. rabbit_mnesia:dir() answers with the app
-// stopped too (status does not); io:format prints it without the quotes
-// an Erlang string has (pitfall 14).
-func (b *broker) nodeState(ctx context.Context, out runbook.Output) (running bool, dataDir string, err error) {
-	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval", `io:format("~s~n~s~n", [rabbit:is_running(), rabbit_mnesia:dir()]).`)
+// nodeInfo is what one eval call tells about the node.
+type nodeInfo struct {
+	// Running says whether the rabbit application runs.
+	Running bool
+	// Drained says whether the node is in maintenance mode (false while
+	// the application is stopped: stop_app resets it, reference §6).
+	Drained bool
+	// DataDir is rabbit_mnesia:dir(), the node's data directory.
+	DataDir string
+}
+
+// nodeState asks, in one CLI call, whether the rabbit application runs,
+// whether the node is drained and where the data directory is.
+// rabbit_mnesia:dir() answers with the app stopped too (status does not);
+// io:format prints it without the quotes an Erlang string has (pitfall 14).
+// The expression is fixed text: no value is ever written into it.
+func (b *broker) nodeState(ctx context.Context, out runbook.Output) (nodeInfo, error) {
+	s, err := b.ctl(ctx, quietOut{out}, "rabbitmqctl", "eval",
+		`io:format("~s~n~s~n~s~n", [rabbit:is_running(), rabbit:is_running() andalso rabbit_maintenance:is_being_drained_local_read(node()), rabbit_mnesia:dir()]).`)
 	if err != nil {
-		return false, "", err
+		return nodeInfo{}, err
 	}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) < 2 || (lines[0] != "true" && lines[0] != "false") {
-		return false, "", fmt.Errorf("rabbitmqctl eval: unexpected answer %.200q", s)
+	if len(lines) < 3 || (lines[0] != "true" && lines[0] != "false") {
+		return nodeInfo{}, fmt.Errorf("rabbitmqctl eval: unexpected answer %.200q", s)
 	}
-	return lines[0] == "true", strings.TrimSpace(lines[1]), nil
+	ni := nodeInfo{Running: lines[0] == "true", Drained: lines[1] == "true", DataDir: strings.TrimSpace(lines[2])}
+	if d, err := b.checkDataDirSetting(ni.DataDir); err == nil {
+		b.ddMu.Lock()
+		b.dd = d
+		b.ddMu.Unlock()
+	}
+	return ni, nil
 }
 
 // appRunning reports whether the rabbit application runs on the node (the
 // Erlang VM must answer either way).
 func (b *broker) appRunning(ctx context.Context, out runbook.Output) (bool, error) {
-	running, _, err := b.nodeState(ctx, out)
-	return running, err
+	ni, err := b.nodeState(ctx, out)
+	return ni.Running, err
 }
 
-// dataDir finds the node's data directory: the target's override, else the
-// node's answer.
+// dataDir finds the node's data directory as the node names it
+// (rabbit_mnesia:dir()), checked against rabbitmq.data_dir when that is set.
 func (b *broker) dataDir(ctx context.Context, out runbook.Output) (string, error) {
-	if b.cfg.DataDir != "" {
-		return b.cfg.DataDir, nil
+	b.ddMu.Lock()
+	d := b.dd
+	b.ddMu.Unlock()
+	if d != "" {
+		return d, nil
 	}
-	_, d, err := b.nodeState(ctx, out)
+	ni, err := b.nodeState(ctx, out)
 	if err != nil {
 		return "", err
 	}
-	if d == "" {
-		return "", errors.New("the node reported no data directory: set rabbitmq.data_dir in targets.yaml")
-	}
-	return d, nil
+	return b.checkDataDirSetting(ni.DataDir)
 }
 
 // channel is one AMQP channel as listed.
@@ -382,7 +465,9 @@ func (b *broker) consumerChannels(ctx context.Context, out runbook.Output) ([]ch
 	return cs, nil
 }
 
-// runCommand runs a target-defined argv (consumer and producer control).
+// runCommand runs a target-defined argv (consumer and producer control)
+// with the ordinary variables of drillbook's environment only, never a
+// secret.
 func runCommand(ctx context.Context, out runbook.Output, argv []string, field string) (proc.Outcome, error) {
 	if len(argv) == 0 {
 		return proc.Outcome{ExitCode: -1}, fmt.Errorf("no command configured: set rabbitmq.%s in targets.yaml (an argv list, e.g. [supervisorctl, stop, \"oro:*\"])", field)
@@ -390,5 +475,5 @@ func runCommand(ctx context.Context, out runbook.Output, argv []string, field st
 	if _, err := exec.LookPath(argv[0]); err != nil {
 		return proc.Outcome{ExitCode: -1}, fmt.Errorf("rabbitmq.%s: %s not found: %w", field, argv[0], err)
 	}
-	return proc.Run(ctx, proc.Spec{Argv: argv, Out: out})
+	return proc.Run(ctx, proc.Spec{Argv: argv, Env: baseEnv(""), OnlyEnv: true, Out: out})
 }

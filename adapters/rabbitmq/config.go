@@ -3,17 +3,23 @@
 // carried out through rabbitmqctl and rabbitmq-upgrade, the management HTTP
 // API (rabbit-hole) where it is up, AMQP (passive declares for exact counts,
 // the routing-key exclusion) and file copies of the node's msg_stores with a
-// SHA-256 manifest. It also starts the training target's private node.
+// SHA-256 manifest. Backups are sets under the target's backup root, never
+// overwritten and sealed when complete. It also starts the training
+// target's private node.
 package rabbitmq
 
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -21,6 +27,8 @@ import (
 // Config is the `rabbitmq:` section of a target in targets.yaml.
 type Config struct {
 	// Node is the node name (rabbit@host) every CLI call targets with -n.
+	// A destructive step names it in its confirmation token, and the
+	// adapter refuses a step whose node argument is another node.
 	Node string `yaml:"node"`
 	// CLIDir holds rabbitmqctl and rabbitmq-upgrade; empty means
 	// /usr/lib/rabbitmq/bin. Not /usr/sbin: Debian's wrappers there `su` to
@@ -28,33 +36,66 @@ type Config struct {
 	CLIDir string `yaml:"cli_dir"`
 	// Env is added to every CLI call's environment: HOME (whose
 	// .erlang.cookie the CLI reads) and ERL_EPMD_PORT at least, for a node
-	// that does not use the defaults.
+	// that does not use the defaults. A CLI call gets these and the
+	// ordinary variables (PATH, HOME, LANG...) only: nothing else of
+	// drillbook's environment, so no secret.
 	Env map[string]string `yaml:"env"`
 	// Timeout is passed to the CLI as --timeout; zero means 60s. Without it
 	// an unreachable node costs the CLI's full default wait (pitfall 3).
 	Timeout time.Duration `yaml:"timeout"`
-	// DataDir overrides the data directory the node reports; empty means
-	// ask the node (status --formatter json, data_directory).
+	// DataDir is the node's data directory (it holds msg_stores); empty
+	// means ask the node, through rabbit_mnesia:dir(). When set, it must be
+	// the directory the node itself reports: the checks refuse another one.
 	DataDir string `yaml:"data_dir"`
-	// ManagementURL is the HTTP API (http://127.0.0.1:15672); empty means
-	// the adapter uses the CLI only.
+	// ManagementURL is the HTTP API (http://127.0.0.1:15672), without
+	// credentials; empty means the adapter uses the CLI only.
 	ManagementURL string `yaml:"management_url"`
-	// AMQPURL is the AMQP listener without credentials
-	// (amqp://127.0.0.1:5672); empty means amqp://127.0.0.1:5672.
+	// AMQPURL is the AMQP listener without credentials and without a vhost
+	// (amqp://127.0.0.1:5672); empty means amqp://127.0.0.1:5672. The
+	// adapter connects to each vhost itself.
 	AMQPURL string `yaml:"amqp_url"`
-	// User is the user for HTTP and AMQP; empty means guest.
+	// User is the user for HTTP and AMQP; empty means guest. It must not be
+	// a user the application connects as: maintenance keeps the
+	// application out by withdrawing every other user's permissions.
 	User string `yaml:"user"`
 	// Password is where the user's password comes from; zero means
 	// "guest".
 	Password runbook.SecretRef `yaml:"password"`
-	// BackupDir is where relative backup directories are created.
+	// BackupDir is the backup root: each backup is a new set (a directory
+	// named by its UTC time) under it, sealed when complete.
 	BackupDir string `yaml:"backup_dir"`
 	// Consumers are the commands that stop and start the application's
 	// consumers (supervisorctl stop oro:*); argv lists, never shell strings.
+	// They run with the ordinary variables only (PATH, HOME, LANG, USER,
+	// SSH_AUTH_SOCK...), never a secret of drillbook's.
 	Consumers Commands `yaml:"consumers"`
 	// Producers are the commands that stop and start the application's
 	// producers (its maintenance mode).
 	Producers Commands `yaml:"producers"`
+
+	// Pos is where the section is written in targets.yaml (filled in when
+	// the target is decoded); zero for a configuration built in code.
+	Pos runbook.Pos `yaml:"-"`
+
+	// at records where each setting's value is written, by its key.
+	at map[string]runbook.Pos
+}
+
+// UnmarshalYAML decodes the section and records where each setting is
+// written, so that Validate can point at the line of the one to change.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	type plain Config
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	c.at = map[string]runbook.Pos{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		v := n.Content[i+1]
+		c.at[n.Content[i].Value] = runbook.Pos{Line: v.Line, Col: v.Column}
+	}
+	return nil
 }
 
 // Commands are a stop and a start command, each an argv list.
@@ -67,6 +108,71 @@ type Commands struct {
 
 // DefaultCLIDir is where Debian keeps the real RabbitMQ CLI scripts.
 const DefaultCLIDir = "/usr/lib/rabbitmq/bin"
+
+// Validate checks the settings that can be checked without the node:
+// URLs that parse, carry no credentials (a password in a URL would be
+// printed by plan and written to the journal) and name no vhost, and
+// absolute paths. It returns one problem per setting, each naming it and
+// saying what to write instead, at the line and column of its value when
+// the section was read from a file (the caller adds the file's name).
+func (c Config) Validate() runbook.Problems {
+	var probs runbook.Problems
+	add := func(field, format string, args ...any) {
+		pos := c.at[field]
+		if pos.Line == 0 {
+			pos = runbook.Pos{Line: c.Pos.Line, Col: c.Pos.Col}
+		}
+		probs = append(probs, runbook.Problem{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+	}
+	for _, u := range []struct {
+		field, value string
+		schemes      []string
+	}{{"management_url", c.ManagementURL, []string{"http", "https"}}, {"amqp_url", c.AMQPURL, []string{"amqp", "amqps"}}} {
+		if u.value == "" {
+			continue
+		}
+		parsed, err := url.Parse(u.value)
+		if err != nil {
+			// The URL is never quoted: it may hold a password.
+			add(u.field, "rabbitmq.%s is not a URL: write it as %s://HOST:PORT", u.field, u.schemes[0])
+			continue
+		}
+		if parsed.User != nil {
+			add(u.field, "rabbitmq.%s holds credentials: remove them from the URL and set rabbitmq.user and rabbitmq.password (a reference such as {env: RABBITMQ_PASSWORD}, never the password itself)", u.field)
+		}
+		if !contains(u.schemes, parsed.Scheme) || parsed.Host == "" {
+			add(u.field, "rabbitmq.%s must be %s://HOST:PORT (%s)", u.field, strings.Join(u.schemes, " or "), redactURL(u.value))
+		}
+		if u.field == "amqp_url" && parsed.Path != "" && parsed.Path != "/" {
+			add(u.field, "rabbitmq.amqp_url names vhost %q: drillbook connects to each vhost itself; give the listener only (%s://%s)", parsed.Path[1:], parsed.Scheme, parsed.Host)
+		}
+		if parsed.RawQuery != "" {
+			add(u.field, "rabbitmq.%s has a query (?%s): drillbook sets timeouts and heartbeats itself; remove it", u.field, parsed.RawQuery)
+		}
+	}
+	for _, p := range []struct{ field, value string }{{"cli_dir", c.CLIDir}, {"data_dir", c.DataDir}, {"backup_dir", c.BackupDir}} {
+		if p.value != "" && !filepath.IsAbs(p.value) {
+			add(p.field, "rabbitmq.%s must be an absolute path, not %q", p.field, p.value)
+		}
+	}
+	if strings.Contains(c.User, ":") {
+		add("user", "rabbitmq.user may not contain ':' (HTTP Basic authentication cannot carry it): use another user")
+	}
+	if _, ok := c.Env["RABBITMQ_ERLANG_COOKIE"]; ok {
+		add("env", "rabbitmq.env sets RABBITMQ_ERLANG_COOKIE inline: the cookie is a secret; keep it in $HOME/.erlang.cookie (set HOME in rabbitmq.env)")
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Pos.Line < probs[j].Pos.Line })
+	return probs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
 
 func (c Config) cliDir() string {
 	if c.CLIDir == "" {
@@ -115,10 +221,35 @@ func (c Config) host() string {
 	return c.Node
 }
 
-// env returns the CLI environment: PATH led by the CLI directory, then
-// Config.Env in a stable order.
+// ordinaryEnv returns the variables of drillbook's own environment a child
+// process may see: what a shell login gives, nothing that can hold a
+// secret drillbook was handed.
+func ordinaryEnv() []string {
+	return []string{"HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "SSH_AUTH_SOCK", "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS"}
+}
+
+// baseEnv returns the ordinary variables of drillbook's environment (and
+// LC_*), with PATH led by lead when it is not empty.
+func baseEnv(lead string) []string {
+	path := os.Getenv("PATH")
+	if lead != "" {
+		path = lead + string(os.PathListSeparator) + path
+	}
+	out := []string{"PATH=" + path}
+	keep := ordinaryEnv()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if contains(keep, k) || strings.HasPrefix(k, "LC_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// env returns a CLI call's whole environment: the ordinary variables,
+// PATH led by the CLI directory, then Config.Env in a stable order.
 func (c Config) env() []string {
-	out := []string{"PATH=" + c.cliDir() + string(os.PathListSeparator) + os.Getenv("PATH")}
+	out := baseEnv(c.cliDir())
 	keys := make([]string, 0, len(c.Env))
 	for k := range c.Env {
 		keys = append(keys, k)
@@ -135,12 +266,4 @@ func (c Config) ctlArgv(tool string, args ...string) []string {
 	argv := []string{filepath.Join(c.cliDir(), tool), "-n", c.Node, "-q"}
 	argv = append(argv, args...)
 	return append(argv, "--timeout", strconv.Itoa(int(c.timeout().Seconds())))
-}
-
-// backupPath resolves a backup directory argument against BackupDir.
-func (c Config) backupPath(p string) string {
-	if p == "" || filepath.IsAbs(p) || c.BackupDir == "" {
-		return p
-	}
-	return filepath.Join(c.BackupDir, p)
 }

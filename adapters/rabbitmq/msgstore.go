@@ -1,15 +1,12 @@
 package rabbitmq
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/drillbook/drillbook/adapters/file"
 )
@@ -60,51 +57,6 @@ func compareManifest(want, got *file.Manifest) []string {
 	return diffs
 }
 
-// chownTree gives everything under root to uid/gid: restored files must
-// belong to the node's user, whoever took the backup.
-func chownTree(root string, owner [2]int) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(p, owner[0], owner[1])
-	})
-}
-
-// ownerOf returns the uid and gid of p.
-func ownerOf(p string) (*[2]int, error) {
-	info, err := os.Stat(p)
-	if err != nil {
-		return nil, err
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil, nil
-	}
-	return &[2]int{int(st.Uid), int(st.Gid)}, nil
-}
-
-// writeJSON writes v to path as indented JSON with file.WriteAtomic, so a
-// crash leaves the old file or the whole new one.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return file.WriteAtomic(path, append(b, '\n'), 0o644)
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
 // storeContent summarises the message data a msg_stores tree holds: queue
 // directories with any non-empty file, and non-empty .rdq files. A node
 // whose queues are all empty (fresh, definitions imported) holds none.
@@ -117,7 +69,7 @@ func (s storeContent) empty() bool { return len(s.QueueDirs) == 0 && s.RDQBytes 
 
 func inspectStore(root string) (storeContent, error) {
 	var sc storeContent
-	vhosts, err := os.ReadDir(filepath.Join(root, "vhosts"))
+	vhosts, err := readDir(filepath.Join(root, "vhosts"))
 	if errors.Is(err, os.ErrNotExist) {
 		return sc, nil
 	}
@@ -127,17 +79,17 @@ func inspectStore(root string) (storeContent, error) {
 	for _, v := range vhosts {
 		vdir := filepath.Join(root, "vhosts", v.Name())
 		for _, sub := range []string{"msg_store_persistent", "msg_store_transient"} {
-			fs, _ := os.ReadDir(filepath.Join(vdir, sub))
+			fs, _ := readDir(filepath.Join(vdir, sub))
 			for _, f := range fs {
 				if info, err := f.Info(); err == nil && strings.HasSuffix(f.Name(), ".rdq") {
 					sc.RDQBytes += info.Size()
 				}
 			}
 		}
-		qs, _ := os.ReadDir(filepath.Join(vdir, "queues"))
+		qs, _ := readDir(filepath.Join(vdir, "queues"))
 		for _, q := range qs {
 			qdir := filepath.Join(vdir, "queues", q.Name())
-			fs, _ := os.ReadDir(qdir)
+			fs, _ := readDir(qdir)
 			var size int64
 			for _, f := range fs {
 				if info, err := f.Info(); err == nil && f.Name() != ".queue_name" && info.Mode().IsRegular() {
@@ -148,8 +100,8 @@ func inspectStore(root string) (storeContent, error) {
 				continue
 			}
 			name := q.Name()
-			if b, err := os.ReadFile(filepath.Join(qdir, ".queue_name")); err == nil {
-				name = strings.TrimSpace(string(b))
+			if b, err := readFile(filepath.Join(qdir, ".queue_name")); err == nil {
+				name = strings.Join(strings.Fields(string(b)), " ")
 			}
 			sc.QueueDirs = append(sc.QueueDirs, name)
 		}

@@ -2,6 +2,10 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,19 +29,38 @@ type Training struct {
 	// rabbitmq-backup and rabbitmq-restore runbooks.
 	Params map[string]string
 	// Stop shuts the node and its epmd down; the data stays in the
-	// directory for the next StartTraining.
+	// directory for the next StartTraining. It is never nil.
 	Stop func() error
 	// Config is the adapter configuration that reaches the node, as a
 	// targets.yaml `rabbitmq:` section would give it.
 	Config Config
 }
 
+// The training estate's names are the ones operators have (issue 13): its
+// main vhost is the default vhost "/", the second one's name needs
+// escaping in a URL and an HTTP path, and so do the application's user,
+// a queue and an exchange.
+const (
+	// TrainingVhost is the training estate's second vhost.
+	TrainingVhost = "shop/eu ü 5%"
+	// TrainingQueue is the classic queue in TrainingVhost.
+	TrainingQueue = "orders eu/ü 1%"
+	// TrainingExchange is the direct exchange in TrainingVhost.
+	TrainingExchange = "ex eu/ü"
+	// AppUser is the training application's user: allowed on both vhosts,
+	// kept out by maintenance.
+	AppUser = "oro app/ü%"
+	// AppPassword is AppUser's password on the training node only (a
+	// loopback node of the training estate, not a secret of any estate).
+	AppPassword = "oro-app-training"
+)
+
 // scenarioDocs maps each training scenario to what it does to the estate.
 func scenarioDocs() map[string]string {
 	return map[string]string{
-		"default":        "classic queues in two vhosts (small, >4 KB and lazy) plus a quorum queue; consumers stopped",
+		"default":        "classic queues in the default vhost / and in \"" + TrainingVhost + "\" (small, >4 KB and lazy) plus a quorum queue; consumers stopped",
 		"newer-messages": "as default, but the restore runbook will not replace a msg_stores that holds messages (the refusal is the lesson)",
-		"consumer-left":  "as default, with a consumer left attached to v1/cq.a: the backup refuses until it is gone",
+		"consumer-left":  "as default, with a consumer of the application left attached to /cq.a: the backup refuses until it is gone",
 	}
 }
 
@@ -51,30 +74,25 @@ func Scenarios() []string {
 	return names
 }
 
-// StartTraining starts (or finds running) the training node whose state
-// lives in dir, seeds it on first start, and returns its operations and
-// parameters. It needs Debian's rabbitmq-server and says how to install it
-// when it is missing.
-func StartTraining(ctx context.Context, dir, scenario string) (*Training, error) {
+func checkScenario(scenario string) (string, error) {
 	if scenario == "" {
 		scenario = "default"
 	}
 	if _, ok := scenarioDocs()[scenario]; !ok {
-		return nil, fmt.Errorf("unknown rabbitmq training scenario %q: known ones are %s", scenario, strings.Join(Scenarios(), ", "))
+		return "", fmt.Errorf("unknown rabbitmq training scenario %q: known ones are %s", scenario, strings.Join(Scenarios(), ", "))
 	}
-	if _, err := privnode.BinDirFor(""); err != nil {
-		return nil, fmt.Errorf("the rabbitmq training target runs a real node: %w", err)
-	}
-	n, err := privnode.Start(ctx, privnode.Options{Dir: filepath.Join(dir, "node"), Name: "training", Management: true})
-	if err != nil {
-		return nil, fmt.Errorf("start the training node: %w", err)
-	}
-	stop := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		return n.Stop(ctx)
-	}
+	return scenario, nil
+}
+
+func nodeOptions(dir string) privnode.Options {
+	return privnode.Options{Dir: filepath.Join(dir, "node"), Name: "training", Management: true}
+}
+
+// trainingConfig is the adapter configuration of the training node whose
+// state lives in dir.
+func trainingConfig(dir string, n *privnode.Node) Config {
 	cfg := NodeConfig(n)
+	cfg.DataDir = n.DataDir()
 	cfg.BackupDir = filepath.Join(dir, "backups")
 	cfg.Consumers = Commands{
 		Stop:  []string{"rm", "-f", filepath.Join(dir, "consumers.running")},
@@ -84,6 +102,83 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 		Stop:  []string{"rm", "-f", filepath.Join(dir, "producers.running")},
 		Start: []string{"touch", filepath.Join(dir, "producers.running")},
 	}
+	return cfg
+}
+
+// trainingParams are the parameter values StartTraining and PlanTraining
+// give: the newest sealed set is restored, onto the training node.
+func trainingParams(scenario string, n *privnode.Node) map[string]string {
+	p := map[string]string{
+		"override_reason":      "",
+		"restore_from":         "",
+		"unsealed_reason":      "",
+		"node":                 n.Name,
+		"replace_nonempty":     "true",
+		"exclude_vhost":        "/",
+		"exclude_queue":        "cq.b",
+		"exclude_routing_keys": "",
+	}
+	if scenario == "newer-messages" {
+		p["replace_nonempty"] = "false"
+	}
+	return p
+}
+
+// PlanTraining returns the training estate StartTraining would give for
+// dir and scenario, without starting the node or anything else: its
+// operations plan (with the node's real name, ports and directories) but
+// refuse to run, and its parameters are StartTraining's. The first call
+// for a directory chooses the node's ports and records them, so the run
+// uses those. It takes milliseconds and needs no RabbitMQ installed.
+func PlanTraining(dir, scenario string) (Training, error) {
+	scenario, err := checkScenario(scenario)
+	if err != nil {
+		return Training{}, err
+	}
+	n, err := privnode.Prepare(nodeOptions(dir))
+	if err != nil {
+		return Training{}, fmt.Errorf("the training node's state in %s: %w", dir, err)
+	}
+	cfg := trainingConfig(dir, n)
+	var ops []runbook.Operation
+	for _, o := range Operations(cfg) {
+		ops = append(ops, planOnly{o})
+	}
+	return Training{Ops: ops, Config: cfg, Params: trainingParams(scenario, n), Stop: func() error { return nil }}, nil
+}
+
+// planOnly is an operation of an estate opened for planning: it plans,
+// and refuses to run, since nothing was started.
+type planOnly struct{ runbook.Operation }
+
+// Run refuses: the estate was opened for plan only.
+func (p planOnly) Run(context.Context, runbook.Call, runbook.Output) (runbook.Result, error) {
+	return runbook.Result{ExitCode: -1}, errors.New("the training node was not started: this estate was opened to plan only (drillbook run starts it)")
+}
+
+// StartTraining starts (or finds running) the training node whose state
+// lives in dir, seeds it on first start, makes sure a sealed backup set
+// exists to restore from, and returns its operations and parameters. It
+// needs Debian's rabbitmq-server and says how to install it when it is
+// missing.
+func StartTraining(ctx context.Context, dir, scenario string) (*Training, error) {
+	scenario, err := checkScenario(scenario)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := privnode.BinDirFor(""); err != nil {
+		return nil, fmt.Errorf("the rabbitmq training target runs a real node: %w", err)
+	}
+	n, err := privnode.Start(ctx, nodeOptions(dir))
+	if err != nil {
+		return nil, fmt.Errorf("start the training node: %w", err)
+	}
+	stop := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		return n.Stop(ctx)
+	}
+	cfg := trainingConfig(dir, n)
 	b := &broker{cfg: cfg}
 	seeded := filepath.Join(dir, "seeded")
 	if _, err := os.Stat(seeded); errors.Is(err, os.ErrNotExist) {
@@ -97,35 +192,30 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 			return nil, fmt.Errorf("record the seeding of the training node: %w", err)
 		}
 	}
-	// A backup to restore from exists from the first start on, so the
-	// restore runbook can be practised before the backup one.
-	first := filepath.Join(cfg.BackupDir, "first")
-	if _, err := os.Stat(filepath.Join(first, ManifestFile)); errors.Is(err, os.ErrNotExist) {
-		os.RemoveAll(first)
-		if _, err := b.exportDefinitions(ctx, nil, filepath.Join(first, "definitions.json")); err != nil {
+	// A sealed backup set to restore from exists from the first start on,
+	// so the restore runbook can be practised before the backup one.
+	if err := os.MkdirAll(cfg.BackupDir, 0o755); err != nil {
+		stop()
+		return nil, err
+	}
+	sets, err := listSets(cfg.BackupDir)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	sealed := false
+	for _, s := range sets {
+		sealed = sealed || s.Sealed
+	}
+	if !sealed {
+		if err := b.firstBackup(ctx); err != nil {
 			stop()
-			return nil, err
-		}
-		if _, err := b.backupMessages(ctx, runbook.OutputFunc(func(runbook.Stream, string) {}), first, "", filepath.Join(first, "definitions.json")); err != nil {
-			stop()
-			return nil, err
+			return nil, fmt.Errorf("take the training estate's first backup: %w", err)
 		}
 	}
-	t := &Training{Ops: Operations(cfg), Config: cfg, Stop: stop, Params: map[string]string{
-		"backup_dir":           filepath.Join(cfg.BackupDir, time.Now().UTC().Format("20060102T150405Z")),
-		"override_reason":      "",
-		"restore_from":         first,
-		"node":                 n.Name,
-		"replace_nonempty":     "true",
-		"exclude_vhost":        "v1",
-		"exclude_queue":        "cq.b",
-		"exclude_routing_keys": "",
-	}}
-	switch scenario {
-	case "newer-messages":
-		t.Params["replace_nonempty"] = "false"
-	case "consumer-left":
-		conn, err := (&broker{cfg: cfg}).dial(ctx, "v1")
+	t := &Training{Ops: Operations(cfg), Config: cfg, Stop: stop, Params: trainingParams(scenario, n)}
+	if scenario == "consumer-left" {
+		conn, err := AppConn(ctx, cfg, "/")
 		if err != nil {
 			stop()
 			return nil, err
@@ -144,6 +234,33 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 	return t, nil
 }
 
+// firstBackup takes a backup the way the backup runbook does: a new set,
+// definitions, msg_stores with counts, sealed.
+func (b *broker) firstBackup(ctx context.Context) error {
+	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
+	dir, err := newSet(b.cfg.BackupDir, time.Now())
+	if err != nil {
+		return err
+	}
+	defs := filepath.Join(dir, DefinitionsFile)
+	if _, err := b.exportDefinitions(ctx, quiet, defs); err != nil {
+		return err
+	}
+	if _, err := b.backupMessages(ctx, quiet, dir, "", defs); err != nil {
+		return err
+	}
+	_, err = sealSet(dir, b.cfg.Node, time.Now())
+	return err
+}
+
+// AppConn connects to vhost of the node cfg reaches as the training
+// application's user (AppUser), the way the application would.
+func AppConn(ctx context.Context, cfg Config, vhost string) (*amqp.Connection, error) {
+	cfg.User, cfg.Password = AppUser, runbook.SecretRef{}
+	b := &broker{cfg: cfg, pw: AppPassword, pwOK: true}
+	return b.dial(ctx, vhost)
+}
+
 // NodeConfig returns the adapter configuration that reaches a private node.
 func NodeConfig(n *privnode.Node) Config {
 	env := n.Env()
@@ -157,33 +274,52 @@ func NodeConfig(n *privnode.Node) Config {
 	}
 }
 
-// SeedDefinitions is the topology of the training estate and of the tests
-// (reference §3, smaller): vhosts v1 and v2, classic queues with small,
-// large (>4 KB, kept in msg_store_persistent) and lazy messages, and a
-// quorum queue whose messages the procedure cannot carry.
-const SeedDefinitions = `{
- "vhosts": [{"name": "v1"}, {"name": "v2"}],
- "permissions": [
-  {"user": "guest", "vhost": "v1", "configure": ".*", "write": ".*", "read": ".*"},
-  {"user": "guest", "vhost": "v2", "configure": ".*", "write": ".*", "read": ".*"}],
- "exchanges": [
-  {"name": "oro.default", "vhost": "v1", "type": "topic", "durable": true, "auto_delete": false, "internal": false, "arguments": {}},
-  {"name": "ex2", "vhost": "v2", "type": "direct", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}],
- "queues": [
-  {"name": "cq.a", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {}},
-  {"name": "cq.b", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {}},
-  {"name": "cq.big", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {}},
-  {"name": "cq.lazy", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {"x-queue-mode": "lazy"}},
-  {"name": "qq.1", "vhost": "v1", "durable": true, "auto_delete": false, "arguments": {"x-queue-type": "quorum"}},
-  {"name": "cq.c", "vhost": "v2", "durable": true, "auto_delete": false, "arguments": {}}],
- "bindings": [
-  {"source": "oro.default", "vhost": "v1", "destination": "cq.a", "destination_type": "queue", "routing_key": "a", "arguments": {}},
-  {"source": "oro.default", "vhost": "v1", "destination": "cq.b", "destination_type": "queue", "routing_key": "b.*", "arguments": {}},
-  {"source": "oro.default", "vhost": "v1", "destination": "cq.big", "destination_type": "queue", "routing_key": "big", "arguments": {}},
-  {"source": "oro.default", "vhost": "v1", "destination": "cq.lazy", "destination_type": "queue", "routing_key": "lazy", "arguments": {}},
-  {"source": "oro.default", "vhost": "v1", "destination": "qq.1", "destination_type": "queue", "routing_key": "qq", "arguments": {}},
-  {"source": "ex2", "vhost": "v2", "destination": "cq.c", "destination_type": "queue", "routing_key": "c", "arguments": {}}]
-}`
+// SeedDefinitions returns the topology of the training estate and of the
+// tests (reference §3, smaller) as a definitions file: the default vhost
+// "/" with classic queues of small, large (>4 KB, kept in
+// msg_store_persistent) and lazy messages and a quorum queue whose messages
+// the procedure cannot carry; TrainingVhost with TrainingQueue; guest (the
+// operator) and AppUser (the application) allowed on both.
+func SeedDefinitions() []byte {
+	type m = map[string]any
+	perm := func(user, vhost string) m {
+		return m{"user": user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"}
+	}
+	queue := func(vhost, name string, args m) m {
+		return m{"name": name, "vhost": vhost, "durable": true, "auto_delete": false, "arguments": args}
+	}
+	bind := func(vhost, ex, q, rk string) m {
+		return m{"source": ex, "vhost": vhost, "destination": q, "destination_type": "queue", "routing_key": rk, "arguments": m{}}
+	}
+	defs := m{
+		"vhosts":      []m{{"name": "/"}, {"name": TrainingVhost}},
+		"users":       []m{{"name": AppUser, "password_hash": passwordHash(AppPassword), "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ""}},
+		"permissions": []m{perm("guest", "/"), perm("guest", TrainingVhost), perm(AppUser, "/"), perm(AppUser, TrainingVhost)},
+		"exchanges": []m{
+			{"name": "oro.default", "vhost": "/", "type": "topic", "durable": true, "auto_delete": false, "internal": false, "arguments": m{}},
+			{"name": TrainingExchange, "vhost": TrainingVhost, "type": "direct", "durable": true, "auto_delete": false, "internal": false, "arguments": m{}}},
+		"queues": []m{
+			queue("/", "cq.a", m{}), queue("/", "cq.b", m{}), queue("/", "cq.big", m{}),
+			queue("/", "cq.lazy", m{"x-queue-mode": "lazy"}), queue("/", "qq.1", m{"x-queue-type": "quorum"}),
+			queue(TrainingVhost, TrainingQueue, m{})},
+		"bindings": []m{
+			bind("/", "oro.default", "cq.a", "a"), bind("/", "oro.default", "cq.b", "b.*"), bind("/", "oro.default", "cq.big", "big"),
+			bind("/", "oro.default", "cq.lazy", "lazy"), bind("/", "oro.default", "qq.1", "qq"),
+			bind(TrainingVhost, TrainingExchange, TrainingQueue, "c")},
+	}
+	out, _ := json.MarshalIndent(defs, "", " ")
+	return out
+}
+
+// passwordHash is RabbitMQ's rabbit_password_hashing_sha256 of a password:
+// base64 of a 4-byte salt followed by SHA-256(salt ++ password), as
+// definitions files carry users (rabbit_password:hash/2).
+func passwordHash(pw string) string {
+	salt := make([]byte, 4)
+	rand.Read(salt)
+	sum := sha256.Sum256(append(append([]byte{}, salt...), pw...))
+	return base64.StdEncoding.EncodeToString(append(salt, sum[:]...))
+}
 
 // SeedMessage is one batch of messages Seed publishes.
 type SeedMessage struct {
@@ -197,25 +333,29 @@ type SeedMessage struct {
 }
 
 // SeedPlan returns what Seed publishes: persistent messages, each body
-// starting with a unique id ("v1/a/17 ").
+// starting with a unique id ("/|a|17 ").
 func SeedPlan() []SeedMessage {
 	return []SeedMessage{
-		{"v1", "oro.default", "a", "cq.a", 100, 100},
-		{"v1", "oro.default", "b.keep", "cq.b", 30, 100},
-		{"v1", "oro.default", "b.drop", "cq.b", 20, 100},
-		{"v1", "oro.default", "big", "cq.big", 20, 20 << 10},
-		{"v1", "oro.default", "lazy", "cq.lazy", 20, 300},
-		{"v1", "oro.default", "qq", "qq.1", 30, 100},
-		{"v2", "ex2", "c", "cq.c", 70, 100},
+		{"/", "oro.default", "a", "cq.a", 100, 100},
+		{"/", "oro.default", "b.keep", "cq.b", 30, 100},
+		{"/", "oro.default", "b.drop", "cq.b", 20, 100},
+		{"/", "oro.default", "big", "cq.big", 20, 20 << 10},
+		{"/", "oro.default", "lazy", "cq.lazy", 20, 300},
+		{"/", "oro.default", "qq", "qq.1", 30, 100},
+		{TrainingVhost, TrainingExchange, "c", TrainingQueue, 70, 100},
 	}
 }
 
+// QueueKey names a queue in a vhost as the adapter's counts and messages
+// do: "VHOST/QUEUE" ("//cq.a" for the default vhost).
+func QueueKey(vhost, name string) string { return vhost + "/" + name }
+
 // Seed imports SeedDefinitions into a private node, publishes SeedPlan with
-// publisher confirms and returns the bodies published to each queue
-// ("v1/cq.a"), in order.
+// publisher confirms and returns the bodies published to each queue (by
+// QueueKey), in order.
 func Seed(ctx context.Context, n *privnode.Node) (map[string][][]byte, error) {
 	f := filepath.Join(n.Dir, "seed-definitions.json")
-	if err := os.WriteFile(f, []byte(SeedDefinitions), 0o644); err != nil {
+	if err := os.WriteFile(f, SeedDefinitions(), 0o644); err != nil {
 		return nil, err
 	}
 	b := &broker{cfg: NodeConfig(n)}
@@ -228,14 +368,15 @@ func Seed(ctx context.Context, n *privnode.Node) (map[string][][]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := s.Vhost + "/" + s.Queue
+		k := QueueKey(s.Vhost, s.Queue)
 		sent[k] = append(sent[k], bodies...)
 	}
 	return sent, nil
 }
 
 // Publish sends s.Count persistent messages with confirms and returns their
-// bodies. Each body starts with "VHOST/RK/I " and is padded to s.Size bytes.
+// bodies. Each body starts with "VHOST|RK|I " and is padded to s.Size
+// bytes; "|" is in none of the names.
 func Publish(ctx context.Context, cfg Config, s SeedMessage) ([][]byte, error) {
 	b := &broker{cfg: cfg}
 	conn, err := b.dial(ctx, s.Vhost)
@@ -253,7 +394,7 @@ func Publish(ctx context.Context, cfg Config, s SeedMessage) ([][]byte, error) {
 	bodies := make([][]byte, 0, s.Count)
 	var pending []*amqp.DeferredConfirmation
 	for i := range s.Count {
-		body := []byte(fmt.Sprintf("%s/%s/%d ", s.Vhost, s.RoutingKey, i))
+		body := []byte(fmt.Sprintf("%s|%s|%d ", s.Vhost, s.RoutingKey, i))
 		for len(body) < s.Size {
 			body = append(body, byte('a'+len(body)%26))
 		}

@@ -243,7 +243,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	if err != nil {
 		return err
 	}
-	est, err := openEstate(cmd.Context(), g, o.target, o.scenario, rb, false)
+	est, err := openEstateMode(cmd.Context(), g, o.target, o.scenario, rb, modePlan)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ func baseRegistry() *runbook.Registry {
 	return r
 }
 
-// adaptersUsed returns the adapter prefixes a runbook's steps call.
+// adaptersUsed returns the adapter prefixes a runbook's steps call, in
+// every section.
 func adaptersUsed(rb *runbook.Runbook) map[string]bool {
 	used := map[string]bool{}
 	add := func(op string) {
@@ -49,7 +50,8 @@ func adaptersUsed(rb *runbook.Runbook) map[string]bool {
 			used[a] = true
 		}
 	}
-	for _, st := range rb.Steps {
+	for _, ss := range rb.AllSteps() {
+		st := ss.Step
 		add(st.Action)
 		if st.Wait != nil {
 			add(st.Wait.Action)
@@ -81,6 +83,8 @@ type estate struct {
 	hide []string
 }
 
+// Close stops what the estate started (simulations, training nodes), the
+// last started first.
 func (e *estate) Close() error {
 	var errs []error
 	for i := len(e.stops) - 1; i >= 0; i-- {
@@ -89,6 +93,23 @@ func (e *estate) Close() error {
 	return errors.Join(errs...)
 }
 
+// estateMode says what an estate is opened for.
+type estateMode int
+
+// The modes an estate is opened in.
+const (
+	// modeResume opens it for a resumed run, which must find the estate as
+	// it left it.
+	modeResume estateMode = iota
+	// modeFresh opens it for a new run: a new drill of a WebSphere fault
+	// gets a new cell.
+	modeFresh
+	// modePlan opens it for plan: the training target resolves its values
+	// without starting a simulation where its product offers
+	// PlanTraining, and its operations plan but refuse to run.
+	modePlan
+)
+
 // openEstate prepares the named target for running rb. The training target
 // starts only the simulations the runbook needs; a real target decodes the
 // adapter sections of targets.yaml.
@@ -96,6 +117,15 @@ func (e *estate) Close() error {
 // fresh marks a new run (not a resume, which must find the estate as it
 // left it): a new drill of a WebSphere fault gets a new cell.
 func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, fresh bool) (*estate, error) {
+	mode := modeResume
+	if fresh {
+		mode = modeFresh
+	}
+	return openEstateMode(ctx, g, name, scenario, rb, mode)
+}
+
+// openEstateMode is openEstate for any mode, plan included.
+func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string, rb *runbook.Runbook, mode estateMode) (*estate, error) {
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
@@ -103,7 +133,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	e := &estate{registry: baseRegistry(), watcher: logwatch.WithHPEL(logwatch.New()), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
-		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
+		if err := e.startTraining(ctx, g, scenario, rb, mode); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -123,6 +153,18 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	var cfg adapterConfigs
 	if err := cfg.decode(t); err != nil {
 		return nil, err
+	}
+	// Settings the adapter can judge without its product, before anything
+	// is printed: a password written in a URL would otherwise be shown by
+	// plan and journaled.
+	if t.HasSection("rabbitmq") {
+		if probs := cfg.rabbitmq.Validate(); len(probs) > 0 {
+			for i := range probs {
+				probs[i].Pos.File = t.File
+				probs[i].Msg = "target " + t.Name + ": " + probs[i].Msg
+			}
+			return nil, probs
+		}
 	}
 	if e.warnings, err = g.checkTarget(t, rb, &cfg); err != nil {
 		return nil, err
@@ -200,7 +242,7 @@ func secretRefs(cfgs ...any) []runbook.SecretRef {
 // startTraining starts the simulated parts of the training estate that rb
 // uses, with their state under the state directory so a resumed run finds
 // them as it left them.
-func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook, fresh bool) error {
+func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario string, rb *runbook.Runbook, mode estateMode) error {
 	state, err := g.resolveStateDir()
 	if err != nil {
 		return err
@@ -235,34 +277,83 @@ func (e *estate) startTraining(ctx context.Context, g *globalOptions, scenario s
 	// The WebSphere cell's faults fire once: a new drill of a fault gets a
 	// new cell (its backup set is built with it). Other parts keep their
 	// state between runs, so a restore finds the backup a backup run made.
-	if fresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(was.Scenarios(), scenario) {
+	if mode == modeFresh && used["was"] && scenario != "" && scenario != "normal" && slices.Contains(was.Scenarios(), scenario) {
 		if err := os.RemoveAll(dir("was")); err != nil {
 			return fmt.Errorf("reset the training WebSphere cell: %w", err)
 		}
 	}
-	if used["was"] {
-		t, err := was.StartTraining(ctx, dir("was"), scenarioFor(scenario, was.Scenarios()))
-		if err != nil {
-			return err
-		}
-		e.add(t.Ops, t.Params, t.Stop)
+	// Each part the runbook uses is started, or for plan only described:
+	// planning starts no cell, emulator or broker, and its values come from
+	// the part's recorded state (a port chosen at the first start).
+	type part struct {
+		name      string
+		scenarios []string
+		start     func(ctx context.Context, dir, scenario string) (ops []runbook.Operation, params map[string]string, stop func() error, err error)
+		plan      func(dir, scenario string) (ops []runbook.Operation, params map[string]string, err error)
 	}
-	if used["messagesight"] {
-		t, err := messagesight.StartTraining(ctx, dir("messagesight"), scenarioFor(scenario, messagesight.Scenarios()))
-		if err != nil {
-			return err
-		}
-		e.add(t.Ops, t.Params, t.Stop)
+	parts := []part{
+		{"was", was.Scenarios(),
+			func(ctx context.Context, dir, sc string) ([]runbook.Operation, map[string]string, func() error, error) {
+				t, err := was.StartTraining(ctx, dir, sc)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				return t.Ops, t.Params, t.Stop, nil
+			},
+			func(dir, sc string) ([]runbook.Operation, map[string]string, error) {
+				t, err := was.PlanTraining(dir, sc)
+				return t.Ops, t.Params, err
+			}},
+		{"messagesight", messagesight.Scenarios(),
+			func(ctx context.Context, dir, sc string) ([]runbook.Operation, map[string]string, func() error, error) {
+				t, err := messagesight.StartTraining(ctx, dir, sc)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				return t.Ops, t.Params, t.Stop, nil
+			},
+			func(dir, sc string) ([]runbook.Operation, map[string]string, error) {
+				t, err := messagesight.PlanTraining(dir, sc)
+				return t.Ops, t.Params, err
+			}},
+		{"rabbitmq", rabbitmq.Scenarios(),
+			func(ctx context.Context, dir, sc string) ([]runbook.Operation, map[string]string, func() error, error) {
+				t, err := rabbitmq.StartTraining(ctx, dir, sc)
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				return t.Ops, t.Params, t.Stop, nil
+			},
+			func(dir, sc string) ([]runbook.Operation, map[string]string, error) {
+				t, err := rabbitmq.PlanTraining(dir, sc)
+				return t.Ops, t.Params, err
+			}},
 	}
-	if used["rabbitmq"] {
-		t, err := rabbitmq.StartTraining(ctx, dir("rabbitmq"), scenarioFor(scenario, rabbitmq.Scenarios()))
+	for _, p := range parts {
+		if !used[p.name] {
+			continue
+		}
+		sc := scenarioFor(scenario, p.scenarios)
+		if mode == modePlan {
+			ops, params, err := p.plan(dir(p.name), sc)
+			if err != nil {
+				return err
+			}
+			e.add(ops, params, nil)
+			continue
+		}
+		ops, params, stop, err := p.start(ctx, dir(p.name), sc)
 		if err != nil {
 			return err
 		}
-		e.add(t.Ops, t.Params, t.Stop)
+		e.add(ops, params, stop)
 	}
 	if e.params["workdir"] == "" {
 		wd := filepath.Join(state, "training", "workdir")
+		if mode == modePlan {
+			e.params["workdir"] = wd // made by the run, not by plan
+			return nil
+		}
 		if err := os.MkdirAll(wd, 0o700); err != nil {
 			return fmt.Errorf("training work directory: %w", err)
 		}

@@ -40,6 +40,11 @@ type Spec struct {
 	// Env are "KEY=value" entries added to drillbook's own environment; a
 	// later entry wins over an earlier one and over the inherited value.
 	Env []string
+	// OnlyEnv gives the process Env alone: nothing of drillbook's own
+	// environment is inherited, so a secret drillbook was handed in a
+	// variable (a password named in targets.yaml) never reaches a child
+	// that does not need it. The zero value inherits.
+	OnlyEnv bool
 	// Dir is the working directory; empty means drillbook's own.
 	Dir string
 	// Stdin, when not nil, is copied to the process's standard input and then
@@ -177,7 +182,10 @@ func Run(ctx context.Context, spec Spec) (Outcome, error) {
 
 	cmd := exec.Command(prog, spec.Argv[1:]...)
 	cmd.Dir = spec.Dir
-	if len(spec.Env) > 0 {
+	switch {
+	case spec.OnlyEnv:
+		cmd.Env = append([]string{}, spec.Env...)
+	case len(spec.Env) > 0:
 		cmd.Env = append(os.Environ(), spec.Env...)
 	}
 	line := "$ " + CommandLine(spec.Argv, spec.Secrets)

@@ -369,3 +369,21 @@ func TestBackgroundChildHoldingOutputDoesNotHang(t *testing.T) {
 		t.Fatalf("no notice about the background process in %q", out.all())
 	}
 }
+
+// TestOnlyEnvKeepsDrillbookEnvironmentOut: with OnlyEnv a child sees the
+// variables it was given and none of drillbook's own (a password variable
+// named in targets.yaml); without it, it inherits them.
+func TestOnlyEnvKeepsDrillbookEnvironmentOut(t *testing.T) {
+	t.Setenv("DRILLBOOK_TEST_PLANTED_PW", "planted-Pw-4471")
+	for _, only := range []bool{true, false} {
+		oc, err := Run(testCtx(t), Spec{Argv: []string{"/usr/bin/env"}, Env: []string{"WANTED=yes"}, OnlyEnv: only, Capture: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasWanted := strings.Contains(oc.Stdout, "WANTED=yes\n")
+		hasPlanted := strings.Contains(oc.Stdout, "planted-Pw-4471")
+		if !hasWanted || hasPlanted == only {
+			t.Errorf("OnlyEnv=%v: child environment has WANTED=%v, the planted password=%v:\n%s", only, hasWanted, hasPlanted, oc.Stdout)
+		}
+	}
+}

@@ -118,6 +118,26 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	return n, nil
 }
 
+// Prepare returns the node Start would start in opts.Dir, with its name,
+// ports and directories, without starting anything: the first call
+// chooses the ports and records them, so a later Start uses the same ones.
+// It needs no RabbitMQ installed (BinDir is then DefaultBinDir).
+func Prepare(opts Options) (*Node, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("privnode: a directory is required")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	bin := opts.BinDir
+	if bin == "" {
+		bin = DefaultBinDir
+	}
+	n, _, err := loadOrCreate(dir, bin, opts)
+	return n, err
+}
+
 func loadOrCreate(dir, bin string, opts Options) (*Node, bool, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, false, fmt.Errorf("create node directory: %w", err)
