@@ -318,6 +318,9 @@ func (r *Registry) Specs() []OpSpec {
 // WatchSpec is a log watch as a `wait:` block asks for it, templates
 // rendered.
 type WatchSpec struct {
+	// Host names the host the files are on (a name under the target's
+	// hosts:); "" is the machine drillbook runs on.
+	Host string `json:",omitempty"`
 	// Files are the log files to follow, all at once (several servers).
 	Files []string
 	// Success patterns end the watch successfully on the first match.
