@@ -73,10 +73,10 @@ func (h *HostConfig) Timeout() time.Duration {
 }
 
 // Describe says where the host is, for plans and errors, without
-// connecting: "local machine", "ops@10.0.0.5:22 via bastion".
+// connecting: "localhost", "ops@10.0.0.5:22 via bastion".
 func (h *HostConfig) Describe() string {
 	if !h.Remote() {
-		return "local machine"
+		return "localhost"
 	}
 	s := h.Address
 	if h.User != "" {

@@ -61,7 +61,7 @@ type Host interface {
 	// machine drillbook runs on).
 	Name() string
 	// String says where the host is, for plans and the screen, without
-	// connecting: "local machine", "dmgr (wasadmin@10.0.0.5:22)".
+	// connecting: "localhost", "dmgr (wasadmin@10.0.0.5:22)".
 	String() string
 
 	// Run starts the command on the host and waits for it: its process

@@ -48,12 +48,13 @@ func NewLocal(name string, opts ...logwatch.Option) *Local {
 // Name returns the host's name.
 func (l *Local) Name() string { return l.name }
 
-// String says the host is this machine.
+// String says the host is this machine: "localhost", or "NAME
+// (localhost)" for a host of targets.yaml that has no address.
 func (l *Local) String() string {
 	if l.name == runbook.LocalHost {
-		return "local machine"
+		return "localhost"
 	}
-	return l.name + " (local machine)"
+	return l.name + " (localhost)"
 }
 
 // Run runs the command with proc.Run.

@@ -34,6 +34,9 @@ type session struct {
 	// why says, once the channel died, what its carrier said last (ssh's
 	// error, its exit status); "" when nothing is known.
 	why func() string
+	// carrier is the process id of what carries the channel (ssh), 0 when
+	// none.
+	carrier int
 }
 
 // dialFunc opens a session; it must return within its own bound.
@@ -53,9 +56,27 @@ type Remote struct {
 	mu     sync.Mutex
 	cur    *client
 	closed bool
+
+	in, out atomic.Int64
 }
 
 var _ Host = (*Remote)(nil)
+
+// Traffic returns how many bytes the host's connections have carried from
+// and to its agent, frames only (ssh's own overhead is not counted).
+func (r *Remote) Traffic() (in, out int64) { return r.in.Load(), r.out.Load() }
+
+// countingReader counts what is read through it.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	k, err := c.r.Read(p)
+	c.n.Add(int64(k))
+	return k, err
+}
 
 func newRemote(name, where string, armTimeout time.Duration, dial dialFunc) *Remote {
 	return &Remote{name: name, where: where, dial: dial, armTimeout: armTimeout}
@@ -112,7 +133,7 @@ func (r *Remote) conn(ctx context.Context) (*client, error) {
 		return nil, err
 	}
 	c := &client{name: r.name, sess: sess}
-	c.m = newMux(sess.r, sess.w, func(*frame) {})
+	c.m = newMux(countingReader{sess.r, &r.in}, countingWriter{sess.w, &r.out}, func(*frame) {})
 	c.m.start()
 	r.cur = c
 	return c, nil

@@ -3,10 +3,15 @@ package host
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,19 +62,220 @@ func TestRemoteArgvArrivesLiterally(t *testing.T) {
 	}
 }
 
-func TestRemoteShowLines(t *testing.T) {
+// remoteHost returns the host "far" of a fresh test sshd.
+func remoteHost(t *testing.T) (Host, *Set) {
+	t.Helper()
 	s, _ := remoteSet(t)
-	h, _ := s.Get("far")
+	h, err := s.Get("far")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, s
+}
+
+func TestRemoteStdinIsClosed(t *testing.T) {
+	h, _ := remoteHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out := &lines{}
-	oc, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", "echo hi; echo err >&2; exit 3"}, Out: out})
-	t.Logf("oc=%+v err=%v", oc, err)
-	for _, l := range out.all() {
-		t.Log(l)
+	// A program that reads its input (a password prompt) gets end of file
+	// at once instead of waiting.
+	_, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", `if read -r line; then echo "read: $line"; else echo "stdin: end of file"; fi`}, Out: out})
+	if err != nil {
+		t.Fatal(err)
 	}
-	fi, err := h.Stat(ctx, "/etc/passwd")
-	t.Logf("%v %v", fi, err)
-	_, err = h.Stat(ctx, "/nonexistent")
-	t.Logf("%v", err)
+	if got := strings.Join(out.all(), "\n"); !strings.Contains(got, "stdout: stdin: end of file") {
+		t.Fatalf("remote stdin was not closed: %q", got)
+	}
+	// Given input, the command reads exactly it.
+	out = &lines{}
+	if _, err := h.Run(ctx, Command{Argv: []string{"cat"}, Stdin: strings.NewReader("print 'hello'\n"), Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(out.all(), "\n"); !strings.Contains(got, "stdout: print 'hello'") {
+		t.Fatalf("remote stdin: %q", got)
+	}
+}
+
+// alive reports whether pid runs and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
+// readPids waits for the file a remote script writes its pids to.
+func readPids(t *testing.T, path string) []int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.Count(string(b), "\n") >= 2 {
+			var pids []int
+			for _, f := range strings.Fields(string(b)) {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					t.Fatalf("pid file %q", b)
+				}
+				pids = append(pids, n)
+			}
+			return pids
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote command did not write its pids to %s", path)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitGone waits until none of pids runs.
+func waitGone(t *testing.T, what string, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var left []int
+		for _, p := range pids {
+			if alive(p) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: processes %v still run 30s later", what, left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// groupScript starts a background child and a foreground one and writes
+// both pids, so a test can see that the whole group ends.
+const groupScript = `sleep 300 & echo $! > "$0.tmp"; echo $$ >> "$0.tmp"; mv "$0.tmp" "$0"; echo started; sleep 301; wait`
+
+func TestRemoteTimeoutEndsTheProcessGroup(t *testing.T) {
+	h, _ := remoteHost(t)
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	out := &lines{}
+	start := time.Now()
+	oc, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", groupScript, pidFile}, Out: out, WaitDelay: time.Second})
+	took := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a remote command past its timeout: err %v, want context.DeadlineExceeded", err)
+	}
+	if !strings.Contains(err.Error(), "host far:") {
+		t.Fatalf("the error does not name the host: %v", err)
+	}
+	if !oc.Cancelled {
+		t.Fatalf("outcome %+v: want Cancelled", oc)
+	}
+	if took > 20*time.Second {
+		t.Fatalf("the timed-out command took %s to end", took)
+	}
+	waitGone(t, "after the timeout", readPids(t, pidFile))
+}
+
+func TestRemoteCancelEndsTheProcessGroup(t *testing.T) {
+	h, _ := remoteHost(t)
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", groupScript, pidFile}, WaitDelay: time.Second})
+		done <- err
+	}()
+	pids := readPids(t, pidFile)
+	for _, p := range pids {
+		if !alive(p) {
+			t.Fatalf("pid %d is not running before the cancel", p)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled remote command: %v, want context.Canceled", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the cancelled remote command did not return within 60s")
+	}
+	waitGone(t, "after the cancel", pids)
+}
+
+func TestRemoteSecretsStayOffCommandLines(t *testing.T) {
+	h, _ := remoteHost(t)
+	const secret = "s3cr3t-Hunter2-drillbook"
+	pidFile := filepath.Join(t.TempDir(), "pids")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &lines{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.Run(ctx, Command{
+			Argv:    []string{"sh", "-c", `echo "the password is $DB_PASSWORD"; sleep 300 >/dev/null 2>&1 & echo $! > "$0.tmp"; echo $$ >> "$0.tmp"; mv "$0.tmp" "$0"; sleep 2`, pidFile},
+			Env:     []string{"DB_PASSWORD=" + secret},
+			Secrets: []string{secret},
+			Out:     out,
+		})
+		done <- err
+	}()
+	pids := readPids(t, pidFile)
+	defer syscall.Kill(pids[0], syscall.SIGKILL)
+	// Every process on this machine (the remote side, the agent, ssh and
+	// sshd are all here): none has the secret on its command line.
+	ps, err := exec.Command("ps", "-eo", "pid,args").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(ps), secret) {
+		t.Fatalf("the secret is on a command line:\n%s", ps)
+	}
+	if !strings.Contains(string(ps), strconv.Itoa(pids[1])) {
+		t.Fatalf("ps does not list the remote shell %d: the check saw nothing", pids[1])
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(out.all(), "\n")
+	if strings.Contains(got, secret) || !strings.Contains(got, "stdout: the password is ***") {
+		t.Fatalf("output with the secret: %q", got)
+	}
+}
+
+func TestRemoteExitStatusAndOutputLineByLine(t *testing.T) {
+	h, _ := remoteHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var mu sync.Mutex
+	var firstAt time.Time
+	out := runbook.OutputFunc(func(s runbook.Stream, text string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if text == "first" && firstAt.IsZero() {
+			firstAt = time.Now()
+		}
+	})
+	start := time.Now()
+	oc, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", "echo first; sleep 2; echo oops >&2; exit 3"}, Out: out})
+	end := time.Now()
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 || oc.ExitCode != 3 {
+		t.Fatalf("exit 3 on the host: err %v outcome %+v", err, oc)
+	}
+	if strings.Join(ee.Stderr, "|") != "oops" || !strings.Contains(err.Error(), "host far: sh exited with status 3 (stderr: oops)") {
+		t.Fatalf("error %q", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The first line arrived while the command still ran, not at its end.
+	if firstAt.IsZero() || end.Sub(firstAt) < time.Second {
+		t.Fatalf("the first line came at %s of a %s run: output is not streamed", firstAt.Sub(start), end.Sub(start))
+	}
 }

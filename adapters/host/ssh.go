@@ -367,7 +367,7 @@ func (t *sshTransport) dial(ctx context.Context) (*session, error) {
 		}
 		return ""
 	}
-	return &session{r: br, w: stdin, version: g.version, pid: g.pid, end: end, why: why}, nil
+	return &session{r: br, w: stdin, version: g.version, pid: g.pid, end: end, why: why, carrier: p.cmd.Process.Pid}, nil
 }
 
 func (t *sshTransport) version() string {

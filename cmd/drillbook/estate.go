@@ -12,8 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/drillbook/drillbook/adapters/file"
-	"github.com/drillbook/drillbook/adapters/logwatch"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/rabbitmq"
 	"github.com/drillbook/drillbook/adapters/shell"
@@ -34,7 +33,7 @@ func allSpecs() []runbook.OpSpec {
 // baseRegistry holds every operation with zero configuration.
 func baseRegistry() *runbook.Registry {
 	r := runbook.NewRegistry(shell.Operations(shell.Config{})...)
-	r.Add(file.Operations(file.Config{})...)
+	r.Add(host.FileOps(nil)...)
 	r.Add(was.Operations(was.Config{})...)
 	r.Add(messagesight.Operations(messagesight.Config{})...)
 	r.Add(rabbitmq.Operations(rabbitmq.Config{})...)
@@ -70,8 +69,11 @@ type estate struct {
 	target   *runbook.Target
 	registry *runbook.Registry
 	watcher  runbook.Watcher
-	params   map[string]string
-	stops    []func() error
+	// hosts are the target's hosts by name; shell, file and log watches
+	// reach them through it (see hosts.go).
+	hosts  *host.Set
+	params map[string]string
+	stops  []func() error
 	// hide holds the target's secrets (passwords the adapters resolve from
 	// targets.yaml), resolved once here so the runner and the journal can
 	// mask them like secret parameters.
@@ -96,9 +98,10 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
-	e := &estate{registry: baseRegistry(), watcher: logwatch.New(), params: map[string]string{}}
+	e := &estate{registry: baseRegistry(), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
+		e.useHosts(nil)
 		if err := e.startTraining(ctx, g, scenario, rb, fresh); err != nil {
 			e.Close()
 			return nil, err
@@ -113,6 +116,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
 	}
 	e.target = t
+	e.useHosts(t)
 	var wc was.Config
 	var mc messagesight.Config
 	var rc rabbitmq.Config

@@ -90,7 +90,7 @@ With no command it opens the runbook picker on the built-in training target.`,
 	pf.StringArrayVar(&g.runbookDirs, "runbooks", nil, "a directory of runbook files to offer besides the shipped ones (repeatable)")
 	root.AddCommand(
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
-		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
+		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g), newAgentCmd(g),
 	)
 	usageArgs(root)
 	return root

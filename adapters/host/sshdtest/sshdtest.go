@@ -7,7 +7,6 @@ package sshdtest
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -221,10 +220,11 @@ func (s *Server) start() {
 	}
 }
 
-// Kill kills sshd and every sshd process of its sessions (they are in its
-// process group), as a crash or `kill -9` of the daemon would: the
-// sessions' channels close, the commands they ran (in sessions of their
-// own) stay until they see it.
+// Kill kills sshd and every sshd process serving its connections, as a
+// crash or `kill -9` of the daemon would: the connections drop. sshd puts
+// each connection in a session of its own, so they are found as the
+// daemon's descendants named sshd; the commands they ran (not sshd) are
+// left to notice their channel closed.
 func (s *Server) Kill() {
 	s.mu.Lock()
 	cmd := s.cmd
@@ -233,13 +233,78 @@ func (s *Server) Kill() {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	for i := 0; i < 200; i++ {
-		if err := syscall.Kill(-cmd.Process.Pid, 0); errors.Is(err, syscall.ESRCH) {
+	pids := append(sshdDescendants(cmd.Process.Pid), cmd.Process.Pid)
+	for _, p := range pids {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	for i := 0; i < 500; i++ {
+		left := 0
+		for _, p := range pids {
+			if err := syscall.Kill(p, 0); err == nil && !zombie(p) {
+				left++
+			}
+		}
+		if left == 0 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// procStat returns a process's command name and parent from /proc.
+func procStat(pid int) (comm string, ppid int, state string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, "", false
+	}
+	i, j := strings.IndexByte(string(b), '('), strings.LastIndexByte(string(b), ')')
+	if i < 0 || j < i {
+		return "", 0, "", false
+	}
+	f := strings.Fields(string(b[j+1:]))
+	if len(f) < 2 {
+		return "", 0, "", false
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return string(b[i+1 : j]), ppid, f[0], true
+}
+
+func zombie(pid int) bool {
+	_, _, st, ok := procStat(pid)
+	return !ok || st == "Z" || st == "X"
+}
+
+// sshdDescendants lists the sshd processes descended from pid.
+func sshdDescendants(root int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	parent := map[int]int{}
+	comm := map[int]string{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		c, pp, _, ok := procStat(pid)
+		if ok {
+			parent[pid], comm[pid] = pp, c
+		}
+	}
+	var out []int
+	for pid := range parent {
+		if comm[pid] != "sshd" {
+			continue
+		}
+		for p := parent[pid]; p > 1; p = parent[p] {
+			if p == root {
+				out = append(out, pid)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Restart starts sshd again on the same port with the same keys.
