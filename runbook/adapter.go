@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -261,6 +262,14 @@ type Result struct {
 	// the report ("CWSIP0783I: Messaging engine: ME1 started, ...").
 	Evidence []string
 }
+
+// ErrOutcomeUnknown marks an error after which what a call or a watch did
+// is not known: the connection to the host it ran on dropped while it ran.
+// The runner then stops the run where it stands, as if drillbook itself
+// had been interrupted, and leaves the step to be reconciled on resume
+// instead of counting it as failed (a failure would let on_failure run it
+// again, or move on).
+var ErrOutcomeUnknown = errors.New("its outcome is not known")
 
 // Operation is one thing an adapter can do. Implementations live in
 // adapters/ and are handed to the runner in a Registry; runbook/ never

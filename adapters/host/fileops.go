@@ -110,7 +110,7 @@ func (o *fileOp) Plan(c runbook.Call) (runbook.Plan, error) {
 			return p, err
 		}
 		defer sdone()
-		p.Detail += fmt.Sprintf("; the source is on %s: streamed through drillbook to %s, staged next to the destination and checked by SHA-256", sh, hn)
+		p.Detail += fmt.Sprintf("; the source is on %s: streamed through drillbook to %s, staged next to the destination and checked by SHA-256", sh, h)
 	}
 	return p, nil
 }

@@ -20,7 +20,9 @@ import (
 // ErrConnectionLost is the cause of every call that was in flight, or
 // asked for, when the channel to a host's agent closed: what the call did
 // there is not known, so a run leaves the step to be reconciled on resume.
-var ErrConnectionLost = errors.New("the connection to the host was lost")
+// It wraps runbook.ErrOutcomeUnknown, so the runner stops the run there,
+// resumable, rather than counting the step as failed.
+var ErrConnectionLost = fmt.Errorf("the connection to the host was lost: %w", runbook.ErrOutcomeUnknown)
 
 // session is one live channel to an agent: its stdout (after the
 // greeting), its stdin, and how to end it.
