@@ -160,15 +160,13 @@ func runOp(t *testing.T, op runbook.Operation, args runbook.Args) (runbook.Resul
 	return res, err, out.all()
 }
 
-func fileOpNamed(t *testing.T, hosts Resolver, name string) runbook.Operation {
-	t.Helper()
+func fileOpNamed(t testing.TB, hosts Resolver, name string) runbook.Operation {
 	for _, op := range FileOps(hosts) {
 		if op.Spec().Name == name {
 			return op
 		}
 	}
-	t.Fatalf("no operation %s", name)
-	return nil
+	panic("no operation " + name)
 }
 
 func TestFileOpsOnAHostAndAcrossHosts(t *testing.T) {

@@ -279,3 +279,68 @@ func TestRemoteExitStatusAndOutputLineByLine(t *testing.T) {
 		t.Fatalf("the first line came at %s of a %s run: output is not streamed", firstAt.Sub(start), end.Sub(start))
 	}
 }
+
+// blockingWriter blocks every write until release is closed.
+type blockingWriter struct{ release chan struct{} }
+
+func (w blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	return len(p), nil
+}
+
+// TestSlowStreamDoesNotStopOtherCalls: a tree streamed to a consumer that
+// does not read (a far destination that stalls) fills only its own window;
+// other calls on the same connection, and their output, still go through.
+func TestSlowStreamDoesNotStopOtherCalls(t *testing.T) {
+	h, _ := remoteHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	src := filepath.Join(t.TempDir(), "store")
+	makeTree(t, src, 32<<20)
+	w := blockingWriter{release: make(chan struct{})}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := h.SendTree(ctx, src, w)
+		sent <- err
+	}()
+	time.Sleep(time.Second) // the window fills
+	// The sender stopped at its window: the 32 MiB did not pile up here.
+	if in, _ := h.(*Remote).Traffic(); in > streamWindow+2*dataChunk+64<<10 {
+		t.Fatalf("%d bytes arrived for a consumer that reads nothing: the window (%d) does not hold", in, streamWindow)
+	} else if in < streamWindow/2 {
+		t.Fatalf("only %d bytes arrived: the stream did not start", in)
+	}
+	out := &lines{}
+	start := time.Now()
+	if _, err := h.Run(ctx, Command{Argv: []string{"seq", "1000"}, Out: out}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.all()); n != 1002 || time.Since(start) > 20*time.Second {
+		t.Fatalf("a command beside a stalled stream: %d lines in %s", n, time.Since(start))
+	}
+	close(w.release)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRemoteOutputArrivesWholeAndInOrder(t *testing.T) {
+	h, _ := remoteHost(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 100000
+	next := 1
+	bad := ""
+	oc, err := h.Run(ctx, Command{Argv: []string{"seq", strconv.Itoa(n)}, Out: runbook.OutputFunc(func(s runbook.Stream, text string) {
+		if s != runbook.Stdout || bad != "" {
+			return
+		}
+		if text != strconv.Itoa(next) {
+			bad = fmt.Sprintf("line %d is %q", next, text)
+		}
+		next++
+	})})
+	if err != nil || bad != "" || next != n+1 || oc.Lines != n {
+		t.Fatalf("%d lines arrived (%s), outcome %d lines, err %v", next-1, bad, oc.Lines, err)
+	}
+}
