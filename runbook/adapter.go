@@ -71,10 +71,20 @@ type OpSpec struct {
 	// Args lists every argument the operation accepts; any other key under
 	// `with:` is an error.
 	Args []ArgSpec
-	// Destructive marks an operation that deletes or overwrites data. A step
-	// that uses it must be marked `destructive: true` with a `confirm:`
-	// token, or validation fails.
+	// Destructive marks an operation that deletes or overwrites data, or
+	// takes something out of service. A step that uses it must be marked
+	// `destructive: true` with a `confirm:` token, or validation fails.
 	Destructive bool
+	// Object names the argument that identifies what a destructive
+	// operation acts on (a server, an engine, a node, a vhost, a cell). A
+	// step that calls the operation must write its `confirm:` exactly as
+	// that argument, so the token the operator types is the name of the
+	// object the call acts on. Empty means the operation does not say.
+	Object string
+	// ReadOnly marks an operation that changes nothing in the estate: a
+	// status, a check, a listing. Only read-only operations may run in a
+	// runbook's preflight, and `drillbook plan` runs only those.
+	ReadOnly bool
 }
 
 // Arg returns the spec of the named argument.
@@ -178,6 +188,11 @@ type Plan struct {
 	// Detail is any other line the operator should see before it runs
 	// (the files a copy touches, the script wsadmin will be given).
 	Detail string
+	// Object says in words what the call acts on and where ("store
+	// /var/ms/ms2/store of server ms2 on host ms2host"); shown beside the
+	// confirmation a destructive step asks for. Empty when the operation
+	// does not say.
+	Object string
 }
 
 // Summary renders the plan as one human-readable line.

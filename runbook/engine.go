@@ -34,9 +34,21 @@ type Engine struct {
 	first  map[string]int // step id -> index of its first instance
 	cur    int            // index of the current instance; len(inst) at the end
 	status RunStatus
-	out    map[string]map[string]string // step id -> vars from its result
-	nextID int
-	adhoc  map[int]bool // ad-hoc calls in flight
+	// finStart is the index of the first finally instance, len(inst) when
+	// the runbook has none.
+	finStart int
+	// mainEntered is set once a step under steps: has been entered: from
+	// then on the run may have changed the estate, so finally steps run
+	// when it ends.
+	mainEntered bool
+	// finalizing is set while finally steps run; pending and pendingWhy are
+	// the status and reason the run ended its steps with.
+	finalizing bool
+	pending    RunStatus
+	pendingWhy string
+	out        map[string]map[string]string // step id -> vars from its result
+	nextID     int
+	adhoc      map[int]bool // ad-hoc calls in flight
 
 	now time.Time
 	evs []Event
@@ -46,6 +58,7 @@ type Engine struct {
 type instance struct {
 	key     string
 	step    *Step
+	section Section
 	index   int // position in the foreach list, 0 otherwise
 	item    string
 	hasItem bool
@@ -103,26 +116,33 @@ func NewEngine(rb *Runbook, specs []OpSpec, params ParamValues) (*Engine, error)
 	for _, s := range specs {
 		e.specs[s.Name] = s
 	}
-	for i := range rb.Steps {
-		st := &rb.Steps[i]
+	e.finStart = -1
+	for _, ss := range rb.AllSteps() {
+		st := ss.Step
+		if ss.Section == SectionFinally && e.finStart < 0 {
+			e.finStart = len(e.inst)
+		}
 		e.first[st.ID] = len(e.inst)
 		if st.Foreach == nil {
-			e.inst = append(e.inst, &instance{key: st.ID, step: st, state: StatePending})
+			e.inst = append(e.inst, &instance{key: st.ID, step: st, section: ss.Section, state: StatePending})
 			continue
 		}
 		items, _ := params[st.Foreach.Param].([]string)
 		if len(items) == 0 {
 			// An empty list still gets one instance, skipped when reached,
 			// so the report says the step was considered.
-			e.inst = append(e.inst, &instance{key: st.ID, step: st, state: StatePending})
+			e.inst = append(e.inst, &instance{key: st.ID, step: st, section: ss.Section, state: StatePending})
 			continue
 		}
 		for j, it := range items {
 			e.inst = append(e.inst, &instance{
-				key: st.ID + "[" + strconv.Itoa(j+1) + "]", step: st, index: j,
+				key: st.ID + "[" + strconv.Itoa(j+1) + "]", step: st, section: ss.Section, index: j,
 				item: it, hasItem: true, state: StatePending,
 			})
 		}
+	}
+	if e.finStart < 0 {
+		e.finStart = len(e.inst)
 	}
 	return e, nil
 }
@@ -147,6 +167,8 @@ type StepView struct {
 	Notes       string
 	Manual      string
 	Current     bool
+	// Section is the part of the runbook the step is in.
+	Section Section
 }
 
 // Steps returns a view of every step instance in order.
@@ -161,7 +183,7 @@ func (e *Engine) Steps() []StepView {
 			Key: in.key, StepID: in.step.ID, Title: title, Kind: in.step.Kind(), State: in.state,
 			Attempt: in.attempt, Started: in.started, Ended: in.ended, Expected: in.step.Expected.Duration,
 			Destructive: in.step.Destructive, Source: in.step.Source, Notes: in.step.Notes,
-			Manual: in.step.Manual, Current: i == e.cur && !e.status.Final(),
+			Manual: in.step.Manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
 		}
 	}
 	return views
@@ -237,7 +259,36 @@ func (e *Engine) data(in *instance) map[string]any {
 		out[k] = v
 	}
 	d["out"] = out
+	d[stateFuncsKey] = stateFuncs{runStatus: e.runStatus, ran: e.ran, stepState: e.stepState}
 	return d
+}
+
+// runStatus is the template function runStatus: the status the run's steps
+// ended with while finally steps run, the run's status otherwise.
+func (e *Engine) runStatus() string {
+	if e.finalizing {
+		return string(e.pending)
+	}
+	return string(e.status)
+}
+
+// ran is the template function ran: whether any instance of the step has
+// started.
+func (e *Engine) ran(step string) bool {
+	return e.stepState(step) != string(StatePending)
+}
+
+// stepState is the template function stepState: the state of the step's
+// last started instance, "pending" when none has started. A step skipped
+// because its when: was false never started.
+func (e *Engine) stepState(step string) string {
+	state := StatePending
+	for _, in := range e.inst {
+		if in.step.ID == step && in.attempt > 0 {
+			state = in.state
+		}
+	}
+	return string(state)
 }
 
 func foreachVar(f *Foreach) string {
@@ -275,19 +326,29 @@ func (e *Engine) base(in *instance, typ EventType) Event {
 // when: is false, until one waits for something or the run ends.
 func (e *Engine) enter(i int) {
 	for {
-		if i >= len(e.inst) {
+		switch {
+		case e.finalizing && i >= len(e.inst):
 			e.cur = len(e.inst)
-			e.finish(RunSucceeded, "")
+			e.finish(e.pending, e.pendingWhy)
+			return
+		case !e.finalizing && i >= e.finStart:
+			// The steps ran to their end: the run succeeded, once its
+			// finally steps have run.
+			e.cur = min(i, len(e.inst))
+			e.end(RunSucceeded, "")
 			return
 		}
 		e.cur = i
 		in := e.inst[i]
+		if in.section == SectionMain {
+			e.mainEntered = true
+		}
 		in.visits++
 		if in.visits > maxVisits {
 			in.state = StateFailed
 			e.emit(Event{Type: EvStepFailed, Step: in.key, StepID: in.step.ID, State: in.state,
 				Reason: fmt.Sprintf("entered %d times: the runbook loops (check its goto and next)", maxVisits)})
-			e.finish(RunAborted, "loop")
+			e.end(RunAborted, "loop")
 			return
 		}
 		in.title = e.renderTitle(in)
@@ -374,6 +435,9 @@ func (e *Engine) startEvent(in *instance) Event {
 	ev := e.base(in, EvStepStarted)
 	ev.Title = in.title
 	ev.Kind = in.step.Kind()
+	if in.section != SectionMain {
+		ev.Section = in.section
+	}
 	src := in.step.Source
 	ev.Source = &src
 	ev.Expected = in.step.Expected.Duration
@@ -394,7 +458,7 @@ func (e *Engine) start(in *instance, fresh bool) {
 	e.stopOutstanding(in)
 	confirmed := in.confirmed && !fresh
 	keep := in.attempt
-	*in = instance{key: in.key, step: in.step, index: in.index, item: in.item, hasItem: in.hasItem,
+	*in = instance{key: in.key, step: in.step, section: in.section, index: in.index, item: in.item, hasItem: in.hasItem,
 		title: in.title, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
 	in.state = StateRunning
 	in.started = e.now
@@ -853,7 +917,7 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 		if timedOut {
 			status = RunTimedOut
 		}
-		e.finish(status, reason)
+		e.end(status, reason)
 	default:
 		in.askFor = AskDecide
 		q := e.base(in, EvOperatorRequest)
@@ -862,6 +926,31 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 		q.TimedOut = timedOut
 		q.Text = "The step failed. Retry, skip, jump to another step or abort, with a reason."
 		e.emit(q)
+	}
+}
+
+// end ends the run's steps with a status. When the run got past preflight
+// and the runbook has finally steps, they run first (run.finally) and the
+// run finishes after them; otherwise it finishes now. Ending while finally
+// steps run (an abort, a finally step's own on_failure: abort) finishes the
+// run at once.
+func (e *Engine) end(status RunStatus, reason string) {
+	switch {
+	case e.finalizing:
+		// The steps' outcome stands; a run whose steps succeeded takes the
+		// finally step's failure or abort as its own.
+		if e.pending == RunSucceeded {
+			e.finish(status, reason)
+			return
+		}
+		e.finish(e.pending, e.pendingWhy)
+	case e.mainEntered && e.finStart < len(e.inst):
+		e.finalizing = true
+		e.pending, e.pendingWhy = status, reason
+		e.emit(Event{Type: EvRunFinally, Status: status, Reason: reason})
+		e.enter(e.finStart)
+	default:
+		e.finish(status, reason)
 	}
 }
 
@@ -963,6 +1052,14 @@ func (e *Engine) deviate(inp Input) {
 			refuse(fmt.Sprintf("there is no step %q", inp.Target))
 			return
 		}
+		if toFinally := e.inst[idx].section == SectionFinally; toFinally != e.finalizing {
+			if toFinally {
+				refuse(fmt.Sprintf("%s is a finally step: finally steps run when the run ends (abort to end it)", inp.Target))
+			} else {
+				refuse(fmt.Sprintf("the run has ended and its finally steps run: %s is not one of them", inp.Target))
+			}
+			return
+		}
 		e.emit(ev)
 		e.stopOutstanding(in)
 		if !in.state.Done() {
@@ -994,7 +1091,7 @@ func (e *Engine) deviate(inp Input) {
 			in.state = StateFailed
 			in.ended = e.now
 		}
-		e.finish(RunAborted, reason)
+		e.end(RunAborted, reason)
 	default:
 		refuse(fmt.Sprintf("unknown deviation %q: use retry, skip, jump, adhoc or abort", inp.Deviation))
 	}

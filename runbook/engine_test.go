@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func testSpecs() []OpSpec {
 	return []OpSpec{
 		{Name: "shell.run", Args: []ArgSpec{{Name: "argv", Kind: ArgList, Required: true}, {Name: "timeout", Kind: ArgDuration}, {Name: "interactive", Kind: ArgBool}}},
-		{Name: "test.check", Args: []ArgSpec{{Name: "what", Kind: ArgString}}},
+		{Name: "test.check", ReadOnly: true, Args: []ArgSpec{{Name: "what", Kind: ArgString}}},
 		{Name: "test.wipe", Destructive: true, Args: []ArgSpec{{Name: "target", Kind: ArgString, Required: true}}},
 		{Name: "test.find", Args: []ArgSpec{{Name: "engine", Kind: ArgString, Required: true}}},
 	}
@@ -278,6 +278,9 @@ func formatEvent(ev Event) string {
 	}
 	if ev.Status != "" {
 		kv("status", ev.Status)
+	}
+	if ev.Section != "" {
+		kv("section", ev.Section)
 	}
 	if ev.TimedOut {
 		kv("timed_out", true)

@@ -125,7 +125,10 @@ type EventType string
 const (
 	EvRunStarted  EventType = "run.started"
 	EvRunFinished EventType = "run.finished"
-	EvRunResumed  EventType = "run.resumed"
+	// EvRunFinally says the run's steps have ended (Status, Reason) and its
+	// finally steps run now; run.finished follows them.
+	EvRunFinally EventType = "run.finally"
+	EvRunResumed EventType = "run.resumed"
 
 	EvStepStarted   EventType = "step.started"
 	EvStepSkipped   EventType = "step.skipped"
@@ -248,6 +251,9 @@ type Event struct {
 	Expected time.Duration `json:"expected,omitempty"`
 	// Destructive marks a destructive step on step.started.
 	Destructive bool `json:"destructive,omitempty"`
+	// Section is the section of a preflight or finally step on
+	// step.started; empty for a step under steps:.
+	Section Section `json:"section,omitempty"`
 	// Output holds a batch of a call's output lines in memory; the journal
 	// writes them to File instead and records how many in Lines.
 	Output []OutputLine `json:"output,omitempty"`

@@ -40,8 +40,18 @@ type Runbook struct {
 	Source Source `yaml:"source"`
 	// Params are the facts the operator supplies.
 	Params []Param `yaml:"params"`
+	// Preflight steps run first, before anything in the estate changes:
+	// each may call only read-only operations, and `drillbook plan` runs
+	// them too. A run that ends during preflight changed nothing, so its
+	// finally steps do not run.
+	Preflight []Step `yaml:"preflight"`
 	// Steps run in order, subject to when, foreach, next and on_failure.
 	Steps []Step `yaml:"steps"`
+	// Finally steps run when a run that got past preflight ends, whether it
+	// succeeded, failed or was aborted (not when it is interrupted and can
+	// be resumed): compensation that leaves the estate no worse than the
+	// run found it.
+	Finally []Step `yaml:"finally"`
 
 	// Path is the file the runbook was read from ("embedded:NAME" for
 	// shipped runbooks).
@@ -115,6 +125,54 @@ type Param struct {
 	// Pos is where the parameter is declared.
 	Pos Pos `yaml:"-"`
 	fields
+}
+
+// Section names the part of a runbook a step belongs to.
+type Section string
+
+// The sections of a runbook, in the order they run.
+const (
+	SectionPreflight Section = "preflight"
+	SectionMain      Section = "steps"
+	SectionFinally   Section = "finally"
+)
+
+// Sections returns the runbook's steps by section, in the order they run:
+// preflight, steps, finally. Empty sections are left out.
+func (rb *Runbook) Sections() []RunbookSection {
+	var out []RunbookSection
+	for _, s := range []RunbookSection{{SectionPreflight, rb.Preflight}, {SectionMain, rb.Steps}, {SectionFinally, rb.Finally}} {
+		if len(s.Steps) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RunbookSection is one section of a runbook and its steps.
+type RunbookSection struct {
+	// Name is the section.
+	Name Section
+	// Steps are the section's steps, in order (the runbook's own slice).
+	Steps []Step
+}
+
+// AllSteps returns every step of the runbook, preflight first and finally
+// last, each with the section it belongs to.
+func (rb *Runbook) AllSteps() []SectionStep {
+	var out []SectionStep
+	for _, sec := range rb.Sections() {
+		for i := range sec.Steps {
+			out = append(out, SectionStep{Section: sec.Name, Step: &sec.Steps[i]})
+		}
+	}
+	return out
+}
+
+// SectionStep is a step with the section it belongs to.
+type SectionStep struct {
+	Section Section
+	Step    *Step
 }
 
 // Step is one step of a runbook.

@@ -300,9 +300,14 @@ func walk(file string, n *yaml.Node, v reflect.Value, what string, probs *Proble
 			sub := what
 			if fv := v.Field(idx); fv.Kind() == reflect.Pointer || fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice {
 				sub = k.Value
-				if k.Value == "steps" {
+				switch k.Value {
+				case "steps":
 					sub = "step"
-				} else if k.Value == "params" {
+				case "preflight":
+					sub = "preflight step"
+				case "finally":
+					sub = "finally step"
+				case "params":
 					sub = "parameter"
 				}
 			}

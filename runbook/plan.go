@@ -19,6 +19,8 @@ type PlannedCall struct {
 
 // PlannedStep is one step instance as `drillbook plan` shows it.
 type PlannedStep struct {
+	// Section is the part of the runbook the step is in.
+	Section     Section
 	Key         string
 	Title       string
 	Kind        StepKind
@@ -52,7 +54,7 @@ func (e *Engine) Preview(reg *Registry) []PlannedStep {
 	for _, in := range e.inst {
 		st := in.step
 		ps := PlannedStep{
-			Key: in.key, Title: e.renderTitle(in), Kind: st.Kind(), Source: st.Source, Notes: st.Notes,
+			Section: in.section, Key: in.key, Title: e.renderTitle(in), Kind: st.Kind(), Source: st.Source, Notes: st.Notes,
 			Manual: st.Manual, Destructive: st.Destructive, When: st.When, Timeout: st.Timeout.Duration,
 			Expected: st.Expected.Duration, Next: st.Next, OnFailure: describeOnFailure(st.OnFailure),
 		}

@@ -31,10 +31,15 @@ type Report struct {
 	// Interruptions are the times the run stopped and was resumed.
 	Interruptions []ReportNote `json:"interruptions,omitempty"`
 	Warnings      []ReportNote `json:"warnings,omitempty"`
+	// StepsEnded is how the run's steps ended when its finally steps began
+	// (nil when none ran): the finally steps' states are in Steps.
+	StepsEnded *ReportNote `json:"steps_ended,omitempty"`
 }
 
 // ReportStep is one step instance in a report.
 type ReportStep struct {
+	// Section is preflight or finally for those steps, empty otherwise.
+	Section     Section       `json:"section,omitempty"`
 	Key         string        `json:"key"`
 	Title       string        `json:"title"`
 	Source      string        `json:"source,omitempty"`
@@ -127,7 +132,7 @@ func BuildReport(jd *JournalData) *Report {
 			if s.Started.IsZero() {
 				s.Started = t
 			}
-			s.Expected, s.Destructive = ev.Expected, ev.Destructive
+			s.Expected, s.Destructive, s.Section = ev.Expected, ev.Destructive, ev.Section
 		case EvStepSkipped:
 			s := step(ev.Step)
 			if s.Title == "" {
@@ -202,6 +207,11 @@ func BuildReport(jd *JournalData) *Report {
 		case EvRunResumed:
 			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "resumed"})
 			rep.Status = RunRunning
+		case EvRunFinally:
+			rep.StepsEnded = &ReportNote{Time: t, Text: string(ev.Status)}
+			if ev.Reason != "" {
+				rep.StepsEnded.Text += ": " + ev.Reason
+			}
 		case EvRunFinished:
 			rep.Status, rep.Reason, rep.Ended = ev.Status, ev.Reason, t
 		}
@@ -282,7 +292,20 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if s.Expected > 0 && s.Duration > s.Expected {
 			over = " (over)"
 		}
-		p("| %d | %s | %s | %d | %s%s | %s |\n", i+1, mdEscape(s.Title+" `"+s.Key+"`"), s.State, s.Attempts, fmtDur(s.Duration), over, fmtDur(s.Expected))
+		section := ""
+		if s.Section != "" {
+			section = string(s.Section) + ": "
+		}
+		p("| %d | %s | %s | %d | %s%s | %s |\n", i+1, mdEscape(section+s.Title+" `"+s.Key+"`"), s.State, s.Attempts, fmtDur(s.Duration), over, fmtDur(s.Expected))
+	}
+	if r.StepsEnded != nil {
+		var ran []string
+		for _, s := range r.Steps {
+			if s.Section == SectionFinally {
+				ran = append(ran, fmt.Sprintf("`%s` %s", s.Key, s.State))
+			}
+		}
+		p("\nThe steps ended %s at %s UTC; then the finally steps ran: %s.\n", mdEscape(r.StepsEnded.Text), r.StepsEnded.Time.Format("15:04:05"), strings.Join(ran, ", "))
 	}
 	for i, s := range r.Steps {
 		p("\n### %d. %s\n\n", i+1, s.Title)

@@ -174,11 +174,11 @@ func (rb *Runbook) Param(name string) (Param, bool) {
 	return Param{}, false
 }
 
-// StepByID returns the step with the given id.
+// StepByID returns the step with the given id, in any section.
 func (rb *Runbook) StepByID(id string) (*Step, bool) {
-	for i := range rb.Steps {
-		if rb.Steps[i].ID == id {
-			return &rb.Steps[i], true
+	for _, s := range rb.AllSteps() {
+		if s.Step.ID == id {
+			return s.Step, true
 		}
 	}
 	return nil, false

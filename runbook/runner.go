@@ -296,6 +296,7 @@ func (r *Runner) enrich(ev *Event) {
 	p.Argv = redactList(p.Argv, r.cfg.Secrets)
 	p.Request = Redact(p.Request, r.cfg.Secrets)
 	p.Detail = Redact(p.Detail, r.cfg.Secrets)
+	p.Object = Redact(p.Object, r.cfg.Secrets)
 	ev.Plan = &p
 }
 

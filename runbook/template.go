@@ -8,10 +8,33 @@ import (
 	"text/template/parse"
 )
 
+// stepRefPrefix marks, in templateRefs' result, a step named by a call to
+// ran or stepState.
+const stepRefPrefix = "step:"
+
+// stateFuncsKey is the key under which the engine puts, in a template's
+// data, the functions that read the run's state (runStatus, ran,
+// stepState). It is not a valid template identifier, so no template can
+// reach it as a field.
+const stateFuncsKey = " state funcs"
+
+// stateFuncs are the template functions that read the run's state; the
+// engine provides them when it renders.
+type stateFuncs struct {
+	runStatus func() string
+	ran       func(step string) bool
+	stepState func(step string) string
+}
+
 // templateFuncs are the functions runbook templates may call, beyond Go's
-// built-ins (eq, ne, and, or, not, len, index, printf).
+// built-ins (eq, ne, and, or, not, len, index, printf). runStatus, ran and
+// stepState read the run's state: outside a run (validation) they answer
+// as if nothing had run yet.
 func templateFuncs() template.FuncMap {
 	return template.FuncMap{
+		"runStatus": func() string { return string(RunRunning) },
+		"ran":       func(string) bool { return false },
+		"stepState": func(string) string { return string(StatePending) },
 		"join":      strings.Join,
 		"lower":     strings.ToLower,
 		"upper":     strings.ToUpper,
@@ -30,7 +53,11 @@ func render(text string, data map[string]any) (string, error) {
 	if !strings.Contains(text, "{{") {
 		return text, nil
 	}
-	t, err := template.New("").Option("missingkey=error").Funcs(templateFuncs()).Parse(text)
+	funcs := templateFuncs()
+	if sf, ok := data[stateFuncsKey].(stateFuncs); ok {
+		funcs["runStatus"], funcs["ran"], funcs["stepState"] = sf.runStatus, sf.ran, sf.stepState
+	}
+	t, err := template.New("").Option("missingkey=error").Funcs(funcs).Parse(text)
 	if err != nil {
 		return "", fmt.Errorf("template %q: %w", text, err)
 	}
@@ -97,6 +124,13 @@ func templateRefs(text string) ([]string, error) {
 				visit(c)
 			}
 		case *parse.CommandNode:
+			if len(n.Args) == 2 {
+				if id, ok := n.Args[0].(*parse.IdentifierNode); ok && (id.Ident == "ran" || id.Ident == "stepState") {
+					if str, ok := n.Args[1].(*parse.StringNode); ok {
+						refs = append(refs, stepRefPrefix+str.Text)
+					}
+				}
+			}
 			for _, a := range n.Args {
 				visit(a)
 			}

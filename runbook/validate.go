@@ -35,8 +35,12 @@ type validator struct {
 	rb     *Runbook
 	specs  map[string]OpSpec
 	params map[string]Param
-	steps  map[string]int
-	probs  Problems
+	// steps maps a step id to its index in rb.AllSteps(); sections to the
+	// section it is in.
+	steps    map[string]int
+	sections map[string]Section
+	all      []SectionStep
+	probs    Problems
 }
 
 func (v *validator) add(pos Pos, format string, args ...any) { v.probs.add(pos, format, args...) }
@@ -61,22 +65,98 @@ func (v *validator) run() {
 		v.add(rb.FieldPos("steps", rb.Pos), "a runbook needs at least one step")
 		return
 	}
-	v.steps = map[string]int{}
-	for i, st := range rb.Steps {
+	v.steps, v.sections = map[string]int{}, map[string]Section{}
+	v.all = rb.AllSteps()
+	for i, ss := range v.all {
+		st := ss.Step
 		if !idRE.MatchString(st.ID) {
 			v.add(st.FieldPos("id", st.Pos), "step id %q must be lower-case letters, digits and dashes", st.ID)
 			continue
 		}
 		if j, dup := v.steps[st.ID]; dup {
-			v.add(st.FieldPos("id", st.Pos), "duplicate step id %q: also used by the step at line %d", st.ID, rb.Steps[j].Pos.Line)
+			v.add(st.FieldPos("id", st.Pos), "duplicate step id %q: also used by the step at line %d", st.ID, v.all[j].Step.Pos.Line)
 			continue
 		}
 		v.steps[st.ID] = i
+		v.sections[st.ID] = ss.Section
 	}
-	for i := range rb.Steps {
-		v.checkStep(&rb.Steps[i], i)
+	for i, ss := range v.all {
+		v.checkStep(ss.Step, i)
+		switch ss.Section {
+		case SectionPreflight:
+			v.checkPreflight(ss.Step)
+		case SectionFinally:
+			v.checkFinally(ss.Step)
+		}
 	}
-	v.checkReachable()
+	for _, sec := range rb.Sections() {
+		v.checkReachable(sec.Steps)
+	}
+}
+
+// checkPreflight enforces what makes a preflight step safe to run before
+// anything else and from `drillbook plan`: it only looks.
+func (v *validator) checkPreflight(st *Step) {
+	switch {
+	case st.Manual != "":
+		v.add(st.FieldPos("manual", st.Pos), "preflight step %s is manual: preflight steps are checks drillbook runs; put the manual step under steps:", st.ID)
+	case st.Wait != nil && st.Wait.Action == "":
+		v.add(st.FieldPos("wait", st.Pos), "preflight step %s watches a log: preflight steps are checks that need nothing to happen; put the wait under steps:", st.ID)
+	}
+	if st.Destructive {
+		v.add(st.FieldPos("destructive", st.Pos), "preflight step %s is destructive: preflight steps change nothing; put it under steps:", st.ID)
+	}
+	if st.Interactive {
+		v.add(st.FieldPos("interactive", st.Pos), "preflight step %s is interactive: preflight steps run unattended, and in `drillbook plan`", st.ID)
+	}
+	for _, c := range []struct {
+		op  string
+		pos Pos
+	}{
+		{st.Action, st.FieldPos("action", st.Pos)},
+		{actionOf(st.Precheck), st.FieldPos("precheck", st.Pos)},
+		{actionOf(st.Verify), st.FieldPos("verify", st.Pos)},
+		{waitActionOf(st.Wait), st.FieldPos("wait", st.Pos)},
+	} {
+		if spec, ok := v.specs[c.op]; ok && !spec.ReadOnly {
+			v.add(c.pos, "preflight step %s calls %s, which may change the estate: preflight steps may only call read-only operations (see `drillbook list --ops`)", st.ID, c.op)
+		}
+	}
+}
+
+// checkFinally enforces what finally steps need: they run after the run has
+// ended, so nothing may jump into them and they may not jump out.
+func (v *validator) checkFinally(st *Step) {
+	if st.Interactive {
+		v.add(st.FieldPos("interactive", st.Pos), "finally step %s is interactive: finally steps also run after a run was aborted, unattended in plain mode", st.ID)
+	}
+}
+
+func actionOf(c *Check) string {
+	if c == nil {
+		return ""
+	}
+	return c.Action
+}
+
+func waitActionOf(w *Wait) string {
+	if w == nil {
+		return ""
+	}
+	return w.Action
+}
+
+// checkJump reports a goto or next that leaves the step's own section: a
+// run only enters finally steps when it ends, and preflight only at its start.
+func (v *validator) checkJump(st *Step, target string, pos Pos, what string) {
+	j, ok := v.steps[target]
+	if !ok {
+		v.add(pos, "%s: there is no step %q", what, target)
+		return
+	}
+	if from, to := v.sections[st.ID], v.all[j].Section; from != to {
+		v.add(pos, "%s: step %q is under %s: and this step is under %s:; a step can only go to a step of its own section", what, target, to, from)
+	}
 }
 
 func (v *validator) checkParams() {
@@ -154,6 +234,12 @@ func (v *validator) checkTemplate(text string, pos Pos, st *Step, idx int) {
 	}
 	names := v.names(st)
 	for _, r := range refs {
+		if name, ok := strings.CutPrefix(r, stepRefPrefix); ok {
+			if _, exists := v.steps[name]; !exists {
+				v.add(pos, "template %q names no step: there is no step %q", text, name)
+			}
+			continue
+		}
 		if after, ok := strings.CutPrefix(r, "out."); ok {
 			j, exists := v.steps[after]
 			switch {
@@ -230,7 +316,16 @@ func (v *validator) checkStep(st *Step, idx int) {
 		v.checkWait(st, idx)
 	}
 	if haveSpec && spec.Destructive && !st.Destructive {
-		v.add(st.FieldPos("action", st.Pos), "%s destroys or overwrites data: mark the step destructive: true with a confirm: token", st.Action)
+		v.add(st.FieldPos("action", st.Pos), "%s destroys or overwrites data, or takes something out of service: mark the step destructive: true with a confirm: token", st.Action)
+	}
+	if haveSpec && spec.Destructive && spec.Object != "" && st.Destructive && strings.TrimSpace(st.Confirm) != "" {
+		obj, given := st.With[spec.Object]
+		switch {
+		case !given:
+			v.add(st.FieldPos("with", st.Pos), "%s acts on the %s it is given: give %s: under with: and confirm: the same", st.Action, spec.Object, spec.Object)
+		case obj.Kind != ValueScalar || strings.TrimSpace(obj.Scalar) != strings.TrimSpace(st.Confirm):
+			v.add(st.FieldPos("confirm", st.Pos), "confirm: must be written exactly as the argument %s (%q), so the token the operator types names what %s acts on", spec.Object, obj.Scalar, st.Action)
+		}
 	}
 	if st.Destructive {
 		if strings.TrimSpace(st.Confirm) == "" {
@@ -250,16 +345,12 @@ func (v *validator) checkStep(st *Step, idx int) {
 		v.add(st.FieldPos("confirm", st.Pos), "confirm: is only for destructive steps; add destructive: true or remove it")
 	}
 	if st.Next != "" {
-		if _, ok := v.steps[st.Next]; !ok {
-			v.add(st.FieldPos("next", st.Pos), "next: there is no step %q", st.Next)
-		}
+		v.checkJump(st, st.Next, st.FieldPos("next", st.Pos), "next")
 	}
 	if of := st.OnFailure; of != nil {
 		op := st.FieldPos("on_failure", st.Pos)
 		if of.Goto != "" {
-			if _, ok := v.steps[of.Goto]; !ok {
-				v.add(of.FieldPos("goto", op), "on_failure goto: there is no step %q", of.Goto)
-			}
+			v.checkJump(st, of.Goto, of.FieldPos("goto", op), "on_failure goto")
 		}
 		if of.Goto != "" && of.Abort {
 			v.add(op, "on_failure: choose goto or abort, not both")
@@ -442,12 +533,16 @@ func regexErr(err error) string {
 	return strings.TrimPrefix(s, "error parsing regexp: ")
 }
 
-// checkReachable reports steps no path from the first step reaches:
+// checkReachable reports the steps of a section that no path from its
+// first step reaches:
 // steps follow each other in order unless one has next:, and on_failure
 // goto adds an edge. A step whose when: is written as the constant false is
 // never run either.
-func (v *validator) checkReachable() {
-	steps := v.rb.Steps
+func (v *validator) checkReachable(steps []Step) {
+	local := make(map[string]int, len(steps))
+	for i, st := range steps {
+		local[st.ID] = i
+	}
 	seen := make([]bool, len(steps))
 	stack := []int{0}
 	for len(stack) > 0 {
@@ -459,7 +554,7 @@ func (v *validator) checkReachable() {
 		seen[i] = true
 		st := &steps[i]
 		if st.Next != "" {
-			if j, ok := v.steps[st.Next]; ok {
+			if j, ok := local[st.Next]; ok {
 				stack = append(stack, j)
 			}
 			// A skipped step (when: false) still falls through.
@@ -470,7 +565,7 @@ func (v *validator) checkReachable() {
 			stack = append(stack, i+1)
 		}
 		if st.OnFailure != nil && st.OnFailure.Goto != "" {
-			if j, ok := v.steps[st.OnFailure.Goto]; ok {
+			if j, ok := local[st.OnFailure.Goto]; ok {
 				stack = append(stack, j)
 			}
 		}

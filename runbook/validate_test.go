@@ -51,7 +51,7 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 		{"destructive without confirm", head + "steps:\n  - id: a\n    destructive: true\n    action: test.wipe\n    with: {target: x}\n", []string{
 			`bad.yaml:6:18: destructive step a has no confirm`}},
 		{"destructive operation not marked", head + "steps:\n  - id: a\n    action: test.wipe\n    with: {target: x}\n", []string{
-			`bad.yaml:6:13: test.wipe destroys or overwrites data: mark the step destructive: true`}},
+			`bad.yaml:6:13: test.wipe destroys or overwrites data, or takes something out of service: mark the step destructive: true`}},
 		{"wait without timeout", head + "steps:\n  - id: a\n    wait: {log: /x.log, success: [CWSIP0783]}\n", []string{
 			`bad.yaml:6:11: wait needs a timeout`}},
 		{"regex that does not compile", head + "steps:\n  - id: a\n    wait: {log: /x.log, success: [\"CWSIP(0783\"], timeout: 5m}\n", []string{

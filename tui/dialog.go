@@ -338,9 +338,9 @@ func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
 		return out
 	}
 	head := []string{st.DialogTitle.Render(cut("DESTRUCTIVE STEP: "+d.ev.Step+" · "+rv.title(d.ev.Step), inner)), "", st.Dim.Render("will run:")}
-	cmd, host, detail := d.ev.Op, "", ""
+	cmd, host, detail, object := d.ev.Op, "", "", ""
 	if p := d.ev.Plan; p != nil {
-		cmd, host = planCommand(*p), p.Host
+		cmd, host, object = planCommand(*p), p.Host, p.Object
 		if p.Detail != cmd {
 			detail = p.Detail
 		}
@@ -348,6 +348,9 @@ func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
 	body := wrapped(st.Command.Render, cmd, 0)
 	if detail != "" {
 		body = append(body, wrapped(st.Dim.Render, detail, 0)...)
+	}
+	if object != "" {
+		body = append(body, wrapped(st.Text.Render, "acts on: "+object, 0)...)
 	}
 	target := rv.spec.Target
 	if rv.spec.Simulated {

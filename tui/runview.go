@@ -234,6 +234,12 @@ func (m *runView) apply(u runbook.Update) {
 		m.out.add(fmt.Sprintf("step %s reconciled as %s: %s", ev.Step, ev.State, ev.Reason), lineInfo)
 	case runbook.EvRunResumed:
 		m.out.add("── resumed: drillbook was stopped; steps in flight are reconciled ──", lineInfo)
+	case runbook.EvRunFinally:
+		text := "── steps ended: " + string(ev.Status)
+		if ev.Reason != "" {
+			text += ": " + ev.Reason
+		}
+		m.out.add(text+"; the finally steps run now ──", lineInfo)
 	case runbook.EvDeviation:
 		m.request = nil
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)

@@ -71,8 +71,9 @@ type existsOp struct{}
 // Spec describes file.exists.
 func (o *existsOp) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
-		Name:    "file.exists",
-		Summary: "check that a file or directory exists",
+		Name:     "file.exists",
+		ReadOnly: true,
+		Summary:  "check that a file or directory exists",
 		Args: []runbook.ArgSpec{
 			{Name: "path", Kind: runbook.ArgString, Required: true, Doc: "the path to check (a link is followed)"},
 			{Name: "kind", Kind: runbook.ArgString, Enum: []string{"file", "dir"}, Doc: "what it must be: file or dir (default: either)"},
@@ -258,8 +259,9 @@ type verifyOp struct{}
 // Spec describes file.verify.
 func (o *verifyOp) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
-		Name:    "file.verify",
-		Summary: "check a file or directory tree against a manifest: size and SHA-256 of every file",
+		Name:     "file.verify",
+		ReadOnly: true,
+		Summary:  "check a file or directory tree against a manifest: size and SHA-256 of every file",
 		Args: []runbook.ArgSpec{
 			{Name: "dir", Kind: runbook.ArgString, Required: true, Doc: "the tree (or file) to check"},
 			{Name: "manifest", Kind: runbook.ArgString, Required: true, Doc: "the manifest written by file.copy or file.manifest"},

@@ -36,8 +36,13 @@ func listRun(g *globalOptions, o *listOptions) error {
 	if o.ops {
 		for _, s := range allSpecs() {
 			mark := ""
-			if s.Destructive {
+			switch {
+			case s.Destructive && s.Object != "":
+				mark = " [destructive; acts on: " + s.Object + "]"
+			case s.Destructive:
 				mark = " [destructive]"
+			case s.ReadOnly:
+				mark = " [read-only]"
 			}
 			fmt.Fprintf(w, "%s\t%s%s\n", s.Name, s.Summary, mark)
 			for _, a := range s.Args {
@@ -209,7 +214,19 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	if rb.Source.Doc != "" {
 		fmt.Fprintf(out, "source: %s\n", rb.Source)
 	}
+	var checks map[string]runbook.PreflightResult
+	if len(rb.Preflight) > 0 && !est.target.Simulated {
+		checks = map[string]runbook.PreflightResult{}
+		for _, r := range eng.CheckPreflight(cmd.Context(), est.registry) {
+			checks[r.Key] = r
+		}
+	}
+	section := runbook.SectionMain
 	for i, ps := range eng.Preview(est.registry) {
+		if ps.Section != section {
+			section = ps.Section
+			fmt.Fprintf(out, "\n%s\n", sectionHeading(section, est.target.Simulated))
+		}
 		fmt.Fprintf(out, "\n%d. %s [%s] %s\n", i+1, ps.Key, ps.Kind, ps.Title)
 		if ps.Source.Doc != "" {
 			fmt.Fprintf(out, "   source: %s\n", ps.Source)
@@ -227,6 +244,18 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		}
 		for _, c := range ps.Calls {
 			printPlannedCall(out, c, secrets)
+		}
+		if r, ok := checks[ps.Key]; ok {
+			switch {
+			case r.Skipped:
+			case r.Err != nil:
+				fmt.Fprintf(out, "   CHECK FAILS NOW: %s\n", runbook.Redact(r.Err.Error(), secrets))
+			default:
+				fmt.Fprintf(out, "   check passes now: %s\n", runbook.Redact(r.Summary, secrets))
+			}
+			for _, w := range r.Warnings {
+				fmt.Fprintf(out, "   warning: %s\n", runbook.Redact(w, secrets))
+			}
 		}
 		if ps.Poll != nil {
 			fmt.Fprintf(out, "   poll every %s until it succeeds:\n", ps.Every)
@@ -262,6 +291,20 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	return nil
 }
 
+// sectionHeading introduces the steps of a runbook section in `plan`.
+func sectionHeading(s runbook.Section, simulated bool) string {
+	switch s {
+	case runbook.SectionPreflight:
+		if simulated {
+			return "preflight: checks that change nothing, run before the first step (plan does not start the simulated estate, so they run with the run)"
+		}
+		return "preflight: checks that change nothing, run before the first step; plan has run them now"
+	case runbook.SectionFinally:
+		return "finally: run when the run ends (succeeded, failed or aborted after preflight), not when it is interrupted"
+	}
+	return "steps:"
+}
+
 func printPlannedCall(out interface{ Write([]byte) (int, error) }, c runbook.PlannedCall, secrets []string) {
 	line := c.Plan.Summary()
 	if c.Pending != "" {
@@ -271,6 +314,9 @@ func printPlannedCall(out interface{ Write([]byte) (int, error) }, c runbook.Pla
 		line = c.Op + " " + c.Args
 	}
 	fmt.Fprintf(out, "   %s: %s\n", c.Phase, runbook.Redact(line, secrets))
+	if c.Plan.Object != "" {
+		fmt.Fprintf(out, "     acts on: %s\n", runbook.Redact(c.Plan.Object, secrets))
+	}
 }
 
 func indent(s, prefix string) string {

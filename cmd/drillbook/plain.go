@@ -80,7 +80,11 @@ func (p *plainUI) Update(u runbook.Update) {
 		if ev.Destructive {
 			destructive = " [destructive]"
 		}
-		p.printf("step %s: %s%s%s\n", ev.Step, ev.Title, destructive, attempt)
+		section := ""
+		if ev.Section != "" {
+			section = string(ev.Section) + " "
+		}
+		p.printf("%sstep %s: %s%s%s\n", section, ev.Step, ev.Title, destructive, attempt)
 		if ev.Source != nil && ev.Source.Doc != "" {
 			p.printf("  source: %s\n", ev.Source)
 		}
@@ -149,6 +153,12 @@ func (p *plainUI) Update(u runbook.Update) {
 		p.printf("step %s: reconciled as %s: %s\n", ev.Step, ev.State, ev.Reason)
 	case runbook.EvRunResumed:
 		p.printf("resumed\n")
+	case runbook.EvRunFinally:
+		p.printf("steps ended: %s", ev.Status)
+		if ev.Reason != "" {
+			p.printf(": %s", ev.Reason)
+		}
+		p.printf("; the finally steps run now\n")
 	case runbook.EvRunFinished:
 		p.printf("run: %s", ev.Status)
 		if ev.Reason != "" {
@@ -164,6 +174,9 @@ func (p *plainUI) confirm(ev *runbook.Event) {
 		cmd = ev.Plan.Summary()
 	}
 	p.printf("  destructive: %s\n", cmd)
+	if ev.Plan != nil && ev.Plan.Object != "" {
+		p.printf("  acts on: %s\n", ev.Plan.Object)
+	}
 	if p.yes {
 		p.printf("  confirming with %q (--yes on a simulated target)\n", ev.Token)
 		p.runner.Send(runbook.Input{Type: runbook.InConfirm, Step: ev.Step, Token: ev.Token})
