@@ -111,7 +111,7 @@ func alive(pid int) bool {
 // readPids waits for the file a remote script writes its pids to.
 func readPids(t *testing.T, path string) []int {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		b, err := os.ReadFile(path)
 		if err == nil && strings.Count(string(b), "\n") >= 2 {
@@ -135,7 +135,7 @@ func readPids(t *testing.T, path string) []int {
 // waitGone waits until none of pids runs.
 func waitGone(t *testing.T, what string, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var left []int
 		for _, p := range pids {
@@ -147,7 +147,7 @@ func waitGone(t *testing.T, what string, pids []int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: processes %v still run 30s later", what, left)
+			t.Fatalf("%s: processes %v still run 60s later", what, left)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -175,7 +175,7 @@ func TestRemoteTimeoutEndsTheProcessGroup(t *testing.T) {
 	if !oc.Cancelled {
 		t.Fatalf("outcome %+v: want Cancelled", oc)
 	}
-	if took > 20*time.Second {
+	if took > time.Minute {
 		t.Fatalf("the timed-out command took %s to end", took)
 	}
 	waitGone(t, "after the timeout", readPids(t, pidFile))
@@ -253,30 +253,21 @@ func TestRemoteExitStatusAndOutputLineByLine(t *testing.T) {
 	h, _ := remoteHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var mu sync.Mutex
-	var firstAt time.Time
+	// The command goes on only once its first line has arrived here: if
+	// output came at the end, it would never end.
+	gate := filepath.Join(t.TempDir(), "gate")
 	out := runbook.OutputFunc(func(s runbook.Stream, text string) {
-		mu.Lock()
-		defer mu.Unlock()
-		if text == "first" && firstAt.IsZero() {
-			firstAt = time.Now()
+		if text == "first" {
+			os.WriteFile(gate, nil, 0o644)
 		}
 	})
-	start := time.Now()
-	oc, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", "echo first; sleep 2; echo oops >&2; exit 3"}, Out: out})
-	end := time.Now()
+	oc, err := h.Run(ctx, Command{Argv: []string{"sh", "-c", `echo first; while [ ! -e "$0" ]; do sleep 0.05; done; echo oops >&2; exit 3`, gate}, Out: out})
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 3 || oc.ExitCode != 3 {
 		t.Fatalf("exit 3 on the host: err %v outcome %+v", err, oc)
 	}
 	if strings.Join(ee.Stderr, "|") != "oops" || !strings.Contains(err.Error(), "host far: sh exited with status 3 (stderr: oops)") {
 		t.Fatalf("error %q", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// The first line arrived while the command still ran, not at its end.
-	if firstAt.IsZero() || end.Sub(firstAt) < time.Second {
-		t.Fatalf("the first line came at %s of a %s run: output is not streamed", firstAt.Sub(start), end.Sub(start))
 	}
 }
 
@@ -303,19 +294,32 @@ func TestSlowStreamDoesNotStopOtherCalls(t *testing.T) {
 		_, err := h.SendTree(ctx, src, w)
 		sent <- err
 	}()
-	time.Sleep(time.Second) // the window fills
-	// The sender stopped at its window: the 32 MiB did not pile up here.
-	if in, _ := h.(*Remote).Traffic(); in > streamWindow+2*dataChunk+64<<10 {
+	// Wait until the stream stops growing: with the window, at about 4
+	// MiB; without it, at 32 MiB.
+	var in, last int64
+	stable := time.Now()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		in, _ = h.(*Remote).Traffic()
+		if in != last {
+			last, stable = in, time.Now()
+		}
+		if in >= streamWindow/2 && time.Since(stable) > 500*time.Millisecond {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream did not settle within 60s (%d bytes so far)", in)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if in > streamWindow+2*dataChunk+64<<10 {
 		t.Fatalf("%d bytes arrived for a consumer that reads nothing: the window (%d) does not hold", in, streamWindow)
-	} else if in < streamWindow/2 {
-		t.Fatalf("only %d bytes arrived: the stream did not start", in)
 	}
 	out := &lines{}
 	start := time.Now()
 	if _, err := h.Run(ctx, Command{Argv: []string{"seq", "1000"}, Out: out}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(out.all()); n != 1002 || time.Since(start) > 20*time.Second {
+	if n := len(out.all()); n != 1002 || time.Since(start) > time.Minute {
 		t.Fatalf("a command beside a stalled stream: %d lines in %s", n, time.Since(start))
 	}
 	close(w.release)
