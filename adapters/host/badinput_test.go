@@ -55,7 +55,7 @@ func TestUnreachableHost(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now
 	err, took := dialWith(t, &runbook.HostConfig{Name: "gone", Address: "127.0.0.1", Port: port, Agent: "/usr/bin/drillbook"})
-	wantErr(t, "a port nobody listens on", err, "host gone:", "connection refused", "check the address and port")
+	wantErr(t, "a port nobody listens on", err, "host gone:", "Connection refused", "check the address and port")
 	if took > time.Minute {
 		t.Fatalf("a refused connection took %s to report", took)
 	}
@@ -109,7 +109,7 @@ func TestUnknownHostKeyStopsWithItsFingerprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	err, _ := dialWith(t, cfg)
-	wantErr(t, "an unknown host key", err, "host new:", "host key is not known", srv.HostKeyFingerprint, "ssh-keyscan", "never accepts a new key")
+	wantErr(t, "an unknown host key", err, "host new: its host key is not known", srv.HostKeyFingerprint, "ssh-keyscan", "never accepts a new key")
 	if b, _ := os.ReadFile(cfg.KnownHosts); len(b) != 0 {
 		t.Fatalf("the unknown key was added to known_hosts: %q", b)
 	}
@@ -130,7 +130,7 @@ func TestChangedHostKeyStopsWithTheNewFingerprint(t *testing.T) {
 		t.Fatal(err)
 	}
 	err, _ = dialWith(t, cfg)
-	wantErr(t, "a changed host key", err, "host moved:", "CHANGED", srv.HostKeyFingerprint, cfg.KnownHosts+" line 1", "ssh-keygen -R")
+	wantErr(t, "a changed host key", err, "host moved: its host key has CHANGED", srv.HostKeyFingerprint, cfg.KnownHosts+" line 1", "ssh-keygen -R")
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -397,6 +397,7 @@ var (
 	changedFPRE  = regexp.MustCompile(`(?s)The fingerprint for the (\S+) key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/=]+)`)
 	offendingRE  = regexp.MustCompile(`Offending \S+ key in (\S+):(\d+)`)
 	unknownKeyRE = regexp.MustCompile(`No (\S+) host key is known for (\S+)`)
+	keyHostRE    = regexp.MustCompile(`(?:host key is known for|Host key for) (\S+)`)
 	serverKeyRE  = regexp.MustCompile(`Server host key: (\S+) (SHA256:[A-Za-z0-9+/=]+)`)
 )
 
@@ -407,9 +408,18 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 	e := func(format string, args ...any) error {
 		return &RemoteError{Host: name, Msg: fmt.Sprintf(format, args...)}
 	}
-	kh := "the known_hosts file (known_hosts: in targets.yaml, else ~/.ssh/known_hosts)"
-	if t.cfg.KnownHosts != "" {
-		kh = t.cfg.KnownHosts
+	// Which hop's key failed: the host's, or a jump host's.
+	hop, whose := t.cfg, "its host key"
+	if m := keyHostRE.FindStringSubmatch(stderr); m != nil {
+		for _, j := range t.jumps {
+			if strings.Trim(knownHostsName(j), "'") == m[1] {
+				hop, whose = j, "the host key of its jump host "+j.Name
+			}
+		}
+	}
+	kh := "your known_hosts (~/.ssh/known_hosts, or the file known_hosts: names in targets.yaml)"
+	if hop.KnownHosts != "" {
+		kh = hop.KnownHosts
 	}
 	switch {
 	case strings.Contains(stderr, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
@@ -421,9 +431,9 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 		if m := offendingRE.FindStringSubmatch(stderr); m != nil {
 			old = m[1] + " line " + m[2]
 		}
-		return e("its host key has CHANGED: it now presents %s, which is not the key recorded in %s. This can be an attack, or the host was reinstalled: confirm the new fingerprint with the host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then remove the old key (ssh-keygen -R %s -f FILE) and add the new one; drillbook never replaces a key itself", fp, old, knownHostsName(t.cfg))
+		return e("%s has CHANGED: it now presents %s, which is not the key recorded in %s. This can be an attack, or the host was reinstalled: confirm the new fingerprint with the host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then remove the old key (ssh-keygen -R %s -f FILE) and add the new one; drillbook never replaces a key itself", whose, fp, old, knownHostsName(hop))
 	case strings.Contains(stderr, "Host key verification failed"):
-		who := knownHostsName(t.cfg)
+		who := knownHostsName(hop)
 		if m := unknownKeyRE.FindStringSubmatch(stderr); m != nil {
 			who = m[2]
 		}
@@ -431,7 +441,7 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 		if fp == "" {
 			fp = "(ssh did not say: run ssh-keyscan for it)"
 		}
-		return e("its host key is not known: %s presents %s, which is not in %s. Check that fingerprint with the host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then add the key to %s (for example: ssh-keyscan %s >> FILE, after checking what it prints); drillbook never accepts a new key by itself", who, fp, kh, kh, keyscanArgs(t.cfg))
+		return e("%s is not known: %s presents %s, which is not in %s. Check that fingerprint with the host's administrator (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), then add the key there (for example: ssh-keyscan %s >> FILE, after checking what it prints); drillbook never accepts a new key by itself", whose, who, fp, kh, keyscanArgs(hop))
 	case strings.Contains(stderr, "Permission denied ("):
 		user := t.cfg.User
 		if user == "" {
@@ -443,7 +453,7 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 		}
 		return e("it refused the login of %s at %s with %s (%s): add the matching public key to ~%s/.ssh/authorized_keys on the host, or set identity_file for it in targets.yaml", user, where, key, lastWords(stderr), strings.TrimPrefix(user, "(ssh's default user)"))
 	case strings.Contains(stderr, "Connection refused"):
-		return e("nothing accepts SSH connections at %s (connection refused): check the address and port in targets.yaml and that sshd runs there", where)
+		return e("nothing accepts SSH connections at %s (%s): check the address and port in targets.yaml (and the jump hosts') and that sshd runs there", where, lastWords(stderr))
 	case strings.Contains(stderr, "timed out") || strings.Contains(stderr, "Connection timed out"):
 		return e("no SSH answer from %s within %s (%s): check that the host is up and reachable from here, or raise connect_timeout", where, t.cfg.Timeout(), lastWords(stderr))
 	case strings.Contains(stderr, "Could not resolve hostname"):

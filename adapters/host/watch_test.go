@@ -68,7 +68,7 @@ func rotateByCopy(t *testing.T, log string, i int) {
 }
 
 func flushSpec(log string) runbook.WatchSpec {
-	return runbook.WatchSpec{Host: "far", Files: []string{log}, Success: []string{"CWSIP0783"}, Failure: []string{"CWSIP0782"}, Engine: "ME1", Timeout: 30 * time.Second}
+	return runbook.WatchSpec{Host: "far", Files: []string{log}, Success: []string{"CWSIP0783"}, Failure: []string{"CWSIP0782"}, Engine: "ME1", Timeout: 2 * time.Minute}
 }
 
 func TestRemoteWatchRenameRotationRightAfterTheLine(t *testing.T) {
@@ -190,7 +190,7 @@ func TestRemoteWatchResumesAfterTheClientIsKilled(t *testing.T) {
 		done <- err
 	}()
 	appendTo(t, log, sibLine(1, "CWSIP0781I", "ME1", "Messaging engine: ME1 restarting."))
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		mu.Lock()
 		n := len(seen)
@@ -212,7 +212,7 @@ func TestRemoteWatchResumesAfterTheClientIsKilled(t *testing.T) {
 		if !errors.Is(err, ErrConnectionLost) || !strings.Contains(err.Error(), "host far:") {
 			t.Fatalf("wait after the connection died: %v, want ErrConnectionLost naming the host", err)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(60 * time.Second):
 		t.Fatal("the watch did not notice its connection died")
 	}
 	// The agent on the far side sees its channel close and exits.
