@@ -280,3 +280,43 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
+
+// Transfer copies the file or tree at src on host sh to dst on host dh and
+// returns the manifest of the copy: within one host it is dh.Copy; between
+// two it is streamed through drillbook to a staging directory next to dst,
+// checked against the SHA-256 the source computed while sending, placed by
+// dh.Copy (file.Copy there: atomic, synced, opts.Replace as given), and the
+// staging directory removed. Adapters that move a store from one machine
+// to another (a MessageSight store copy, a RabbitMQ msg_stores backup on a
+// backup host) call it instead of file.Copy.
+func Transfer(ctx context.Context, sh Host, src string, dh Host, dst string, opts file.CopyOptions) (*file.Manifest, error) {
+	if sh.Name() == dh.Name() {
+		return dh.Copy(ctx, src, dst, opts)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	parent := filepath.Dir(filepath.Clean(dst))
+	stage := filepath.Join(parent, "."+filepath.Base(filepath.Clean(dst))+".drillbook-recv-"+hex.EncodeToString(rnd[:]))
+	if err := dh.MkdirAll(ctx, parent, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s on %s: %w", parent, dh.Name(), err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = dh.RemoveAll(cctx, stage)
+	}()
+	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
+	sent, got, err := streamTree(ctx, sh, src, dh, stage, quiet)
+	if err != nil {
+		return nil, err
+	}
+	if d := sameContent(sent, got); d != "" {
+		return nil, fmt.Errorf("what arrived on %s is not what %s sent (%s): nothing was placed at %s", dh.Name(), sh.Name(), d, dst)
+	}
+	m, err := dh.Copy(ctx, stage, dst, opts)
+	if err != nil {
+		return nil, &renamedError{msg: strings.ReplaceAll(err.Error(), stage, sh.Name()+":"+src), err: err}
+	}
+	m.Root = sh.Name() + ":" + src
+	return m, nil
+}

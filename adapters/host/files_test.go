@@ -230,3 +230,43 @@ func TestFileOpsOnAHostAndAcrossHosts(t *testing.T) {
 		t.Fatalf("local copy: %q %v", b, err)
 	}
 }
+
+func TestTransferBetweenHosts(t *testing.T) {
+	s, _ := remoteSet(t)
+	far, _ := s.Get("far")
+	local, _ := s.Get("")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "store")
+	makeTree(t, src, 2<<20)
+	dst := filepath.Join(dir, "backups", "store")
+	m, err := Transfer(ctx, far, src, local, dst, file.CopyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Files != 2 || m.Root != "far:"+src {
+		t.Fatalf("manifest: %d files, root %q", m.Files, m.Root)
+	}
+	if rep, err := file.Verify(ctx, dst, m); err != nil || !rep.OK() {
+		t.Fatalf("the transferred tree: %v %v", rep, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 1 {
+		t.Fatalf("next to the copy: %v (the staging directory must be gone)", ents)
+	}
+	// Back the other way, replacing what is there.
+	os.WriteFile(filepath.Join(dst, "sub", "log.txt"), []byte("changed\n"), 0o640)
+	if _, err := Transfer(ctx, local, dst, far, src, file.CopyOptions{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(src, "sub", "log.txt")); string(b) != "changed\n" {
+		t.Fatalf("replaced tree holds %q", b)
+	}
+	// A missing source is an error naming it and its host; nothing is left.
+	if _, err := Transfer(ctx, far, filepath.Join(dir, "nope"), local, filepath.Join(dir, "x"), file.CopyOptions{}); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "on far") {
+		t.Fatalf("transfer of a missing tree: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Fatalf("after a failed transfer %d entries in %s, want 2", len(ents), dir)
+	}
+}

@@ -14,12 +14,21 @@
 // never on a command line; a log is followed by inode and offset where it
 // is written; and a 300 MB store is hashed where it lies.
 //
-// Adapters get a Host by name from a Set (the hosts: of a target):
+// Adapters get a Host by name from a Resolver (a Set: the hosts: of a
+// target), given to them by cmd with their Config, and call it where they
+// called the local functions; the signatures match:
 //
-//	h, err := hosts.Get(cfg.Host)  // "" or "local" is this machine
-//	oc, err := h.Run(ctx, host.Command{Argv: argv, Out: out})
-//	fi, err := h.Stat(ctx, path)
-//	m, err := h.Copy(ctx, src, dst, file.CopyOptions{})
+//	h, err := hosts.Get(cfg.Host)                    // "" or "local" is this machine
+//	oc, err := h.Run(ctx, host.Command{Argv: argv})  // was proc.Run(ctx, proc.Spec{...})
+//	fi, err := h.Stat(ctx, path)                     // was os.Stat
+//	b, err := h.ReadFile(ctx, path, 0)               // was os.ReadFile
+//	err = h.WriteFile(ctx, path, b, 0o644)           // was file.WriteAtomic
+//	m, err := h.Copy(ctx, src, dst, opts)            // was file.Copy
+//	m, err := h.Manifest(ctx, root)                  // was file.BuildManifest
+//	m, err := host.Transfer(ctx, h1, src, h2, dst, opts) // a copy between two hosts
+//
+// A log wait names its host in WatchSpec.Host (`wait: {host: ...}`); the
+// runner's Watcher (Watcher) arms it there.
 package host
 
 import (
