@@ -72,7 +72,17 @@ func BenchmarkRemoteAppendToMatch(b *testing.B) {
 		if len(lat) != n {
 			b.Fatalf("the remote watch delivered %d of %d lines", len(lat), n)
 		}
+		raw := append([]time.Duration(nil), lat...)
 		p50, p99 := percentiles(lat)
+		if os.Getenv("DRILLBOOK_BENCH_DEBUG") != "" {
+			var slow []string
+			for i, d := range raw {
+				if d > 20*time.Millisecond {
+					slow = append(slow, fmt.Sprintf("%d:%s", i, d.Round(time.Millisecond)))
+				}
+			}
+			b.Logf("slow: %s", strings.Join(slow, " "))
+		}
 		b.ReportMetric(float64(p50.Microseconds()), "watch-p50-µs")
 		b.ReportMetric(float64(p99.Microseconds()), "watch-p99-µs")
 

@@ -147,6 +147,15 @@ type client struct {
 	sess *session
 	m    *mux
 	ids  atomic.Uint64
+	// announced is set once a call has said which agent it reached.
+	announced atomic.Bool
+}
+
+// announce tells out, once per connection, which agent the host runs.
+func (c *client) announce(out runbook.Output, where string) {
+	if out != nil && c.announced.CompareAndSwap(false, true) {
+		out.Line(runbook.Info, fmt.Sprintf("connected to %s (%s): drillbook agent %s, pid %d", c.name, where, c.sess.version, c.sess.pid))
+	}
 }
 
 func (c *client) lost(err error) error {
@@ -296,6 +305,7 @@ func (r *Remote) Run(ctx context.Context, cmd Command) (Outcome, error) {
 		out.Line(runbook.Info, "could not start "+prog+": "+err.Error())
 		return oc, err
 	}
+	c.announce(out, r.where)
 	wd := cmd.WaitDelay
 	if wd <= 0 {
 		wd = proc.DefaultWaitDelay
@@ -497,6 +507,7 @@ func (r *Remote) Op(ctx context.Context, call runbook.Call, out runbook.Output) 
 	if err != nil {
 		return res, err
 	}
+	c.announce(out, r.where)
 	body, err := c.roundTrip(ctx, "op", opReq{Op: call.Op, Args: args, Step: call.Step, Phase: call.Phase, Attempt: call.Attempt, Timeout: call.Timeout}, 30*time.Second, func(f *frame) error {
 		if f.T == tOut {
 			out.Line(runbook.Stream(f.S), f.X)
