@@ -100,6 +100,7 @@ type agent struct {
 
 	wg      sync.WaitGroup
 	mu      sync.Mutex
+	closing bool // no new call starts once set
 	cancels map[uint64]context.CancelFunc
 	watches map[uint64]runbook.Watch
 }
@@ -135,6 +136,7 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts AgentOptions) err
 	}
 	cancel()
 	a.mu.Lock()
+	a.closing = true
 	for _, c := range a.cancels {
 		c()
 	}
@@ -165,10 +167,15 @@ func (a *agent) onFrame(f *frame) {
 			ctx, cancel = context.WithTimeout(a.ctx, time.Duration(f.TimeoutMS)*time.Millisecond)
 		}
 		a.mu.Lock()
+		if a.closing {
+			a.mu.Unlock()
+			cancel()
+			return
+		}
 		a.cancels[f.ID] = cancel
+		a.wg.Add(1)
 		a.mu.Unlock()
 		s := a.m.open(f.ID)
-		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
 			body, err := a.call(ctx, f, s)
@@ -385,6 +392,11 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 			return nil, err
 		}
 		a.mu.Lock()
+		if a.closing {
+			a.mu.Unlock()
+			wt.Close()
+			return nil, fmt.Errorf("the agent is stopping: %w", logwatch.ErrClosed)
+		}
 		a.watches[f.ID] = wt
 		a.mu.Unlock()
 		return armResp{Watch: f.ID, Positions: wt.Positions()}, nil
