@@ -354,3 +354,28 @@ func TestRemoteOutputArrivesWholeAndInOrder(t *testing.T) {
 		t.Fatalf("%d lines arrived (%s), outcome %d lines, err %v", next-1, bad, oc.Lines, err)
 	}
 }
+
+// TestOneConnectionPerHost: every call of a run on a host goes over one
+// SSH connection (one login in sshd's log), however many and of whatever
+// kind.
+func TestOneConnectionPerHost(t *testing.T) {
+	s, srv := remoteSet(t)
+	h, _ := s.Get("far")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	for i := range 10 {
+		if _, err := h.Run(ctx, Command{Argv: []string{"true"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.WriteFile(ctx, filepath.Join(dir, strconv.Itoa(i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Manifest(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(srv.Log(), "Accepted publickey"); n != 1 {
+		t.Fatalf("30 calls made %d logins, want 1:\n%s", n, srv.Log())
+	}
+}
