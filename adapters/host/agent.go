@@ -209,14 +209,102 @@ func (a *agent) onFrame(f *frame) {
 	}
 }
 
-// lineSender passes output lines to the client as out frames.
-type lineSender struct {
+// maxQueuedOutput is how much output a call's lineQueue holds for a client
+// that is slower than the process writing it, before the process has to
+// wait.
+const maxQueuedOutput = 256 << 20
+
+// lineQueue passes a process's output lines to the client as out frames,
+// in order, from a goroutine of its own. The process's reader never waits
+// for the network: proc.Run stops reading a process's output a while after
+// the process exited (a background child may hold it open), so output held
+// up by a slow connection would be cut off. Locally the runner takes lines
+// as fast as they come; the queue gives the agent the same behaviour.
+type lineQueue struct {
 	ctx context.Context
 	s   *stream
+
+	mu     sync.Mutex
+	q      []*frame
+	bytes  int64
+	closed bool
+	wake   chan struct{}
+	space  chan struct{}
+	done   chan struct{}
 }
 
-func (l lineSender) Line(stream runbook.Stream, text string) {
-	_ = l.s.sendStreamed(l.ctx, &frame{T: tOut, ID: l.s.id, S: string(stream), X: text})
+// newLineQueue starts a queue for the call's stream; ctx ends it (the
+// channel closed), not the call's end: a cancelled command's last lines
+// ("stopping ...") still reach the client.
+func newLineQueue(ctx context.Context, s *stream) *lineQueue {
+	l := &lineQueue{ctx: ctx, s: s, wake: make(chan struct{}, 1), space: make(chan struct{}, 1), done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// Line queues one line.
+func (l *lineQueue) Line(stream runbook.Stream, text string) {
+	f := &frame{T: tOut, ID: l.s.id, S: string(stream), X: text}
+	l.mu.Lock()
+	for l.bytes > maxQueuedOutput && !l.closed {
+		l.mu.Unlock()
+		select {
+		case <-l.space:
+		case <-l.ctx.Done():
+			return
+		case <-l.done:
+			return
+		}
+		l.mu.Lock()
+	}
+	l.q = append(l.q, f)
+	l.bytes += f.size()
+	l.mu.Unlock()
+	poke(l.wake)
+}
+
+func poke(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+func (l *lineQueue) run() {
+	defer close(l.done)
+	for {
+		l.mu.Lock()
+		batch, closed := l.q, l.closed
+		l.q, l.bytes = nil, 0
+		l.mu.Unlock()
+		poke(l.space)
+		for _, f := range batch {
+			if err := l.s.sendStreamed(l.ctx, f); err != nil {
+				return // the channel is gone: nobody reads the rest
+			}
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-l.wake:
+		case <-l.ctx.Done():
+			return
+		}
+	}
+}
+
+// close sends what is queued and returns once it is sent (or the channel
+// is gone), so the reply follows the last line.
+func (l *lineQueue) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	poke(l.wake)
+	<-l.done
 }
 
 // streamWriter sends what is written to it as data frames.
@@ -287,12 +375,14 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		out := newLineQueue(a.ctx, s)
 		cmd := Command{Argv: req.Argv, Env: req.Env, Dir: req.Dir, Secrets: req.Secrets, WaitDelay: req.WaitDelay,
-			TailLines: req.TailLines, Capture: req.Capture, Out: lineSender{ctx, s}}
+			TailLines: req.TailLines, Capture: req.Capture, Out: out}
 		if req.HasStdin {
 			cmd.Stdin = bytes.NewReader(req.Stdin)
 		}
 		oc, err := l.Run(ctx, cmd)
+		out.close()
 		// The outcome goes back even when the command failed.
 		if err != nil {
 			b, _ := json.Marshal(oc)
@@ -376,7 +466,9 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 			return nil, err
 		}
 		call := runbook.Call{Op: req.Op, Args: args, Step: req.Step, Phase: req.Phase, Attempt: req.Attempt, Timeout: req.Timeout}
-		res, err := l.Op(ctx, call, lineSender{ctx, s})
+		out := newLineQueue(a.ctx, s)
+		res, err := l.Op(ctx, call, out)
+		out.close()
 		if err != nil {
 			b, _ := json.Marshal(res)
 			return nil, &outcomeError{err: err, outcome: b}

@@ -334,19 +334,30 @@ func TestSlowStreamDoesNotStopOtherCalls(t *testing.T) {
 	}
 }
 
+// TestRemoteOutputArrivesWholeAndInOrder: a command writes more output
+// than the connection's window while drillbook here takes its time with
+// the first line (a slow screen, a busy journal): every line still
+// arrives, in order, although the command ended long before and its wait
+// delay (after which proc stops reading a finished command's output) is
+// short.
 func TestRemoteOutputArrivesWholeAndInOrder(t *testing.T) {
 	h, _ := remoteHost(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	const n = 100000
+	// 200 characters a line: the window holds about 19 400 of them, and
+	// the rest wait in the pipe when the command exits.
+	const n = 19600
 	next := 1
 	bad := ""
-	oc, err := h.Run(ctx, Command{Argv: []string{"seq", strconv.Itoa(n)}, Out: runbook.OutputFunc(func(s runbook.Stream, text string) {
+	oc, err := h.Run(ctx, Command{Argv: []string{"seq", "-f", "%0200g", "1", strconv.Itoa(n)}, WaitDelay: time.Second, Out: runbook.OutputFunc(func(s runbook.Stream, text string) {
 		if s != runbook.Stdout || bad != "" {
 			return
 		}
-		if text != strconv.Itoa(next) {
-			bad = fmt.Sprintf("line %d is %q", next, text)
+		if next == 1 {
+			time.Sleep(3 * time.Second)
+		}
+		if want := fmt.Sprintf("%0200d", next); text != want {
+			bad = fmt.Sprintf("line %d is %.20q...", next, text)
 		}
 		next++
 	})})
