@@ -300,6 +300,24 @@ type Operation interface {
 	Run(ctx context.Context, call Call, out Output) (Result, error)
 }
 
+// Simulator is implemented by an operation that acts on a simulated estate
+// only (the training cell, the MessageSight emulator, the private RabbitMQ
+// node). An operation that does not implement it, or answers false, touches
+// real systems: a shell command, a file operation, a real server. It is an
+// interface of its own, not a field of OpSpec, so that Spec keeps working on
+// a zero-configured value and one operation can be bound to a real or a
+// simulated estate.
+type Simulator interface {
+	// Simulated reports whether the operation acts on a simulated estate.
+	Simulated() bool
+}
+
+// IsSimulated reports whether op acts on a simulated estate only.
+func IsSimulated(op Operation) bool {
+	s, ok := op.(Simulator)
+	return ok && s.Simulated()
+}
+
 // Registry holds the operations available to a run or to the validator.
 type Registry struct {
 	ops map[string]Operation
@@ -327,6 +345,13 @@ func (r *Registry) Add(ops ...Operation) {
 func (r *Registry) Lookup(name string) (Operation, bool) {
 	op, ok := r.ops[name]
 	return op, ok
+}
+
+// Simulated reports whether the named operation acts on a simulated estate
+// only; an unknown name is not simulated.
+func (r *Registry) Simulated(name string) bool {
+	op, ok := r.ops[name]
+	return ok && IsSimulated(op)
 }
 
 // Specs returns every operation's spec, sorted by name.
@@ -378,6 +403,10 @@ const (
 	MatchSuccess MatchKind = "success"
 	MatchFailure MatchKind = "failure"
 	MatchWarn    MatchKind = "warn"
+	// MatchNote is drillbook's own word about the watch, not a record of
+	// the log: a file that does not exist (yet), a file truncated while
+	// the watch was stopped. Shown and journaled like a warning.
+	MatchNote MatchKind = "note"
 )
 
 // LogLine is one record seen by a watch, for the log pane and the journal.

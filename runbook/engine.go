@@ -65,6 +65,8 @@ type instance struct {
 
 	state   StepState
 	title   string
+	manual  string // the manual text, rendered when the step is entered
+	notes   string // the notes, rendered when the step is entered
 	attempt int
 	visits  int
 	started time.Time
@@ -96,6 +98,9 @@ type instance struct {
 	deadline    time.Time
 	deadlineHit bool
 	askFor      Ask
+	askReason   string // why the operator is asked (the failure), kept to ask again
+	askText     string // what the request says, kept to ask again
+	askTimedOut bool
 	reconciling bool
 	failTimeout bool
 }
@@ -175,15 +180,20 @@ type StepView struct {
 func (e *Engine) Steps() []StepView {
 	views := make([]StepView, len(e.inst))
 	for i, in := range e.inst {
-		title := in.title
+		title, manual, notes := in.title, in.manual, in.notes
 		if title == "" {
 			title = e.renderTitle(in)
+		}
+		if in.visits == 0 {
+			// Not entered yet: rendered now from the parameters (and the
+			// results known so far), for a screen that shows what is ahead.
+			manual, notes = e.renderText(in, in.step.Manual), e.renderText(in, in.step.Notes)
 		}
 		views[i] = StepView{
 			Key: in.key, StepID: in.step.ID, Title: title, Kind: in.step.Kind(), State: in.state,
 			Attempt: in.attempt, Started: in.started, Ended: in.ended, Expected: in.step.Expected.Duration,
-			Destructive: in.step.Destructive, Source: in.step.Source, Notes: in.step.Notes,
-			Manual: in.step.Manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
+			Destructive: in.step.Destructive, Source: in.step.Source, Notes: notes,
+			Manual: manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
 		}
 	}
 	return views
@@ -206,7 +216,7 @@ func (e *Engine) Handle(in Input) []Event {
 		if len(e.inst) > 0 && e.inst[0].state != StatePending {
 			return nil
 		}
-		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title})
+		e.emit(Event{Type: EvRunStarted, Text: e.rb.Title, Notes: strings.TrimSpace(e.rb.Description)})
 		e.enter(0)
 	case InCallDone:
 		e.callDone(in)
@@ -298,16 +308,37 @@ func foreachVar(f *Foreach) string {
 	return "item"
 }
 
-// renderTitle renders a step's title for display. A title is shown on
-// screen and in plain output, which the journal's redaction does not reach,
-// so secret parameters render as SecretMarker.
-func (e *Engine) renderTitle(in *instance) string {
+// shownData is what templates of texts for the operator see: the
+// instance's data with every secret parameter as SecretMarker. A title, a
+// manual step's text and notes are shown on screen and in plain output,
+// which the journal's redaction does not reach.
+func (e *Engine) shownData(in *instance) map[string]any {
 	d := e.data(in)
 	for _, p := range e.rb.Params {
 		if s, _ := d[p.Name].(string); p.Type == TypeSecret && s != "" {
 			d[p.Name] = SecretMarker
 		}
 	}
+	return d
+}
+
+// renderText fills a manual step's text or a step's notes from the
+// parameters. A template that cannot be filled yet (a value an earlier step
+// did not return) is shown as written, saying so, rather than hidden.
+func (e *Engine) renderText(in *instance, text string) string {
+	if !strings.Contains(text, "{{") {
+		return text
+	}
+	t, err := render(text, e.shownData(in))
+	if err != nil {
+		return text + "\n(drillbook could not fill in this text: " + err.Error() + ")"
+	}
+	return t
+}
+
+// renderTitle renders a step's title for display, secrets masked.
+func (e *Engine) renderTitle(in *instance) string {
+	d := e.shownData(in)
 	t, err := render(in.step.Title, d)
 	if err != nil || t == "" {
 		if in.step.Title != "" && err == nil {
@@ -352,6 +383,7 @@ func (e *Engine) enter(i int) {
 			return
 		}
 		in.title = e.renderTitle(in)
+		in.manual, in.notes = e.renderText(in, in.step.Manual), e.renderText(in, in.step.Notes)
 		if in.step.Foreach != nil && !in.hasItem {
 			e.skip(in, fmt.Sprintf("foreach: the list %s is empty", in.step.Foreach.Param))
 			i++
@@ -399,7 +431,7 @@ func (e *Engine) wouldRun(in *instance) string {
 	st := in.step
 	switch st.Kind() {
 	case KindManual:
-		return "would have asked: " + firstLine(st.Manual)
+		return "would have asked: " + firstLine(in.manual)
 	case KindAction:
 		if args, err := e.args(st.Action, st.With, in); err == nil {
 			return "would have run " + st.Action + " " + args.Display(e.specs[st.Action])
@@ -442,7 +474,8 @@ func (e *Engine) startEvent(in *instance) Event {
 	ev.Source = &src
 	ev.Expected = in.step.Expected.Duration
 	ev.Destructive = in.step.Destructive
-	ev.Text = in.step.Manual
+	ev.Text = in.manual
+	ev.Notes = in.notes
 	if in.step.Action != "" {
 		ev.Op = in.step.Action
 		if args, err := e.args(in.step.Action, in.step.With, in); err == nil {
@@ -459,7 +492,7 @@ func (e *Engine) start(in *instance, fresh bool) {
 	confirmed := in.confirmed && !fresh
 	keep := in.attempt
 	*in = instance{key: in.key, step: in.step, section: in.section, index: in.index, item: in.item, hasItem: in.hasItem,
-		title: in.title, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
+		title: in.title, manual: in.manual, notes: in.notes, visits: in.visits, attempt: keep + 1, confirmed: confirmed}
 	in.state = StateRunning
 	in.started = e.now
 	e.emit(e.startEvent(in))
@@ -474,30 +507,12 @@ func (e *Engine) proceed(in *instance) {
 	switch {
 	case st.Manual != "" && !in.acked:
 		in.state = StateNeedsOperator
-		in.askFor = AskManual
-		ev := e.base(in, EvOperatorRequest)
-		ev.Ask = AskManual
-		ev.Text = st.Manual
-		e.emit(ev)
+		e.askOperator(in, AskManual, "", in.manual, false)
 	case st.Precheck != nil && !in.precheckDone:
 		e.call(in, PhasePrecheck, st.Precheck.Action, st.Precheck.With, st.Timeout.Duration)
 	case st.Destructive && !in.confirmed:
 		in.state = StateNeedsConfirmation
-		ev := e.base(in, EvConfirmRequest)
-		tok, err := render(st.Confirm, e.data(in))
-		if err != nil {
-			e.fail(in, "confirm: "+err.Error(), false)
-			return
-		}
-		ev.Token = tok
-		ev.Text = in.lastPrecheck
-		if st.Action != "" {
-			ev.Op = st.Action
-			if args, err := e.args(st.Action, st.With, in); err == nil {
-				ev.Args = args
-			}
-		}
-		e.emit(ev)
+		e.askConfirm(in)
 	case st.Wait != nil && st.Wait.Action == "" && in.watchID == 0:
 		spec, err := e.watchSpec(in)
 		if err != nil {
@@ -531,6 +546,58 @@ func (e *Engine) proceed(in *instance) {
 	default:
 		e.succeed(in)
 	}
+}
+
+// askConfirm asks for a destructive step's token, showing what will run
+// and the pre-check's last answer.
+func (e *Engine) askConfirm(in *instance) {
+	st := in.step
+	ev := e.base(in, EvConfirmRequest)
+	tok, err := render(st.Confirm, e.data(in))
+	if err != nil {
+		e.fail(in, "confirm: "+err.Error(), false)
+		return
+	}
+	ev.Token = tok
+	ev.Text = in.lastPrecheck
+	ev.Notes = in.notes
+	if st.Action != "" {
+		ev.Op = st.Action
+		if args, err := e.args(st.Action, st.With, in); err == nil {
+			ev.Args = args
+		}
+	}
+	e.emit(ev)
+}
+
+// askOperator asks the operator and keeps the question, so that it can be
+// asked again the same way (after an ad-hoc command, on resume).
+func (e *Engine) askOperator(in *instance, ask Ask, reason, text string, timedOut bool) {
+	in.askFor, in.askReason, in.askText, in.askTimedOut = ask, reason, text, timedOut
+	q := e.base(in, EvOperatorRequest)
+	q.Ask = ask
+	q.Reason = reason
+	q.Text = text
+	q.TimedOut = timedOut
+	if ask == AskManual {
+		q.Notes = in.notes
+	}
+	e.emit(q)
+}
+
+// reask asks again the question the instance stands at, if any: the
+// confirmation of a destructive step, or the operator request with its
+// reason. It reports whether there was one.
+func (e *Engine) reask(in *instance) bool {
+	switch {
+	case in.state == StateNeedsConfirmation:
+		e.askConfirm(in)
+	case in.askFor != "" && (in.state == StateNeedsOperator || in.state == StateFailed):
+		e.askOperator(in, in.askFor, in.askReason, in.askText, in.askTimedOut)
+	default:
+		return false
+	}
+	return true
 }
 
 func (e *Engine) args(op string, with map[string]Value, in *instance) (Args, error) {
@@ -625,6 +692,15 @@ func (e *Engine) callDone(inp Input) {
 	failed := inp.Error != ""
 	switch in.callPhase {
 	case PhasePrecheck:
+		if in.reconciling {
+			in.reconciling = false
+			now := "its pre-check says now: " + summaryOf(inp.Result)
+			if failed {
+				now = "its pre-check fails now: " + inp.Error
+			}
+			e.askReconcile(in, "drillbook stopped while this step's action was running; "+now+"; say whether it succeeded")
+			return
+		}
 		if failed {
 			e.fail(in, "precheck failed: "+inp.Error, inp.TimedOut)
 			return
@@ -889,18 +965,17 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 	e.emit(ev)
 	of := in.step.OnFailure
 	if of != nil && of.Retry != nil && in.attempt <= of.Retry.Count {
+		// Attempt n failed; the next one is retry n of Count. Every text
+		// counts the same way: "retry 1 of 3" is followed by "2 more after
+		// it", never by "3 of 3 left".
+		retry := retryText(in.attempt, of.Retry.Count)
 		rev := e.base(in, EvStepRetrying)
-		rev.Reason = fmt.Sprintf("retry %d of %d", in.attempt, of.Retry.Count)
+		rev.Reason = retry
 		rev.After = of.Retry.Delay.Duration
 		e.emit(rev)
 		if of.Retry.Ask {
 			in.state = StateNeedsOperator
-			in.askFor = AskRetry
-			q := e.base(in, EvOperatorRequest)
-			q.Ask = AskRetry
-			q.Reason = reason
-			q.Text = fmt.Sprintf("Attempt %d failed. Resolve the cause, then retry (%d of %d left).", in.attempt, of.Retry.Count-in.attempt+1, of.Retry.Count)
-			e.emit(q)
+			e.askOperator(in, AskRetry, reason, fmt.Sprintf("Attempt %d failed. Resolve the cause, then allow %s.", in.attempt, retry), timedOut)
 			return
 		}
 		in.timerID = e.id()
@@ -919,14 +994,25 @@ func (e *Engine) fail(in *instance, reason string, timedOut bool) {
 		}
 		e.end(status, reason)
 	default:
-		in.askFor = AskDecide
-		q := e.base(in, EvOperatorRequest)
-		q.Ask = AskDecide
-		q.Reason = reason
-		q.TimedOut = timedOut
-		q.Text = "The step failed. Retry, skip, jump to another step or abort, with a reason."
-		e.emit(q)
+		text := "The step failed. Retry, skip, jump to another step or abort, with a reason."
+		if of != nil && of.Retry != nil {
+			text = fmt.Sprintf("The step failed on attempt %d of %d: its retries are used up. Retry, skip, jump to another step or abort, with a reason.", in.attempt, of.Retry.Count+1)
+		}
+		e.askOperator(in, AskDecide, reason, text, timedOut)
 	}
+}
+
+// retryText names the retry after attempt n of a step allowed count
+// retries, and how many remain after it.
+func retryText(n, count int) string {
+	left := count - n
+	switch left {
+	case 0:
+		return fmt.Sprintf("retry %d of %d, the last", n, count)
+	case 1:
+		return fmt.Sprintf("retry %d of %d, 1 more after it", n, count)
+	}
+	return fmt.Sprintf("retry %d of %d, %d more after it", n, count, left)
 }
 
 // end ends the run's steps with a status. When the run got past preflight
@@ -1100,10 +1186,17 @@ func (e *Engine) deviate(inp Input) {
 func (e *Engine) adhocDone(inp Input) {
 	delete(e.adhoc, inp.ID)
 	ev := Event{Type: EvCallFinished, ID: inp.ID, Phase: "adhoc", Result: inp.Result, Error: inp.Error, TimedOut: inp.TimedOut}
-	if in := e.current(); in != nil {
+	in := e.current()
+	if in != nil {
 		ev.Step, ev.StepID = in.key, in.step.ID
 	}
 	e.emit(ev)
+	// An ad-hoc command is a look aside: the question the step stood at
+	// (its failure and what to do about it) is asked again, so retry, skip,
+	// jump and abort stay offered with the reason.
+	if in != nil && !e.status.Final() {
+		e.reask(in)
+	}
 }
 
 // resume reconciles the current step after drillbook stopped and was
@@ -1158,6 +1251,14 @@ func (e *Engine) resume() {
 				e.call(in, PhaseVerify, in.step.Verify.Action, in.step.Verify.With, in.step.Timeout.Duration)
 				return
 			}
+			if pc := in.step.Precheck; pc != nil && e.specs[pc.Action].ReadOnly {
+				// No verify to decide it: the pre-check, which changes
+				// nothing, runs again so the operator sees what it says of
+				// the state now before deciding.
+				in.reconciling = true
+				e.call(in, PhasePrecheck, pc.Action, pc.With, in.step.Timeout.Duration)
+				return
+			}
 			e.askReconcile(in, "drillbook stopped while this step's action was running; say whether it succeeded")
 			return
 		case phase == PhaseAction:
@@ -1180,28 +1281,16 @@ func (e *Engine) resume() {
 		in.confirmed = false
 		e.proceed(in)
 	case StateNeedsOperator, StateFailed:
-		if in.askFor == "" {
-			break // a retry waits out its delay: the timer set above goes on
-		}
-		q := e.base(in, EvOperatorRequest)
-		q.Ask = in.askFor
-		if in.askFor == AskManual {
-			q.Text = in.step.Manual
-		} else {
-			q.Text = "The step is waiting for a decision: retry, skip, jump or abort, with a reason."
-		}
-		e.emit(q)
+		// The question is asked again as it was, with the failure it is
+		// about; a retry that waits out its delay has none (the timer set
+		// above goes on).
+		e.reask(in)
 	}
 }
 
 func (e *Engine) askReconcile(in *instance, reason string) {
 	in.state = StateNeedsOperator
-	in.askFor = AskReconcile
-	q := e.base(in, EvOperatorRequest)
-	q.Ask = AskReconcile
-	q.Reason = reason
-	q.Text = "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?"
-	e.emit(q)
+	e.askOperator(in, AskReconcile, reason, "Did the step succeed, fail, or should it run again (a destructive step asks for a new confirmation)?", false)
 }
 
 func (e *Engine) reconcile(inp Input) {

@@ -236,6 +236,13 @@ type Event struct {
 	Token string `json:"token,omitempty"`
 	// Text is a manual step's instructions, an output line, or a message.
 	Text string `json:"text,omitempty"`
+	// Notes are a step's notes, filled in from the parameters, on
+	// step.started and on the requests that ask the operator about the
+	// step; on run.started, the runbook's description.
+	Notes string `json:"notes,omitempty"`
+	// Simulated marks a call, or a confirmation, of an operation that acts
+	// only on a simulated estate; false means it touches real systems.
+	Simulated bool `json:"simulated,omitempty"`
 	// Stream is an output line's stream.
 	Stream Stream `json:"stream,omitempty"`
 	// Reason explains a skip, failure, deviation or refusal.

@@ -25,6 +25,11 @@ func FuzzParse(f *testing.F) {
 			if _, ok := err.(Problems); !ok {
 				t.Fatalf("parse returned %T, not Problems", err)
 			}
+			// validate goes on after a value of the wrong type: the
+			// runbook as far as it decoded is validated too.
+			if part, _ := parseRunbook("fuzz.yaml", data); part != nil {
+				_ = Validate(part, testSpecs())
+			}
 			return
 		}
 		probs := Validate(rb, testSpecs())

@@ -116,7 +116,7 @@ func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 			probs.add(Pos{File: path, Line: 1, Col: 1}, "the file is empty: a runbook starts with `schema: %s`", SchemaV1)
 			return nil, probs
 		}
-		probs = append(probs, yamlProblems(path, err, nil)...)
+		probs = append(probs, syntaxProblems(path, data, err)...)
 		return nil, probs
 	}
 	var extra yaml.Node
@@ -131,21 +131,58 @@ func parseRunbook(path string, data []byte) (*Runbook, Problems) {
 		probs.add(Pos{File: path, Line: root.Line, Col: root.Column}, "a runbook is a map with schema, id, title, params and steps")
 		return nil, probs
 	}
+	// A value of the wrong type (timeout: 5 minutes) is reported and the
+	// rest of the file still decodes, so that the validator can report
+	// every other problem too: one typo must not hide the others.
 	rb := &Runbook{}
 	if err := root.Decode(rb); err != nil {
 		probs = append(probs, yamlProblems(path, err, root)...)
 	}
-	decoded := len(probs) == 0
 	walk(path, root, reflect.ValueOf(rb).Elem(), "runbook", &probs)
 	rb.Path = path
 	rb.Raw = data
 	sum := sha256.Sum256(data)
 	rb.Digest = hex.EncodeToString(sum[:])
 	rb.Pos = Pos{File: path, Line: root.Line, Col: root.Column}
-	if !decoded {
-		return nil, probs.sorted()
-	}
 	return rb, probs.sorted()
+}
+
+// syntaxProblems reports malformed YAML at the line that breaks it.
+// yaml.v3 names the line where the enclosing block started (the `steps:`
+// list) rather than the mis-indented key, so the line is found again: the
+// first line at which the file read so far stops being valid YAML.
+func syntaxProblems(path string, data []byte, err error) Problems {
+	probs := yamlProblems(path, err, nil)
+	if len(probs) != 1 {
+		return probs
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	bad := func(n int) bool {
+		var node yaml.Node
+		return yaml.Unmarshal(bytes.Join(lines[:n], nil), &node) != nil
+	}
+	if !bad(len(lines)) {
+		return probs
+	}
+	lo, hi := 0, len(lines) // lines[:lo] reads, lines[:hi] does not
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if bad(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	p := &probs[0]
+	if hi != p.Pos.Line {
+		p.Pos.Line = hi
+		p.Pos.Col = 1
+	}
+	if p.Pos.Col <= 1 {
+		text := lines[hi-1]
+		p.Pos.Col = len(text) - len(bytes.TrimLeft(text, " \t")) + 1
+	}
+	return probs
 }
 
 var yamlLineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+):(?: column (\d+):)? ?(.*)$`)
@@ -206,7 +243,7 @@ func friendlyYAML(msg string) string {
 		return fmt.Sprintf("expected %s here, found %s", want, got)
 	}
 	if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "mapping values are not allowed") {
-		return msg + ": check the indentation"
+		return msg + ": check the indentation of this line against the lines above it"
 	}
 	return msg
 }

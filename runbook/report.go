@@ -4,26 +4,33 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
 
 // Report is a run rendered for an incident review or a drill record.
 type Report struct {
-	RunID     string         `json:"run_id"`
-	Runbook   string         `json:"runbook"`
-	Title     string         `json:"title"`
-	Digest    string         `json:"runbook_sha256"`
-	Target    string         `json:"target"`
-	Simulated bool           `json:"simulated"`
-	Scenario  string         `json:"scenario,omitempty"`
-	Operator  string         `json:"operator"`
-	Host      string         `json:"host"`
-	Started   time.Time      `json:"started"`
-	Ended     time.Time      `json:"ended,omitzero"`
-	Total     time.Duration  `json:"total_ns"`
-	Status    RunStatus      `json:"status"`
-	Reason    string         `json:"reason,omitempty"`
+	RunID     string        `json:"run_id"`
+	Runbook   string        `json:"runbook"`
+	Title     string        `json:"title"`
+	Digest    string        `json:"runbook_sha256"`
+	Target    string        `json:"target"`
+	Simulated bool          `json:"simulated"`
+	Scenario  string        `json:"scenario,omitempty"`
+	Operator  string        `json:"operator"`
+	Host      string        `json:"host"`
+	Started   time.Time     `json:"started"`
+	Ended     time.Time     `json:"ended,omitzero"`
+	Total     time.Duration `json:"total_ns"`
+	Status    RunStatus     `json:"status"`
+	Reason    string        `json:"reason,omitempty"`
+	// Description is the runbook's description: why it is written the way
+	// it is.
+	Description string `json:"description,omitempty"`
+	// RealSteps are the steps that ran a call acting on real systems; on a
+	// simulated target, the ones that were not simulated (a shell command).
+	RealSteps []string       `json:"real_steps,omitempty"`
 	Params    map[string]any `json:"params"`
 	Steps     []ReportStep   `json:"steps"`
 	// Deviations are every departure from the runbook, with reasons.
@@ -50,8 +57,10 @@ type ReportStep struct {
 	Duration    time.Duration `json:"duration_ns"`
 	Expected    time.Duration `json:"expected_ns,omitempty"`
 	Destructive bool          `json:"destructive,omitempty"`
-	Reason      string        `json:"reason,omitempty"`
-	Calls       []ReportCall  `json:"calls,omitempty"`
+	// Notes are the step's notes as shown to the operator.
+	Notes  string       `json:"notes,omitempty"`
+	Reason string       `json:"reason,omitempty"`
+	Calls  []ReportCall `json:"calls,omitempty"`
 	// LogMatches are the log lines that proved success or failure, and
 	// warnings seen on the way.
 	LogMatches    []ReportLog  `json:"log_matches,omitempty"`
@@ -71,6 +80,8 @@ type ReportCall struct {
 	Error    string    `json:"error,omitempty"`
 	TimedOut bool      `json:"timed_out,omitempty"`
 	Evidence []string  `json:"evidence,omitempty"`
+	// Simulated says the call acted on a simulated estate only.
+	Simulated bool `json:"simulated,omitempty"`
 }
 
 // ReportLog is a log line a watch matched.
@@ -123,9 +134,14 @@ func BuildReport(jd *JournalData) *Report {
 			last = t
 		}
 		switch ev.Type {
+		case EvRunStarted:
+			rep.Description = ev.Notes
 		case EvStepStarted:
 			s := step(ev.Step)
 			s.Title, s.State, s.Attempts = ev.Title, StateRunning, ev.Attempt
+			if ev.Notes != "" {
+				s.Notes = ev.Notes
+			}
 			if ev.Source != nil {
 				s.Source = ev.Source.String()
 			}
@@ -146,7 +162,10 @@ func BuildReport(jd *JournalData) *Report {
 			s := step(ev.Step)
 			s.State, s.Ended, s.Reason = StateFailed, t, ev.Reason
 		case EvCallStart:
-			c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t}
+			c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t, Simulated: ev.Simulated}
+			if !ev.Simulated && !slices.Contains(rep.RealSteps, ev.Step) {
+				rep.RealSteps = append(rep.RealSteps, ev.Step)
+			}
 			if ev.Plan != nil {
 				c.Command = ev.Plan.Summary()
 			}
@@ -173,7 +192,7 @@ func BuildReport(jd *JournalData) *Report {
 		case EvWatchLine:
 			s := step(ev.Step)
 			for _, l := range ev.Log {
-				if l.Kind == MatchWarn {
+				if l.Kind == MatchWarn || l.Kind == MatchNote {
 					s.LogMatches = append(s.LogMatches, ReportLog{Kind: l.Kind, File: l.File, Text: l.Text})
 				}
 			}
@@ -264,6 +283,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		kind = "Drill on a simulated target"
 	}
 	p("%s. Runbook `%s` (sha256 %s).\n\n", kind, r.Runbook, short(r.Digest))
+	if r.Description != "" {
+		p("%s\n\n", strings.TrimSpace(r.Description))
+	}
 	p("| | |\n|---|---|\n")
 	p("| Run | `%s` |\n| Status | **%s** |\n| Target | %s", r.RunID, r.Status, r.Target)
 	if r.Simulated {
@@ -279,6 +301,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| Ended | %s UTC |\n", r.Ended.Format("2006-01-02 15:04:05"))
 	}
 	p("| Total time | %s |\n", fmtDur(r.Total))
+	if r.Simulated {
+		real := "none"
+		if len(r.RealSteps) > 0 {
+			real = "`" + strings.Join(r.RealSteps, "`, `") + "` (not simulated: they acted on this machine or a real system)"
+		}
+		p("| Steps that touched real systems | %s |\n", real)
+	}
 	if r.Reason != "" {
 		p("| Reason | %s |\n", mdEscape(r.Reason))
 	}
@@ -312,6 +341,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if s.Source != "" {
 			p("Source: %s\n\n", s.Source)
 		}
+		if s.Notes != "" {
+			p("Note: %s\n\n", mdEscape(strings.TrimSpace(s.Notes)))
+		}
 		p("State: **%s**", s.State)
 		if !s.Started.IsZero() {
 			p(", %s to %s UTC", s.Started.Format("15:04:05.000"), orDash(s.Ended))
@@ -331,6 +363,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		for _, c := range s.Calls {
 			p("\n- %s `%s`: `%s`", c.Phase, c.Op, c.Command)
+			if r.Simulated && !c.Simulated {
+				p(" (real)")
+			}
 			if c.ExitCode != nil {
 				p(", exit %d", *c.ExitCode)
 			}

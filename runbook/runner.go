@@ -289,6 +289,7 @@ func (r *Runner) enrich(ev *Event) {
 	if !ok {
 		return
 	}
+	ev.Simulated = IsSimulated(op)
 	p, err := op.Plan(Call{Op: ev.Op, Args: ev.Args, Step: ev.Step, Phase: ev.Phase, Attempt: ev.Attempt, Timeout: ev.Timeout})
 	if err != nil {
 		p = Plan{Detail: "cannot show the plan: " + err.Error()}

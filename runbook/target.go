@@ -23,6 +23,10 @@ type Target struct {
 	// Simulated marks a target where nothing real can be harmed; only there
 	// may --yes and --scenario be used.
 	Simulated bool
+	// MissingLogError makes a log wait on a file that does not exist fail at
+	// once (`missing_logs: error`); false (`wait`, the default) waits for
+	// the file to appear, saying so when the watch is armed and every 30s.
+	MissingLogError bool
 	// Params supplies parameter values to every runbook run on the target;
 	// --param overrides them.
 	Params map[string]Value
@@ -44,7 +48,7 @@ type targetFile struct {
 }
 
 // reserved keys of a target; every other key is an adapter's section.
-var targetKeys = []string{"description", "hosts", "params", "simulated"}
+var targetKeys = []string{"description", "hosts", "params", "simulated", "missing_logs"}
 
 // Targets is a parsed targets file.
 type Targets struct {
@@ -146,6 +150,14 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 			hosts, hp := parseHosts(path, t.Name, v)
 			t.Hosts = hosts
 			probs = append(probs, hp...)
+		case "missing_logs":
+			switch v.Value {
+			case "error":
+				t.MissingLogError = true
+			case "wait":
+			default:
+				probs.add(Pos{File: path, Line: v.Line, Col: v.Column}, "missing_logs: say wait (a log wait on a file that does not exist waits for it) or error (it fails at once)")
+			}
 		case "params":
 			if err := v.Decode(&t.Params); err != nil {
 				probs = append(probs, yamlProblems(path, err, v)...)

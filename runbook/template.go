@@ -77,6 +77,56 @@ func cleanTemplateErr(err error) string {
 	return msg
 }
 
+// outFieldRefs returns the {{ .out.STEP.NAME }} references of a template
+// as [STEP, NAME] pairs; a text that does not parse has none.
+func outFieldRefs(text string) [][2]string {
+	if !strings.Contains(text, ".out.") {
+		return nil
+	}
+	t, err := template.New("").Funcs(templateFuncs()).Parse(text)
+	if err != nil {
+		return nil
+	}
+	var refs [][2]string
+	var visit func(n parse.Node)
+	visit = func(n parse.Node) {
+		switch n := n.(type) {
+		case *parse.ListNode:
+			if n != nil {
+				for _, c := range n.Nodes {
+					visit(c)
+				}
+			}
+		case *parse.ActionNode:
+			visit(n.Pipe)
+		case *parse.PipeNode:
+			if n != nil {
+				for _, c := range n.Cmds {
+					visit(c)
+				}
+			}
+		case *parse.CommandNode:
+			for _, a := range n.Args {
+				visit(a)
+			}
+		case *parse.FieldNode:
+			if len(n.Ident) >= 3 && n.Ident[0] == "out" {
+				refs = append(refs, [2]string{n.Ident[1], n.Ident[2]})
+			}
+		case *parse.IfNode:
+			visit(n.Pipe)
+			visit(n.List)
+			visit(n.ElseList)
+		case *parse.WithNode:
+			visit(n.Pipe)
+			visit(n.List)
+			visit(n.ElseList)
+		}
+	}
+	visit(t.Tree.Root)
+	return refs
+}
+
 // templateRefs returns the top-level names a template refers to (.name)
 // and, for .out.STEP.VAR, the step ids as "out.STEP". Calls to unknown
 // functions and syntax errors are returned as an error.

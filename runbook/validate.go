@@ -277,9 +277,14 @@ func (v *validator) checkStep(st *Step, idx int) {
 	case st.Manual != "" && (st.Action != "" || st.Wait != nil):
 		v.add(st.FieldPos("manual", st.Pos), "step %s is manual and also has action: or wait:; make them two steps", st.ID)
 	}
+	// Titles, instructions and notes are filled in from the parameters
+	// like every other template, so a name they use must exist.
 	v.checkTemplate(st.Title, st.FieldPos("title", st.Pos), st, idx)
 	if st.Manual != "" {
 		v.checkTemplate(st.Manual, st.FieldPos("manual", st.Pos), st, idx)
+	}
+	if st.Notes != "" {
+		v.checkTemplate(st.Notes, st.FieldPos("notes", st.Pos), st, idx)
 	}
 	if st.Foreach != nil {
 		fp := st.FieldPos("foreach", st.Pos)
@@ -416,6 +421,12 @@ func (v *validator) checkArg(as ArgSpec, val Value, pos Pos, st *Step, idx int) 
 			v.add(pos, "argument %s must be a list", as.Name)
 			return
 		}
+		if val.Kind == ValueScalar && !v.listRef(val.Scalar) {
+			// A string is never split into words: `argv: echo hello` would
+			// run a program called "echo hello".
+			v.add(pos, "argument %s must be a list, like [%s]: a single string is not split into words", as.Name, listExample(val.Scalar))
+			return
+		}
 		for _, it := range val.Strings() {
 			v.checkTemplate(it, pos, st, idx)
 		}
@@ -441,6 +452,23 @@ func (v *validator) checkArg(as ArgSpec, val Value, pos Pos, st *Step, idx int) 
 	if _, err := convertScalar(as, val.Scalar); err != nil {
 		v.add(pos, "argument %s: %v", as.Name, err)
 	}
+}
+
+// listRef reports whether a scalar written where a list is needed is a
+// list parameter written as "{{ .name }}", which expands to its items.
+func (v *validator) listRef(s string) bool {
+	m := singleRef.FindStringSubmatch(s)
+	return m != nil && v.params[m[1]].Type == TypeList
+}
+
+// listExample writes a string the way a list of its words is written in
+// YAML, for the remedy of a string given where a list is needed.
+func listExample(s string) string {
+	words := strings.Fields(s)
+	if len(words) == 0 || len(words) > 8 {
+		return "first, second"
+	}
+	return strings.Join(words, ", ")
 }
 
 func (v *validator) suggest(op string) string {
@@ -469,7 +497,12 @@ func (v *validator) suggest(op string) string {
 func (v *validator) checkWait(st *Step, idx int) {
 	w := st.Wait
 	wp := st.FieldPos("wait", st.Pos)
-	if w.Timeout.Duration <= 0 {
+	_, timeoutWritten := w.keyPos["timeout"]
+	if w.Timeout.Duration <= 0 && timeoutWritten {
+		// Where it is written: a timeout the parser could not read is
+		// reported there once, by the parser.
+		v.add(w.FieldPos("timeout", wp), "wait timeout must be more than 0 (for example timeout: 10m); a wait without one could hang forever")
+	} else if w.Timeout.Duration <= 0 {
 		v.add(wp, "wait needs a timeout: (for example timeout: 10m); a wait without one could hang forever")
 	} else if w.Timeout.Duration > 72*time.Hour {
 		v.add(w.Timeout.Pos, "wait timeout %s is longer than 72h", w.Timeout.Duration)
@@ -598,7 +631,18 @@ func ValidateFile(path string, specs []OpSpec) (*Runbook, error) {
 	}
 	rb, probs := parseRunbook(path, data)
 	if rb != nil {
-		probs = append(probs, Validate(rb, specs)...)
+		// After a value of the wrong type the validator still checks the
+		// rest; what it says about the line the parser already reported
+		// (the value it could not read) is left out.
+		bad := map[int]bool{}
+		for _, p := range probs {
+			bad[p.Pos.Line] = true
+		}
+		for _, p := range Validate(rb, specs) {
+			if !bad[p.Pos.Line] {
+				probs = append(probs, p)
+			}
+		}
 	}
 	if len(probs) > 0 {
 		return rb, probs.sorted()

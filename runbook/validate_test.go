@@ -70,8 +70,19 @@ func TestValidateReportsEveryProblemWithPosition(t *testing.T) {
 			`bad.yaml:6:13: template uses range: runbook templates render values, not loops`}},
 		{"schema", "schema: drillbook/v9\nid: t\ntitle: T\nsteps:\n  - id: a\n    manual: x\n", []string{
 			`bad.yaml:1:9: unknown schema "drillbook/v9"`}},
+		{"string where a list is needed", head + "steps:\n  - id: a\n    action: shell.run\n    with:\n      argv: echo hello\n", []string{
+			`bad.yaml:8:13: argument argv must be a list, like [echo, hello]: a single string is not split into words`}},
+		{"list parameter where a list is needed", head + "params:\n  - {name: cmd, type: list, default: [ls, -l]}\nsteps:\n  - id: a\n    action: shell.run\n    with: {argv: \"{{ .cmd }}\"}\n", nil},
+		{"undefined name in notes", head + "steps:\n  - id: a\n    manual: x\n    notes: \"The bus {{ .bus }} must be quiet\"\n", []string{
+			`bad.yaml:7:12: undefined parameter "bus" in template "The bus {{ .bus }} must be quiet": declare it under params`}},
+		{"undefined name in a title", head + "steps:\n  - id: a\n    title: Stop {{ .engine }}\n    manual: x\n", []string{
+			`bad.yaml:6:12: undefined parameter "engine"`}},
+		{"wait timeout of zero", head + "steps:\n  - id: a\n    wait: {log: /x.log, success: [CWSIP0783], timeout: 0}\n", []string{
+			`bad.yaml:6:56: wait timeout must be more than 0`}},
+		{"mis-indented key deeper in a step", head + "steps:\n  - id: a\n    action: shell.run\n    with:\n      argv: [ls]\n   timeout: 5s\n  - id: b\n    manual: y\n", []string{
+			`bad.yaml:9:4: did not find expected '-' indicator: check the indentation of this line`}},
 		{"malformed yaml", head + "steps:\n  - id: a\n   manual: x\n", []string{
-			`bad.yaml:4:1: did not find expected '-' indicator: check the indentation`}},
+			`bad.yaml:6:4: did not find expected '-' indicator: check the indentation of this line`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -95,6 +106,58 @@ func TestValidateReportsAllNotFirst(t *testing.T) {
 	got := problemsOf(t, yml)
 	if len(got) < 4 {
 		t.Fatalf("want at least 4 problems (unknown op, duplicate id, no timeout, bad regex), got %d:\n%s", len(got), strings.Join(got, "\n"))
+	}
+}
+
+// TestValidateFileGoesOnAfterATypeError: a value of the wrong type
+// (timeout: 5 minutes) is reported where it is written, and every other
+// problem of the file is reported too, each once, at its own line.
+func TestValidateFileGoesOnAfterATypeError(t *testing.T) {
+	yml := `schema: drillbook/v1
+id: t
+title: T
+steps:
+  - id: a
+    action: shell.run
+    with: {argv: [echo, hi]}
+    timeout: 5 minutes
+  - id: b
+    action: shel.run
+  - id: c
+    action: shell.run
+    with:
+      argv: echo hello
+  - id: d
+    manual: "{{ .nope }}"
+    wait: {log: /x.log, success: [CWSIP0783], timeout: ten minutes}
+`
+	path := t.TempDir() + "/bad.yaml"
+	if err := os.WriteFile(path, []byte(yml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ValidateFile(path, testSpecs())
+	var probs Problems
+	if !errors.As(err, &probs) {
+		t.Fatalf("ValidateFile: %v", err)
+	}
+	want := []string{
+		`:8:14: "5 minutes" is not a duration`,
+		`:10:13: unknown operation "shel.run"`,
+		`:14:13: argument argv must be a list`,
+		`:16:13: step d is manual and also has action: or wait:`,
+		`:16:13: undefined parameter "nope"`,
+		`:17:56: "ten minutes" is not a duration`,
+	}
+	if len(probs) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(probs), len(want), probs)
+	}
+	for i, w := range want {
+		if got := strings.TrimPrefix(probs[i].String(), path); !strings.HasPrefix(got, w) {
+			t.Errorf("problem %d: got %s, want %s...", i, got, w)
+		}
+	}
+	if _, err := Parse(path, []byte(yml)); err == nil {
+		t.Error("Parse accepted a runbook with a type error: run must refuse it")
 	}
 }
 

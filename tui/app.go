@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -66,21 +67,41 @@ type RunSpec struct {
 	// Close releases what the run holds (journal, lock, estate); the app
 	// calls it once the runner has returned. Nil means nothing to release.
 	Close func() error
+	// History is what a resumed run showed before it stopped (its journaled
+	// events and output), shown first; nil for a new run.
+	History []runbook.Update
 }
 
-// Home is what the no-argument screen offers: runbooks on one target.
+// Home is what the no-argument screen offers: runbooks on a target the
+// picker can switch.
 type Home struct {
-	// Target is the estate runs start on; Simulated marks the training
-	// target (false: a real estate).
+	// Target is the estate runs start on first; Simulated marks a
+	// simulated one (false: a real estate).
 	Target    string
 	Simulated bool
+	// Targets are the estates the picker can switch to, Target among them;
+	// empty means Target only.
+	Targets []TargetChoice
 	// Runbooks are offered in the picker, in this order.
 	Runbooks []*runbook.Runbook
 	// Problems are runbooks that could not be read; shown under the list.
 	Problems error
-	// Prepare readies the target for a runbook (it may start simulations)
+	// Prepare readies a target for a runbook (it may start simulations)
 	// and returns the values to fill the form with.
-	Prepare func(ctx context.Context, rb *runbook.Runbook) (*Prepared, error)
+	Prepare func(ctx context.Context, target string, rb *runbook.Runbook) (*Prepared, error)
+	// Open, when set, opens the form for this runbook at once (drillbook
+	// run RUNBOOK in a terminal); back from the form goes to the picker.
+	Open *runbook.Runbook
+}
+
+// TargetChoice is a target the picker offers.
+type TargetChoice struct {
+	// Name is how --target names it.
+	Name string
+	// Simulated marks a simulated estate.
+	Simulated bool
+	// Description says what it is.
+	Description string
 }
 
 // Prepared is a target made ready for one runbook.
@@ -175,9 +196,13 @@ func NewRun(opts Options, fe *Frontend, spec RunSpec) *App {
 	return a
 }
 
-// NewHome returns the screen that opens on the runbook picker.
+// NewHome returns the screen that opens on the runbook picker, or on the
+// form of h.Open.
 func NewHome(opts Options, h Home) *App {
 	a := newApp(opts)
+	if len(h.Targets) == 0 {
+		h.Targets = []TargetChoice{{Name: h.Target, Simulated: h.Simulated}}
+	}
 	a.home = &h
 	a.state = statePicker
 	a.picker = newPicker(a.c, h)
@@ -190,10 +215,14 @@ func (a *App) addCloser(f func() error) {
 	}
 }
 
-// Init starts the run when the app opens on one.
+// Init starts the run when the app opens on one, or prepares the target
+// for the runbook it opens the form of.
 func (a *App) Init() tea.Cmd {
-	if a.state == stateRun {
+	switch {
+	case a.state == stateRun:
 		return a.startRunner()
+	case a.home != nil && a.home.Open != nil:
+		return a.prepare(a.home.Open)
 	}
 	return nil
 }
@@ -236,6 +265,9 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		for i := range a.form.fields {
 			a.form.fields[i].in.Width = max(10, msg.Width-8)
+		}
+		if a.run != nil {
+			a.run.track() // what the new size shows counts as read
 		}
 		return a, nil
 	case tea.KeyMsg:
@@ -281,7 +313,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch a.state {
 	case statePicker:
 		km, ok := msg.(tea.KeyMsg)
-		if ok && !a.picker.list.SettingFilter() && key.Matches(km, a.c.keys.Quit) {
+		if ok && !a.picker.list.SettingFilter() && key.Matches(km, a.c.keys.Quit) && !a.picker.full {
 			return a, tea.Quit
 		}
 		if ok {
@@ -308,10 +340,11 @@ func (a *App) prepare(rb *runbook.Runbook) tea.Cmd {
 		a.picker.setSize()
 		return nil
 	}
-	a.state, a.busy, a.chosen = statePreparing, "Preparing target "+a.home.Target+" for "+rb.ID+"…", rb
+	target := a.picker.target().Name
+	a.state, a.busy, a.chosen = statePreparing, "Preparing target "+target+" for "+rb.ID+"…", rb
 	ctx, prep, pending := a.ctx, a.home.Prepare, a.pending
 	return func() tea.Msg {
-		p, err := prep(ctx, rb)
+		p, err := prep(ctx, target, rb)
 		msg := preparedMsg{rb: rb, p: p, err: err}
 		pending <- msg
 		return msg
@@ -329,7 +362,7 @@ func (a *App) takePending() {
 func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	if msg.err != nil {
 		a.state = statePicker
-		a.picker.err = firstLine(msg.err.Error())
+		a.picker.err = strings.ReplaceAll(msg.err.Error(), "\n", "; ")
 		a.picker.setSize()
 		return nil
 	}
@@ -337,6 +370,7 @@ func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	a.picker.setSize()
 	a.prepared = msg.p
 	a.form = newForm(a.c, msg.rb, msg.p.Values)
+	a.form.target = a.picker.target()
 	a.state = stateForm
 	return a.form.setFocus(0)
 }
@@ -406,6 +440,9 @@ func (a *App) runEnded(msg runEndedMsg) tea.Cmd {
 func (a *App) View() string {
 	switch a.state {
 	case statePicker:
+		if a.picker.full {
+			return a.picker.fullHelp() + "\n" + helpLine(a.c, helpKeys{short: []key.Binding{a.c.keys.Help, a.c.keys.Back}})
+		}
 		return a.picker.view() + "\n" + helpLine(a.c, a.picker.help())
 	case statePreparing, stateStarting:
 		return a.c.st.Title.Render(a.busy) + "\n"

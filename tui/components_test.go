@@ -193,20 +193,20 @@ func TestTUIPaneKeepsTail(t *testing.T) {
 	}
 	now := t0
 	st := testCommon(80, 24, &now).st
-	v := p.view(st, 40, 3)
+	v, _ := p.view(st, 40, 3, false)
 	if want := "  line 249998\n  line 249999\n  line 250000"; v != want {
 		t.Errorf("tail view = %q, want %q", v, want)
 	}
 	p.scroll(10, 3)
-	if v := p.view(st, 40, 1); v != "  line 249990" || p.following() {
+	if v, _ := p.view(st, 40, 1, false); v != "  line 249990" || p.following() {
 		t.Errorf("scrolled view = %q (following %v)", v, p.following())
 	}
 	p.add("new", lineOut)
-	if v := p.view(st, 40, 1); v != "  line 249990" {
+	if v, _ := p.view(st, 40, 1, false); v != "  line 249990" {
 		t.Errorf("a new line moved the scrolled view: %q", v)
 	}
 	p.follow()
-	if v := p.view(st, 40, 1); v != "  new" {
+	if v, _ := p.view(st, 40, 1, false); v != "  new" {
 		t.Errorf("follow shows %q", v)
 	}
 }
@@ -345,7 +345,7 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 		released = nil
 		h := testHome(t)
 		// The target comes up just as the operator quits.
-		h.Prepare = func(ctx context.Context, rb *runbook.Runbook) (*Prepared, error) {
+		h.Prepare = func(ctx context.Context, _ string, rb *runbook.Runbook) (*Prepared, error) {
 			<-ctx.Done()
 			return prepared(), nil
 		}
@@ -370,7 +370,7 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 		released = nil
 		h := testHome(t)
 		begin := make(chan struct{})
-		h.Prepare = func(context.Context, *runbook.Runbook) (*Prepared, error) {
+		h.Prepare = func(context.Context, string, *runbook.Runbook) (*Prepared, error) {
 			p := prepared()
 			p.Start = func(map[string]string, *Frontend) (RunSpec, error) {
 				<-begin

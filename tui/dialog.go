@@ -36,6 +36,16 @@ type dialog struct {
 	onExt bool            // the extra field has focus
 	pick  runbook.StepState
 	msg   string
+
+	// A confirmation's text scrolls when the window cannot hold it: off is
+	// how far, readTo how many of its rows have been on screen from the
+	// top with no gap, readAll whether all have (it is confirmed only
+	// then), left how many have not.
+	off     int
+	readTo  int
+	readAll bool
+	left    int
+	readW   int
 }
 
 func newInput(c *common, placeholder string) textinput.Model {
@@ -91,6 +101,15 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 	if isKey && key.Matches(km, k.Cancel) {
 		return d, dialogResult{close: true}, nil
 	}
+	if isKey && d.kind == dlgConfirm {
+		// Arrows and page keys scroll the text; letters go to the token.
+		step := map[string]int{"up": -1, "down": 1, "pgup": -5, "pgdown": 5}
+		if n, ok := step[km.String()]; ok {
+			d.off = max(0, d.off+n) // track clamps it to the text
+			d.msg = ""
+			return d, dialogResult{}, nil
+		}
+	}
 	switch d.kind {
 	case dlgQuit:
 		if isKey && key.Matches(km, k.Yes) {
@@ -105,6 +124,10 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 			tok := strings.TrimSpace(d.input.Value())
 			if tok == "" {
 				d.msg = fmt.Sprintf("type the token first: %s alone confirms nothing (%s cancels)", keyOf(k.Submit), keyOf(k.Cancel))
+				return d, dialogResult{}, nil
+			}
+			if !d.readAll {
+				d.msg = fmt.Sprintf("read all of it first: %s more below (↓ scrolls); nothing was run", lines(d.left))
 				return d, dialogResult{}, nil
 			}
 			in := &runbook.Input{Type: runbook.InConfirm, Step: d.ev.Step, Token: tok}
@@ -238,10 +261,14 @@ func splitArgs(s string) ([]string, error) {
 	return out, nil
 }
 
+// dialogWidth is the width of a dialog's box: the window's, less a column
+// each side, up to a width that still reads as a box.
+func dialogWidth(c *common) int { return max(8, min(c.width-2, 110)) }
+
 // view draws the dialog's box.
 func (d dialog) view(c *common, rv *runView) string {
 	st, k := c.st, c.keys
-	w := min(c.width-4, 78)
+	w := dialogWidth(c)
 	inner := w - 4
 	var lines []string
 	add := func(s string) { lines = append(lines, s) }
@@ -256,7 +283,7 @@ func (d dialog) view(c *common, rv *runView) string {
 		box = st.Dialog
 		lines = d.confirmLines(c, rv, inner)
 	case dlgDeviate:
-		add(st.Title.Render(cut(deviationTitle(d.dev)+" · step "+d.ev.Step, inner)))
+		wrapAdd(st.Title.Render, deviationTitle(d.dev)+" · step "+d.ev.Step)
 		add("")
 		if needsExtra(d.dev) {
 			label := "step to go to:"
@@ -269,11 +296,23 @@ func (d dialog) view(c *common, rv *runView) string {
 		add(st.Dim.Render("reason (required, goes into the report):"))
 		add(d.input.View())
 		add("")
-		add(st.Dim.Render(cut(keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" cancels", inner)))
+		wrapAdd(st.Dim.Render, keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" cancels")
 	case dlgReconcile:
-		add(st.Title.Render(cut("What happened to step "+d.ev.Step+"?", inner)))
+		wrapAdd(st.Title.Render, "What happened to step "+d.ev.Step+"?")
 		add("")
+		if p := rv.seen(d.ev.Step).plan; p != nil {
+			// At most three rows: the question and its answers must show.
+			cmd := strings.Split(wrap("it was running: "+planCommand(*p), inner), "\n")
+			if len(cmd) > 3 {
+				cmd = append(cmd[:2], cut(cmd[2], inner-1)+"…")
+			}
+			for _, l := range cmd {
+				add(st.Command.Render(l))
+			}
+		}
 		if d.ev.Reason != "" {
+			// The verify's or pre-check's answer about the state now, when
+			// the step has one: read before deciding.
 			wrapAdd(st.Text.Render, d.ev.Reason)
 		}
 		for _, o := range []struct {
@@ -285,18 +324,18 @@ func (d dialog) view(c *common, rv *runView) string {
 			if d.pick == o.s {
 				mark = "(•)"
 			}
-			add(st.Text.Render(cut(fmt.Sprintf("%s %s %s", mark, o.k, o.l), inner)))
+			wrapAdd(st.Text.Render, fmt.Sprintf("%s %s %s", mark, o.k, o.l))
 		}
 		add(d.input.View())
-		add(st.Dim.Render(cut("1/2/3 choose (before typing) · "+keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" closes", inner)))
+		wrapAdd(st.Dim.Render, "1/2/3 choose (before typing) · "+keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" closes")
 	case dlgQuit:
 		box = st.Dialog
-		add(st.DialogTitle.Render(cut("A step is running", inner)))
+		wrapAdd(st.DialogTitle.Render, "A step is running")
 		add("")
 		wrapAdd(st.Text.Render, "Quit anyway? The running call is stopped (SIGINT to its process group) and the run stays resumable with:")
-		add(st.Command.Render(cut("drillbook resume "+rv.spec.RunID, inner)))
+		wrapAdd(st.Command.Render, "drillbook resume "+rv.spec.RunID)
 		add("")
-		add(st.Text.Render(cut(keyOf(k.Yes)+" quit · "+keyOf(k.No)+" stay (the default)", inner)))
+		wrapAdd(st.Text.Render, keyOf(k.Yes)+" quit · "+keyOf(k.No)+" stay (the default)")
 	}
 	if d.msg != "" && d.kind != dlgConfirm {
 		wrapAdd(st.Error.Render, d.msg)
@@ -320,24 +359,20 @@ func deviationTitle(d runbook.Deviation) string {
 	return string(d)
 }
 
-// confirmLines lays out the confirmation: what will run, where, the last
-// pre-check, then the token to type. The token line and the input always
-// show; a command too long for the screen is cut, saying so.
-func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
+// confirmParts lays out the confirmation at inner width: the head (what
+// step), the text to read (what will run, where, what it acts on, the notes
+// and the last pre-check), and the tail (the token to type and the input),
+// which always shows.
+func (d dialog) confirmParts(c *common, rv *runView, inner int) (head, text, tail []string) {
 	st := c.st
-	wrapped := func(style func(...string) string, s string, maxLines int) []string {
+	wrapped := func(style func(...string) string, s string) []string {
 		var out []string
-		ls := strings.Split(wrap(s, inner), "\n")
-		for i, l := range ls {
-			if maxLines > 0 && i == maxLines-1 && len(ls) > maxLines {
-				out = append(out, style(cut(l, inner-1)+"…"))
-				break
-			}
+		for _, l := range strings.Split(wrap(s, inner), "\n") {
 			out = append(out, style(l))
 		}
 		return out
 	}
-	head := []string{st.DialogTitle.Render(cut("DESTRUCTIVE STEP: "+d.ev.Step+" · "+rv.title(d.ev.Step), inner)), "", st.Dim.Render("will run:")}
+	head = append(wrapped(st.DialogTitle.Render, "DESTRUCTIVE STEP: "+d.ev.Step+" · "+rv.title(d.ev.Step)), "")
 	cmd, host, detail, object := d.ev.Op, "", "", ""
 	if p := d.ev.Plan; p != nil {
 		cmd, host, object = planCommand(*p), p.Host, p.Object
@@ -345,39 +380,94 @@ func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
 			detail = p.Detail
 		}
 	}
-	body := wrapped(st.Command.Render, cmd, 0)
+	text = append(text, st.Dim.Render("will run:"))
+	text = append(text, wrapped(st.Command.Render, cmd)...)
 	if detail != "" {
-		body = append(body, wrapped(st.Dim.Render, detail, 0)...)
+		text = append(text, wrapped(st.Dim.Render, detail)...)
 	}
 	if object != "" {
-		body = append(body, wrapped(st.Text.Render, "acts on: "+object, 0)...)
+		text = append(text, wrapped(st.Text.Render, "acts on: "+object)...)
 	}
 	target := rv.spec.Target
-	if rv.spec.Simulated {
+	switch {
+	case rv.spec.Simulated && d.ev.Simulated:
 		target += " (SIMULATED)"
+	case rv.spec.Simulated:
+		target += " · this step is REAL: it acts on this machine or a real system, not on the simulation"
 	}
-	var tail []string
 	if host != "" {
-		tail = append(tail, st.Text.Render(cut("on host: "+host+" · target: "+target, inner)))
+		text = append(text, wrapped(st.Text.Render, "on host: "+host+" · target: "+target)...)
 	} else {
-		tail = append(tail, st.Text.Render(cut("target: "+target, inner)))
+		text = append(text, wrapped(st.Text.Render, "target: "+target)...)
+	}
+	if n := strings.TrimSpace(d.ev.Notes); n != "" {
+		text = append(text, wrapped(st.Text.Render, "note: "+n)...)
 	}
 	pre := d.ev.Text
 	if pre == "" {
 		pre = "none (this step has no pre-check)"
 	}
-	tail = append(tail, wrapped(st.Text.Render, "last pre-check: "+pre, 2)...)
-	tail = append(tail, "", st.Text.Render(cut(fmt.Sprintf("Type %q and press %s to run it; %s cancels (the default).", d.ev.Token, keyOf(c.keys.Submit), keyOf(c.keys.Cancel)), inner)), d.input.View())
+	text = append(text, wrapped(st.Text.Render, "last pre-check: "+pre)...)
+	tail = append(tail, "")
+	tail = append(tail, wrapped(st.Text.Render, fmt.Sprintf("Type %q and press %s to run it; %s cancels (the default).", d.ev.Token, keyOf(c.keys.Submit), keyOf(c.keys.Cancel)))...)
+	tail = append(tail, d.input.View())
 	if d.msg != "" {
-		tail = append(tail, wrapped(st.Error.Render, d.msg, 2)...)
+		tail = append(tail, wrapped(st.Error.Render, d.msg)...)
 	}
-	room := c.height - 3 - 2 - len(head) - len(tail) // header, status, help; the border
-	if room < 1 {
-		room = 1
+	return head, text, tail
+}
+
+// confirmRoom is how many rows the confirmation's text has in the window:
+// the body (between header and status line) less the box's border and the
+// rows that always show.
+func confirmRoom(c *common, head, tail []string) int {
+	return c.height - 3 - 2 - len(head) - len(tail)
+}
+
+// confirmWindow returns which rows of n the confirmation shows in room,
+// and whether a row is taken by the "more lines" mark.
+func (d dialog) confirmWindow(n, room int) (vis, off int, mark bool) {
+	if n <= room {
+		return n, 0, false
 	}
-	if len(body) > room {
-		more := len(body) - room + 1
-		body = append(body[:room-1:room-1], st.Dim.Render(cut(fmt.Sprintf("… %d more lines (drillbook plan shows them all)", more), inner)))
+	vis = max(1, room-1)
+	return vis, min(max(0, d.off), max(0, n-vis)), true
+}
+
+// track counts what of the confirmation's text has been on screen, the
+// way runView.track does for the step's text.
+func (d *dialog) track(c *common, rv *runView) {
+	inner := dialogWidth(c) - 4
+	head, text, tail := d.confirmParts(c, rv, inner)
+	if inner != d.readW {
+		d.readW, d.readTo = inner, 0
 	}
-	return append(append(head, body...), tail...)
+	vis, off, _ := d.confirmWindow(len(text), confirmRoom(c, head, tail))
+	d.off = off
+	if off <= d.readTo {
+		d.readTo = max(d.readTo, off+vis)
+	}
+	if d.readTo >= len(text) {
+		d.readAll = true
+	}
+	d.left = max(0, len(text)-d.readTo)
+}
+
+// confirmLines draws the confirmation: the text scrolls when the window
+// cannot hold it, with a mark saying how much more there is; the token to
+// type and the input always show.
+func (d dialog) confirmLines(c *common, rv *runView, inner int) []string {
+	head, text, tail := d.confirmParts(c, rv, inner)
+	vis, off, mark := d.confirmWindow(len(text), confirmRoom(c, head, tail))
+	out := append(append([]string(nil), head...), text[off:off+vis]...)
+	if mark {
+		below := len(text) - off - vis
+		s := fmt.Sprintf("▼ %s more: ↓ scrolls; read them before the token", lines(below))
+		style := c.st.Attention.Render
+		if below == 0 {
+			s, style = fmt.Sprintf("▲ end; %s above (↑)", lines(off)), c.st.Dim.Render
+		}
+		out = append(out, style(cut(s, inner)))
+	}
+	return append(out, tail...)
 }

@@ -26,8 +26,10 @@ type field struct {
 type form struct {
 	c       *common
 	rb      *runbook.Runbook
+	target  TargetChoice // the target the run starts on
 	fields  []field
 	focus   int
+	scroll  int // rows the view is moved from where the focus puts it (pgup, pgdn)
 	tried   bool
 	message string
 }
@@ -141,9 +143,17 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	case key.Matches(km, k.Start), key.Matches(km, k.Submit) && last:
 		return f.submit()
 	case key.Matches(km, k.Submit), key.Matches(km, k.Next):
+		f.scroll = 0
 		return f, f.setFocus(f.focus + 1)
 	case key.Matches(km, k.Prev):
+		f.scroll = 0
 		return f, f.setFocus(f.focus - 1)
+	case key.Matches(km, k.ScrollUp):
+		f.scroll -= 5
+		return f, nil
+	case key.Matches(km, k.ScrollDown):
+		f.scroll += 5
+		return f, nil
 	}
 	if len(f.fields) == 0 {
 		return f, nil
@@ -176,7 +186,7 @@ func (f form) submit() (form, tea.Cmd) {
 
 func (f form) help() helpKeys {
 	k := f.c.keys
-	short := []key.Binding{k.Next, k.Prev, k.Start, k.Back}
+	short := []key.Binding{k.Next, k.Prev, k.Start, k.Back, k.ScrollUp, k.ScrollDown}
 	return helpKeys{short: short, full: [][]key.Binding{short}}
 }
 
@@ -198,7 +208,9 @@ func (f form) fieldLines(i int) []string {
 	}
 	lines := []string{mark + name + st.Dim.Render(" ("+typ+")")}
 	if p.Description != "" {
-		lines = append(lines, st.Text.Render(cut("  "+p.Description, w)))
+		for _, l := range strings.Split(wrap(p.Description, max(1, w-2)), "\n") {
+			lines = append(lines, st.Text.Render("  "+l))
+		}
 	}
 	var facts []string
 	if !p.Default.IsZero() && p.Type != runbook.TypeSecret {
@@ -211,23 +223,48 @@ func (f form) fieldLines(i int) []string {
 		facts = append(facts, "one of: "+strings.Join(p.Choices, ", "))
 	}
 	if len(facts) > 0 {
-		lines = append(lines, st.Dim.Render(cut("  "+strings.Join(facts, " · "), w)))
+		for _, l := range strings.Split(wrap(strings.Join(facts, " · "), max(1, w-2)), "\n") {
+			lines = append(lines, st.Dim.Render("  "+l))
+		}
 	}
 	lines = append(lines, "  "+fl.in.View())
 	if fl.err != "" && (fl.touched || f.tried) {
-		lines = append(lines, st.Error.Render(cut("  ✗ "+fl.err, w)))
+		for _, l := range strings.Split(wrap("✗ "+fl.err, max(1, w-2)), "\n") {
+			lines = append(lines, st.Error.Render("  "+l))
+		}
 	}
 	return lines
 }
 
 func (f form) view() string {
 	st, w, h := f.c.st, f.c.width, f.c.height
-	head := []string{
-		st.Title.Render(cut("Parameters · "+f.rb.Title, w)),
-		st.Dim.Render(cut(fmt.Sprintf("%s · %d parameter(s) · %s starts the run", f.rb.ID, len(f.fields), keyOf(f.c.keys.Start)), w)),
-		"",
+	on := ""
+	if f.target.Name != "" {
+		kind := "REAL"
+		if f.target.Simulated {
+			kind = "SIMULATED"
+		}
+		on = fmt.Sprintf(" · on %s (%s)", f.target.Name, kind)
 	}
+	var head []string
+	for _, l := range strings.Split(wrap("Parameters · "+f.rb.Title, w), "\n") {
+		head = append(head, st.Title.Render(l))
+	}
+	for _, l := range strings.Split(wrap(fmt.Sprintf("%s%s · %d parameter(s) · %s starts the run", f.rb.ID, on, len(f.fields), keyOf(f.c.keys.Start)), w), "\n") {
+		head = append(head, st.Dim.Render(l))
+	}
+	head = append(head, "")
+	// The description says why the runbook is written as it is: it comes
+	// first and scrolls away as the fields further down take focus.
 	var body []string
+	if paras := reflow(f.rb.Description); len(paras) > 0 {
+		for _, para := range paras {
+			for _, l := range strings.Split(wrap(para, w), "\n") {
+				body = append(body, st.Text.Render(l))
+			}
+		}
+		body = append(body, "")
+	}
 	focusTop, focusEnd := 0, 0
 	for i := range f.fields {
 		if i == f.focus {
@@ -244,17 +281,29 @@ func (f form) view() string {
 	}
 	foot := []string{""}
 	if f.message != "" {
-		foot = []string{st.Error.Render(cut(f.message, w))}
+		foot = nil
+		for _, l := range strings.Split(wrap(f.message, w), "\n") {
+			foot = append(foot, st.Error.Render(l))
+		}
 	}
 	room := max(1, h-len(head)-len(foot)-1) // help line
 	start := 0
 	if focusEnd > room {
 		start = min(focusTop, focusEnd-room)
 	}
+	// pgup and pgdn move the view from there (to read the description
+	// above the first field); marks say what is above and below.
+	start = min(max(0, start+f.scroll), max(0, len(body)-room))
 	end := min(len(body), start+room)
-	body = body[start:end]
-	for len(body) < room {
-		body = append(body, "")
+	shown := append([]string(nil), body[start:end]...)
+	if start > 0 && len(shown) > 0 {
+		shown[0] = st.Dim.Render(cut(fmt.Sprintf("▲ %s above: %s", lines(start), keyOf(f.c.keys.ScrollUp)), w))
 	}
-	return strings.Join(append(append(head, body...), foot...), "\n")
+	if end < len(body) && len(shown) > 1 {
+		shown[len(shown)-1] = st.Dim.Render(cut(fmt.Sprintf("▼ %s below: %s", lines(len(body)-end), keyOf(f.c.keys.ScrollDown)), w))
+	}
+	for len(shown) < room {
+		shown = append(shown, "")
+	}
+	return strings.Join(append(append(head, shown...), foot...), "\n")
 }

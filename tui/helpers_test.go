@@ -110,6 +110,13 @@ type sim struct {
 	calls []int // call ids started, in order
 	watch int
 	stops int
+	shown []runbook.Update // every update shown, as a journal would keep them
+}
+
+// show applies an update to the view and keeps it.
+func (s *sim) show(u runbook.Update) {
+	s.shown = append(s.shown, u)
+	s.v.apply(u)
 }
 
 func newSim(t *testing.T, w, h int) *sim {
@@ -144,7 +151,7 @@ func (s *sim) feed(in runbook.Input) {
 		case runbook.EvWatchArm:
 			s.watch = ev.ID
 		}
-		s.v.apply(runbook.Update{Event: &ev, Steps: s.eng.Steps(), Status: s.eng.Status()})
+		s.show(runbook.Update{Event: &ev, Steps: s.eng.Steps(), Status: s.eng.Status()})
 	}
 }
 
@@ -194,13 +201,13 @@ const logPath = "/opt/IBM/WebSphere/AppServer/profiles/AppSrv01/logs/server1/Sys
 // output and log lines shown.
 func (s *sim) toLogWait() {
 	s.feed(runbook.Input{Type: runbook.InStart})
-	s.v.apply(runbook.Update{Batch: &runbook.Batch{ID: s.lastCall(), Step: "prepare", Output: []runbook.OutputLine{
+	s.show(runbook.Update{Batch: &runbook.Batch{ID: s.lastCall(), Step: "prepare", Output: []runbook.OutputLine{
 		{Stream: runbook.Stdout, Text: "line 1"}, {Stream: runbook.Stdout, Text: "line 2"}, {Stream: runbook.Stderr, Text: "warning: something on stderr"},
 	}}})
 	s.now = s.now.Add(1500 * time.Millisecond)
 	s.callDone("sh exited with status 0 after 1.5s (3 output lines)")
 	s.feed(runbook.Input{Type: runbook.InWatchArmed, ID: s.watch, Positions: []runbook.LogPosition{{Path: logPath, Offset: 48213}}})
-	s.v.apply(runbook.Update{Batch: &runbook.Batch{ID: s.watch, Step: "start", Log: []runbook.LogLine{
+	s.show(runbook.Update{Batch: &runbook.Batch{ID: s.watch, Step: "start", Log: []runbook.LogLine{
 		{File: logPath, Text: "[11/23/26 8:00:02:100 UTC] 0000004a SibMessage    I   [Bus1:ME1] CWSID0016I: Messaging engine ME1 is in state Starting."},
 		{File: logPath, Kind: runbook.MatchWarn, Text: "[11/23/26 8:00:03:100 UTC] 0000004a SibMessage    W   [Bus1:ME1] CWSIP0784W: Messaging engine ME1 restart after restore: some messages may be lost."},
 		{File: logPath, Kind: runbook.MatchSuccess, Text: "[11/23/26 8:00:04:200 UTC] 0000004a SibMessage    I   [Bus1:ME1] CWSIP0783I: Messaging engine: ME1 started, flush of all delivery streams completed."},

@@ -26,11 +26,18 @@ type KeyMap struct {
 	Reconcile key.Binding
 
 	// Run view: looking around.
+	TextUp     key.Binding // scroll the current step's text
+	TextDown   key.Binding
+	Expand     key.Binding // read the current step on the whole screen
+	Wrap       key.Binding // wrap long output and log lines
 	ScrollUp   key.Binding
 	ScrollDown key.Binding
 	Top        key.Binding
 	Follow     key.Binding
 	SwitchPane key.Binding
+
+	// Picker.
+	Target key.Binding
 
 	// Dialogs.
 	Submit key.Binding
@@ -64,11 +71,17 @@ func DefaultKeyMap() KeyMap {
 		Abort:     b("a", "abort run", "a"),
 		Reconcile: b("o", "say what happened", "o"),
 
+		TextUp:     b("↑/k", "step text up", "up", "k"),
+		TextDown:   b("↓/j", "read on", "down", "j"),
+		Expand:     b("f", "full screen", "f"),
+		Wrap:       b("w", "wrap lines", "w"),
 		ScrollUp:   b("pgup", "scroll up", "pgup", "shift+up"),
 		ScrollDown: b("pgdn", "scroll down", "pgdown", "shift+down"),
 		Top:        b("home", "oldest kept line", "home"),
 		Follow:     b("end", "follow the tail", "end"),
 		SwitchPane: b("tab", "scroll output/log", "tab"),
+
+		Target: b("t", "switch target", "t"),
 
 		Submit: b("enter", "submit", "enter"),
 		Cancel: b("esc", "cancel", "esc"),

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -57,7 +58,7 @@ func (p *pane) add(text string, kind lineKind) {
 		return
 	}
 	p.total++
-	l := paneLine{text: clean(text), kind: kind}
+	l := paneLine{text: cleanLines(text), kind: kind}
 	if p.n < c {
 		p.ring[(p.head+p.n)%c] = l
 		p.n++
@@ -102,10 +103,11 @@ func (p *pane) addOutput(lines []runbook.OutputLine) {
 	}
 }
 
-// addLog adds log records, first line of each.
+// addLog adds log records, each whole (a record's continuation lines
+// show when lines are wrapped).
 func (p *pane) addLog(lines []runbook.LogLine) {
 	for _, l := range lines[p.skip(len(lines)):] {
-		p.add(firstLine(l.Text), logKind(l.Kind))
+		p.add(l.Text, logKind(l.Kind))
 	}
 }
 
@@ -117,6 +119,8 @@ func logKind(k runbook.MatchKind) lineKind {
 		return lineLogFailure
 	case runbook.MatchWarn:
 		return lineLogWarn
+	case runbook.MatchNote:
+		return lineInfo
 	}
 	return lineLogPlain
 }
@@ -134,15 +138,17 @@ func (p *pane) follow() { p.back = 0 }
 // following reports whether the pane shows the newest lines.
 func (p *pane) following() bool { return p.back == 0 }
 
-// view draws the visible lines, each cut to width, padded to height.
-func (p *pane) view(st Styles, width, height int) string {
+// view draws the visible lines, padded to height. Unwrapped, each line is
+// cut to width (a record shows its first line) and cut reports whether any
+// was; wrapped, every line is shown whole over as many rows as it needs,
+// the newest at the bottom.
+func (p *pane) view(st Styles, width, height int, wrapped bool) (view string, cutSome bool) {
 	if height <= 0 {
-		return ""
+		return "", false
 	}
 	end := p.n - p.back
-	start := max(0, end-height)
-	rows := make([]string, 0, height)
-	for i := start; i < end; i++ {
+	var rows []string // newest first
+	for i := end - 1; i >= 0 && len(rows) < height; i-- {
 		l := p.line(i)
 		mark, style := "  ", st.Text
 		switch l.kind {
@@ -159,16 +165,62 @@ func (p *pane) view(st Styles, width, height int) string {
 		case lineLogWarn:
 			mark, style = "! ", st.LogWarn
 		}
-		text := l.text
-		if l.kind >= lineLogPlain && ansi.StringWidth(mark+text) > width {
-			text = compactRecord(text)
+		if !wrapped {
+			text := firstLine(l.text)
+			if l.kind >= lineLogPlain && ansi.StringWidth(mark+text) > width {
+				text = compactRecord(text)
+			}
+			if ansi.StringWidth(mark+text) > width || text != l.text {
+				cutSome = true
+			}
+			rows = append(rows, style.Render(cut(mark+text, width)))
+			continue
 		}
-		rows = append(rows, style.Render(cut(mark+text, width)))
+		parts := wrapIndented(mark, l.text, width)
+		for j := len(parts) - 1; j >= 0 && len(rows) < height; j-- {
+			rows = append(rows, style.Render(parts[j]))
+		}
 	}
+	slices.Reverse(rows)
 	for len(rows) < height {
 		rows = append(rows, "")
 	}
-	return strings.Join(rows, "\n")
+	return strings.Join(rows, "\n"), cutSome
+}
+
+// wrapIndented breaks text (which may hold several lines) into rows of at
+// most width cells, the first starting with mark and the others indented
+// as far, so the mark column stays clear.
+func wrapIndented(mark, text string, width int) []string {
+	indent := strings.Repeat(" ", ansi.StringWidth(mark))
+	inner := width - len(indent)
+	if inner < 1 {
+		return []string{cut(mark+text, width)}
+	}
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		for _, r := range strings.Split(ansi.Wrap(line, inner, " /"), "\n") {
+			if len(out) == 0 {
+				out = append(out, mark+r)
+			} else {
+				out = append(out, indent+r)
+			}
+		}
+	}
+	return out
+}
+
+// cleanLines cleans each line of a text that may hold several (a log
+// record and its continuation lines), keeping the line breaks.
+func cleanLines(s string) string {
+	if !strings.Contains(s, "\n") {
+		return clean(s)
+	}
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = clean(strings.TrimRight(l, "\r"))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // clean makes a line safe to draw: escape sequences and control characters

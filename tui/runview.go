@@ -2,6 +2,8 @@ package tui
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ type stepInfo struct {
 	evidence []string
 	watching []runbook.LogPosition
 	patterns *runbook.WatchSpec
+	real     bool // its action is not simulated (on a simulated target)
 }
 
 // runView shows one run: steps, the current step, output, the log pane,
@@ -47,10 +50,29 @@ type runView struct {
 	onLog   bool // scrolling keys move the log pane
 	notice  string
 	warn    bool
-	dlg     dialog
-	ended   *runbook.Event // run.finished or run.interrupted
-	stopped bool           // Stop was asked for
-	full    bool           // full help shown
+	// keyNotice marks a notice that answers a key the operator pressed (why
+	// it is not available now); reading on clears it.
+	keyNotice bool
+	dlg       dialog
+	ended     *runbook.Event // run.finished or run.interrupted
+	stopped   bool           // Stop was asked for
+	full      bool           // full help shown
+
+	// Reading the current step's text: how far it is scrolled, how many of
+	// its rows have been on screen from the top with no gap (at the width
+	// readW), and whether all of it has, for the request readKey. A manual
+	// step is ticked off only once all of its text has been on screen.
+	textOff  int
+	readTo   int
+	readLeft int
+	readAll  bool
+	readW    int
+	readKey  string
+	expanded bool // the step's text fills the screen
+	wrap     bool // output and log lines wrap instead of being cut
+
+	realSteps []string // steps whose calls were not simulated, on a simulated target
+	history   bool     // applying the run's earlier events (resume): no questions
 
 	// answer and stop reach the runner; tests replace them.
 	answer func(runbook.Input)
@@ -64,6 +86,10 @@ func newRunView(c *common, spec RunSpec) *runView {
 		answer: func(runbook.Input) {}, stop: func(string) {}}
 	if r := spec.Runner; r != nil {
 		m.answer, m.stop = r.Send, r.Stop
+	}
+	if len(spec.History) > 0 {
+		m.replay(spec.History)
+		m.steps = spec.Steps
 	}
 	return m
 }
@@ -110,10 +136,29 @@ func (m *runView) current() *runbook.StepView {
 	return nil
 }
 
-func (m *runView) setNotice(s string, warn bool) { m.notice, m.warn = s, warn }
+func (m *runView) setNotice(s string, warn bool) { m.notice, m.warn, m.keyNotice = s, warn, false }
 
 // apply takes in one update from the runner.
 func (m *runView) apply(u runbook.Update) {
+	m.applyOne(u)
+	m.track()
+}
+
+// replay applies the run's earlier updates (a resumed run's history) to
+// the panes and the step table, asking nothing: what still stands is asked
+// again by the engine once the run resumes.
+func (m *runView) replay(us []runbook.Update) {
+	m.history = true
+	for _, u := range us {
+		m.applyOne(u)
+	}
+	m.history = false
+	m.status = runbook.RunRunning
+	m.calls = map[int]bool{}
+	m.track()
+}
+
+func (m *runView) applyOne(u runbook.Update) {
 	if u.Status != "" {
 		m.status = u.Status
 	}
@@ -134,6 +179,7 @@ func (m *runView) apply(u runbook.Update) {
 		si := m.stepInfo(ev.Step)
 		si.plan, si.callPlan, si.phase, si.last, si.evidence = ev.Plan, nil, "", "", nil
 		si.text = ev.Text
+		si.real = ev.Op != "" && !ev.Simulated
 		m.request = nil
 		m.out.add(fmt.Sprintf("── %s · %s ──", ev.Step, ev.Title), lineInfo)
 		m.setNotice("", false)
@@ -142,8 +188,11 @@ func (m *runView) apply(u runbook.Update) {
 	case runbook.EvCallStart:
 		si := m.stepInfo(ev.Step)
 		si.phase, si.callPlan = ev.Phase, ev.Plan
-		if ev.Phase != "adhoc" {
+		if ev.Phase != "adhoc" && !m.history {
 			m.calls[ev.ID] = true
+		}
+		if m.spec.Simulated && !ev.Simulated && !slices.Contains(m.realSteps, ev.Step) {
+			m.realSteps = append(m.realSteps, ev.Step)
 		}
 		line := ev.Op
 		if ev.Plan != nil {
@@ -191,7 +240,9 @@ func (m *runView) apply(u runbook.Update) {
 		}
 		m.log.add(si.last, lineInfo)
 	case runbook.EvWarning:
-		m.setNotice("WARNING: "+ev.Text, true)
+		if !m.history {
+			m.setNotice("WARNING: "+ev.Text, true)
+		}
 		m.out.add("WARNING: "+ev.Text, lineErr)
 	case runbook.EvStepFailed:
 		m.stepInfo(ev.Step).last = "FAILED: " + ev.Reason
@@ -199,6 +250,9 @@ func (m *runView) apply(u runbook.Update) {
 	case runbook.EvStepRetrying:
 		m.out.add(fmt.Sprintf("step %s: %s", ev.Step, ev.Reason), lineInfo)
 	case runbook.EvConfirmRequest:
+		if m.history {
+			break // asked again after the resume if it still stands
+		}
 		e := *ev
 		m.request = &e
 		m.stepInfo(ev.Step).plan = ev.Plan
@@ -215,6 +269,9 @@ func (m *runView) apply(u runbook.Update) {
 		}
 		m.out.add(fmt.Sprintf("confirmed %s with %q", ev.Step, ev.Token), lineInfo)
 	case runbook.EvOperatorRequest:
+		if m.history {
+			break
+		}
 		e := *ev
 		m.request = &e
 		switch ev.Ask {
@@ -222,10 +279,6 @@ func (m *runView) apply(u runbook.Update) {
 			m.stepInfo(ev.Step).text = ev.Text
 		case runbook.AskReconcile:
 			m.dlg = reconcileDialog(m.c, e)
-		case runbook.AskDecide:
-			m.setNotice("step "+ev.Step+" failed: "+ev.Reason, true)
-		case runbook.AskRetry:
-			m.setNotice(ev.Text, true)
 		}
 	case runbook.EvOperatorAck:
 		m.request = nil
@@ -241,12 +294,22 @@ func (m *runView) apply(u runbook.Update) {
 		}
 		m.out.add(text+"; the finally steps run now ──", lineInfo)
 	case runbook.EvDeviation:
-		m.request = nil
+		// An ad-hoc command looks aside: the question the step stands at
+		// stays open (the engine asks it again when the command ends).
+		if ev.Deviation != runbook.DevAdhoc {
+			m.request = nil
+		}
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)
 		m.setNotice("", false)
 	case runbook.EvDeviationRefused:
-		m.setNotice("refused: "+ev.Reason, true)
+		if !m.history {
+			m.setNotice("refused: "+ev.Reason, true)
+		}
 	case runbook.EvRunFinished, runbook.EvRunInterrupted:
+		if m.history {
+			m.out.add("── drillbook stopped here: "+ev.Reason+" ──", lineInfo)
+			break
+		}
 		e := *ev
 		m.ended = &e
 		m.request = nil
@@ -296,7 +359,7 @@ func (m *runView) actions() []action {
 	canRetry := ask == runbook.AskRetry || ask == runbook.AskDecide || confirm || m.waitingStep()
 	return []action{
 		{k.Confirm, or(ended, when(confirm, "no destructive step is waiting for its token"))},
-		{k.Done, or(ended, when(ask == runbook.AskManual, "no manual step is waiting"))},
+		{k.Done, or(ended, when(ask == runbook.AskManual, "no manual step is waiting"), m.unread())},
 		{k.Reconcile, or(ended, when(ask == runbook.AskReconcile, "nothing to reconcile"))},
 		{k.Retry, or(ended, busy, when(canRetry, "only a failed or waiting step can be retried"))},
 		{k.Skip, or(ended, busy, when(m.current() != nil, "no current step"))},
@@ -304,6 +367,24 @@ func (m *runView) actions() []action {
 		{k.Adhoc, or(ended, when(m.current() != nil, "no current step"))},
 		{k.Abort, or(ended, when(m.current() != nil, "no current step"))},
 	}
+}
+
+// clearKeyNotice takes away a notice that answered a key, once the
+// operator does what it said.
+func (m *runView) clearKeyNotice() {
+	if m.keyNotice {
+		m.setNotice("", false)
+	}
+}
+
+// unread says why the current step's text cannot be ticked off yet: part
+// of it has not been on screen.
+func (m *runView) unread() string {
+	if m.readAll {
+		return ""
+	}
+	k := m.c.keys
+	return fmt.Sprintf("%s of it not yet on screen (%s scrolls, %s full screen)", lines(m.readLeft), keyOf(k.TextDown), keyOf(k.Expand))
 }
 
 // waitingStep reports whether the current step waits on a log or a poll.
@@ -318,7 +399,8 @@ func (m *runView) refused(km tea.KeyMsg) bool {
 	for _, a := range m.actions() {
 		if key.Matches(km, a.b) {
 			if a.why != "" {
-				m.setNotice(a.b.Help().Desc+": "+a.why, true)
+				m.setNotice(keyOf(a.b)+" not now: "+a.why, true)
+				m.keyNotice = true
 			}
 			return a.why != ""
 		}
@@ -343,6 +425,12 @@ func (m *runView) stopRun() {
 type quitRequest struct{}
 
 func (m *runView) update(msg tea.Msg) tea.Cmd {
+	cmd := m.handle(msg)
+	m.track()
+	return cmd
+}
+
+func (m *runView) handle(msg tea.Msg) tea.Cmd {
 	if m.dlg.kind != dlgNone {
 		var res dialogResult
 		var cmd tea.Cmd
@@ -385,6 +473,25 @@ func (m *runView) update(msg tea.Msg) tea.Cmd {
 		return func() tea.Msg { return quitRequest{} }
 	case key.Matches(km, k.Help):
 		m.full = !m.full
+	case m.full && key.Matches(km, k.Cancel):
+		m.full = false
+	case m.expanded && key.Matches(km, k.Cancel):
+		m.expanded, m.textOff = false, 0
+	case key.Matches(km, k.Expand):
+		m.expanded, m.textOff = !m.expanded, 0
+		m.clearKeyNotice()
+	case key.Matches(km, k.TextUp):
+		m.textOff = max(0, m.textOff-1)
+		m.clearKeyNotice()
+	case key.Matches(km, k.TextDown):
+		m.textOff++ // track clamps it to the text
+		m.clearKeyNotice()
+	case key.Matches(km, k.Wrap):
+		m.wrap = !m.wrap
+	case m.expanded && key.Matches(km, k.ScrollUp):
+		m.textOff = max(0, m.textOff-max(1, m.textRoom()-1))
+	case m.expanded && key.Matches(km, k.ScrollDown):
+		m.textOff += max(1, m.textRoom()-1)
 	case key.Matches(km, k.ScrollUp):
 		p.scroll(max(1, h-1), h)
 	case key.Matches(km, k.ScrollDown):
@@ -438,12 +545,15 @@ func (m *runView) help() helpKeys {
 		return helpKeys{short: []key.Binding{k.Submit, k.Cancel}}
 	}
 	var short []key.Binding
+	if m.textOverflows() || m.expanded {
+		short = append(short, k.TextDown, k.Expand)
+	}
 	for _, a := range m.actions() {
 		if a.why == "" {
 			short = append(short, a.b)
 		}
 	}
-	short = append(short, k.Quit, k.Help, k.ScrollUp, k.ScrollDown, k.Follow)
+	short = append(short, k.Quit, k.Help, k.Wrap, k.ScrollUp, k.ScrollDown, k.Follow)
 	if m.showLog() {
 		short = append(short, k.SwitchPane)
 	}
@@ -464,10 +574,17 @@ func (m *runView) showLog() bool {
 }
 
 // layout splits the height: header, steps and detail, output, log,
-// status and help.
+// status and help. While the operator is asked something, the step's text
+// gets the room it needs (the output keeps a few lines), so the question
+// and what it is about are read without scrolling where the screen allows.
 func (m *runView) layout() (top, out, log int) {
 	body := max(0, m.c.height-3)
 	top = min(max(6, body*2/5), 14)
+	if m.request != nil && m.ended == nil {
+		_, rw := m.columns()
+		rows, pinned := m.detailText(rw, false)
+		top = max(top, min(len(rows)+len(pinned), body-5))
+	}
 	if top > body {
 		top = body
 	}
@@ -478,12 +595,103 @@ func (m *runView) layout() (top, out, log int) {
 	return top, rest - log, log
 }
 
+// columns returns the widths of the step list and of the step's detail.
+func (m *runView) columns() (lw, rw int) {
+	w := m.c.width
+	lw = min(36, max(20, w*3/10))
+	if w < 60 {
+		lw = w / 3
+	}
+	return lw, max(1, w-lw-3)
+}
+
+// detailSize is the width and height the step's text is drawn in now.
+func (m *runView) detailSize() (w, h int) {
+	if m.expanded {
+		return m.c.width, max(0, m.c.height-3)
+	}
+	top, _, _ := m.layout()
+	_, rw := m.columns()
+	return rw, top
+}
+
 func (m *runView) paneHeight() int {
 	_, out, log := m.layout()
 	if m.onLog {
 		return max(1, log-1)
 	}
 	return max(1, out-1)
+}
+
+// textRoom is how many rows of the step's text show at once now.
+func (m *runView) textRoom() int {
+	w, h := m.detailSize()
+	rows, pinned := m.detailText(w, m.expanded)
+	vis, _, _ := m.textWindow(len(rows), h-len(pinned))
+	return vis
+}
+
+// textOverflows reports whether the step's text is taller than its room.
+func (m *runView) textOverflows() bool {
+	w, h := m.detailSize()
+	rows, pinned := m.detailText(w, m.expanded)
+	return len(rows) > h-len(pinned)
+}
+
+// textWindow returns how many of n rows of text show in room rows, from
+// which row, and whether a row is taken by the "more lines" mark.
+func (m *runView) textWindow(n, room int) (vis, off int, mark bool) {
+	if room <= 0 {
+		return 0, 0, false
+	}
+	if n <= room {
+		return n, 0, false
+	}
+	if room == 1 {
+		return 0, 0, true // only the mark: f reads the text full screen
+	}
+	vis = room - 1
+	off = min(max(0, m.textOff), n-vis)
+	return vis, off, true
+}
+
+// requestKey names the question the operator is asked now, so reading
+// starts again from the top for a new one.
+func (m *runView) requestKey() string {
+	r := m.request
+	if r == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s|%s|%s|%d", r.Step, r.Type, r.Ask, r.Attempt)
+}
+
+// track keeps the reading of the step's text in step with what the screen
+// shows: the scroll offset within the text, and how much of it has been on
+// screen. Called after every key, update and resize, with the layout View
+// draws.
+func (m *runView) track() {
+	if key := m.requestKey(); key != m.readKey {
+		m.readKey, m.textOff, m.readTo, m.readAll, m.readW = key, 0, 0, false, 0
+	}
+	w, h := m.detailSize()
+	rows, pinned := m.detailText(w, m.expanded)
+	if w != m.readW {
+		// Laid out again at another width: what was read is counted again
+		// from the top, unless all of it was.
+		m.readW, m.readTo = w, 0
+	}
+	vis, off, _ := m.textWindow(len(rows), h-len(pinned))
+	m.textOff = off
+	if off <= m.readTo {
+		m.readTo = max(m.readTo, off+vis)
+	}
+	if m.readTo >= len(rows) {
+		m.readAll = true
+	}
+	m.readLeft = max(0, len(rows)-m.readTo)
+	if m.dlg.kind == dlgConfirm {
+		m.dlg.track(m.c, m)
+	}
 }
 
 func stateMark(st runbook.StepState) string {
@@ -610,39 +818,61 @@ func wrap(s string, w int) string {
 	return ansi.Wrap(s, w, " /")
 }
 
-// detailView draws the current step: what it is, where it comes from, what
-// will run where, its instructions, and what the operator is asked.
-func (m *runView) detailView(w, h int) []string {
+// detailText lays out the current step at width w: the rows that scroll
+// (what the step is, where it comes from, what will run where, its
+// instructions and notes, how its last call ended) and the rows pinned
+// under them (the latest notice and what the operator is asked to do),
+// which always show. full shows the command whole; otherwise it takes at
+// most three rows, the confirmation and the full view showing all of it.
+func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 	st := m.c.st
-	var rows []string
-	add := func(style func(...string) string, s string) {
+	add := func(dst *[]string, style func(...string) string, s string) {
 		for _, l := range strings.Split(wrap(s, w), "\n") {
-			rows = append(rows, style(l))
+			*dst = append(*dst, style(l))
 		}
 	}
+	text := func(style func(...string) string, s string) { add(&rows, style, s) }
 	if m.ended != nil {
-		m.endedLines(add)
+		m.endedLines(text)
 		rows = append(rows, "")
 	}
 	cur := m.current()
 	if cur == nil {
-		add(st.Dim.Render, "Starting…")
-		return clip(rows, h)
+		text(st.Dim.Render, "Starting…")
+		return rows, nil
 	}
 	si := m.seen(cur.Key)
 	head := stateMark(cur.State) + " " + cur.Key + " · " + cur.Title
 	if cur.Attempt > 1 {
 		head += fmt.Sprintf(" (attempt %d)", cur.Attempt)
 	}
-	add(m.stateStyle(cur.State), head)
+	text(m.stateStyle(cur.State), head)
+	// A failure the operator must decide about comes first, with the retry
+	// it allows: it is what the question below is about.
+	deciding := m.request != nil && m.ended == nil && (m.request.Ask == runbook.AskDecide || m.request.Ask == runbook.AskRetry)
+	if deciding {
+		why := si.last
+		if r := m.request.Reason; r != "" && !strings.Contains(why, r) {
+			why = "FAILED: " + r
+		}
+		if why != "" {
+			text(st.Failed.Render, why)
+		}
+		if m.request.Ask == runbook.AskRetry && m.request.Text != "" {
+			text(st.Attention.Render, m.request.Text)
+		}
+	}
 	if cur.Destructive {
-		add(st.Destructive.Render, "DESTRUCTIVE: runs only after you type its token")
+		text(st.Destructive.Render, "DESTRUCTIVE: runs only after you type its token")
+	}
+	if m.spec.Simulated && si.real {
+		text(st.Attention.Render, "REAL: acts on a real system, not on the simulation")
 	}
 	if src := cur.Source.String(); src != "" {
-		add(st.Dim.Render, "source: "+src)
+		text(st.Dim.Render, "source: "+src)
 	}
 	if d, over := m.elapsed(*cur); over {
-		add(st.Overrun.Render, fmt.Sprintf("! running past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
+		text(st.Overrun.Render, fmt.Sprintf("! running past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
 	}
 	plan, verb := si.plan, "will run: "
 	if si.callPlan != nil {
@@ -652,13 +882,12 @@ func (m *runView) detailView(w, h int) []string {
 	}
 	if plan != nil {
 		if plan.Host != "" {
-			add(st.Text.Render, "on host: "+plan.Host)
+			text(st.Text.Render, "on host: "+plan.Host)
 		}
-		// At most three lines of command, so what follows stays in sight;
-		// the confirmation dialog and the journal show all of it.
 		cmd := strings.Split(wrap(verb+planCommand(*plan), w), "\n")
-		if len(cmd) > 3 {
-			cmd = append(cmd[:2], cut(cmd[2], w-1)+"…")
+		if len(cmd) > 3 && !full {
+			more := fmt.Sprintf("… (%s more: %s shows all)", lines(len(cmd)-2), keyOf(m.c.keys.Expand))
+			cmd = append(cmd[:2], cut(more, w))
 		}
 		for _, l := range cmd {
 			rows = append(rows, st.Command.Render(l))
@@ -666,22 +895,30 @@ func (m *runView) detailView(w, h int) []string {
 	}
 	if si.patterns != nil {
 		pat := strings.Join(si.patterns.Success, ", ")
-		add(st.Text.Render, fmt.Sprintf("waits up to %s for %s in %s", fmtDur(si.patterns.Timeout), pat, strings.Join(si.patterns.Files, ", ")))
+		text(st.Text.Render, fmt.Sprintf("waits up to %s for %s in %s", fmtDur(si.patterns.Timeout), pat, strings.Join(si.patterns.Files, ", ")))
 	}
-	if text := strings.TrimSpace(si.text); text != "" {
-		add(st.Text.Render, text)
+	for _, para := range reflow(si.text) {
+		text(st.Text.Render, para)
 	}
-	if cur.Notes != "" {
-		add(st.Dim.Render, "note: "+strings.TrimSpace(cur.Notes))
+	for i, para := range reflow(cur.Notes) {
+		if i == 0 {
+			para = "note: " + para
+		}
+		text(st.Dim.Render, para)
 	}
-	if si.last != "" {
+	if si.last != "" && !deciding {
 		style := st.Dim.Render
 		if strings.Contains(si.last, "failed") || strings.HasPrefix(si.last, "FAILED") {
 			style = st.Failed.Render
 		}
-		add(style, "last: "+si.last)
+		text(style, "last: "+si.last)
 		for _, e := range si.evidence {
-			add(st.Dim.Render, "  "+firstLine(e))
+			text(st.Dim.Render, "  "+e)
+		}
+	}
+	if deciding {
+		for _, e := range si.evidence {
+			text(st.Dim.Render, "  "+e)
 		}
 	}
 	if m.notice != "" {
@@ -689,24 +926,64 @@ func (m *runView) detailView(w, h int) []string {
 		if m.warn {
 			style = st.Attention.Render
 		}
-		add(style, m.notice)
+		add(&pinned, style, m.notice)
 	}
 	if r := m.request; r != nil && m.ended == nil {
 		k := m.c.keys
+		var ask string
 		switch {
 		case r.Type == runbook.EvConfirmRequest:
-			add(st.Attention.Render, fmt.Sprintf("→ press %s and type %q to run this destructive step", keyOf(k.Confirm), r.Token))
+			ask = fmt.Sprintf("→ press %s and type %q to run this destructive step", keyOf(k.Confirm), r.Token)
+		case r.Ask == runbook.AskManual && !m.readAll:
+			ask = fmt.Sprintf("→ read to the end (%s), do it, then press %s to tick it off", keyOf(k.TextDown), keyOf(k.Done))
 		case r.Ask == runbook.AskManual:
-			add(st.Attention.Render, "→ do this yourself, then press "+keyOf(k.Done)+" to tick it off")
+			ask = "→ do this yourself, then press " + keyOf(k.Done) + " to tick it off"
 		case r.Ask == runbook.AskRetry:
-			add(st.Attention.Render, fmt.Sprintf("→ fix the cause, then %s retries; or %s skip, %s go to, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Abort)))
+			ask = fmt.Sprintf("→ fix the cause, then %s retries; or %s skip, %s go to, %s ad-hoc command, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Adhoc), keyOf(k.Abort))
 		case r.Ask == runbook.AskDecide:
-			add(st.Attention.Render, fmt.Sprintf("→ failed: %s retry, %s skip, %s go to a step, %s ad-hoc command, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Adhoc), keyOf(k.Abort)))
+			ask = fmt.Sprintf("→ failed: %s retry, %s skip, %s go to a step, %s ad-hoc command, %s abort", keyOf(k.Retry), keyOf(k.Skip), keyOf(k.Jump), keyOf(k.Adhoc), keyOf(k.Abort))
 		case r.Ask == runbook.AskReconcile:
-			add(st.Attention.Render, "→ press "+keyOf(k.Reconcile)+" to say what happened to it")
+			ask = "→ press " + keyOf(k.Reconcile) + " to say what happened to it"
+		}
+		if ask != "" {
+			add(&pinned, st.Attention.Render, ask)
 		}
 	}
-	return clip(rows, h)
+	return rows, pinned
+}
+
+// detailView draws the current step in w x h: its text, scrolled, with a
+// mark saying how much more there is, and the pinned rows under it.
+func (m *runView) detailView(w, h int, full bool) []string {
+	rows, pinned := m.detailText(w, full)
+	if len(pinned) >= h {
+		return clip(pinned[len(pinned)-h:], h)
+	}
+	room := h - len(pinned)
+	vis, off, mark := m.textWindow(len(rows), room)
+	out := append([]string(nil), rows[off:off+vis]...)
+	if mark {
+		k := m.c.keys
+		below, above := len(rows)-off-vis, off
+		style, s := m.c.st.Dim.Render, ""
+		switch {
+		case below > 0 && full:
+			style = m.c.st.Attention.Render
+			s = fmt.Sprintf("▼ %s more: %s scrolls · %s or %s back", lines(below), keyOf(k.TextDown), keyOf(k.Expand), keyOf(k.Cancel))
+		case below > 0:
+			style = m.c.st.Attention.Render
+			s = fmt.Sprintf("▼ %s more: %s scrolls, %s full screen", lines(below), keyOf(k.TextDown), keyOf(k.Expand))
+		case full:
+			s = fmt.Sprintf("▲ end of the text; %s above (%s) · %s or %s back", lines(above), keyOf(k.TextUp), keyOf(k.Expand), keyOf(k.Cancel))
+		default:
+			s = fmt.Sprintf("▲ end of the text; %s above (%s)", lines(above), keyOf(k.TextUp))
+		}
+		out = append(out, style(cut(s, w)))
+	}
+	for len(out) < room {
+		out = append(out, "")
+	}
+	return append(out, pinned...)
 }
 
 func (m *runView) endedLines(add func(func(...string) string, string)) {
@@ -769,7 +1046,15 @@ func (m *runView) view() string {
 	header := st.Title.Render("drillbook") + st.Dim.Render(" · ") + st.Text.Render(m.spec.Title)
 	rows = append(rows, fit(header, w))
 
-	body := m.body(top, outH, logH)
+	var body []string
+	if m.expanded {
+		body = m.detailView(w, max(0, m.c.height-3), true)
+		for i := range body {
+			body[i] = fit(body[i], w)
+		}
+	} else {
+		body = m.body(top, outH, logH)
+	}
 	if m.dlg.kind != dlgNone {
 		body = m.overlay(body, m.dlg.view(m.c, m))
 	} else if m.full {
@@ -784,13 +1069,9 @@ func (m *runView) view() string {
 // body draws everything between the header and the status line.
 func (m *runView) body(top, outH, logH int) []string {
 	st, w := m.c.st, m.c.width
-	lw := min(36, max(20, w*3/10))
-	if w < 60 {
-		lw = w / 3
-	}
-	rw := max(1, w-lw-3)
+	lw, rw := m.columns()
 	left := m.stepsView(lw, top)
-	right := m.detailView(rw, top)
+	right := m.detailView(rw, top, false)
 	var rows []string
 	for i := 0; i < top; i++ {
 		l := ""
@@ -807,8 +1088,12 @@ func (m *runView) body(top, outH, logH int) []string {
 		if !m.out.following() {
 			title += " · scrolled: end follows"
 		}
+		view, cutSome := m.out.view(st, w, outH-1, m.wrap)
+		if cutSome {
+			title += " · " + keyOf(m.c.keys.Wrap) + " wraps long lines"
+		}
 		rows = append(rows, m.sectionTitle(title, !m.onLog && m.showLog(), w))
-		rows = append(rows, strings.Split(m.out.view(st, w, outH-1), "\n")...)
+		rows = append(rows, strings.Split(view, "\n")...)
 	}
 	if logH > 0 {
 		var files []string
@@ -824,8 +1109,9 @@ func (m *runView) body(top, outH, logH int) []string {
 		if !m.log.following() {
 			title += " · scrolled"
 		}
+		view, _ := m.log.view(st, w, logH-1, m.wrap)
 		rows = append(rows, m.sectionTitle(title, m.onLog, w))
-		rows = append(rows, strings.Split(m.log.view(st, w, logH-1), "\n")...)
+		rows = append(rows, strings.Split(view, "\n")...)
 	}
 	return rows
 }
@@ -864,9 +1150,10 @@ func (m *runView) fullHelp(h int) []string {
 		line(a.b, a.why)
 	}
 	k := m.c.keys
-	for _, b := range []key.Binding{k.ScrollUp, k.ScrollDown, k.Top, k.Follow, k.SwitchPane, k.Help, k.Quit} {
+	for _, b := range []key.Binding{k.TextDown, k.TextUp, k.Expand, k.Wrap, k.ScrollUp, k.ScrollDown, k.Top, k.Follow, k.SwitchPane, k.Help, k.Quit} {
 		line(b, "")
 	}
+	rows = append(rows, st.Dim.Render(fit(keyOf(k.Help)+" or "+keyOf(k.Cancel)+" closes this list", w)))
 	return clip(rows, h)
 }
 
@@ -876,6 +1163,11 @@ func (m *runView) statusLine() string {
 	if m.spec.Simulated {
 		b.WriteString(st.Badge.Render(" SIMULATED ") + " ")
 		b.WriteString(st.Text.Render("target " + m.spec.Target))
+		if n := len(m.realSteps); n > 0 {
+			// The simulated target's shell and file steps act on this
+			// machine all the same: say how many did.
+			b.WriteString(st.Attention.Render(fmt.Sprintf(" · %d real step%s", n, plural(n))))
+		}
 	} else {
 		b.WriteString(st.RealBadge.Render(" target " + m.spec.Target + " "))
 	}
@@ -898,4 +1190,44 @@ func (m *runView) statusLine() string {
 	b.WriteString(st.Status.Render(status))
 	b.WriteString(st.Dim.Render(" │ run " + m.spec.RunID))
 	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// lines says "1 line" or "N lines".
+func lines(n int) string { return fmt.Sprintf("%d line%s", n, plural(n)) }
+
+// listItem matches the start of a line that begins a list item: "1.",
+// "2)", "-", "*" or "•".
+var listItem = regexp.MustCompile(`^\s*(?:\d+[.)]|[-*•])\s`)
+
+// reflow returns the lines of a text written in YAML with hard line breaks
+// (a description, a manual step, notes) for wrapping to the width it is
+// shown at: a line that breaks a sentence in the middle is joined to the
+// next one, so the text does not break twice. A line that ends a sentence
+// or a clause (. : ; ! ?), a blank line, or a line that starts a list item
+// keeps its break: each item and each instruction stays on a line of its
+// own.
+func reflow(s string) []string {
+	var out []string
+	join := false
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case l == "":
+			join = false
+			continue
+		case join && !listItem.MatchString(l):
+			out[len(out)-1] += " " + l
+		default:
+			out = append(out, l)
+		}
+		join = !strings.ContainsAny(l[len(l)-1:], ".:;!?")
+	}
+	return out
 }

@@ -69,6 +69,9 @@ type (
 	armReq struct {
 		Spec runbook.WatchSpec     `json:"spec"`
 		From []runbook.LogPosition `json:"from,omitempty"`
+		// MissingError refuses a file that does not exist (the target's
+		// missing_logs: error) instead of waiting for it.
+		MissingError bool `json:"missing_error,omitempty"`
 	}
 	armResp struct {
 		Watch     uint64                `json:"watch"`
@@ -103,6 +106,19 @@ type agent struct {
 	closing bool // no new call starts once set
 	cancels map[uint64]context.CancelFunc
 	watches map[uint64]runbook.Watch
+	// strict arms the watches of a target with missing_logs: error; made
+	// on first use.
+	strict *Local
+}
+
+// strictLocal returns the host whose watcher refuses a missing file.
+func (a *agent) strictLocal() *Local {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.strict == nil {
+		a.strict = NewLocal(a.local.name, logwatch.WithMissingError())
+	}
+	return a.strict
 }
 
 // Serve is `drillbook agent`: it writes the greeting to w, then carries out
@@ -143,6 +159,9 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, opts AgentOptions) err
 	for id, wt := range a.watches {
 		wt.Close()
 		delete(a.watches, id)
+	}
+	if a.strict != nil {
+		defer a.strict.Close()
 	}
 	a.mu.Unlock()
 	done := make(chan struct{})
@@ -479,7 +498,11 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		wt, err := l.Arm(req.Spec, req.From)
+		armer := l
+		if req.MissingError {
+			armer = a.strictLocal()
+		}
+		wt, err := armer.Arm(req.Spec, req.From)
 		if err != nil {
 			return nil, err
 		}

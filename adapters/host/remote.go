@@ -54,6 +54,9 @@ type Remote struct {
 	// armTimeout bounds Arm, which has no context: the connection, if one
 	// is needed, and the start position.
 	armTimeout time.Duration
+	// missingError makes a watch on a file that does not exist fail to
+	// arm (the target's missing_logs: error), as it does locally.
+	missingError bool
 
 	mu     sync.Mutex
 	cur    *client
@@ -529,7 +532,7 @@ func (r *Remote) Arm(spec runbook.WatchSpec, from []runbook.LogPosition) (runboo
 	if err != nil {
 		return nil, err
 	}
-	body, err := c.roundTrip(ctx, "watch.arm", armReq{Spec: spec, From: from}, 10*time.Second, nil, nil)
+	body, err := c.roundTrip(ctx, "watch.arm", armReq{Spec: spec, From: from, MissingError: r.missingError}, 10*time.Second, nil, nil)
 	if err != nil {
 		return nil, err
 	}

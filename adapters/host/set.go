@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/logwatch"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -65,15 +66,23 @@ func (s *Set) Get(name string) (Host, error) {
 	} else if name != runbook.LocalHost {
 		return nil, fmt.Errorf("no host %q: this target has only the local machine (%s); hosts are declared under a target's hosts: in targets.yaml", name, runbook.LocalHost)
 	}
+	// missing_logs: error holds on every host of the target.
+	strict := s.target != nil && s.target.MissingLogError
 	var h Host
 	if !cfg.Remote() {
-		h = NewLocal(name)
+		var opts []logwatch.Option
+		if strict {
+			opts = append(opts, logwatch.WithMissingError())
+		}
+		h = NewLocal(name, opts...)
 	} else {
 		t, err := s.transport(cfg)
 		if err != nil {
 			return nil, err
 		}
-		h = newRemote(name, cfg.Describe(), 2*cfg.Timeout()+30*time.Second, t.dial)
+		r := newRemote(name, cfg.Describe(), 2*cfg.Timeout()+30*time.Second, t.dial)
+		r.missingError = strict
+		h = r
 	}
 	s.hosts[name] = h
 	return h, nil

@@ -246,3 +246,43 @@ func TestRemoteWatchResumesAfterTheClientIsKilled(t *testing.T) {
 		t.Fatalf("the resumed watch saw %q: want only the line written while drillbook was down", after)
 	}
 }
+
+// TestRemoteWatchOnAMissingLog: a log that does not exist yet is waited
+// for on a remote host as it is locally, and refused when the target says
+// missing_logs: error.
+func TestRemoteWatchOnAMissingLog(t *testing.T) {
+	s, _ := remoteSet(t)
+	log := filepath.Join(t.TempDir(), "SystemOut.log")
+	wt, err := Watcher{Hosts: s}.Arm(flushSpec(log), nil)
+	if err != nil {
+		t.Fatalf("arm on a log that does not exist yet: %v", err)
+	}
+	done := make(chan runbook.WatchOutcome, 1)
+	var notes []string
+	go func() {
+		oc, _ := wt.Wait(context.Background(), func(ll runbook.LogLine) {
+			if strings.HasPrefix(ll.Text, "drillbook: ") {
+				notes = append(notes, ll.Text)
+			}
+		})
+		done <- oc
+	}()
+	appendTo(t, log, sibLine(1, "CWSIP0783I", "ME1", "Messaging engine: ME1 started, flush of all delivery streams completed."))
+	select {
+	case oc := <-done:
+		if oc.Kind != runbook.MatchSuccess || len(notes) == 0 || !strings.Contains(notes[0], "does not exist yet") {
+			t.Fatalf("outcome %+v notes %q", oc, notes)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the line in the log that appeared was not seen")
+	}
+	wt.Close()
+
+	s.target.MissingLogError = true
+	s2 := NewSet(s.target, SSHOptions{Version: "test", UserConfig: "none", SystemConfig: "none"})
+	defer s2.Close()
+	_, err = Watcher{Hosts: s2}.Arm(flushSpec(filepath.Join(t.TempDir(), "SystemOut.log")), nil)
+	if err == nil || !strings.Contains(err.Error(), "host far: log file") || !strings.Contains(err.Error(), "missing_logs: error") {
+		t.Fatalf("arm on a missing log with missing_logs: error: %v", err)
+	}
+}

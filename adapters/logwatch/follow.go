@@ -66,6 +66,16 @@ type follower struct {
 	notes     []string
 }
 
+// absent reports whether the watched file does not exist: nothing is open
+// or queued for it and nothing is at its path.
+func (f *follower) absent() bool {
+	if f.live != nil || len(f.queue) > 0 {
+		return false
+	}
+	_, err := os.Stat(f.path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 func inodeOf(fi fs.FileInfo) uint64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Ino

@@ -18,12 +18,20 @@ import (
 // inotify event and the only clock on file systems without inotify.
 const DefaultPollInterval = 200 * time.Millisecond
 
+// DefaultMissingEvery is how often a watch says again that a file it waits
+// for does not exist.
+const DefaultMissingEvery = 30 * time.Second
+
 // Watcher arms log watches; it implements runbook.Watcher. The zero value
 // is not usable: call New.
 type Watcher struct {
 	poll   time.Duration
 	notify bool
 	n      *notifier
+	// missing is how often a watch repeats that a file does not exist;
+	// missingErr refuses to arm a watch on a file that does not exist.
+	missing    time.Duration
+	missingErr bool
 }
 
 var _ runbook.Watcher = (*Watcher)(nil)
@@ -47,9 +55,25 @@ func WithoutNotify() Option {
 	return func(w *Watcher) { w.notify = false }
 }
 
+// WithMissingEvery sets how often a watch says again that a file it waits
+// for does not exist (DefaultMissingEvery when d is not positive).
+func WithMissingEvery(d time.Duration) Option {
+	return func(w *Watcher) {
+		if d > 0 {
+			w.missing = d
+		}
+	}
+}
+
+// WithMissingError makes arming a watch on a file that does not exist an
+// error, for a target whose logs must be there (missing_logs: error).
+func WithMissingError() Option {
+	return func(w *Watcher) { w.missingErr = true }
+}
+
 // New returns a Watcher.
 func New(opts ...Option) *Watcher {
-	w := &Watcher{poll: DefaultPollInterval, notify: true, n: &notifier{}}
+	w := &Watcher{poll: DefaultPollInterval, notify: true, n: &notifier{}, missing: DefaultMissingEvery}
 	for _, o := range opts {
 		o(w)
 	}
@@ -82,7 +106,7 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 	if err != nil {
 		return nil, err
 	}
-	wt := &Watch{spec: spec, m: m, poll: w.poll, buf: make([]byte, 256<<10), wake: make(chan struct{}, 1)}
+	wt := &Watch{spec: spec, m: m, poll: w.poll, missing: w.missing, buf: make([]byte, 256<<10), wake: make(chan struct{}, 1)}
 	seen := map[string]bool{}
 	for _, p := range spec.Files {
 		if strings.TrimSpace(p) == "" {
@@ -107,6 +131,13 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 			return nil, err
 		}
 		wt.fol = append(wt.fol, f)
+		if f.absent() {
+			if w.missingErr {
+				wt.Close()
+				return nil, fmt.Errorf("log file %s does not exist: check the log path (the target says missing_logs: error)", p)
+			}
+			f.notes = append(f.notes, fmt.Sprintf("%s does not exist yet: the watch waits for it to appear (check the path if the server should be writing it already)", p))
+		}
 	}
 	if w.notify {
 		// Change notification is an optimisation: without it (no inotify,
@@ -127,15 +158,16 @@ func (w *Watcher) arm(spec runbook.WatchSpec, from []runbook.LogPosition) (*Watc
 // Watch is an armed log watch; it implements runbook.Watch. Wait must not
 // be called from two goroutines at once; Close may be called from any.
 type Watch struct {
-	spec  runbook.WatchSpec
-	m     *matcher
-	poll  time.Duration
-	buf   []byte
-	fol   []*follower
-	n     *notifier
-	dirs  []string
-	wake  chan struct{}
-	notes []string
+	spec    runbook.WatchSpec
+	m       *matcher
+	poll    time.Duration
+	missing time.Duration // how often a missing file is reported again
+	buf     []byte
+	fol     []*follower
+	n       *notifier
+	dirs    []string
+	wake    chan struct{}
+	notes   []string
 
 	mu       sync.Mutex
 	closed   bool
@@ -198,11 +230,11 @@ func (w *Watch) wait(ctx context.Context, lines func(runbook.LogLine), wantConte
 	w.lines, w.wantContext, w.final = lines, wantContext, nil
 	defer func() { w.lines = nil }()
 	for _, n := range w.notes {
-		w.emit(runbook.LogLine{Text: "drillbook: " + n})
+		w.emit(runbook.LogLine{Text: "drillbook: " + n, Kind: runbook.MatchNote})
 	}
 	for _, f := range w.fol {
 		for _, n := range f.notes {
-			w.emit(runbook.LogLine{File: f.path, Text: "drillbook: " + n})
+			w.emit(runbook.LogLine{File: f.path, Text: "drillbook: " + n, Kind: runbook.MatchNote})
 		}
 		f.notes = nil
 	}
@@ -212,7 +244,17 @@ func (w *Watch) wait(ctx context.Context, lines func(runbook.LogLine), wantConte
 	defer timer.Stop()
 	ticker := time.NewTicker(w.poll)
 	defer ticker.Stop()
+	waited := time.Now()
+	nextMissing := waited.Add(w.missing)
 	for {
+		if w.missing > 0 && !time.Now().Before(nextMissing) {
+			nextMissing = nextMissing.Add(w.missing)
+			for _, f := range w.fol {
+				if f.absent() {
+					w.emit(runbook.LogLine{File: f.path, Kind: runbook.MatchNote, Text: fmt.Sprintf("drillbook: %s still does not exist after %s (the watch gives up after %s)", f.path, time.Since(waited).Round(time.Second), w.spec.Timeout)})
+				}
+			}
+		}
 		more, err := w.round()
 		if err != nil {
 			return w.outcome(runbook.MatchNone), err

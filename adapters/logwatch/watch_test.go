@@ -175,7 +175,12 @@ func TestWatchFileCreatedAfterArmAndRecreated(t *testing.T) {
 		writer <- os.WriteFile(log, []byte(flushDone("ME1")), 0o644)
 	}()
 	var lines []runbook.LogLine
+	notes := 0
 	out, err := wt.Wait(context.Background(), func(l runbook.LogLine) {
+		if l.Kind == runbook.MatchNote {
+			notes++ // the file does not exist yet when the watch is armed
+			return
+		}
 		lines = append(lines, l)
 		if len(lines) == 1 {
 			close(read)
@@ -184,8 +189,8 @@ func TestWatchFileCreatedAfterArmAndRecreated(t *testing.T) {
 	if werr := <-writer; werr != nil {
 		t.Fatal(werr)
 	}
-	if err != nil || out.Kind != runbook.MatchSuccess || len(lines) != 2 || !strings.Contains(lines[0].Text, "CWSIP0780I") {
-		t.Fatalf("outcome %+v, %v, lines %+v", out, err, lines)
+	if err != nil || out.Kind != runbook.MatchSuccess || len(lines) != 2 || !strings.Contains(lines[0].Text, "CWSIP0780I") || notes != 1 {
+		t.Fatalf("outcome %+v, %v, %d notes, lines %+v", out, err, notes, lines)
 	}
 }
 
@@ -343,4 +348,40 @@ func TestWatchPlainLineScopedByText(t *testing.T) {
 	if out.Kind != runbook.MatchSuccess || len(lines) != 2 || lines[0].Kind != runbook.MatchNone || out.Line.Vars["engine"] != "messagingEngine" || out.Line.Vars["msgid"] != "CWSIP0783E" {
 		t.Fatalf("outcome %+v, lines %+v", out.Line, lines)
 	}
+}
+
+// TestWatchSaysAFileDoesNotExist: a watch on a file that does not exist
+// says so when it starts and again every interval until its timeout, and a
+// watcher told that a missing log is an error refuses to arm.
+func TestWatchSaysAFileDoesNotExist(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "SystemOut.log")
+	spec := runbook.WatchSpec{Files: []string{log}, Success: []string{"CWSIP0783"}, Timeout: 2 * time.Second}
+	wt := arm(t, New(WithMissingEvery(400*time.Millisecond)), spec, nil)
+	var notes []string
+	out, err := wt.Wait(context.Background(), func(l runbook.LogLine) {
+		if l.Kind == runbook.MatchNote {
+			notes = append(notes, l.Text)
+		}
+	})
+	if err != nil || out.Kind != runbook.MatchNone {
+		t.Fatalf("outcome %+v, %v; want the timeout", out, err)
+	}
+	if len(notes) < 2 || !strings.Contains(notes[0], log+" does not exist yet: the watch waits for it to appear") {
+		t.Fatalf("notes %q: want the missing file said at once and again every 400ms", notes)
+	}
+	for _, n := range notes[1:] {
+		if !strings.Contains(n, log+" still does not exist after ") || !strings.Contains(n, "gives up after 2s") {
+			t.Errorf("repeated note %q", n)
+		}
+	}
+	if _, err := New(WithMissingError()).Arm(spec, nil); err == nil || !strings.Contains(err.Error(), "log file "+log+" does not exist: check the log path") {
+		t.Errorf("with missing logs an error, Arm gave %v", err)
+	}
+	appendTo(t, log, "a line\n")
+	w2, err := New(WithMissingError()).Arm(spec, nil)
+	if err != nil {
+		t.Fatalf("the file exists now, and Arm gave %v", err)
+	}
+	w2.Close()
 }

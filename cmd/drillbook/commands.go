@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,7 +125,7 @@ func (p *paramOptions) flags(cmd *cobra.Command) {
 
 // resolveParams merges the target's values, --param and the environment,
 // then checks them against the runbook. prompt asks for a missing secret.
-func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
+func resolveParams(g *globalOptions, rb *runbook.Runbook, target string, fromTarget map[string]string, flags []string, prompt bool) (runbook.ParamValues, error) {
 	given := map[string]string{}
 	for k, v := range fromTarget {
 		if _, ok := rb.Param(k); ok {
@@ -167,9 +168,44 @@ func resolveParams(g *globalOptions, rb *runbook.Runbook, fromTarget map[string]
 	}
 	vals, err := runbook.ResolveParams(rb, given)
 	if err != nil {
-		return nil, err
+		src := map[string]string{}
+		for k := range fromTarget {
+			src[k] = "from the params of target " + target
+		}
+		for _, kv := range flags {
+			k, _, _ := strings.Cut(kv, "=")
+			src[k] = "given with --param " + k
+		}
+		for _, p := range rb.Params {
+			if p.Type == runbook.TypeSecret && g.io.Getenv(runbook.EnvName(p.Name)) != "" {
+				src[p.Name] = "from " + runbook.EnvName(p.Name)
+			}
+		}
+		return nil, paramProblems(err, src)
 	}
 	return vals, nil
+}
+
+// paramProblems rewrites what is wrong with the parameter values for the
+// command line: each problem names the parameter and where its value came
+// from (the flag, the target, the environment), not the place in the
+// runbook file (for a shipped runbook, inside drillbook itself) where the
+// parameter is declared.
+func paramProblems(err error, src map[string]string) error {
+	var probs runbook.Problems
+	if !errors.As(err, &probs) {
+		return err
+	}
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		msgs[i] = p.Msg
+		name, _, _ := strings.Cut(strings.TrimPrefix(p.Msg, "parameter "), ":")
+		name, _, _ = strings.Cut(name, " ")
+		if s, ok := src[name]; ok {
+			msgs[i] += " (" + s + ")"
+		}
+	}
+	return usageError{errors.New(strings.Join(msgs, "\n"))}
 }
 
 func newPlanCmd(g *globalOptions) *cobra.Command {
@@ -196,7 +232,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		return err
 	}
 	defer est.Close()
-	vals, err := resolveParams(g, rb, est.params, o.params, false)
+	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err
 	}
@@ -214,6 +250,12 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 	if rb.Source.Doc != "" {
 		fmt.Fprintf(out, "source: %s\n", rb.Source)
 	}
+	if d := strings.TrimSpace(rb.Description); d != "" {
+		fmt.Fprintf(out, "about: %s\n", indent(d, "       "))
+	}
+	// On a simulated target, say which calls are real all the same: a
+	// shell or file step acts on this machine, not on the simulation.
+	real := func(op string) bool { return est.target.Simulated && !est.registry.Simulated(op) }
 	var checks map[string]runbook.PreflightResult
 	if len(rb.Preflight) > 0 && !est.target.Simulated {
 		checks = map[string]runbook.PreflightResult{}
@@ -236,14 +278,21 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		} else if ps.Reason != "" {
 			fmt.Fprintf(out, "   %s\n", ps.Reason)
 		}
-		if ps.Destructive {
-			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, strings.SplitN(ps.Key, "[", 2)[0], ps.Confirm)
+		if ps.Notes != "" {
+			fmt.Fprintf(out, "   note: %s\n", runbook.Redact(indent(ps.Notes, "         "), secrets))
+		}
+		switch {
+		case ps.Destructive && ps.ConfirmLater:
+			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing its token %s, known at run time (plain mode: --confirm %s=TOKEN)\n", ps.Confirm, stepID(ps.Key))
+		case ps.Destructive:
+			fmt.Fprintf(out, "   DESTRUCTIVE: runs only after typing %q (plain mode: --confirm %s=%s)\n", ps.Confirm, stepID(ps.Key), ps.Confirm)
 		}
 		if ps.Manual != "" {
-			fmt.Fprintf(out, "   manual: %s\n", indent(ps.Manual, "           "))
+			fmt.Fprintf(out, "   manual: %s\n", runbook.Redact(indent(ps.Manual, "           "), secrets))
+			fmt.Fprintf(out, "   (plain mode: --confirm %s=done once it is done)\n", stepID(ps.Key))
 		}
 		for _, c := range ps.Calls {
-			printPlannedCall(out, c, secrets)
+			printPlannedCall(out, c, secrets, real(c.Op))
 		}
 		if r, ok := checks[ps.Key]; ok {
 			switch {
@@ -259,7 +308,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 		}
 		if ps.Poll != nil {
 			fmt.Fprintf(out, "   poll every %s until it succeeds:\n", ps.Every)
-			printPlannedCall(out, *ps.Poll, secrets)
+			printPlannedCall(out, *ps.Poll, secrets, real(ps.Poll.Op))
 		}
 		if w := ps.Watch; w != nil {
 			fmt.Fprintf(out, "   watch %s  @ %s\n", strings.Join(w.Files, ", "), est.describeHost(w.Host))
@@ -305,15 +354,26 @@ func sectionHeading(s runbook.Section, simulated bool) string {
 	return "steps:"
 }
 
-func printPlannedCall(out interface{ Write([]byte) (int, error) }, c runbook.PlannedCall, secrets []string) {
+// printPlannedCall prints one call of a planned step: the command or
+// request as it will run, or as far as it is known before the run, and the
+// values known only at run time. real marks a call that is not simulated on
+// a simulated target.
+func printPlannedCall(out io.Writer, c runbook.PlannedCall, secrets []string, real bool) {
 	line := c.Plan.Summary()
+	if c.Pending != "" || strings.TrimSpace(line) == "" {
+		line = strings.TrimSpace(c.Op + " " + c.Args)
+	}
+	phase := string(c.Phase)
+	if real {
+		phase += " (REAL, not simulated)"
+	}
+	fmt.Fprintf(out, "   %s: %s\n", phase, runbook.Redact(line, secrets))
+	for _, v := range c.RunTime {
+		fmt.Fprintf(out, "     known at run time: %s\n", v)
+	}
 	if c.Pending != "" {
-		line = c.Op + " " + c.Args + "  (" + c.Pending + ")"
+		fmt.Fprintf(out, "     (%s)\n", c.Pending)
 	}
-	if strings.TrimSpace(line) == "" {
-		line = c.Op + " " + c.Args
-	}
-	fmt.Fprintf(out, "   %s: %s\n", c.Phase, runbook.Redact(line, secrets))
 	if c.Plan.Object != "" {
 		fmt.Fprintf(out, "     acts on: %s\n", runbook.Redact(c.Plan.Object, secrets))
 	}

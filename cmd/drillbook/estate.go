@@ -116,6 +116,7 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
 	}
 	e.target = t
+	// missing_logs: error reaches every host's watcher through the hosts.
 	e.useHosts(t)
 	var wc was.Config
 	var mc messagesight.Config
@@ -135,14 +136,23 @@ func openEstate(ctx context.Context, g *globalOptions, name, scenario string, rb
 			e.hide = append(e.hide, v)
 		}
 	}
+	// The adapter sections of a target declared simulated act on what it
+	// declares (an emulator, a throwaway node); shell and file operations
+	// stay real everywhere.
+	bind := func(ops []runbook.Operation) []runbook.Operation {
+		if t.Simulated {
+			return simulatedOps(ops)
+		}
+		return ops
+	}
 	if t.HasSection("was") {
-		e.registry.Add(was.Operations(wc)...)
+		e.registry.Add(bind(was.Operations(wc))...)
 	}
 	if t.HasSection("messagesight") {
-		e.registry.Add(messagesight.Operations(mc)...)
+		e.registry.Add(bind(messagesight.Operations(mc))...)
 	}
 	if t.HasSection("rabbitmq") {
-		e.registry.Add(rabbitmq.Operations(rc)...)
+		e.registry.Add(bind(rabbitmq.Operations(rc))...)
 	}
 	e.params = t.ParamStrings()
 	return e, nil
@@ -259,8 +269,28 @@ func scenarioFor(scenario string, known []string) string {
 	return ""
 }
 
+// simulatedOp is an operation bound to a simulated estate: the training
+// cell, the MessageSight emulator or the private RabbitMQ node.
+type simulatedOp struct{ runbook.Operation }
+
+// Simulated implements runbook.Simulator.
+func (simulatedOp) Simulated() bool { return true }
+
+// simulatedOps marks operations bound to a simulated estate as simulated.
+func simulatedOps(ops []runbook.Operation) []runbook.Operation {
+	out := make([]runbook.Operation, len(ops))
+	for i, op := range ops {
+		out[i] = simulatedOp{op}
+	}
+	return out
+}
+
+// add registers the operations a part of the training estate binds to its
+// simulation: they are simulated. Shell and file operations are not part of
+// any simulation and stay real: a runbook's rm on the training target
+// removes a real file.
 func (e *estate) add(ops []runbook.Operation, params map[string]string, stop func() error) {
-	e.registry.Add(ops...)
+	e.registry.Add(simulatedOps(ops)...)
 	for k, v := range params {
 		e.params[k] = v
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/drillbook/drillbook/runbook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -64,6 +66,7 @@ func Main(args []string, s streams) int {
 }
 
 func newRootCmd(g *globalOptions) *cobra.Command {
+	var target string
 	root := &cobra.Command{
 		Use:   "drillbook",
 		Short: "Walk through a broker recovery runbook, step by step, with a journal",
@@ -74,16 +77,18 @@ that proves success, refuses destructive steps until they are confirmed, and
 journals everything so a crashed terminal resumes and the journal becomes the
 incident report.
 
-With no command it opens the runbook picker on the built-in training target.`,
+With no command it opens the runbook picker on the built-in training target
+(--target another; t in the picker switches).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runHome(cmd.Context(), g)
+			return runHome(cmd.Context(), g, homeOptions{target: target})
 		},
 		Version: version,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.Flags().StringVar(&target, "target", runbook.TrainingTarget, "the target the picker starts on (a name in targets.yaml, or training); t in the picker switches")
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.stateDir, "state-dir", "", "where runs are journaled (default $DRILLBOOK_STATE_DIR, then $XDG_STATE_HOME/drillbook)")
 	pf.StringVar(&g.targetsFile, "targets", "", "targets file (default $DRILLBOOK_TARGETS, then $XDG_CONFIG_HOME/drillbook/targets.yaml)")

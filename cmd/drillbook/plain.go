@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,17 +11,23 @@ import (
 )
 
 // plainUI prints a run line by line and answers the engine's questions from
-// the command line's --confirm, --outcome and --yes. A question it cannot
-// answer stops the run, resumable, with a line saying which flag is missing.
+// the command line's --confirm, --outcome, --retry, --skip, --abort and
+// --yes. A question it cannot answer stops the run, resumable, with a line
+// saying which flag is missing.
 type plainUI struct {
-	w        *bufio.Writer
-	runner   *runbook.Runner
-	runID    string
-	confirms map[string][]string
-	outcomes map[string][]string
-	yes      bool
-	started  map[string]time.Time
-	stopMsg  string
+	w      *bufio.Writer
+	runner *runbook.Runner
+	runID  string
+	ans    answers
+	yes    bool
+	// simulated marks a simulated target, where a step that is not
+	// simulated is pointed out.
+	simulated bool
+	ahead     []runbook.PlannedStep // the plan, for the flags later steps need
+	secrets   []string
+	steps     []runbook.StepView // as they stood after the last event
+	stopMsg   string
+	hint      string // the flags the rest of the run needs, printed on stopping
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -30,6 +37,18 @@ func answer(m map[string][]string, key string) []string {
 		return v
 	}
 	return m[stepID(key)]
+}
+
+// take returns the first value given for a step instance and uses it up: a
+// --retry given once retries once.
+func take(m map[string][]string, key string) (string, bool) {
+	for _, k := range []string{key, stepID(key)} {
+		if v := m[k]; len(v) > 0 {
+			m[k] = v[1:]
+			return v[0], true
+		}
+	}
+	return "", false
 }
 
 func (p *plainUI) printf(format string, args ...any) { fmt.Fprintf(p.w, format, args...) }
@@ -56,8 +75,11 @@ func (p *plainUI) Update(u runbook.Update) {
 		}
 		for _, l := range b.Log {
 			// Success and failure lines end the watch and are printed then.
-			if l.Kind == runbook.MatchWarn {
+			switch l.Kind {
+			case runbook.MatchWarn:
 				p.printf("    log warning: %s\n", firstLine(l.Text))
+			case runbook.MatchNote:
+				p.printf("    log: %s\n", l.Text)
 			}
 		}
 		return
@@ -66,12 +88,15 @@ func (p *plainUI) Update(u runbook.Update) {
 	if ev == nil {
 		return
 	}
-	if p.started == nil {
-		p.started = map[string]time.Time{}
+	if u.Steps != nil {
+		p.steps = u.Steps
 	}
 	switch ev.Type {
+	case runbook.EvRunStarted:
+		if ev.Notes != "" {
+			p.printf("about: %s\n", indent(ev.Notes, "       "))
+		}
 	case runbook.EvStepStarted:
-		p.started[ev.Step] = ev.Time
 		attempt := ""
 		if ev.Attempt > 1 {
 			attempt = fmt.Sprintf(" (attempt %d)", ev.Attempt)
@@ -87,6 +112,9 @@ func (p *plainUI) Update(u runbook.Update) {
 		p.printf("%sstep %s: %s%s%s\n", section, ev.Step, ev.Title, destructive, attempt)
 		if ev.Source != nil && ev.Source.Doc != "" {
 			p.printf("  source: %s\n", ev.Source)
+		}
+		if ev.Notes != "" {
+			p.printf("  note: %s\n", indent(ev.Notes, "        "))
 		}
 	case runbook.EvStepSkipped:
 		p.printf("step %s: skipped: %s\n", ev.Step, ev.Reason)
@@ -132,7 +160,9 @@ func (p *plainUI) Update(u runbook.Update) {
 	case runbook.EvWarning:
 		p.printf("  WARNING: %s\n", ev.Text)
 	case runbook.EvStepSucceeded:
-		p.printf("step %s: succeeded in %s\n", ev.Step, since(p.started[ev.Step], ev.Time))
+		// The step's own start, from the engine: after a resume it started
+		// in an earlier drillbook.
+		p.printf("step %s: succeeded in %s\n", ev.Step, since(p.startOf(ev.Step), ev.Time))
 	case runbook.EvStepFailed:
 		p.printf("step %s: FAILED: %s\n", ev.Step, ev.Reason)
 	case runbook.EvStepRetrying:
@@ -143,6 +173,8 @@ func (p *plainUI) Update(u runbook.Update) {
 		p.printf("  confirmed: %s\n", ev.Token)
 	case runbook.EvConfirmRefused:
 		p.stop(fmt.Sprintf("step %s: the --confirm token does not match: nothing was run", ev.Step))
+	case runbook.EvDeviationRefused:
+		p.stop(fmt.Sprintf("step %s: %s refused: %s", ev.Step, ev.Deviation, ev.Reason))
 	case runbook.EvOperatorRequest:
 		p.operator(ev)
 	case runbook.EvOperatorAck:
@@ -168,6 +200,44 @@ func (p *plainUI) Update(u runbook.Update) {
 	}
 }
 
+func (p *plainUI) startOf(key string) time.Time {
+	for _, s := range p.steps {
+		if s.Key == key {
+			return s.Started
+		}
+	}
+	return time.Time{}
+}
+
+// decided answers a request with --abort, --skip or --retry when one was
+// given for the step, in that order, and reports whether it did. retryAck
+// makes a retry an acknowledgement (a retry that asks first keeps its
+// confirmation) rather than a deviation.
+func (p *plainUI) decided(ev *runbook.Event, retryAck bool) bool {
+	send := func(dev runbook.Deviation, reason string) {
+		p.printf("  %s, as given with --%s: %s\n", dev, dev, reason)
+		p.runner.Send(runbook.Input{Type: runbook.InDeviate, Deviation: dev, Step: ev.Step, Reason: reason})
+	}
+	if why, ok := take(p.ans.aborts, ev.Step); ok {
+		send(runbook.DevAbort, why)
+		return true
+	}
+	if why, ok := take(p.ans.skips, ev.Step); ok {
+		send(runbook.DevSkip, why)
+		return true
+	}
+	if why, ok := take(p.ans.retries, ev.Step); ok {
+		if retryAck {
+			p.printf("  retry, as given with --retry: %s\n", why)
+			p.runner.Send(runbook.Input{Type: runbook.InAck, Step: ev.Step, Note: why})
+			return true
+		}
+		send(runbook.DevRetry, why)
+		return true
+	}
+	return false
+}
+
 func (p *plainUI) confirm(ev *runbook.Event) {
 	cmd := ev.Op
 	if ev.Plan != nil {
@@ -177,14 +247,27 @@ func (p *plainUI) confirm(ev *runbook.Event) {
 	if ev.Plan != nil && ev.Plan.Object != "" {
 		p.printf("  acts on: %s\n", ev.Plan.Object)
 	}
-	if p.yes {
+	if ev.Notes != "" {
+		p.printf("  note: %s\n", indent(ev.Notes, "        "))
+	}
+	if p.simulated && !ev.Simulated {
+		p.printf("  this step acts on real systems, not on the simulation\n")
+	}
+	if p.decided(ev, false) {
+		return
+	}
+	given := answer(p.ans.confirms, ev.Step)
+	if len(given) == 0 && p.yes && ev.Simulated {
 		p.printf("  confirming with %q (--yes on a simulated target)\n", ev.Token)
 		p.runner.Send(runbook.Input{Type: runbook.InConfirm, Step: ev.Step, Token: ev.Token})
 		return
 	}
-	given := answer(p.confirms, ev.Step)
 	if len(given) == 0 {
-		p.stop(fmt.Sprintf("step %s is destructive and needs confirmation: run `drillbook resume %s --confirm %s=%s` after checking the command above", ev.Step, p.runID, stepID(ev.Step), ev.Token))
+		why := "is destructive and needs confirmation"
+		if p.yes {
+			why = "is destructive and real (--yes confirms only steps that act on the simulation)"
+		}
+		p.stop(fmt.Sprintf("step %s %s: run `drillbook resume %s --confirm %s=%s` after checking the command above", ev.Step, why, p.runID, stepID(ev.Step), ev.Token))
 		return
 	}
 	tok := given[0]
@@ -200,27 +283,36 @@ func (p *plainUI) operator(ev *runbook.Event) {
 	switch ev.Ask {
 	case runbook.AskManual:
 		p.printf("  manual: %s\n", indent(ev.Text, "          "))
-		if p.yes || has(answer(p.confirms, ev.Step), "done") {
+		if p.decided(ev, false) {
+			return
+		}
+		if p.yes || has(answer(p.ans.confirms, ev.Step), "done") {
 			p.runner.Send(runbook.Input{Type: runbook.InAck, Step: ev.Step})
 			return
 		}
 		p.stop(fmt.Sprintf("step %s is manual: do it, then acknowledge with --confirm %s=done", ev.Step, stepID(ev.Step)))
 	case runbook.AskRetry:
 		p.printf("  %s\n", ev.Text)
-		if p.yes || has(answer(p.confirms, ev.Step), "retry") {
+		if p.decided(ev, true) {
+			return
+		}
+		if p.yes || has(answer(p.ans.confirms, ev.Step), "retry") {
 			p.runner.Send(runbook.Input{Type: runbook.InAck, Step: ev.Step})
 			return
 		}
-		p.stop(fmt.Sprintf("step %s failed and retries only when told: fix the cause, then `drillbook resume %s --confirm %s=retry`", ev.Step, p.runID, stepID(ev.Step)))
+		p.stop(fmt.Sprintf("step %s failed and retries only when told: fix the cause, then `drillbook resume %s --retry %s=REASON` (or --skip or --abort %s=REASON)", ev.Step, p.runID, stepID(ev.Step), stepID(ev.Step)))
 	case runbook.AskReconcile:
 		p.printf("  %s\n", ev.Reason)
-		if o := answer(p.outcomes, ev.Step); len(o) > 0 {
-			p.runner.Send(runbook.Input{Type: runbook.InReconcile, Step: ev.Step, Reconciled: runbook.StepState(o[0]), Reason: "given with --outcome"})
+		if o, ok := take(p.ans.outcomes, ev.Step); ok {
+			p.runner.Send(runbook.Input{Type: runbook.InReconcile, Step: ev.Step, Reconciled: runbook.StepState(o), Reason: "given with --outcome"})
 			return
 		}
 		p.stop(fmt.Sprintf("step %s was running when drillbook stopped: check what happened, then resume with --outcome %s=succeeded|failed|rerun", ev.Step, stepID(ev.Step)))
 	case runbook.AskDecide:
-		p.stop(fmt.Sprintf("step %s failed: %s; `drillbook resume %s` to retry, skip or abort with a reason", ev.Step, ev.Reason, p.runID))
+		if p.decided(ev, false) {
+			return
+		}
+		p.stop(fmt.Sprintf("step %s failed: %s; decide with `drillbook resume %s --retry %s=REASON` (or --skip or --abort %s=REASON)", ev.Step, ev.Reason, p.runID, stepID(ev.Step), stepID(ev.Step)))
 	}
 }
 
@@ -235,7 +327,42 @@ func has(vs []string, want string) bool {
 
 func (p *plainUI) stop(msg string) {
 	p.stopMsg = msg
+	p.hint = p.later()
 	p.runner.Stop(msg)
+}
+
+// later lists the answers the steps after the current one will ask for,
+// so one resume can carry all of them instead of stopping at each.
+func (p *plainUI) later() string {
+	done := map[string]bool{}
+	cur := ""
+	for _, s := range p.steps {
+		if s.State != runbook.StatePending {
+			done[s.Key] = true
+		}
+		if s.Current {
+			cur = s.Key
+		}
+	}
+	var flags []string
+	for _, ps := range p.ahead {
+		if done[ps.Key] || ps.Key == cur || ps.Skipped {
+			continue
+		}
+		switch {
+		case ps.Destructive && ps.ConfirmLater:
+			flags = append(flags, fmt.Sprintf("--confirm %s=TOKEN (its token is known when the step is reached)", stepID(ps.Key)))
+		case ps.Destructive:
+			flags = append(flags, fmt.Sprintf("--confirm %s=%s", stepID(ps.Key), ps.Confirm))
+		case ps.Kind == runbook.KindManual:
+			flags = append(flags, fmt.Sprintf("--confirm %s=done", stepID(ps.Key)))
+		}
+	}
+	flags = slices.Compact(flags)
+	if len(flags) == 0 {
+		return ""
+	}
+	return runbook.Redact(strings.Join(flags, " "), p.secrets)
 }
 
 // closing prints the last line of a run that did not finish.
@@ -245,6 +372,9 @@ func (p *plainUI) closing(o runbook.Outcome, code int) {
 	}
 	if p.stopMsg != "" {
 		p.printf("stopped: %s\n", p.stopMsg)
+		if p.hint != "" {
+			p.printf("later steps ask too: %s (`drillbook plan` shows each command)\n", p.hint)
+		}
 	}
 	if code == exitInterrupted {
 		p.printf("interrupted: `drillbook resume %s` continues where the run stood\n", p.runID)

@@ -19,15 +19,95 @@ type runOptions struct {
 	plain    bool
 	confirms []string
 	outcomes []string
+	retries  []string
+	skips    []string
+	aborts   []string
 	yes      bool
 }
 
 func (o *runOptions) answerFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&o.plain, "plain", false, "print line by line instead of opening the screen (the default when stdout is not a terminal)")
-	f.StringArrayVar(&o.confirms, "confirm", nil, "STEP=TOKEN: confirm a destructive step by its token, or STEP=done for a manual step, STEP=retry to allow a retry (repeatable)")
+	f.StringArrayVar(&o.confirms, "confirm", nil, "STEP=TOKEN: confirm a destructive step by its token, or STEP=done for a manual step, STEP=retry to allow a retry that asks (repeatable)")
 	f.StringArrayVar(&o.outcomes, "outcome", nil, "STEP=succeeded|failed|rerun: what happened to a step that was running when drillbook stopped (resume)")
-	f.BoolVar(&o.yes, "yes", false, "confirm every destructive step and acknowledge every manual step (simulated targets only)")
+	f.StringArrayVar(&o.retries, "retry", nil, "STEP=REASON: retry a step that failed or waits for the operator, saying why (repeatable; each is used once)")
+	f.StringArrayVar(&o.skips, "skip", nil, "STEP=REASON: skip a step that failed or waits for the operator, saying why (repeatable)")
+	f.StringArrayVar(&o.aborts, "abort", nil, "STEP=REASON: abort the run at a step that failed or waits for the operator, saying why")
+	f.BoolVar(&o.yes, "yes", false, "on a simulated target: confirm every destructive step that acts on the simulation (a real step, such as a shell command, still needs --confirm) and acknowledge every manual step")
+}
+
+// answers are what plain mode was told on the command line: confirmations,
+// reconciliations and decisions, by step.
+type answers struct {
+	confirms, outcomes     map[string][]string
+	retries, skips, aborts map[string][]string
+}
+
+// parseAnswers reads the answer flags and checks each against the
+// runbook: the step exists, and the value is one that step can take. An
+// answer that could never apply is an error, never silently ignored.
+func (o *runOptions) parseAnswers(rb *runbook.Runbook) (answers, error) {
+	var a answers
+	var err error
+	for _, f := range []struct {
+		name string
+		kvs  []string
+		dst  *map[string][]string
+	}{{"confirm", o.confirms, &a.confirms}, {"outcome", o.outcomes, &a.outcomes}, {"retry", o.retries, &a.retries}, {"skip", o.skips, &a.skips}, {"abort", o.aborts, &a.aborts}} {
+		if *f.dst, err = parseStepValues(f.name, f.kvs); err != nil {
+			return a, err
+		}
+		for key, vals := range *f.dst {
+			st, ok := rb.StepByID(stepID(key))
+			if !ok {
+				return a, usagef("--%s %s: runbook %s has no step %s; its steps are %s", f.name, key, rb.ID, stepID(key), strings.Join(stepIDs(rb), ", "))
+			}
+			for _, v := range vals {
+				if err := checkAnswer(f.name, key, st, v); err != nil {
+					return a, err
+				}
+			}
+		}
+	}
+	return a, nil
+}
+
+// checkAnswer says what is wrong with one answer flag for a step.
+func checkAnswer(flag, key string, st *runbook.Step, v string) error {
+	retryAsks := st.OnFailure != nil && st.OnFailure.Retry != nil && st.OnFailure.Retry.Ask
+	switch flag {
+	case "outcome":
+		if v != "succeeded" && v != "failed" && v != "rerun" {
+			return usagef("--outcome %s=%s: say succeeded, failed or rerun", key, v)
+		}
+	case "retry", "skip", "abort":
+		if strings.TrimSpace(v) == "" {
+			return usagef("--%s %s=: give the reason after the =, it goes into the report (--%s %s=\"the lock was released\")", flag, key, flag, key)
+		}
+	case "confirm":
+		switch {
+		case v == "retry" && retryAsks:
+		case v == "retry":
+			return usagef("--confirm %s=retry: step %s does not ask before it retries; to retry it after a failure give --retry %s=REASON", key, st.ID, key)
+		case st.Kind() == runbook.KindManual && v != "done":
+			return usagef("--confirm %s=%s: step %s is manual: acknowledge it with --confirm %s=done once it is done", key, v, st.ID, key)
+		case st.Kind() == runbook.KindManual, st.Destructive:
+			// done for a manual step; a destructive step's token is
+			// checked by the engine when the step is reached, and a wrong
+			// one is refused and journaled there
+		default:
+			return usagef("--confirm %s=%s: step %s is neither destructive nor manual and does not ask before a retry: there is nothing to confirm (to decide about a failed step: --retry, --skip or --abort %s=REASON)", key, v, st.ID, key)
+		}
+	}
+	return nil
+}
+
+func stepIDs(rb *runbook.Runbook) []string {
+	ids := make([]string, len(rb.Steps))
+	for i, st := range rb.Steps {
+		ids[i] = st.ID
+	}
+	return ids
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
@@ -46,8 +126,8 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// parseAnswers splits repeatable STEP=VALUE flags.
-func parseAnswers(flag string, kvs []string) (map[string][]string, error) {
+// parseStepValues splits repeatable STEP=VALUE flags.
+func parseStepValues(flag string, kvs []string) (map[string][]string, error) {
 	out := map[string][]string{}
 	for _, kv := range kvs {
 		k, v, ok := strings.Cut(kv, "=")
@@ -64,17 +144,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if err != nil {
 		return err
 	}
-	confirms, err := parseAnswers("confirm", o.confirms)
-	if err != nil {
-		return err
-	}
 	if len(o.outcomes) > 0 {
 		return usagef("--outcome is for `drillbook resume`: a new run has nothing to reconcile")
 	}
-	for step := range confirms {
-		if _, ok := rb.StepByID(stepID(step)); !ok {
-			return usagef("--confirm %s: runbook %s has no step %s", step, rb.ID, stepID(step))
-		}
+	ans, err := o.parseAnswers(rb)
+	if err != nil {
+		return err
 	}
 	state, err := g.resolveStateDir()
 	if err != nil {
@@ -85,6 +160,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if target == "" {
 		target = runbook.TrainingTarget
 	}
+	interactive := !o.plain && g.io.Terminal()
+	if interactive {
+		if err := o.screenAnswers(); err != nil {
+			return err
+		}
+	}
 	// Take the lock before starting anything: a second run against a busy
 	// target must be refused before it touches the estate.
 	lock, err := runbook.AcquireLock(state, rb.ID, target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now()})
@@ -92,6 +173,15 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	defer lock.Release() // a no-op once the session has released it
+	if interactive {
+		// The form, on any target: the target's values and --param fill
+		// it, and it says next to each parameter what is wrong with it.
+		given, err := paramFlags(rb, o.params)
+		if err != nil {
+			return err
+		}
+		return runHome(ctx, g, homeOptions{target: target, scenario: o.scenario, given: given, open: rb, lock: lock})
+	}
 	est, err := openEstate(ctx, g, target, o.scenario, rb, true)
 	if err != nil {
 		return err
@@ -100,8 +190,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if o.yes && !est.target.Simulated {
 		return usagef("--yes is refused for %s: it is a real target; confirm each destructive step with --confirm STEP=TOKEN", est.target.Name)
 	}
-	interactive := !o.plain && g.io.Terminal()
-	vals, err := resolveParams(g, rb, est.params, o.params, interactive)
+	vals, err := resolveParams(g, rb, est.target.Name, est.params, o.params, false)
 	if err != nil {
 		return err
 	}
@@ -110,7 +199,47 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 	if err != nil {
 		return err
 	}
-	return drive(ctx, g, o, sess, est, confirms, nil, interactive)
+	return drive(ctx, g, o, sess, est, ans, interactive)
+}
+
+// screenAnswers refuses the plain-mode answers in the screen, where the
+// operator answers each question on the screen: a flag that would be
+// ignored is an error.
+func (o *runOptions) screenAnswers() error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"yes", o.yes}, {"confirm", len(o.confirms) > 0}, {"outcome", len(o.outcomes) > 0}, {"retry", len(o.retries) > 0}, {"skip", len(o.skips) > 0}, {"abort", len(o.aborts) > 0}} {
+		if f.set {
+			return usagef("--%s answers questions in plain mode: add --plain, or answer each question on the screen", f.name)
+		}
+	}
+	return nil
+}
+
+// paramFlags reads --param NAME=VALUE flags for the form: each must name a
+// parameter of the runbook, and a secret is never taken from one.
+func paramFlags(rb *runbook.Runbook, flags []string) (map[string]string, error) {
+	names := make([]string, 0, len(rb.Params))
+	for _, p := range rb.Params {
+		names = append(names, p.Name)
+	}
+	given := map[string]string{}
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, usagef("--param %q: write NAME=VALUE", kv)
+		}
+		p, ok := rb.Param(k)
+		if !ok {
+			return nil, usagef("--param %s: runbook %s has no parameter %s; its parameters are %s", k, rb.ID, k, strings.Join(names, ", "))
+		}
+		if p.Type == runbook.TypeSecret {
+			return nil, usagef("--param %s: secret parameters are never taken from the command line (it lands in shell history): set %s or type it in the form", k, runbook.EnvName(k))
+		}
+		given[k] = v
+	}
+	return given, nil
 }
 
 // stepID strips an instance suffix: "per-item[2]" names step "per-item".
@@ -121,12 +250,13 @@ func stepID(key string) string {
 
 // drive runs a session in plain mode or in the screen and maps how it ended
 // to an exit code.
-func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.Session, est *estate, confirms, outcomes map[string][]string, interactive bool) error {
+func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.Session, est *estate, ans answers, interactive bool) error {
 	defer sess.Close()
 	if interactive {
 		return driveScreen(ctx, g, sess, est)
 	}
-	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), confirms: confirms, outcomes: outcomes, yes: o.yes, runID: sess.RunID}
+	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID, simulated: est.target.Simulated,
+		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
@@ -159,21 +289,6 @@ func newResumeCmd(g *globalOptions) *cobra.Command {
 }
 
 func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) error {
-	confirms, err := parseAnswers("confirm", o.confirms)
-	if err != nil {
-		return err
-	}
-	outcomes, err := parseAnswers("outcome", o.outcomes)
-	if err != nil {
-		return err
-	}
-	for step, vs := range outcomes {
-		for _, v := range vs {
-			if v != "succeeded" && v != "failed" && v != "rerun" {
-				return usagef("--outcome %s=%s: say succeeded, failed or rerun", step, v)
-			}
-		}
-	}
 	state, err := g.resolveStateDir()
 	if err != nil {
 		return err
@@ -187,6 +302,10 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return usageError{err}
 	}
 	rb, err := runbook.ParseFile(filepath.Join(dir, runbook.RunbookCopy))
+	if err != nil {
+		return err
+	}
+	ans, err := o.parseAnswers(rb)
 	if err != nil {
 		return err
 	}
@@ -205,6 +324,11 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 		return usagef("--yes is refused for %s: it is a real target", est.target.Name)
 	}
 	interactive := !o.plain && g.io.Terminal()
+	if interactive {
+		if err := o.screenAnswers(); err != nil {
+			return err
+		}
+	}
 	sess, err := runbook.Resume(runbook.ResumeSession{StateDir: state, RunID: jd.Meta.RunID, Specs: est.registry.Specs(),
 		Operator: op, Host: host, Now: now(),
 		Secret: func(name string) (string, error) {
@@ -222,5 +346,5 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
-	return drive(ctx, g, o, sess, est, confirms, outcomes, interactive)
+	return drive(ctx, g, o, sess, est, ans, interactive)
 }

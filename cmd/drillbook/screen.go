@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/drillbook/drillbook/runbook"
@@ -57,7 +60,68 @@ func screenRun(sess *runbook.Session, est *estate, fe *tui.Frontend, term *tui.T
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: fe, Secrets: sess.Secrets})
 	return tui.RunSpec{RunID: sess.RunID, Title: sess.Runbook.Title, Target: est.target.Name, Simulated: est.target.Simulated,
-		Runner: r, First: sess.First, Steps: sess.Engine.Steps(), Started: sess.Meta.Started, Close: sess.Close}
+		Runner: r, First: sess.First, Steps: sess.Engine.Steps(), Started: sess.Meta.Started, Close: sess.Close,
+		History: runHistory(sess)}
+}
+
+// historyLines bounds the earlier output a resumed screen reads back: the
+// last lines of it (the screen keeps fewer; the journal keeps all).
+const historyLines = 5000
+
+// runHistory reads back what a resumed run showed before it stopped: its
+// journaled events and its output files, in order, with the output cut to
+// its last historyLines lines. A new run has none. What cannot be read is
+// said in the history itself rather than stopping the resume.
+func runHistory(sess *runbook.Session) []runbook.Update {
+	if len(sess.First) == 0 || sess.First[0].Type != runbook.InResume {
+		return nil
+	}
+	jd, err := runbook.ReadJournal(filepath.Join(sess.Dir, runbook.JournalFile))
+	if err != nil {
+		return []runbook.Update{{Event: &runbook.Event{Type: runbook.EvWarning, Text: "the run's earlier output cannot be shown: " + err.Error()}}}
+	}
+	evs := jd.Events()
+	total := 0
+	for _, ev := range evs {
+		if ev.Type == runbook.EvCallOutput {
+			total += ev.Lines
+		}
+	}
+	skip := max(0, total-historyLines)
+	rd := runbook.NewOutputReader(sess.Dir)
+	defer rd.Close()
+	var out []runbook.Update
+	for i := range evs {
+		ev := &evs[i]
+		switch ev.Type {
+		case runbook.EvCallOutput:
+			n := ev.Lines
+			if skip > 0 {
+				k := min(skip, n)
+				skip -= k
+				n -= k
+				if err := rd.Skip(ev.File, k); err != nil {
+					out = append(out, runbook.Update{Event: &runbook.Event{Type: runbook.EvWarning, Step: ev.Step, Text: err.Error()}})
+					continue
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			lines, err := rd.Next(ev.File, n)
+			if err != nil {
+				out = append(out, runbook.Update{Event: &runbook.Event{Type: runbook.EvWarning, Step: ev.Step, Text: err.Error()}})
+			}
+			if len(lines) > 0 {
+				out = append(out, runbook.Update{Batch: &runbook.Batch{ID: ev.ID, Step: ev.Step, Output: lines}})
+			}
+		case runbook.EvWatchLine:
+			out = append(out, runbook.Update{Batch: &runbook.Batch{ID: ev.ID, Step: ev.Step, Log: ev.Log}})
+		default:
+			out = append(out, runbook.Update{Event: ev})
+		}
+	}
+	return out
 }
 
 // runScreen runs the program, then says how the run ended on the normal
@@ -105,20 +169,37 @@ func runScreen(ctx context.Context, g *globalOptions, app *tui.App, term *tui.Te
 	return finish(code)
 }
 
-// runHome opens the runbook picker on the training target, then the
-// parameter form, then the run view, starting the session the way
-// `drillbook run` does.
-func runHome(ctx context.Context, g *globalOptions) error {
+// homeOptions say where the picker starts: the target, and for `drillbook
+// run RUNBOOK` in a terminal the runbook whose form opens at once, with the
+// --param values, the scenario and the lock already taken for it.
+type homeOptions struct {
+	target   string
+	scenario string
+	given    map[string]string
+	open     *runbook.Runbook
+	lock     *runbook.Lock
+}
+
+// runHome opens the runbook picker on a target (training unless --target
+// says otherwise), or the form of ho.open, then the run view, starting the
+// session the way `drillbook run` does. Without a terminal it lists the
+// runbooks.
+func runHome(ctx context.Context, g *globalOptions, ho homeOptions) error {
 	if !g.io.Terminal() {
 		return listRun(g, &listOptions{})
 	}
 	term := &tui.Terminal{}
-	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), homeScreen(g, term)), term)
+	h, err := homeScreen(g, term, ho)
+	if err != nil {
+		return err
+	}
+	return runScreen(ctx, g, tui.NewHome(screenOptions(ctx, g), h), term)
 }
 
 // homeScreen is what the picker offers: every valid shipped runbook and
-// those in --runbooks directories, on the training target.
-func homeScreen(g *globalOptions, term *tui.Terminal) tui.Home {
+// those in --runbooks directories, on the targets of targets.yaml and
+// training, starting on ho.target (an unknown one is an error).
+func homeScreen(g *globalOptions, term *tui.Terminal, ho homeOptions) (tui.Home, error) {
 	shipped, serr := shippedRunbooks()
 	more, derr := g.dirRunbooks()
 	specs := allSpecs()
@@ -131,20 +212,70 @@ func homeScreen(g *globalOptions, term *tui.Terminal) tui.Home {
 		}
 		offered = append(offered, rb)
 	}
-	return tui.Home{Target: runbook.TrainingTarget, Simulated: true, Runbooks: offered, Problems: errors.Join(problems...),
-		Prepare: func(ctx context.Context, rb *runbook.Runbook) (*tui.Prepared, error) {
-			return prepareHome(ctx, g, rb, term)
-		}}
+	if ho.open != nil && !slices.ContainsFunc(offered, func(rb *runbook.Runbook) bool { return rb.ID == ho.open.ID }) {
+		offered = append([]*runbook.Runbook{ho.open}, offered...)
+	}
+	target := ho.target
+	if target == "" {
+		target = runbook.TrainingTarget
+	}
+	targets := []tui.TargetChoice{{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}}
+	if target != runbook.TrainingTarget {
+		if _, err := g.loadTarget(target); err != nil {
+			return tui.Home{}, err
+		}
+	}
+	if path, named := g.resolveTargetsFile(); fileExists(path) {
+		ts, err := runbook.LoadTargets(path, brokerSections)
+		if err != nil {
+			problems = append(problems, err)
+			ts = &runbook.Targets{}
+		}
+		for _, name := range ts.Names {
+			t, _ := ts.Get(name)
+			targets = append(targets, tui.TargetChoice{Name: name, Simulated: t.Simulated, Description: t.Description})
+		}
+	} else if named {
+		problems = append(problems, fmt.Errorf("targets file %s does not exist: only the training target is offered", path))
+	}
+	simulated := false
+	for _, t := range targets {
+		if t.Name == target {
+			simulated = t.Simulated
+		}
+	}
+	h := tui.Home{Target: target, Simulated: simulated, Targets: targets, Runbooks: offered, Problems: errors.Join(problems...), Open: ho.open}
+	h.Prepare = func(ctx context.Context, target string, rb *runbook.Runbook) (*tui.Prepared, error) {
+		return prepareHome(ctx, g, target, rb, term, ho)
+	}
+	return h, nil
 }
 
-// prepareHome opens the training estate for rb and returns how to start a
-// run on it with the form's values.
-func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, term *tui.Terminal) (*tui.Prepared, error) {
-	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, true)
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// prepareHome opens a target's estate for rb and returns how to start a
+// run on it with the form's values. The form is filled with the target's
+// values, the secrets in the environment and, for the runbook `drillbook
+// run` named, its --param values.
+func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbook.Runbook, term *tui.Terminal, ho homeOptions) (*tui.Prepared, error) {
+	named := ho.open != nil && rb.ID == ho.open.ID && target == ho.target
+	scenario := ""
+	if named {
+		scenario = ho.scenario
+	}
+	est, err := openEstate(ctx, g, target, scenario, rb, true)
 	if err != nil {
 		return nil, err
 	}
-	values := maps.Clone(est.params)
+	values := map[string]string{}
+	for k, v := range est.params {
+		if _, ok := rb.Param(k); ok {
+			values[k] = v
+		}
+	}
 	for _, p := range rb.Params {
 		if p.Type == runbook.TypeSecret {
 			if v := g.io.Getenv(runbook.EnvName(p.Name)); v != "" {
@@ -152,18 +283,25 @@ func prepareHome(ctx context.Context, g *globalOptions, rb *runbook.Runbook, ter
 			}
 		}
 	}
+	if named {
+		maps.Copy(values, ho.given)
+	}
 	start := func(given map[string]string, fe *tui.Frontend) (tui.RunSpec, error) {
 		vals, err := runbook.ResolveParams(rb, given)
 		if err != nil {
-			return tui.RunSpec{}, err
+			return tui.RunSpec{}, paramProblems(err, nil)
 		}
 		state, err := g.resolveStateDir()
 		if err != nil {
 			return tui.RunSpec{}, err
 		}
 		op, host := operator(g.io.Getenv)
-		sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target,
-			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now()})
+		ns := runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: scenario,
+			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), ExtraHide: est.hide}
+		if named {
+			ns.Lock = ho.lock
+		}
+		sess, err := runbook.Start(ns)
 		if err != nil {
 			return tui.RunSpec{}, err
 		}

@@ -57,7 +57,11 @@ func enter(tm *teatest.TestModel) { ctrl(tm, tea.KeyEnter) }
 // pickScreenTest opens the home screen and chooses the screen test runbook.
 func pickScreenTest(t *testing.T, g *globalOptions) (*tui.App, *teatest.TestModel) {
 	t.Helper()
-	app := tui.NewHome(screenOpts(context.Background()), homeScreen(g, nil))
+	h, err := homeScreen(g, nil, homeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := tui.NewHome(screenOpts(context.Background()), h)
 	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
 	waitScreen(t, tm, "target training (SIMULATED)")
 	tm.Type("/screen-test")
@@ -205,7 +209,12 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	waitScreen(t, tm2, "What happened to step start?")
 	tm2.Type("1")
 	enter(tm2)
-	waitScreen(t, tm2, "reconciled as succeeded")
+	// The screen shows what the run printed before it stopped (it used to
+	// start empty): the earlier run's end, and further up its output.
+	waitScreen(t, tm2, "reconciled as succeeded", "drillbook stopped here: the operator quit the screen")
+	ctrl(tm2, tea.KeyHome) // the oldest line kept: the first step's
+	waitScreen(t, tm2, "── prepare · Create the log and print some lines ──", "line 1")
+	ctrl(tm2, tea.KeyEnd)
 	log := filepath.Join(est.params["workdir"], "SystemOut.log")
 	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -221,5 +230,71 @@ func TestScreenQuitMidStepAndResume(t *testing.T) {
 	evs := readJournal(t, g.stateDir)
 	if countEvents(evs, runbook.EvRunInterrupted) != 1 || countEvents(evs, runbook.EvReconciled) != 1 {
 		t.Errorf("journal lacks the interruption or the reconciliation")
+	}
+}
+
+// TestScreenAdhocThenRetry: a step fails and the run waits for the
+// operator; an ad-hoc command (here, the one that fixes the cause) runs
+// with its reason; retry is still offered after it (it used to be refused
+// until quit and resume), and the retry with its reason runs attempt 2,
+// which succeeds. The journal holds both deviations with their reasons.
+func TestScreenAdhocThenRetry(t *testing.T) {
+	g := screenGlobals(t)
+	ctx := context.Background()
+	rb, err := runbook.ParseFile("testdata/adhoc/adhoc.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	est, err := openEstate(ctx, g, runbook.TrainingTarget, "", rb, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer est.Close()
+	work := t.TempDir()
+	vals, err := runbook.ResolveParams(rb, map[string]string{"workdir": work})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, host := operator(g.io.Getenv)
+	sess, err := runbook.Start(runbook.NewSession{StateDir: g.stateDir, Runbook: rb, Target: est.target, Params: vals,
+		Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe := tui.NewFrontend()
+	app := tui.NewRun(screenOpts(ctx), fe, screenRun(sess, est, fe, nil))
+	tm := teatest.NewTestModel(t, app, teatest.WithInitialTermSize(80, 24))
+	waitScreen(t, tm, "step start FAILED", "→ failed: r retry")
+
+	tm.Type("x")
+	waitScreen(t, tm, "Run an ad-hoc command")
+	tm.Type("touch " + work + "/released")
+	enter(tm)
+	tm.Type("release the lock the engine waits for")
+	enter(tm)
+	waitScreen(t, tm, "adhoc ok")
+
+	tm.Type("r")
+	waitScreen(t, tm, "Retry · step start")
+	tm.Type("the lock is released")
+	enter(tm)
+	waitScreen(t, tm, "Run succeeded")
+	leaveScreen(t, app, tm, "q", runbook.RunSucceeded)
+
+	var devs []string
+	attempts := 0
+	for _, ev := range readJournal(t, g.stateDir) {
+		switch {
+		case ev.Type == runbook.EvDeviation:
+			devs = append(devs, string(ev.Deviation)+": "+ev.Reason)
+		case ev.Type == runbook.EvDeviationRefused:
+			t.Errorf("a deviation was refused: %s %s", ev.Deviation, ev.Reason)
+		case ev.Type == runbook.EvStepStarted && ev.Step == "start":
+			attempts = ev.Attempt
+		}
+	}
+	want := "adhoc: release the lock the engine waits for|retry: the lock is released"
+	if strings.Join(devs, "|") != want || attempts != 2 {
+		t.Errorf("journal: deviations %q, last attempt %d; want %q and attempt 2", devs, attempts, want)
 	}
 }

@@ -206,7 +206,9 @@ func BenchmarkScreenFlood(b *testing.B) {
 	for range b.N {
 		state := b.TempDir()
 		s := startTmux(b, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
-			bin, "--runbooks", dir, "run", "flood", "--yes")
+			bin, "--runbooks", dir, "run", "flood")
+		s.wait(20*time.Second, "Parameters · A step that prints a million lines")
+		s.keys("C-s")
 		var lat []time.Duration
 		deadline := time.Now().Add(5 * time.Minute)
 		for {
@@ -339,6 +341,8 @@ func TestScreenTmuxInteractiveStep(t *testing.T) {
 	state := t.TempDir()
 	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
 		bin, "run", "testdata/interactive/interactive.yaml")
+	s.wait(20*time.Second, "Parameters · A step that asks the operator", "workdir")
+	s.keys("C-s")
 	s.wait(20*time.Second, "type the answer:")
 	s.text("forty-two")
 	s.keys("Enter")
@@ -362,6 +366,8 @@ func TestScreenTmuxSignalLeavesResumableRun(t *testing.T) {
 	state := t.TempDir()
 	s := startTmux(t, 80, 24, map[string]string{"DRILLBOOK_STATE_DIR": state, "TERM": "xterm-256color"},
 		bin, "run", "../../tui/testdata/screen-test.yaml", "--param", "pause=60")
+	s.wait(20*time.Second, "Parameters · Screen test")
+	s.keys("C-s")
 	s.wait(20*time.Second, "running action: sh -c")
 	shell := strings.TrimSpace(s.run("list-panes", "-t", "e2e", "-F", "#{pane_pid}"))
 	out, err := exec.Command("pgrep", "-P", shell).Output()
@@ -381,4 +387,224 @@ func TestScreenTmuxSignalLeavesResumableRun(t *testing.T) {
 	if err != nil || len(runs) != 1 || runs[0].Status != runbook.RunInterrupted {
 		t.Fatalf("runs %+v, %v; want one interrupted run", runs, err)
 	}
+}
+
+// consequencesRunbook is the MessageSight restore's long manual step, as
+// the shipped runbook writes it, with a note, and a destructive step whose
+// command and note do not fit a small dialog.
+const consequencesRunbook = `schema: drillbook/v1
+id: consequences
+title: Accept what restoring a store backup means
+description: |
+  The restore replaces the store of the server; the message owners are told
+  what is lost first, as the MessageSight documentation asks.
+params:
+  - {name: server, default: ms1, description: the server whose store is replaced}
+  - {name: workdir, type: path, required: true, description: where the store is}
+steps:
+  - id: consequences
+    title: Accept what restoring a store backup means
+    source: {doc: 001_5997eca29ae96eef.txt, section: "In both types of restore operation ... consider that", ref: "reference/messagesight.md §8.3"}
+    notes: The store of {{ .server }} is replaced; its configuration is kept.
+    manual: |
+      You are restoring a backed-up store of {{ .server }}. Tell the message owners that:
+      1. all messages that were buffered in the store after the store was backed up are lost;
+      2. retained messages that were sent after the store was backed up are lost;
+      3. messages that were in store buffers when the store was backed up, and which were sent later and discarded from the store, are restored and resent when subscribers reconnect; they are not marked as duplicate messages for JMS and MQTT;
+      4. retained messages that were replaced after the store was backed up are restored; the messages that replaced them are lost.
+      Go on only if that is acceptable.
+  - id: replace
+    title: Replace the store of {{ .server }}
+    notes: Type the server name to confirm. Only the store directory of {{ .server }} is replaced by the backup's; the configuration is kept, and the backup itself is not changed.
+    destructive: true
+    confirm: "{{ .server }}"
+    action: shell.run
+    with:
+      argv: [sh, -c, 'rm -f -- "$1/store" && printf "%s\n" "the store of $2 was replaced by the backup taken before the incident, every file mode and owner kept" > "$1/store"', sh, "{{ .workdir }}", "{{ .server }}"]
+`
+
+// consequencesText is every word of the manual step and its note, as the
+// screen must show them.
+var consequencesText = []string{
+	"You are restoring a backed-up store of ms1. Tell the message owners that:",
+	"1. all messages that were buffered in the store after the store was backed up are lost;",
+	"2. retained messages that were sent after the store was backed up are lost;",
+	"3. messages that were in store buffers when the store was backed up, and which were sent later and discarded from the store, are restored and resent when subscribers reconnect; they are not marked as duplicate messages for JMS and MQTT;",
+	"4. retained messages that were replaced after the store was backed up are restored; the messages that replaced them are lost.",
+	"Go on only if that is acceptable.",
+	"note: The store of ms1 is replaced; its configuration is kept.",
+}
+
+// seenWords gathers the words the screens showed, each screen's rows read
+// left to right with the column rule and box borders taken out.
+func seenWords(screens []string) map[string]bool {
+	seen := map[string]bool{}
+	for _, sc := range screens {
+		for _, l := range strings.Split(sc, "\n") {
+			for _, w := range strings.Fields(strings.NewReplacer("│", " ", "╭", " ", "╮", " ", "╰", " ", "╯", " ").Replace(l)) {
+				seen[w] = true
+			}
+		}
+	}
+	return seen
+}
+
+// neverShown returns the words of texts that no screen showed. A word the
+// screen broke at a line's end (a long path) is matched by its parts.
+func neverShown(texts []string, screens []string) []string {
+	seen := seenWords(screens)
+	var all strings.Builder
+	for w := range seen {
+		all.WriteString(w)
+		all.WriteByte(' ')
+	}
+	var missing []string
+	for _, t := range texts {
+		for _, w := range strings.Fields(t) {
+			if !seen[w] && !strings.Contains(all.String(), w) {
+				missing = append(missing, w)
+			}
+		}
+	}
+	return missing
+}
+
+// TestScreenTmuxReadLongManualStep runs the real binary in tmux at 80x24
+// and 60x20: the form opens for `drillbook run` on the training target
+// with the description; the long manual step is refused when d is pressed
+// before its end has been on screen; it is read to its end with j; every
+// word of it appears on screen; only then does d tick it off; the
+// destructive step's dialog is read down before its token is taken.
+func TestScreenTmuxReadLongManualStep(t *testing.T) {
+	needTmux(t)
+	bin := buildDrillbook(t)
+	dir := t.TempDir()
+	rbFile := filepath.Join(dir, "consequences.yaml")
+	if err := os.WriteFile(rbFile, []byte(consequencesRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, sz := range []struct{ w, h int }{{80, 24}, {60, 20}} {
+		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
+			state, work := t.TempDir(), t.TempDir()
+			s := startTmux(t, sz.w, sz.h, map[string]string{"DRILLBOOK_STATE_DIR": state, "DRILLBOOK_OPERATOR": "tester", "TERM": "xterm-256color"},
+				bin, "run", rbFile, "--param", "workdir="+work)
+			form := s.wait(20*time.Second, "Parameters · Accept what restoring", "workdir")
+			if len(neverShown([]string{"The restore replaces the store"}, []string{form})) > 0 {
+				t.Errorf("the form does not show the runbook's description:\n%s", form)
+			}
+			s.keys("C-s")
+			first := s.wait(20*time.Second, "consequences · Accept what", "more:")
+			s.keys("d")
+			refused := s.wait(10*time.Second, "d not now:")
+			if strings.Contains(refused, "Run succeeded") || strings.Contains(refused, "DESTRUCTIVE STEP") {
+				t.Fatalf("d ticked off the step before it was read:\n%s", refused)
+			}
+			screens := []string{first, refused}
+			for i := 0; i < 40; i++ {
+				sc := s.capture()
+				screens = append(screens, sc)
+				if strings.Contains(sc, "end of the text") {
+					break
+				}
+				s.keys("j")
+				// Wait for the screen to take the key: its text moves.
+				deadline := time.Now().Add(10 * time.Second)
+				for s.capture() == sc && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			last := screens[len(screens)-1]
+			if !strings.Contains(last, "end of the text") {
+				t.Fatalf("j did not reach the end of the step's text:\n%s", last)
+			}
+			if miss := neverShown(consequencesText, screens); len(miss) > 0 {
+				t.Fatalf("these words of the manual step never appeared on screen: %q", miss)
+			}
+			for i, l := range strings.Split(strings.TrimRight(last, "\n"), "\n") {
+				if n := len([]rune(l)); n > sz.w {
+					t.Errorf("line %d is %d characters wide on a %d-column terminal", i+1, n, sz.w)
+				}
+			}
+			s.keys("d")
+			dlg := s.wait(20*time.Second, "DESTRUCTIVE STEP: replace", `Type "ms1"`)
+			s.text("ms1")
+			dialogs := []string{dlg}
+			if strings.Contains(dlg, "more: ↓ scrolls") {
+				// The dialog does not hold it all: the token is refused
+				// until the rest has been on screen.
+				s.keys("Enter")
+				s.wait(10*time.Second, "read all of it first")
+			}
+			for i := 0; i < 30 && strings.Contains(dlg, "more: ↓ scrolls"); i++ {
+				sc := s.capture()
+				dialogs = append(dialogs, sc)
+				if strings.Contains(sc, "▲ end;") {
+					break
+				}
+				s.keys("Down")
+				deadline := time.Now().Add(10 * time.Second)
+				for s.capture() == sc && time.Now().Before(deadline) {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			note := "note: Type the server name to confirm. Only the store directory of ms1 is replaced by the backup's; the configuration is kept, and the backup itself is not changed."
+			if miss := neverShown([]string{note, "every file mode and owner kept"}, dialogs); len(miss) > 0 {
+				t.Fatalf("these words of the confirmation never appeared on screen: %q", miss)
+			}
+			s.keys("Enter")
+			s.wait(20*time.Second, "Run succeeded")
+			if got, err := os.ReadFile(filepath.Join(work, "store")); err != nil || !strings.Contains(string(got), "the store of ms1 was replaced") {
+				t.Errorf("the destructive step wrote %q, %v", got, err)
+			}
+			s.keys("q")
+			s.wait(10*time.Second, "EXIT=0")
+			acks := 0
+			for _, ev := range readJournal(t, state) {
+				if ev.Type == runbook.EvOperatorAck && ev.Step == "consequences" {
+					acks++
+				}
+			}
+			if acks != 1 {
+				t.Errorf("the journal has %d acknowledgements of the manual step, want 1", acks)
+			}
+		})
+	}
+}
+
+// TestScreenTmuxFormOnRealTarget: `drillbook run RUNBOOK --target REAL` in a
+// terminal opens the form (it used to exit 2 naming a position inside the
+// runbook file), filled with the target's values, and says what is missing
+// next to the parameter; `drillbook --target REAL` opens the picker there,
+// and t switches to training.
+func TestScreenTmuxFormOnRealTarget(t *testing.T) {
+	needTmux(t)
+	bin := buildDrillbook(t)
+	state, conf := t.TempDir(), t.TempDir()
+	targets := filepath.Join(conf, "targets.yaml")
+	if err := os.WriteFile(targets, []byte("targets:\n  staging:\n    description: the staging estate\n    params:\n      engine: ME7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"DRILLBOOK_STATE_DIR": state, "DRILLBOOK_TARGETS": targets, "TERM": "xterm-256color"}
+	s := startTmux(t, 80, 24, env, bin, "run", "../../tui/testdata/screen-test.yaml", "--target", "staging")
+	form := s.wait(20*time.Second, "Parameters · Screen test", "on staging (REAL)", "> ME7")
+	if strings.Contains(form, "screen-test.yaml:") {
+		t.Errorf("the form shows a position in the runbook file:\n%s", form)
+	}
+	s.keys("C-s")
+	s.wait(10*time.Second, "value(s) need fixing", "required")
+	s.keys("Escape")
+	s.wait(10*time.Second, "Runbooks · target staging (REAL)")
+	s.keys("q")
+	s.wait(10*time.Second, "EXIT=")
+
+	p := startTmux(t, 80, 24, env, bin, "--target", "staging")
+	p.wait(20*time.Second, "Runbooks · target staging (REAL) · t switches (2 of 2)")
+	p.text("?")
+	p.wait(10*time.Second, "targets (t switches", "staging (real) · the staging estate")
+	p.keys("Escape")
+	p.waitGone(10*time.Second, "targets (t switches")
+	p.text("t")
+	p.wait(10*time.Second, "Runbooks · target training (SIMULATED) · t switches (1 of 2)")
+	p.text("q")
+	p.wait(10*time.Second, "EXIT=0")
 }
