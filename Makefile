@@ -1,5 +1,5 @@
 # drillbook: make run opens the screen on the training target; make test runs
-# every test (installing tmux, rabbitmq-server and openssh-server first when it can).
+# every test (installing tmux, rabbitmq-server, chromium and openssh-server first when it can).
 GO ?= go
 BIN := bin/drillbook
 FUZZTIME ?= 5s
@@ -8,7 +8,7 @@ TESTFLAGS ?=
 .PHONY: build run test deps vet fuzz-smoke fuzz bench clean
 
 build:
-	$(GO) build -o $(BIN) ./cmd/drillbook
+	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
 
 run: build
 	./$(BIN)
@@ -28,6 +28,7 @@ test: deps vet
 fuzz-smoke:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzReadJournal$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
+	$(GO) test -run '^$$' -fuzz '^FuzzReportRenders$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./runbook
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./adapters/logwatch
 
 fuzz:

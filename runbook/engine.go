@@ -52,6 +52,8 @@ type Engine struct {
 
 	now time.Time
 	evs []Event
+	// clock tells each instance's work time from its operator time.
+	clock Clock
 }
 
 // instance is one step, or one iteration of a foreach step.
@@ -174,11 +176,29 @@ type StepView struct {
 	Current     bool
 	// Section is the part of the runbook the step is in.
 	Section Section
+	// Time is the instance's time up to the engine's last input, work and
+	// operator time told apart.
+	Time Split
+	// Clock is the kind of time running now for the instance whose time
+	// runs ("" for every other), since ClockSince; SplitAt adds it.
+	Clock      TimeKind
+	ClockSince time.Time
+}
+
+// SplitAt returns the instance's time up to now, adding the stretch
+// running since the engine's last input to its kind.
+func (v StepView) SplitAt(now time.Time) Split {
+	s := v.Time
+	if v.Clock != "" && now.After(v.ClockSince) {
+		s.addKind(v.Clock, now.Sub(v.ClockSince))
+	}
+	return s
 }
 
 // Steps returns a view of every step instance in order.
 func (e *Engine) Steps() []StepView {
 	views := make([]StepView, len(e.inst))
+	curKey, curKind, curSince := e.clock.Current()
 	for i, in := range e.inst {
 		title, manual, notes := in.title, in.manual, in.notes
 		if title == "" {
@@ -194,6 +214,10 @@ func (e *Engine) Steps() []StepView {
 			Attempt: in.attempt, Started: in.started, Ended: in.ended, Expected: in.step.Expected.Duration,
 			Destructive: in.step.Destructive, Source: in.step.Source, Notes: notes,
 			Manual: manual, Current: i == e.cur && !e.status.Final(), Section: in.section,
+			Time: e.clock.Split(in.key, e.now),
+		}
+		if in.key == curKey && curKey != "" {
+			views[i].Clock, views[i].ClockSince = curKind, maxTime(curSince, e.now)
 		}
 	}
 	return views
@@ -236,13 +260,73 @@ func (e *Engine) Handle(in Input) []Event {
 		e.resume()
 	case InReconcile:
 		e.reconcile(in)
+	case InNote:
+		e.note(in)
 	}
 	return e.evs
 }
 
 func (e *Engine) emit(ev Event) {
 	ev.Time = e.now
+	e.clock.Observe(ev)
 	e.evs = append(e.evs, ev)
+}
+
+// Interrupted tells the engine that drillbook stopped at t (the journal's
+// run.interrupted, which the runner writes without an input). Resume calls
+// it while replaying, so the step's clock counts the time drillbook was
+// down as stopped, not as work or operator time. The run's state does not
+// change.
+func (e *Engine) Interrupted(t time.Time) {
+	e.clock.Observe(Event{Type: EvRunInterrupted, Time: t})
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// note records an operator's note on a step instance (its key, or a step
+// id naming its only instance or the step as a whole) or, with no step, on
+// the run. A note is never refused for the state a step is in: a remark on
+// a step done long ago belongs in the record too.
+func (e *Engine) note(inp Input) {
+	text := strings.TrimSpace(inp.Note)
+	if text == "" {
+		return
+	}
+	ev := Event{Type: EvNote, Text: text}
+	if inp.Step != "" {
+		key, id, ok := e.noteStep(inp.Step)
+		if !ok {
+			e.emit(Event{Type: EvWarning, Step: inp.Step,
+				Text: fmt.Sprintf("note for step %s not kept: the runbook has no such step (the note was: %s)", inp.Step, text)})
+			return
+		}
+		ev.Step, ev.StepID = key, id
+	}
+	e.emit(ev)
+}
+
+// noteStep resolves what a note names: an instance key, or a step id (its
+// instance key when it has one instance).
+func (e *Engine) noteStep(name string) (key, id string, ok bool) {
+	for _, in := range e.inst {
+		if in.key == name {
+			return in.key, in.step.ID, true
+		}
+	}
+	i, ok := e.first[name]
+	if !ok {
+		return "", "", false
+	}
+	in := e.inst[i]
+	if !in.hasItem || i+1 >= len(e.inst) || e.inst[i+1].step != in.step {
+		return in.key, in.step.ID, true
+	}
+	return name, name, true
 }
 
 func (e *Engine) current() *instance {

@@ -41,6 +41,7 @@ func testSpecs() []OpSpec {
 //	timer ID
 //	confirm STEP TOKEN | ack STEP | reconcile STEP succeeded|failed|rerun
 //	deviate KIND STEP-OR-TARGET REASON...   (REASON "-" means none)
+//	note STEP|- TEXT...   (- is a note on the run)
 //	param K=V   (before start: a parameter value; lists comma-separated)
 func TestEngineGolden(t *testing.T) {
 	files, _ := filepath.Glob("testdata/engine/*.txtar")
@@ -188,6 +189,11 @@ func playScript(t *testing.T, yml []byte, script string) played {
 				in.Argv = f[3:]
 				in.Reason = "check the store"
 			}
+		case "note":
+			in.Type, in.Note = InNote, strings.Join(f[2:], " ")
+			if f[1] != "-" {
+				in.Step = f[1]
+			}
 		default:
 			t.Fatalf("script line %d: unknown command %q", lineNo+1, f[0])
 		}
@@ -293,6 +299,9 @@ func formatEvent(ev Event) string {
 	}
 	if ev.Reason != "" {
 		kv("reason", fmt.Sprintf("%q", ev.Reason))
+	}
+	if ev.Text != "" && ev.Type == EvNote {
+		kv("text", fmt.Sprintf("%q", ev.Text))
 	}
 	if ev.Title != "" && ev.Type == EvStepStarted {
 		kv("title", fmt.Sprintf("%q", ev.Title))

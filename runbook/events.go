@@ -69,6 +69,10 @@ const (
 	// InReconcile is the operator saying what happened to a step that was in
 	// flight when drillbook stopped (Step, Outcome: succeeded, failed, rerun).
 	InReconcile InputType = "reconcile"
+	// InNote is an operator's note (Note) on a step (Step: an instance key
+	// or a step id) or, with no Step, on the run. It changes nothing in the
+	// run; it lands in the journal (secrets masked) and the report.
+	InNote InputType = "note"
 )
 
 // Deviation is a departure from the runbook the operator asks for. Each needs
@@ -96,7 +100,8 @@ type Input struct {
 	Step string `json:"step,omitempty"`
 	// Token is what the operator typed to confirm a destructive step.
 	Token string `json:"token,omitempty"`
-	// Note is an operator's remark on a manual step.
+	// Note is an operator's remark on a manual step (InAck), or the text
+	// of a note (InNote).
 	Note string `json:"note,omitempty"`
 	// Result is a finished call's result.
 	Result *Result `json:"result,omitempty"`
@@ -174,6 +179,9 @@ const (
 	EvDeviationRefused EventType = "deviation.refused"
 	EvReconciled       EventType = "step.reconciled"
 	EvWarning          EventType = "warning"
+	// EvNote is an operator's note (Text) on a step (Step), or on the run
+	// when Step is empty.
+	EvNote EventType = "note"
 )
 
 // Ask says what an operator request is for.

@@ -37,6 +37,12 @@ type RunMeta struct {
 	Host      string `json:"host"`
 	PID       int    `json:"pid"`
 	Version   string `json:"version"`
+	// Build is the drillbook that started the run, from the binary's
+	// build information; nil in journals written before it was recorded.
+	Build *BuildInfo `json:"build,omitempty"`
+	// Purpose is why the run was made: incident, drill or routine; empty in
+	// journals written before it was recorded (see RunMeta.RunPurpose).
+	Purpose Purpose `json:"purpose,omitempty"`
 	// Params are the resolved values, secrets replaced by SecretMarker.
 	Params map[string]any `json:"params"`
 	// SecretParams name the parameters that must be asked again on resume.

@@ -4,27 +4,47 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
 )
 
-// Report is a run rendered for an incident review or a drill record.
+// ReportSchema names the shape of the JSON report; docs/report.schema.json
+// describes it. A change that would make a field mean something else gets
+// a new name.
+const ReportSchema = "drillbook-report/v1"
+
+// Report is a run rendered for an incident review or a drill record. It is
+// built from the journal alone (BuildReport), and written as Markdown,
+// JSON, HTML or JUnit XML.
 type Report struct {
-	RunID     string        `json:"run_id"`
-	Runbook   string        `json:"runbook"`
-	Title     string        `json:"title"`
-	Digest    string        `json:"runbook_sha256"`
-	Target    string        `json:"target"`
-	Simulated bool          `json:"simulated"`
-	Scenario  string        `json:"scenario,omitempty"`
-	Operator  string        `json:"operator"`
-	Host      string        `json:"host"`
+	Schema    string  `json:"schema"`
+	RunID     string  `json:"run_id"`
+	Runbook   string  `json:"runbook"`
+	Title     string  `json:"title"`
+	Digest    string  `json:"runbook_sha256"`
+	Purpose   Purpose `json:"purpose"`
+	Target    string  `json:"target"`
+	Simulated bool    `json:"simulated"`
+	Scenario  string  `json:"scenario,omitempty"`
+	Operator  string  `json:"operator"`
+	Host      string  `json:"host"`
+	// Drillbook is the build that made the run.
+	Drillbook BuildInfo     `json:"drillbook"`
 	Started   time.Time     `json:"started"`
 	Ended     time.Time     `json:"ended,omitzero"`
 	Total     time.Duration `json:"total_ns"`
-	Status    RunStatus     `json:"status"`
-	Reason    string        `json:"reason,omitempty"`
+	// TimeToRecover is the preflight and main steps' work and operator
+	// time: the run's time to the end of its steps, less the time
+	// drillbook was stopped. Finally steps are not in it.
+	TimeToRecover time.Duration `json:"time_to_recover_ns"`
+	// WorkTime, OperatorTime and StoppedTime add up every step's time by kind.
+	WorkTime     time.Duration `json:"work_ns"`
+	OperatorTime time.Duration `json:"operator_ns"`
+	StoppedTime  time.Duration `json:"stopped_ns"`
+	Status       RunStatus     `json:"status"`
+	Reason       string        `json:"reason,omitempty"`
 	// Description is the runbook's description: why it is written the way
 	// it is.
 	Description string `json:"description,omitempty"`
@@ -32,12 +52,19 @@ type Report struct {
 	// simulated target, the ones that were not simulated (a shell command).
 	RealSteps []string       `json:"real_steps,omitempty"`
 	Params    map[string]any `json:"params"`
-	Steps     []ReportStep   `json:"steps"`
-	// Deviations are every departure from the runbook, with reasons.
+	// Sources are the documents the steps cite, in the order first cited.
+	Sources []SourceDoc  `json:"sources"`
+	Steps   []ReportStep `json:"steps"`
+	// Notes are the operator's notes on the run as a whole.
+	Notes []ReportNote `json:"notes"`
+	// Deviations are every departure from the runbook's straight path, with
+	// reasons and outcomes: the operator's retries, skips, jumps, ad-hoc
+	// commands and aborts, the runbook's own retries and on_failure jumps,
+	// and actions interrupted by drillbook stopping.
 	Deviations []ReportDeviation `json:"deviations"`
 	// Interruptions are the times the run stopped and was resumed.
-	Interruptions []ReportNote `json:"interruptions,omitempty"`
-	Warnings      []ReportNote `json:"warnings,omitempty"`
+	Interruptions []ReportNote `json:"interruptions"`
+	Warnings      []ReportNote `json:"warnings"`
 	// StepsEnded is how the run's steps ended when its finally steps began
 	// (nil when none ran): the finally steps' states are in Steps.
 	StepsEnded *ReportNote `json:"steps_ended,omitempty"`
@@ -46,58 +73,108 @@ type Report struct {
 // ReportStep is one step instance in a report.
 type ReportStep struct {
 	// Section is preflight or finally for those steps, empty otherwise.
-	Section     Section       `json:"section,omitempty"`
-	Key         string        `json:"key"`
-	Title       string        `json:"title"`
-	Source      string        `json:"source,omitempty"`
-	State       StepState     `json:"state"`
-	Attempts    int           `json:"attempts"`
-	Started     time.Time     `json:"started,omitzero"`
-	Ended       time.Time     `json:"ended,omitzero"`
-	Duration    time.Duration `json:"duration_ns"`
-	Expected    time.Duration `json:"expected_ns,omitempty"`
-	Destructive bool          `json:"destructive,omitempty"`
-	// Notes are the step's notes as shown to the operator.
-	Notes  string       `json:"notes,omitempty"`
-	Reason string       `json:"reason,omitempty"`
-	Calls  []ReportCall `json:"calls,omitempty"`
+	Section Section `json:"section,omitempty"`
+	Key     string  `json:"key"`
+	StepID  string  `json:"step_id"`
+	Title   string  `json:"title"`
+	// Source cites the document and section the step comes from, the
+	// document by its title.
+	Source   string    `json:"source,omitempty"`
+	State    StepState `json:"state"`
+	Attempts int       `json:"attempts"`
+	Started  time.Time `json:"started,omitzero"`
+	Ended    time.Time `json:"ended,omitzero"`
+	// Duration is the step's own time: Work plus Operator.
+	Duration time.Duration `json:"duration_ns"`
+	// Work is drillbook's time on the step (calls, polls, log watches,
+	// retry delays); Expected is compared with it.
+	Work time.Duration `json:"work_ns"`
+	// Operator is the time the step waited for the operator.
+	Operator time.Duration `json:"operator_ns"`
+	// Stopped is the time drillbook was not running while the step was
+	// current.
+	Stopped  time.Duration `json:"stopped_ns"`
+	Expected time.Duration `json:"expected_ns,omitempty"`
+	// Over says the work time ran past Expected.
+	Over        bool `json:"over,omitempty"`
+	Destructive bool `json:"destructive,omitempty"`
+	// Cautions are the step's notes from the runbook, filled in from the
+	// parameters, as shown to the operator (the operator's own notes are
+	// in Notes).
+	Cautions string `json:"cautions,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	// TimedOut says the step's last failure was a timeout.
+	TimedOut bool `json:"timed_out,omitempty"`
+	// Spans are the step's stretches of time, for a timeline.
+	Spans []Span `json:"spans"`
+	// AttemptLog says how each attempt ended.
+	AttemptLog []ReportAttempt `json:"attempt_log"`
+	Calls      []ReportCall    `json:"calls"`
 	// LogMatches are the log lines that proved success or failure, and
 	// warnings seen on the way.
-	LogMatches    []ReportLog  `json:"log_matches,omitempty"`
-	Confirmations []ReportNote `json:"confirmations,omitempty"`
-	Acks          []ReportNote `json:"acks,omitempty"`
+	LogMatches    []ReportLog  `json:"log_matches"`
+	Confirmations []ReportNote `json:"confirmations"`
+	Acks          []ReportNote `json:"acks"`
+	// Notes are the operator's notes on the step.
+	Notes []ReportNote `json:"notes"`
+}
+
+// ReportAttempt is one attempt of a step.
+type ReportAttempt struct {
+	Attempt int       `json:"attempt"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	// State is how it ended: succeeded, failed, skipped, or running when
+	// the journal ends first.
+	State  StepState `json:"state"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // ReportCall is one call a step made.
 type ReportCall struct {
-	Phase    Phase     `json:"phase"`
-	Op       string    `json:"op"`
-	Command  string    `json:"command"`
+	Phase   Phase  `json:"phase"`
+	Op      string `json:"op"`
+	Command string `json:"command"`
+	// ActsOn says what a call acts on and where, when its operation says.
+	ActsOn   string    `json:"acts_on,omitempty"`
 	Started  time.Time `json:"started"`
 	Ended    time.Time `json:"ended,omitzero"`
 	ExitCode *int      `json:"exit_code,omitempty"`
 	Summary  string    `json:"summary,omitempty"`
 	Error    string    `json:"error,omitempty"`
 	TimedOut bool      `json:"timed_out,omitempty"`
-	Evidence []string  `json:"evidence,omitempty"`
+	// Interrupted says drillbook stopped while the call ran; Outcome then
+	// says what became of it.
+	Interrupted bool     `json:"interrupted,omitempty"`
+	Outcome     string   `json:"outcome,omitempty"`
+	Evidence    []string `json:"evidence,omitempty"`
 	// Simulated says the call acted on a simulated estate only.
 	Simulated bool `json:"simulated,omitempty"`
 }
 
 // ReportLog is a log line a watch matched.
 type ReportLog struct {
+	// Time is when drillbook saw the line.
+	Time time.Time `json:"time"`
 	Kind MatchKind `json:"kind"`
 	File string    `json:"file"`
 	Text string    `json:"text"`
 }
 
-// ReportDeviation is a departure from the runbook.
+// ReportDeviation is a departure from the runbook's straight path.
 type ReportDeviation struct {
-	Time      time.Time `json:"time"`
-	Step      string    `json:"step"`
+	Time time.Time `json:"time"`
+	Step string    `json:"step"`
+	// Deviation is retry, skip, jump, adhoc, abort or reconcile (the
+	// operator's), retry or goto (the runbook's on_failure), or interrupted
+	// (an action that was running when drillbook stopped).
 	Deviation Deviation `json:"deviation"`
-	Target    string    `json:"target,omitempty"`
-	Reason    string    `json:"reason"`
+	// By is who took it: operator, runbook or drillbook.
+	By     string `json:"by"`
+	Target string `json:"target,omitempty"`
+	Reason string `json:"reason"`
+	// Outcome is what came of it.
+	Outcome string `json:"outcome"`
 }
 
 // ReportNote is a timed remark.
@@ -107,153 +184,578 @@ type ReportNote struct {
 	Text string    `json:"text"`
 }
 
+// The deviations a report adds to the operator's own.
+const (
+	// DevGoto is a runbook's on_failure goto.
+	DevGoto Deviation = "goto"
+	// DevReconcile is an in-flight step decided after a resume.
+	DevReconcile Deviation = "reconcile"
+	// DevInterrupted is an action running when drillbook stopped.
+	DevInterrupted Deviation = "interrupted"
+)
+
 // BuildReport folds a journal into a report.
 func BuildReport(jd *JournalData) *Report {
 	m := jd.Meta
-	rep := &Report{RunID: m.RunID, Runbook: m.RunbookID, Title: m.Title, Digest: m.Digest, Target: m.Target,
-		Simulated: m.Simulated, Scenario: m.Scenario, Operator: m.Operator, Host: m.Host, Started: m.Started.UTC(),
-		Params: m.Params, Status: RunRunning, Deviations: []ReportDeviation{}}
-	idx := map[string]int{}
-	step := func(key string) *ReportStep {
-		if i, ok := idx[key]; ok {
-			return &rep.Steps[i]
-		}
-		idx[key] = len(rep.Steps)
-		rep.Steps = append(rep.Steps, ReportStep{Key: key, State: StatePending})
-		return &rep.Steps[len(rep.Steps)-1]
+	rep := &Report{Schema: ReportSchema, RunID: m.RunID, Runbook: m.RunbookID, Title: m.Title, Digest: m.Digest,
+		Purpose: m.RunPurpose(), Target: m.Target, Simulated: m.Simulated, Scenario: m.Scenario, Operator: m.Operator,
+		Host: m.Host, Started: m.Started.UTC(), Params: m.Params, Status: RunRunning,
+		Sources: []SourceDoc{}, Steps: []ReportStep{}, Notes: []ReportNote{}, Deviations: []ReportDeviation{},
+		Interruptions: []ReportNote{}, Warnings: []ReportNote{}}
+	if rep.Params == nil {
+		rep.Params = map[string]any{}
 	}
-	type callRef struct {
-		key string
-		i   int
+	if m.Build != nil {
+		rep.Drillbook = *m.Build
+	} else {
+		rep.Drillbook = BuildInfo{Version: m.Version}
 	}
-	callAt := map[int]callRef{}
-	var last time.Time
-	for _, ev := range jd.Events() {
-		t := ev.Time.UTC()
-		if t.After(last) {
-			last = t
-		}
-		switch ev.Type {
-		case EvRunStarted:
-			rep.Description = ev.Notes
-		case EvStepStarted:
-			s := step(ev.Step)
-			s.Title, s.State, s.Attempts = ev.Title, StateRunning, ev.Attempt
-			if ev.Notes != "" {
-				s.Notes = ev.Notes
-			}
-			if ev.Source != nil {
-				s.Source = ev.Source.String()
-			}
-			if s.Started.IsZero() {
-				s.Started = t
-			}
-			s.Expected, s.Destructive, s.Section = ev.Expected, ev.Destructive, ev.Section
-		case EvStepSkipped:
-			s := step(ev.Step)
-			if s.Title == "" {
-				s.Title = ev.Title
-			}
-			s.State, s.Reason, s.Ended = StateSkipped, ev.Reason, t
-		case EvStepSucceeded:
-			s := step(ev.Step)
-			s.State, s.Ended, s.Reason = StateSucceeded, t, ""
-		case EvStepFailed:
-			s := step(ev.Step)
-			s.State, s.Ended, s.Reason = StateFailed, t, ev.Reason
-		case EvCallStart:
-			c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t, Simulated: ev.Simulated}
-			if !ev.Simulated && !slices.Contains(rep.RealSteps, ev.Step) {
-				rep.RealSteps = append(rep.RealSteps, ev.Step)
-			}
-			if ev.Plan != nil {
-				c.Command = ev.Plan.Summary()
-			}
-			if c.Command == "" {
-				c.Command = ev.Op
-			}
-			s := step(ev.Step)
-			s.Calls = append(s.Calls, c)
-			callAt[ev.ID] = callRef{ev.Step, len(s.Calls) - 1}
-		case EvCallFinished:
-			at, ok := callAt[ev.ID]
-			if !ok {
-				break
-			}
-			c := &step(at.key).Calls[at.i]
-			c.Ended, c.Error, c.TimedOut = t, ev.Error, ev.TimedOut
-			if ev.Result != nil {
-				if ev.Result.ExitCode >= 0 {
-					code := ev.Result.ExitCode
-					c.ExitCode = &code
-				}
-				c.Summary, c.Evidence = ev.Result.Summary, ev.Result.Evidence
-			}
-		case EvWatchLine:
-			s := step(ev.Step)
-			for _, l := range ev.Log {
-				if l.Kind == MatchWarn || l.Kind == MatchNote {
-					s.LogMatches = append(s.LogMatches, ReportLog{Kind: l.Kind, File: l.File, Text: l.Text})
-				}
-			}
-		case EvWatchFinished:
-			s := step(ev.Step)
-			if ev.Line != nil {
-				s.LogMatches = append(s.LogMatches, ReportLog{Kind: ev.Line.Kind, File: ev.Line.File, Text: ev.Line.Text})
-			}
-		case EvConfirmAccepted:
-			s := step(ev.Step)
-			s.Confirmations = append(s.Confirmations, ReportNote{Time: t, Step: ev.Step, Text: "confirmed by typing " + ev.Token})
-		case EvConfirmRefused:
-			s := step(ev.Step)
-			s.Confirmations = append(s.Confirmations, ReportNote{Time: t, Step: ev.Step, Text: "refused: " + ev.Reason})
-		case EvOperatorAck:
-			s := step(ev.Step)
-			note := "acknowledged (" + string(ev.Ask) + ")"
-			if ev.Text != "" {
-				note += ": " + ev.Text
-			}
-			s.Acks = append(s.Acks, ReportNote{Time: t, Step: ev.Step, Text: note})
-		case EvDeviation:
-			rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: ev.Deviation, Target: ev.Target, Reason: ev.Reason})
-		case EvReconciled:
-			rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: "reconcile", Target: string(ev.State), Reason: ev.Reason})
-		case EvWarning:
-			rep.Warnings = append(rep.Warnings, ReportNote{Time: t, Step: ev.Step, Text: ev.Text})
-		case EvRunInterrupted:
-			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "stopped: " + ev.Reason})
-			rep.Status = RunInterrupted
-		case EvRunResumed:
-			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "resumed"})
-			rep.Status = RunRunning
-		case EvRunFinally:
-			rep.StepsEnded = &ReportNote{Time: t, Text: string(ev.Status)}
-			if ev.Reason != "" {
-				rep.StepsEnded.Text += ": " + ev.Reason
-			}
-		case EvRunFinished:
-			rep.Status, rep.Reason, rep.Ended = ev.Status, ev.Reason, t
-		}
+	b := reportBuilder{rep: rep, idx: map[string]int{}, callAt: map[int]callRef{}}
+	evs := jd.Events()
+	for i := range evs {
+		evs[i].Time = evs[i].Time.UTC()
 	}
-	for i := range rep.Steps {
-		s := &rep.Steps[i]
-		if !s.Started.IsZero() && !s.Ended.IsZero() {
-			s.Duration = s.Ended.Sub(s.Started)
-		}
+	for i, ev := range evs {
+		b.fold(evs, i, ev)
 	}
-	end := rep.Ended
-	if end.IsZero() {
-		end = last
-	}
-	rep.Total = end.Sub(rep.Started)
+	b.finish()
 	return rep
 }
 
-// WriteJSON writes the report as indented JSON.
+type callRef struct {
+	key string
+	i   int
+}
+
+type reportBuilder struct {
+	rep    *Report
+	idx    map[string]int
+	callAt map[int]callRef
+	clock  Clock
+	last   time.Time
+	// running are the calls started and not finished, by id.
+	running map[int]bool
+	// failReason is each step's last failure, for a retry's reason.
+	failReason map[string]string
+	// notes are the notes on steps, in journal order.
+	notes []ReportNote
+}
+
+func (b *reportBuilder) step(key string) *ReportStep {
+	if i, ok := b.idx[key]; ok {
+		return &b.rep.Steps[i]
+	}
+	b.idx[key] = len(b.rep.Steps)
+	b.rep.Steps = append(b.rep.Steps, ReportStep{Key: key, StepID: stepIDOf(key), State: StatePending,
+		Spans: []Span{}, AttemptLog: []ReportAttempt{}, Calls: []ReportCall{}, LogMatches: []ReportLog{},
+		Confirmations: []ReportNote{}, Acks: []ReportNote{}, Notes: []ReportNote{}})
+	return &b.rep.Steps[len(b.rep.Steps)-1]
+}
+
+// stepIDOf strips an instance suffix: "per-item[2]" is step "per-item".
+func stepIDOf(key string) string {
+	id, _, _ := strings.Cut(key, "[")
+	return id
+}
+
+func (s *ReportStep) endAttempt(t time.Time, state StepState, reason string) {
+	if n := len(s.AttemptLog); n > 0 && s.AttemptLog[n-1].State == StateRunning {
+		a := &s.AttemptLog[n-1]
+		a.Ended, a.State, a.Reason = t, state, reason
+	}
+}
+
+func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
+	rep := b.rep
+	t := ev.Time
+	before := b.last
+	if t.After(b.last) {
+		b.last = t
+	}
+	b.clock.Observe(ev)
+	if b.running == nil {
+		b.running, b.failReason = map[int]bool{}, map[string]string{}
+	}
+	switch ev.Type {
+	case EvRunStarted:
+		rep.Description = ev.Notes
+	case EvStepStarted:
+		s := b.step(ev.Step)
+		s.Title, s.State, s.Attempts = ev.Title, StateRunning, ev.Attempt
+		if ev.Notes != "" {
+			s.Cautions = ev.Notes
+		}
+		if ev.StepID != "" {
+			s.StepID = ev.StepID
+		}
+		if ev.Source != nil {
+			s.Source = ev.Source.Cite()
+			b.cite(ev.Source.Doc)
+		}
+		if s.Started.IsZero() {
+			s.Started = t
+		}
+		s.Expected, s.Destructive, s.Section = ev.Expected, ev.Destructive, ev.Section
+		s.endAttempt(t, StateFailed, "left for another attempt")
+		s.AttemptLog = append(s.AttemptLog, ReportAttempt{Attempt: ev.Attempt, Started: t, State: StateRunning})
+	case EvStepSkipped:
+		s := b.step(ev.Step)
+		if s.Title == "" {
+			s.Title = ev.Title
+		}
+		s.State, s.Reason, s.Ended = StateSkipped, ev.Reason, t
+		s.endAttempt(t, StateSkipped, ev.Reason)
+	case EvStepSucceeded:
+		s := b.step(ev.Step)
+		s.State, s.Ended, s.Reason, s.TimedOut = StateSucceeded, t, "", false
+		s.endAttempt(t, StateSucceeded, "")
+	case EvStepFailed:
+		s := b.step(ev.Step)
+		s.State, s.Ended, s.Reason, s.TimedOut = StateFailed, t, ev.Reason, ev.TimedOut
+		s.endAttempt(t, StateFailed, ev.Reason)
+		b.failReason[ev.Step] = ev.Reason
+		if next := nextStart(evs, i); next != nil && next.Step != ev.Step && !ask(evs, i, ev.Step) {
+			// on_failure: goto sent the run elsewhere without asking.
+			rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: DevGoto, By: "runbook",
+				Target: next.Step, Reason: ev.Reason, Outcome: "continued at " + next.Step})
+		}
+	case EvStepRetrying:
+		rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: DevRetry, By: "runbook",
+			Reason: b.failReason[ev.Step] + " (" + ev.Reason + ")", Outcome: attemptOutcome(evs, i, ev.Step)})
+	case EvCallStart:
+		c := ReportCall{Phase: ev.Phase, Op: ev.Op, Started: t, Simulated: ev.Simulated}
+		if !ev.Simulated && !slices.Contains(rep.RealSteps, ev.Step) {
+			rep.RealSteps = append(rep.RealSteps, ev.Step)
+		}
+		if ev.Plan != nil {
+			c.Command = ev.Plan.Summary()
+			c.ActsOn = ev.Plan.Object
+		}
+		if c.Command == "" {
+			c.Command = ev.Op
+		}
+		s := b.step(ev.Step)
+		s.Calls = append(s.Calls, c)
+		b.callAt[ev.ID] = callRef{ev.Step, len(s.Calls) - 1}
+		b.running[ev.ID] = true
+	case EvCallFinished:
+		delete(b.running, ev.ID)
+		at, ok := b.callAt[ev.ID]
+		if !ok {
+			break
+		}
+		c := &b.step(at.key).Calls[at.i]
+		c.Ended, c.Error, c.TimedOut = t, ev.Error, ev.TimedOut
+		if ev.Result != nil {
+			if ev.Result.ExitCode >= 0 {
+				code := ev.Result.ExitCode
+				c.ExitCode = &code
+			}
+			c.Summary = ev.Result.Summary
+			for _, e := range ev.Result.Evidence {
+				if strings.TrimSpace(e) != "" {
+					c.Evidence = append(c.Evidence, e)
+				}
+			}
+		}
+	case EvWatchLine:
+		s := b.step(ev.Step)
+		for _, l := range ev.Log {
+			if l.Kind == MatchWarn || l.Kind == MatchNote {
+				s.LogMatches = append(s.LogMatches, ReportLog{Time: t, Kind: l.Kind, File: l.File, Text: l.Text})
+			}
+		}
+	case EvWatchFinished:
+		s := b.step(ev.Step)
+		if ev.Line != nil {
+			s.LogMatches = append(s.LogMatches, ReportLog{Time: t, Kind: ev.Line.Kind, File: ev.Line.File, Text: ev.Line.Text})
+		}
+	case EvConfirmAccepted:
+		s := b.step(ev.Step)
+		s.Confirmations = append(s.Confirmations, ReportNote{Time: t, Step: ev.Step, Text: "confirmed by typing " + ev.Token})
+	case EvConfirmRefused:
+		s := b.step(ev.Step)
+		s.Confirmations = append(s.Confirmations, ReportNote{Time: t, Step: ev.Step, Text: "refused: " + ev.Reason})
+	case EvOperatorAck:
+		s := b.step(ev.Step)
+		note := "acknowledged (" + string(ev.Ask) + ")"
+		if ev.Text != "" {
+			note += ": " + ev.Text
+		}
+		s.Acks = append(s.Acks, ReportNote{Time: t, Step: ev.Step, Text: note})
+	case EvNote:
+		n := ReportNote{Time: t, Step: ev.Step, Text: ev.Text}
+		if ev.Step == "" {
+			rep.Notes = append(rep.Notes, n)
+			break
+		}
+		// Placed when the journal has been read: a note may come before
+		// its step starts (--note on the command line).
+		b.notes = append(b.notes, n)
+	case EvDeviation:
+		d := ReportDeviation{Time: t, Step: ev.Step, Deviation: ev.Deviation, By: "operator", Target: ev.Target, Reason: ev.Reason}
+		d.Outcome = deviationOutcome(evs, i, ev)
+		rep.Deviations = append(rep.Deviations, d)
+	case EvReconciled:
+		by := "operator"
+		if ev.Reason == "verify passed after resume" {
+			by = "drillbook"
+		}
+		rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: ev.Step, Deviation: DevReconcile, By: by,
+			Target: string(ev.State), Reason: ev.Reason, Outcome: reconcileOutcome(evs, i, ev)})
+	case EvWarning:
+		rep.Warnings = append(rep.Warnings, ReportNote{Time: t, Step: ev.Step, Text: ev.Text})
+	case EvRunInterrupted:
+		rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "stopped: " + ev.Reason})
+		rep.Status = RunInterrupted
+		for _, id := range sortedIDs(b.running) {
+			at, ok := b.callAt[id]
+			if !ok {
+				continue
+			}
+			c := &b.step(at.key).Calls[at.i]
+			c.Interrupted = true
+			c.Outcome = interruptedOutcome(evs, i, at.key, c.Phase)
+			rep.Deviations = append(rep.Deviations, ReportDeviation{Time: t, Step: at.key, Deviation: DevInterrupted, By: "drillbook",
+				Reason:  fmt.Sprintf("drillbook stopped (%s) while the %s `%s` was running", ev.Reason, c.Phase, c.Command),
+				Outcome: c.Outcome})
+		}
+		clear(b.running)
+	case EvRunResumed:
+		if rep.Status != RunInterrupted {
+			// No run.interrupted before it: drillbook ended without a
+			// word (killed, or the machine went down) some time after its
+			// last record.
+			rep.Interruptions = append(rep.Interruptions, ReportNote{Time: before,
+				Text: "stopped without a record (drillbook was killed or its machine went down) after its last record at this time"})
+			for _, id := range sortedIDs(b.running) {
+				if at, ok := b.callAt[id]; ok {
+					c := &b.step(at.key).Calls[at.i]
+					c.Interrupted = true
+					c.Outcome = interruptedOutcome(evs, i-1, at.key, c.Phase)
+					rep.Deviations = append(rep.Deviations, ReportDeviation{Time: before, Step: at.key, Deviation: DevInterrupted, By: "drillbook",
+						Reason: fmt.Sprintf("drillbook ended without a record while the %s `%s` was running", c.Phase, c.Command), Outcome: c.Outcome})
+				}
+			}
+			clear(b.running)
+		}
+		rep.Interruptions = append(rep.Interruptions, ReportNote{Time: t, Text: "resumed"})
+		rep.Status = RunRunning
+	case EvRunFinally:
+		rep.StepsEnded = &ReportNote{Time: t, Text: string(ev.Status)}
+		if ev.Reason != "" {
+			rep.StepsEnded.Text += ": " + ev.Reason
+		}
+	case EvRunFinished:
+		rep.Status, rep.Reason, rep.Ended = ev.Status, ev.Reason, t
+	}
+}
+
+func (b *reportBuilder) cite(doc string) {
+	if doc == "" {
+		return
+	}
+	for _, s := range b.rep.Sources {
+		if s.File == doc {
+			return
+		}
+	}
+	d, ok := LookupSourceDoc(doc)
+	if !ok {
+		d = SourceDoc{File: doc, Title: doc}
+	}
+	b.rep.Sources = append(b.rep.Sources, d)
+}
+
+func (b *reportBuilder) finish() {
+	rep := b.rep
+	for _, n := range b.notes {
+		// A note names an instance, or a step as a whole: then it goes to
+		// the step's first instance that ran.
+		i, ok := b.idx[n.Step]
+		for j := 0; !ok && j < len(rep.Steps); j++ {
+			if rep.Steps[j].StepID == n.Step {
+				i, ok = j, true
+			}
+		}
+		if !ok {
+			n.Text = "on step " + n.Step + ", which did not run: " + n.Text
+			rep.Notes = append(rep.Notes, n)
+			continue
+		}
+		rep.Steps[i].Notes = append(rep.Steps[i].Notes, n)
+	}
+	slices.SortStableFunc(rep.Notes, func(a, b ReportNote) int { return a.Time.Compare(b.Time) })
+	end := rep.Ended
+	if end.IsZero() {
+		end = b.last
+	}
+	if end.Before(rep.Started) {
+		end = rep.Started
+	}
+	rep.Total = end.Sub(rep.Started)
+	for i := range rep.Steps {
+		s := &rep.Steps[i]
+		if rep.Status.Final() && !s.State.Done() && s.State != StatePending {
+			// The run ended while the step stood here (an abort at its
+			// confirmation): the engine counts it failed, and so does the
+			// record.
+			s.State, s.Ended = StateFailed, rep.Ended
+			s.Reason = "the run ended " + string(rep.Status) + " while the step was under way"
+			if rep.Reason != "" {
+				s.Reason += ": " + rep.Reason
+			}
+			s.endAttempt(rep.Ended, StateFailed, s.Reason)
+		}
+		spans := b.clock.Spans(s.Key)
+		if key, kind, since := b.clock.Current(); key == s.Key && end.After(since) {
+			// The journal ends while the step's time runs (a live run,
+			// a crash): count it up to the last record.
+			spans = append(slices.Clone(spans), Span{Kind: kind, Start: since, End: end})
+		}
+		s.Spans = append(s.Spans, spans...)
+		sp := SplitOf(s.Spans)
+		s.Work, s.Operator, s.Stopped = sp.Work, sp.Operator, sp.Stopped
+		s.Duration = sp.Total()
+		s.Over = s.Expected > 0 && s.Work > s.Expected
+		rep.WorkTime += s.Work
+		rep.OperatorTime += s.Operator
+		rep.StoppedTime += s.Stopped
+		if s.Section != SectionFinally {
+			rep.TimeToRecover += s.Duration
+		}
+	}
+}
+
+func sortedIDs(m map[int]bool) []int {
+	ids := make([]int, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// nextStart returns the next step.started after evs[i], nil if none.
+func nextStart(evs []Event, i int) *Event {
+	for j := i + 1; j < len(evs); j++ {
+		switch evs[j].Type {
+		case EvStepStarted:
+			return &evs[j]
+		case EvRunFinally, EvRunFinished, EvRunInterrupted:
+			return nil
+		}
+	}
+	return nil
+}
+
+// ask reports whether the failure at evs[i] led to a retry or a question
+// to the operator before anything else started.
+func ask(evs []Event, i int, step string) bool {
+	for j := i + 1; j < len(evs); j++ {
+		e := evs[j]
+		switch {
+		case e.Type == EvStepRetrying && e.Step == step, e.Type == EvOperatorRequest && e.Step == step:
+			return true
+		case e.Type == EvStepStarted, e.Type == EvStepSkipped, e.Type == EvRunFinally, e.Type == EvRunFinished:
+			return false
+		}
+	}
+	return false
+}
+
+// attemptOutcome says how the next attempt of step after evs[i] ended.
+func attemptOutcome(evs []Event, i int, step string) string {
+	attempt := 0
+	for j := i + 1; j < len(evs); j++ {
+		e := evs[j]
+		if e.Step != step && e.Type != EvRunFinished && e.Type != EvRunFinally {
+			if e.Type == EvStepStarted && attempt > 0 {
+				return fmt.Sprintf("attempt %d left for step %s", attempt, e.Step)
+			}
+			continue
+		}
+		switch e.Type {
+		case EvStepStarted:
+			if attempt > 0 {
+				return fmt.Sprintf("attempt %d ended without a result; attempt %d started", attempt, e.Attempt)
+			}
+			attempt = e.Attempt
+		case EvStepSucceeded:
+			if attempt > 0 {
+				return fmt.Sprintf("attempt %d succeeded", attempt)
+			}
+		case EvStepFailed:
+			if attempt > 0 {
+				return fmt.Sprintf("attempt %d failed: %s", attempt, e.Reason)
+			}
+		case EvStepSkipped:
+			return "the step was skipped: " + e.Reason
+		case EvDeviation:
+			if attempt == 0 {
+				return fmt.Sprintf("no further attempt: the operator chose %s (%s)", e.Deviation, e.Reason)
+			}
+		case EvRunFinally, EvRunFinished:
+			if attempt > 0 {
+				return fmt.Sprintf("attempt %d did not end: the run ended %s", attempt, e.Status)
+			}
+			return "no further attempt: the run ended " + string(e.Status)
+		}
+	}
+	if attempt > 0 {
+		return fmt.Sprintf("attempt %d had not ended when the journal ends", attempt)
+	}
+	return "not known: the journal ends before the next attempt"
+}
+
+// deviationOutcome says what came of the operator's deviation evs[i].
+func deviationOutcome(evs []Event, i int, ev Event) string {
+	switch ev.Deviation {
+	case DevRetry:
+		return attemptOutcome(evs, i, ev.Step)
+	case DevSkip:
+		return "skipped; the run went on"
+	case DevJump:
+		for j := i + 1; j < len(evs); j++ {
+			e := evs[j]
+			if e.Step == ev.Target || stepIDOf(e.Step) == ev.Target {
+				switch e.Type {
+				case EvStepSucceeded:
+					return "continued at " + ev.Target + ", which succeeded"
+				case EvStepFailed:
+					return "continued at " + ev.Target + ", which failed: " + e.Reason
+				case EvStepSkipped:
+					return "continued at " + ev.Target + ", which was skipped"
+				}
+			}
+			if e.Type == EvRunFinished {
+				break
+			}
+		}
+		return "continued at " + ev.Target
+	case DevAbort:
+		for j := i + 1; j < len(evs); j++ {
+			if evs[j].Type == EvRunFinished {
+				return "the run ended " + string(evs[j].Status)
+			}
+		}
+		return "the run was aborting when the journal ends"
+	case DevAdhoc:
+		// The ad-hoc call is the next call.start of phase adhoc.
+		id := 0
+		for j := i + 1; j < len(evs); j++ {
+			e := evs[j]
+			if id == 0 && e.Type == EvCallStart && e.Phase == "adhoc" {
+				id = e.ID
+				continue
+			}
+			if id != 0 && e.Type == EvCallFinished && e.ID == id {
+				return callOutcome(e)
+			}
+		}
+		if id != 0 {
+			return "the command had not ended when the journal ends"
+		}
+		return "the command did not start"
+	}
+	return ""
+}
+
+func callOutcome(e Event) string {
+	var parts []string
+	if e.Result != nil && e.Result.ExitCode >= 0 {
+		parts = append(parts, fmt.Sprintf("exit %d", e.Result.ExitCode))
+	}
+	switch {
+	case e.Error != "":
+		parts = append(parts, "failed: "+e.Error)
+	case e.Result != nil && e.Result.Summary != "":
+		parts = append(parts, e.Result.Summary)
+	default:
+		parts = append(parts, "ok")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// reconcileOutcome says how the step went on after the operator (or its
+// verify) said what happened to it.
+func reconcileOutcome(evs []Event, i int, ev Event) string {
+	switch ev.State {
+	case "rerun":
+		return "run again: " + attemptOutcome(evs, i, ev.Step)
+	case StateSucceeded:
+		for j := i + 1; j < len(evs); j++ {
+			e := evs[j]
+			if e.Step != ev.Step {
+				continue
+			}
+			switch e.Type {
+			case EvStepSucceeded:
+				return "taken as done; the step succeeded"
+			case EvStepFailed:
+				return "taken as done; the step then failed: " + e.Reason
+			}
+		}
+		return "taken as done"
+	case StateFailed:
+		return "taken as failed"
+	}
+	return string(ev.State)
+}
+
+// interruptedOutcome says what became of a call of step that was running
+// when drillbook stopped at evs[i].
+func interruptedOutcome(evs []Event, i int, step string, phase Phase) string {
+	resumed := false
+	for j := i + 1; j < len(evs); j++ {
+		e := evs[j]
+		switch {
+		case e.Type == EvRunResumed:
+			resumed = true
+		case e.Type == EvReconciled && e.Step == step:
+			out := "reconciled after resume as " + string(e.State)
+			if e.Reason != "" {
+				out += " (" + e.Reason + ")"
+			}
+			return out
+		case e.Type == EvCallFinished && e.Step == step && e.Phase == phase && resumed:
+			return "run again after resume: " + callOutcome(e)
+		case (e.Type == EvStepSucceeded || e.Type == EvStepFailed || e.Type == EvStepSkipped) && e.Step == step:
+			return "the step " + strings.TrimPrefix(string(e.Type), "step.") + " after resume"
+		case e.Type == EvRunFinished:
+			return "the run ended " + string(e.Status) + " before it was decided"
+		}
+	}
+	if !resumed {
+		return "not known: the run has not been resumed"
+	}
+	return "not decided yet"
+}
+
+// WriteJSON writes the report as indented JSON (docs/report.schema.json).
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+// FormatDuration renders a duration for a person: "-" for none,
+// milliseconds under a second, tenths under a minute, seconds above.
+func FormatDuration(d time.Duration) string { return fmtDur(d) }
+
+// fmtDur0 is fmtDur with "0s" for no time, where a figure reads better.
+func fmtDur0(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	return fmtDur(d)
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func fmtDur(d time.Duration) string {
@@ -262,10 +764,37 @@ func fmtDur(d time.Duration) string {
 		return "-"
 	case d < time.Second:
 		return d.Round(time.Millisecond).String()
+	case d < 10*time.Second:
+		return d.Round(10 * time.Millisecond).String()
 	case d < time.Minute:
 		return d.Round(100 * time.Millisecond).String()
 	}
 	return d.Round(time.Second).String()
+}
+
+// FormatValue renders a parameter value as a person writes it: a list as
+// "a, b", a whole number without a decimal point.
+func FormatValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []string:
+		return strings.Join(x, ", ")
+	case []any:
+		parts := make([]string, len(x))
+		for i, it := range x {
+			parts[i] = FormatValue(it)
+		}
+		return strings.Join(parts, ", ")
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return fmt.Sprintf("%d", int64(x))
+		}
+		return fmt.Sprint(x)
+	}
+	return fmt.Sprint(v)
 }
 
 func mdEscape(s string) string {
@@ -273,59 +802,117 @@ func mdEscape(s string) string {
 	return strings.ReplaceAll(s, "\n", " ")
 }
 
-// WriteMarkdown writes the report as Markdown for an incident review.
+// mdCode renders s as inline code, with a fence longer than any run of
+// backquotes inside it.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	fence := "`"
+	for strings.Contains(s, fence) {
+		fence += "`"
+	}
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// Heading is the report's title line: the purpose, then the runbook's
+// title.
+func (r *Report) Heading() string {
+	title := r.Title
+	if title == "" {
+		title = r.Runbook
+	}
+	return r.Purpose.Title() + ": " + title
+}
+
+// Where says in a sentence where the run was made.
+func (r *Report) Where() string {
+	if r.Simulated {
+		s := "on the simulated target " + r.Target
+		if r.Scenario != "" {
+			s += " (scenario " + r.Scenario + ")"
+		}
+		return s
+	}
+	return "on target " + r.Target
+}
+
+// WriteMarkdown writes the report as Markdown for an incident review or a
+// drill record.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("# %s\n\n", r.Title)
-	kind := "Incident recovery"
-	if r.Simulated {
-		kind = "Drill on a simulated target"
-	}
-	p("%s. Runbook `%s` (sha256 %s).\n\n", kind, r.Runbook, short(r.Digest))
+	p("# %s\n\n", mdEscape(r.Heading()))
+	p("%s %s. Runbook `%s` (sha256 %s).\n\n", r.Purpose.Title(), r.Where(), r.Runbook, short(r.Digest))
 	if r.Description != "" {
 		p("%s\n\n", strings.TrimSpace(r.Description))
 	}
 	p("| | |\n|---|---|\n")
-	p("| Run | `%s` |\n| Status | **%s** |\n| Target | %s", r.RunID, r.Status, r.Target)
+	p("| Run | `%s` |\n| Purpose | %s |\n| Status | **%s** |\n| Target | %s", r.RunID, r.Purpose, r.Status, mdEscape(r.Target))
 	if r.Simulated {
 		p(" (simulated")
 		if r.Scenario != "" {
-			p(", scenario %s", r.Scenario)
+			p(", scenario %s", mdEscape(r.Scenario))
 		}
 		p(")")
 	}
-	p(" |\n| Operator | %s on %s |\n", r.Operator, r.Host)
+	p(" |\n| Operator | %s on %s |\n", mdEscape(r.Operator), mdEscape(r.Host))
+	p("| drillbook | %s |\n", mdEscape(r.Drillbook.String()))
 	p("| Started | %s UTC |\n", r.Started.Format("2006-01-02 15:04:05"))
 	if !r.Ended.IsZero() {
 		p("| Ended | %s UTC |\n", r.Ended.Format("2006-01-02 15:04:05"))
 	}
 	p("| Total time | %s |\n", fmtDur(r.Total))
 	if r.Simulated {
-		real := "none"
-		if len(r.RealSteps) > 0 {
-			real = "`" + strings.Join(r.RealSteps, "`, `") + "` (not simulated: they acted on this machine or a real system)"
-		}
-		p("| Steps that touched real systems | %s |\n", real)
+		p("| Steps that touched real systems | %s |\n", r.RealStepsText())
+	}
+	p("| Time to recover | %s (work %s, operator %s) |\n", fmtDur(r.TimeToRecover), fmtDur(r.WorkTime), fmtDur(r.OperatorTime))
+	if r.StoppedTime > 0 {
+		p("| drillbook stopped | %s (%s) |\n", fmtDur(r.StoppedTime), plural(countPrefix(r.Interruptions, "stopped"), "interruption"))
 	}
 	if r.Reason != "" {
 		p("| Reason | %s |\n", mdEscape(r.Reason))
 	}
-	p("\n## Parameters\n\n")
-	for _, k := range sortedKeys(r.Params) {
-		p("- `%s` = `%v`\n", k, r.Params[k])
+	if len(r.Notes) > 0 {
+		p("\n## Notes\n\n")
+		for _, n := range r.Notes {
+			p("- %s UTC: %s\n", n.Time.Format("15:04:05"), mdEscape(n.Text))
+		}
 	}
-	p("\n## Steps\n\n| # | Step | State | Attempts | Duration | Expected |\n|---|---|---|---|---|---|\n")
+	if len(r.Params) > 0 {
+		p("\n## Parameters\n\n")
+		for _, k := range sortedKeys(r.Params) {
+			v := FormatValue(r.Params[k])
+			if v == "" {
+				p("- `%s` (empty)\n", k)
+				continue
+			}
+			p("- `%s` = %s\n", k, mdCode(v))
+		}
+	}
+	if len(r.Sources) > 0 {
+		p("\n## Sources\n\n")
+		for _, s := range r.Sources {
+			if s.Publisher == "" {
+				p("- %s\n", mdEscape(s.File))
+				continue
+			}
+			p("- “%s”, %s (`%s`)\n", mdEscape(s.Title), mdEscape(s.Publisher), s.File)
+		}
+	}
+	p("\n## Steps\n\nWork is drillbook's time on a step (calls, polls, log watches, retry delays); operator is the time it waited for the operator. Expected is compared with work.\n\n")
+	p("| # | Step | State | Attempts | Work | Operator | Expected |\n|---|---|---|---|---|---|---|\n")
 	for i, s := range r.Steps {
 		over := ""
-		if s.Expected > 0 && s.Duration > s.Expected {
+		if s.Over {
 			over = " (over)"
 		}
 		section := ""
 		if s.Section != "" {
 			section = string(s.Section) + ": "
 		}
-		p("| %d | %s | %s | %d | %s%s | %s |\n", i+1, mdEscape(section+s.Title+" `"+s.Key+"`"), s.State, s.Attempts, fmtDur(s.Duration), over, fmtDur(s.Expected))
+		p("| %d | %s | %s | %d | %s%s | %s | %s |\n", i+1, mdEscape(section+s.Title)+" "+mdCode(s.Key), s.State, s.Attempts, fmtDur(s.Work), over, fmtDur(s.Operator), fmtDur(s.Expected))
 	}
 	if r.StepsEnded != nil {
 		var ran []string
@@ -334,35 +921,59 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				ran = append(ran, fmt.Sprintf("`%s` %s", s.Key, s.State))
 			}
 		}
-		p("\nThe steps ended %s at %s UTC; then the finally steps ran: %s.\n", mdEscape(r.StepsEnded.Text), r.StepsEnded.Time.Format("15:04:05"), strings.Join(ran, ", "))
+		list := strings.Join(ran, ", ")
+		if list == "" {
+			list = "none"
+		}
+		p("\nThe steps ended %s at %s UTC; then the finally steps ran: %s.\n", mdEscape(r.StepsEnded.Text), r.StepsEnded.Time.Format("15:04:05"), list)
 	}
 	for i, s := range r.Steps {
-		p("\n### %d. %s\n\n", i+1, s.Title)
+		p("\n### %d. %s\n\n", i+1, mdEscape(s.Title))
 		if s.Source != "" {
-			p("Source: %s\n\n", s.Source)
+			p("Source: %s\n\n", mdEscape(s.Source))
 		}
-		if s.Notes != "" {
-			p("Note: %s\n\n", mdEscape(strings.TrimSpace(s.Notes)))
+		if s.Cautions != "" {
+			p("Runbook note: %s\n\n", mdEscape(strings.TrimSpace(s.Cautions)))
 		}
 		p("State: **%s**", s.State)
 		if !s.Started.IsZero() {
-			p(", %s to %s UTC", s.Started.Format("15:04:05.000"), orDash(s.Ended))
+			p(", %s to %s UTC; work %s, operator %s", s.Started.Format("15:04:05.000"), orDash(s.Ended), fmtDur0(s.Work), fmtDur0(s.Operator))
+			if s.Stopped > 0 {
+				p(", drillbook stopped %s", fmtDur(s.Stopped))
+			}
 		}
 		p("\n")
 		if s.Reason != "" {
-			p("\n%s\n", s.Reason)
+			p("\n%s\n", mdEscape(s.Reason))
 		}
-		for _, c := range s.Confirmations {
-			p("\n- %s UTC: %s", c.Time.Format("15:04:05"), c.Text)
+		if len(s.AttemptLog) > 1 {
+			p("\n")
+			for _, a := range s.AttemptLog {
+				p("- attempt %d at %s UTC: %s", a.Attempt, a.Started.Format("15:04:05"), a.State)
+				if a.Reason != "" && a.State != StateSucceeded {
+					p(": %s", mdEscape(a.Reason))
+				}
+				p("\n")
+			}
 		}
-		for _, c := range s.Acks {
-			p("\n- %s UTC: %s", c.Time.Format("15:04:05"), c.Text)
+		var remarks []ReportNote
+		remarks = append(remarks, s.Confirmations...)
+		remarks = append(remarks, s.Acks...)
+		for _, n := range s.Notes {
+			remarks = append(remarks, ReportNote{Time: n.Time, Text: "note: " + n.Text})
 		}
-		if len(s.Confirmations)+len(s.Acks) > 0 {
+		slices.SortStableFunc(remarks, func(a, b ReportNote) int { return a.Time.Compare(b.Time) })
+		if len(remarks) > 0 {
+			p("\n")
+		}
+		for _, c := range remarks {
+			p("- %s UTC: %s\n", c.Time.Format("15:04:05"), mdEscape(c.Text))
+		}
+		if len(s.Calls) > 0 {
 			p("\n")
 		}
 		for _, c := range s.Calls {
-			p("\n- %s `%s`: `%s`", c.Phase, c.Op, c.Command)
+			p("- %s `%s`: %s", c.Phase, c.Op, mdCode(c.Command))
 			if r.Simulated && !c.Simulated {
 				p(" (real)")
 			}
@@ -372,20 +983,24 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if !c.Ended.IsZero() {
 				p(", %s", fmtDur(c.Ended.Sub(c.Started)))
 			}
-			if c.Error != "" {
+			switch {
+			case c.Interrupted:
+				p(", **interrupted**: %s", mdEscape(c.Outcome))
+			case c.Error != "":
 				p(", **failed**: %s", mdEscape(c.Error))
-			} else if c.Summary != "" {
+			case c.Summary != "":
 				p(": %s", mdEscape(c.Summary))
 			}
+			p("\n")
+			if c.ActsOn != "" {
+				p("  - acts on: %s\n", mdEscape(c.ActsOn))
+			}
 			for _, e := range c.Evidence {
-				p("\n  - evidence: `%s`", mdEscape(e))
+				p("  - evidence: %s\n", mdCode(e))
 			}
 		}
-		if len(s.Calls) > 0 {
-			p("\n")
-		}
 		for _, l := range s.LogMatches {
-			p("\n> %s in %s:\n> `%s`\n", l.Kind, l.File, mdEscape(l.Text))
+			p("\n> %s at %s UTC in %s:\n> %s\n", l.Kind, l.Time.Format("15:04:05.000"), mdEscape(l.File), mdCode(l.Text))
 		}
 	}
 	p("\n## Deviations\n\n")
@@ -393,26 +1008,75 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("None.\n")
 	}
 	for _, d := range r.Deviations {
-		target := ""
-		if d.Target != "" {
-			target = " to " + d.Target
-		}
-		p("- %s UTC, step `%s`: %s%s. Reason: %s\n", d.Time.Format("15:04:05"), d.Step, d.Deviation, target, d.Reason)
+		p("- %s UTC, step `%s`: %s", d.Time.Format("15:04:05"), d.Step, d.Describe())
+		p(". Reason: %s. Outcome: %s.\n", mdEscape(strings.TrimSuffix(d.Reason, ".")), mdEscape(strings.TrimSuffix(d.Outcome, ".")))
 	}
 	if len(r.Interruptions) > 0 {
 		p("\n## Interruptions\n\n")
 		for _, n := range r.Interruptions {
-			p("- %s UTC: %s\n", n.Time.Format("15:04:05"), n.Text)
+			p("- %s UTC: %s\n", n.Time.Format("15:04:05"), mdEscape(n.Text))
 		}
 	}
 	if len(r.Warnings) > 0 {
 		p("\n## Warnings\n\n")
 		for _, n := range r.Warnings {
-			p("- %s UTC, step `%s`: %s\n", n.Time.Format("15:04:05"), n.Step, n.Text)
+			p("- %s UTC, step `%s`: %s\n", n.Time.Format("15:04:05"), n.Step, mdEscape(n.Text))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// RealStepsText says which steps touched real systems on a simulated
+// target: "none", or the steps in backquotes and why they count.
+func (r *Report) RealStepsText() string {
+	if len(r.RealSteps) == 0 {
+		return "none"
+	}
+	return "`" + strings.Join(r.RealSteps, "`, `") + "` (not simulated: they acted on this machine or a real system)"
+}
+
+// Describe says in words what the deviation was and who took it.
+func (d ReportDeviation) Describe() string {
+	switch d.Deviation {
+	case DevRetry:
+		if d.By == "runbook" {
+			return "failed and retried (on_failure)"
+		}
+		return "retried by the operator"
+	case DevGoto:
+		return "failed; on_failure went to " + d.Target
+	case DevSkip:
+		return "skipped by the operator"
+	case DevJump:
+		return "the operator jumped to " + d.Target
+	case DevAdhoc:
+		return "an ad-hoc command by the operator"
+	case DevAbort:
+		return "aborted by the operator"
+	case DevReconcile:
+		if d.By == "drillbook" {
+			return "reconciled after resume as " + d.Target + " by its verify"
+		}
+		return "reconciled after resume as " + d.Target + " by the operator"
+	case DevInterrupted:
+		return "action interrupted"
+	}
+	s := string(d.Deviation)
+	if d.Target != "" {
+		s += " to " + d.Target
+	}
+	return s
+}
+
+func countPrefix(ns []ReportNote, prefix string) int {
+	n := 0
+	for _, x := range ns {
+		if strings.HasPrefix(x.Text, prefix) {
+			n++
+		}
+	}
+	return n
 }
 
 func orDash(t time.Time) string {

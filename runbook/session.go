@@ -40,15 +40,20 @@ type Session struct {
 
 // NewSession holds what starting a run needs.
 type NewSession struct {
-	StateDir  string
-	Runbook   *Runbook
-	Target    *Target
-	Scenario  string
-	Params    ParamValues
-	Specs     []OpSpec
-	Operator  string
-	Host      string
-	Version   string
+	StateDir string
+	Runbook  *Runbook
+	Target   *Target
+	Scenario string
+	Params   ParamValues
+	Specs    []OpSpec
+	Operator string
+	Host     string
+	Version  string
+	// Build is the running drillbook's build information, for the record.
+	Build *BuildInfo
+	// Purpose is why the run is made; empty takes the target's default
+	// (DefaultPurpose).
+	Purpose   Purpose
 	Now       time.Time
 	ExtraHide []string // more values to redact (target secrets)
 	// Lock, when set, is the run lock already taken by the caller (so that
@@ -94,7 +99,11 @@ func Start(ns NewSession) (*Session, error) {
 	}
 	meta := RunMeta{RunID: runID, RunbookID: rb.ID, Title: rb.Title, Path: rb.Path, Digest: rb.Digest,
 		Target: ns.Target.Name, Simulated: ns.Target.Simulated, Scenario: ns.Scenario, Operator: ns.Operator,
-		Host: ns.Host, PID: os.Getpid(), Version: ns.Version, Params: publicParams(rb, ns.Params), Started: ns.Now.UTC()}
+		Host: ns.Host, PID: os.Getpid(), Version: ns.Version, Params: publicParams(rb, ns.Params), Started: ns.Now.UTC(),
+		Build: ns.Build, Purpose: ns.Purpose}
+	if meta.Purpose == "" {
+		meta.Purpose = DefaultPurpose(ns.Target)
+	}
 	for _, p := range rb.Params {
 		if p.Type == TypeSecret {
 			meta.SecretParams = append(meta.SecretParams, p.Name)
@@ -246,8 +255,13 @@ func Resume(rs ResumeSession) (s *Session, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, in := range jd.Inputs() {
-		eng.Handle(in)
+	for _, r := range jd.Records {
+		switch {
+		case r.In != nil:
+			eng.Handle(*r.In)
+		case r.Ev != nil && r.Ev.Type == EvRunInterrupted:
+			eng.Interrupted(r.Ev.Time) // only the step clocks hear of it
+		}
 	}
 	secrets = redactionList(secrets, rs.ExtraHide)
 	j, err := AppendJournal(dir, jd.GoodSize, jd.LastSeq(), secrets)

@@ -23,6 +23,10 @@ type Target struct {
 	// Simulated marks a target where nothing real can be harmed; only there
 	// may --yes and --scenario be used.
 	Simulated bool
+	// Purpose is the purpose of runs on the target when --purpose is not
+	// given (a staging target used for drills says drill); empty takes
+	// DefaultPurpose's rule.
+	Purpose Purpose
 	// MissingLogError makes a log wait on a file that does not exist fail at
 	// once (`missing_logs: error`); false (`wait`, the default) waits for
 	// the file to appear, saying so when the watch is armed and every 30s.
@@ -48,7 +52,7 @@ type targetFile struct {
 }
 
 // reserved keys of a target; every other key is an adapter's section.
-var targetKeys = []string{"description", "hosts", "params", "simulated", "missing_logs"}
+var targetKeys = []string{"description", "hosts", "params", "simulated", "missing_logs", "purpose"}
 
 // Targets is a parsed targets file.
 type Targets struct {
@@ -150,6 +154,13 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 			hosts, hp := parseHosts(path, t.Name, v)
 			t.Hosts = hosts
 			probs = append(probs, hp...)
+		case "purpose":
+			p, err := ParsePurpose(v.Value)
+			if err != nil || v.Kind != yaml.ScalarNode {
+				probs.add(Pos{File: path, Line: v.Line, Col: v.Column}, "purpose: say incident, drill or routine (the default purpose of runs on %s)", t.Name)
+				continue
+			}
+			t.Purpose = p
 		case "missing_logs":
 			switch v.Value {
 			case "error":

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages drillbook's tests use when they are missing:
 # tmux (the end-to-end screen test), rabbitmq-server (the real-broker drill),
-# and openssh-server and openssh-client (the remote-host tests start a
-# private sshd on a loopback port; the system service is never started). It
-# installs only when it can (root with apt-get) and otherwise says how; the
-# tests then fail with the same advice rather than pass silently.
+# chromium (the HTML report rendered in a real browser), and openssh-server
+# and openssh-client (the remote-host tests start a private sshd on a
+# loopback port; the system service is never started). It installs only
+# when it can (root with apt-get) and otherwise says how; the tests then
+# fail with the same advice rather than pass silently.
 set -u
 need=()
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
@@ -14,6 +15,7 @@ fi
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 { command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1; } || need+=(openssh-client)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "drillbook tests need: ${need[*]}; install them with: sudo apt-get install -y ${need[*]}" >&2

@@ -108,9 +108,12 @@ type TargetChoice struct {
 type Prepared struct {
 	// Values prefill the form (the target's parameter values).
 	Values map[string]string
-	// Start begins a run with the form's values; fe is the Frontend to give
-	// the runner.
-	Start func(values map[string]string, fe *Frontend) (RunSpec, error)
+	// Purpose is the run's purpose the form offers first (the target's
+	// default); empty means drill.
+	Purpose runbook.Purpose
+	// Start begins a run with the form's values and the purpose chosen in
+	// it; fe is the Frontend to give the runner.
+	Start func(values map[string]string, purpose runbook.Purpose, fe *Frontend) (RunSpec, error)
 	// Close releases the target when no run was started with it, or after
 	// the run has ended.
 	Close func() error
@@ -308,7 +311,7 @@ func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return a, nil
 	case submitMsg:
-		return a, a.start(msg.values)
+		return a, a.start(msg.values, msg.purpose)
 	}
 	switch a.state {
 	case statePicker:
@@ -371,11 +374,14 @@ func (a *App) prepared2form(msg preparedMsg) tea.Cmd {
 	a.prepared = msg.p
 	a.form = newForm(a.c, msg.rb, msg.p.Values)
 	a.form.target = a.picker.target()
+	if msg.p.Purpose != "" {
+		a.form.purpose = msg.p.Purpose
+	}
 	a.state = stateForm
 	return a.form.setFocus(0)
 }
 
-func (a *App) start(values map[string]string) tea.Cmd {
+func (a *App) start(values map[string]string, purpose runbook.Purpose) tea.Cmd {
 	if a.prepared == nil || a.prepared.Start == nil {
 		a.form.message = "the target is not ready: go back and choose the runbook again"
 		return nil
@@ -384,7 +390,7 @@ func (a *App) start(values map[string]string) tea.Cmd {
 	a.state, a.busy = stateStarting, "Starting the run…"
 	start, fe, pending := a.prepared.Start, a.fe, a.pending
 	return func() tea.Msg {
-		spec, err := start(values, fe)
+		spec, err := start(values, purpose, fe)
 		msg := startedMsg{spec: spec, err: err}
 		pending <- msg
 		return msg

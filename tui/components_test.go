@@ -372,7 +372,7 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 		begin := make(chan struct{})
 		h.Prepare = func(context.Context, string, *runbook.Runbook) (*Prepared, error) {
 			p := prepared()
-			p.Start = func(map[string]string, *Frontend) (RunSpec, error) {
+			p.Start = func(map[string]string, runbook.Purpose, *Frontend) (RunSpec, error) {
 				<-begin
 				return RunSpec{Close: func() error { released = append(released, "session"); return nil }}, nil
 			}
@@ -395,4 +395,24 @@ func TestTUIQuitWhilePreparingReleasesTarget(t *testing.T) {
 			t.Errorf("released %q, want the session, then the target", released)
 		}
 	})
+}
+
+// TestTUIFormPurpose checks the run's purpose in the form: it starts at
+// the target's default, ctrl+p cycles incident, drill, routine, the form
+// says which is chosen, and the run starts with it.
+func TestTUIFormPurpose(t *testing.T) {
+	now := t0
+	f := newForm(testCommon(80, 24, &now), loadTestRunbook(t), map[string]string{"workdir": "/srv/drill"})
+	if f.purpose != runbook.PurposeDrill || !strings.Contains(f.view(), "purpose: drill (ctrl+p: incident, drill or routine") {
+		t.Fatalf("the form does not offer drill first:\n%s", f.view())
+	}
+	f, _ = f.update(tea.KeyMsg{Type: tea.KeyCtrlP})
+	if !strings.Contains(f.view(), "purpose: routine") {
+		t.Errorf("ctrl+p did not move on to routine:\n%s", f.view())
+	}
+	f, _ = f.update(tea.KeyMsg{Type: tea.KeyCtrlP})
+	_, cmd := f.update(tea.KeyMsg{Type: tea.KeyCtrlS})
+	if msg, ok := cmd().(submitMsg); !ok || msg.purpose != runbook.PurposeIncident {
+		t.Errorf("the run starts with %+v, want purpose incident", cmd())
+	}
 }

@@ -22,6 +22,7 @@ const (
 	dlgDeviate              // a deviation and its reason
 	dlgReconcile            // what happened to an in-flight step
 	dlgQuit                 // quit while a step runs
+	dlgNote                 // a note on a step (ev.Step) or on the run
 )
 
 // dialog is the one modal question open in the run view. Every dialog
@@ -84,6 +85,14 @@ func deviateDialog(c *common, dev runbook.Deviation, ev runbook.Event) dialog {
 
 func reconcileDialog(c *common, ev runbook.Event) dialog {
 	d := dialog{kind: dlgReconcile, ev: ev, input: newInput(c, "what you checked (optional)")}
+	d.input.Focus()
+	return d
+}
+
+// noteDialog asks for a note on step (a key), or on the run when step is
+// empty.
+func noteDialog(c *common, step string) dialog {
+	d := dialog{kind: dlgNote, ev: runbook.Event{Step: step}, input: newInput(c, "what happened (secrets are masked)")}
 	d.input.Focus()
 	return d
 }
@@ -164,6 +173,15 @@ func (d dialog) update(c *common, msg tea.Msg, stepIDs []string) (dialog, dialog
 				}
 				return d, dialogResult{close: true, send: &runbook.Input{Type: runbook.InReconcile, Step: d.ev.Step, Reconciled: d.pick, Reason: why}}, nil
 			}
+		}
+	case dlgNote:
+		if isKey && key.Matches(km, k.Submit) {
+			text := strings.TrimSpace(d.input.Value())
+			if text == "" {
+				d.msg = "write the note first (" + keyOf(k.Cancel) + " cancels)"
+				return d, dialogResult{}, nil
+			}
+			return d, dialogResult{close: true, send: &runbook.Input{Type: runbook.InNote, Step: d.ev.Step, Note: text}}, nil
 		}
 	case dlgDeviate:
 		if isKey && key.Matches(km, k.Submit, k.Next) && d.onExt && d.extra.Value() != "" {
@@ -328,6 +346,17 @@ func (d dialog) view(c *common, rv *runView) string {
 		}
 		add(d.input.View())
 		wrapAdd(st.Dim.Render, "1/2/3 choose (before typing) · "+keyOf(k.Submit)+" submits · "+keyOf(k.Cancel)+" closes")
+	case dlgNote:
+		what := "the run"
+		if d.ev.Step != "" {
+			what = "step " + d.ev.Step
+		}
+		add(st.Title.Render(cut("Note on "+what, inner)))
+		add("")
+		add(st.Dim.Render("kept in the journal and the report:"))
+		add(d.input.View())
+		add("")
+		wrapAdd(st.Dim.Render, keyOf(k.Submit)+" keeps it · "+keyOf(k.Cancel)+" cancels")
 	case dlgQuit:
 		box = st.Dialog
 		wrapAdd(st.DialogTitle.Render, "A step is running")

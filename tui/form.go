@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -32,10 +33,12 @@ type form struct {
 	scroll  int // rows the view is moved from where the focus puts it (pgup, pgdn)
 	tried   bool
 	message string
+	// purpose is why the run is made; the Purpose key cycles it.
+	purpose runbook.Purpose
 }
 
 func newForm(c *common, rb *runbook.Runbook, prefill map[string]string) form {
-	f := form{c: c, rb: rb}
+	f := form{c: c, rb: rb, purpose: runbook.PurposeDrill}
 	for _, p := range rb.Params {
 		in := textinput.New()
 		in.Prompt = "> "
@@ -120,7 +123,10 @@ func (f *form) setFocus(i int) tea.Cmd {
 }
 
 // submitMsg asks the app to start the run with these values.
-type submitMsg struct{ values map[string]string }
+type submitMsg struct {
+	values  map[string]string
+	purpose runbook.Purpose
+}
 
 // backMsg asks the app to go back to the picker.
 type backMsg struct{}
@@ -140,6 +146,10 @@ func (f form) update(msg tea.Msg) (form, tea.Cmd) {
 	switch {
 	case key.Matches(km, k.Back):
 		return f, func() tea.Msg { return backMsg{} }
+	case key.Matches(km, k.Purpose):
+		ps := runbook.Purposes()
+		f.purpose = ps[(slices.Index(ps, f.purpose)+1)%len(ps)]
+		return f, nil
 	case key.Matches(km, k.Start), key.Matches(km, k.Submit) && last:
 		return f.submit()
 	case key.Matches(km, k.Submit), key.Matches(km, k.Next):
@@ -180,13 +190,13 @@ func (f form) submit() (form, tea.Cmd) {
 		}
 		return f, nil
 	}
-	vals := f.values()
-	return f, func() tea.Msg { return submitMsg{values: vals} }
+	vals, purpose := f.values(), f.purpose
+	return f, func() tea.Msg { return submitMsg{values: vals, purpose: purpose} }
 }
 
 func (f form) help() helpKeys {
 	k := f.c.keys
-	short := []key.Binding{k.Next, k.Prev, k.Start, k.Back, k.ScrollUp, k.ScrollDown}
+	short := []key.Binding{k.Next, k.Prev, k.Start, k.Purpose, k.Back, k.ScrollUp, k.ScrollDown}
 	return helpKeys{short: short, full: [][]key.Binding{short}}
 }
 
@@ -252,6 +262,9 @@ func (f form) view() string {
 	}
 	for _, l := range strings.Split(wrap(fmt.Sprintf("%s%s · %d parameter(s) · %s starts the run", f.rb.ID, on, len(f.fields), keyOf(f.c.keys.Start)), w), "\n") {
 		head = append(head, st.Dim.Render(l))
+	}
+	for _, l := range strings.Split(wrap(fmt.Sprintf("purpose: %s (%s: incident, drill or routine; it titles the report)", f.purpose, keyOf(f.c.keys.Purpose)), w), "\n") {
+		head = append(head, st.Text.Render(l))
 	}
 	head = append(head, "")
 	// The description says why the runbook is written as it is: it comes

@@ -14,6 +14,8 @@ type KeyMap struct {
 	Next   key.Binding
 	Prev   key.Binding
 	Start  key.Binding
+	// Purpose cycles the run's purpose in the form.
+	Purpose key.Binding
 
 	// Run view: answers to the engine.
 	Confirm   key.Binding
@@ -24,6 +26,9 @@ type KeyMap struct {
 	Adhoc     key.Binding
 	Abort     key.Binding
 	Reconcile key.Binding
+	// Note and RunNote add a note to the current step or to the run.
+	Note    key.Binding
+	RunNote key.Binding
 
 	// Run view: looking around.
 	TextUp     key.Binding // scroll the current step's text
@@ -56,11 +61,12 @@ func DefaultKeyMap() KeyMap {
 		Quit: b("q", "quit", "q", "ctrl+c"),
 		Help: b("?", "more keys", "?"),
 
-		Choose: b("enter", "choose", "enter"),
-		Back:   b("esc", "back", "esc"),
-		Next:   b("tab/↓", "next field", "tab", "down"),
-		Prev:   b("shift+tab/↑", "previous field", "shift+tab", "up"),
-		Start:  b("ctrl+s", "start the run", "ctrl+s"),
+		Choose:  b("enter", "choose", "enter"),
+		Back:    b("esc", "back", "esc"),
+		Next:    b("tab/↓", "next field", "tab", "down"),
+		Prev:    b("shift+tab/↑", "previous field", "shift+tab", "up"),
+		Start:   b("ctrl+s", "start the run", "ctrl+s"),
+		Purpose: b("ctrl+p", "change the purpose", "ctrl+p"),
 
 		Confirm:   b("c", "confirm destructive step", "c"),
 		Done:      b("d", "mark manual step done", "d"),
@@ -70,6 +76,8 @@ func DefaultKeyMap() KeyMap {
 		Adhoc:     b("x", "ad-hoc command", "x"),
 		Abort:     b("a", "abort run", "a"),
 		Reconcile: b("o", "say what happened", "o"),
+		Note:      b("n", "note on this step", "n"),
+		RunNote:   b("N", "note on the run", "N"),
 
 		TextUp:     b("↑/k", "step text up", "up", "k"),
 		TextDown:   b("↓/j", "read on", "down", "j"),

@@ -301,6 +301,13 @@ func (m *runView) applyOne(u runbook.Update) {
 		}
 		m.out.add(fmt.Sprintf("deviation at %s: %s %s: %s", ev.Step, ev.Deviation, ev.Target, ev.Reason), lineInfo)
 		m.setNotice("", false)
+	case runbook.EvNote:
+		where := "the run"
+		if ev.Step != "" {
+			where = "step " + ev.Step
+		}
+		m.out.add(fmt.Sprintf("note on %s: %s", where, ev.Text), lineInfo)
+		m.setNotice("note kept on "+where, false)
 	case runbook.EvDeviationRefused:
 		if !m.history {
 			m.setNotice("refused: "+ev.Reason, true)
@@ -366,6 +373,8 @@ func (m *runView) actions() []action {
 		{k.Jump, or(ended, busy, when(m.current() != nil, "no current step"))},
 		{k.Adhoc, or(ended, when(m.current() != nil, "no current step"))},
 		{k.Abort, or(ended, when(m.current() != nil, "no current step"))},
+		{k.Note, or(ended, when(m.current() != nil, "no current step"))},
+		{k.RunNote, ended},
 	}
 }
 
@@ -523,6 +532,10 @@ func (m *runView) handle(msg tea.Msg) tea.Cmd {
 		m.dlg = deviateDialog(m.c, runbook.DevAdhoc, m.currentEvent())
 	case key.Matches(km, k.Abort):
 		m.dlg = deviateDialog(m.c, runbook.DevAbort, m.currentEvent())
+	case key.Matches(km, k.Note):
+		m.dlg = noteDialog(m.c, m.currentEvent().Step)
+	case key.Matches(km, k.RunNote):
+		m.dlg = noteDialog(m.c, "")
 	}
 	return nil
 }
@@ -729,20 +742,14 @@ func (m *runView) stateStyle(st runbook.StepState) func(...string) string {
 	return s.Pending.Render
 }
 
-// elapsed returns how long a step has taken and whether that is past its
-// expected duration.
+// elapsed returns a step's work time (its calls, polls and watches; not
+// the time it waited for the operator) and whether that is past its
+// expected duration, which is compared with work.
 func (m *runView) elapsed(s runbook.StepView) (time.Duration, bool) {
 	if s.Started.IsZero() {
 		return 0, false
 	}
-	end := s.Ended
-	if end.IsZero() || end.Before(s.Started) {
-		if s.State.Done() {
-			return 0, false
-		}
-		end = m.c.now()
-	}
-	d := end.Sub(s.Started)
+	d := s.SplitAt(m.c.now()).Work
 	return d, s.Expected > 0 && d > s.Expected
 }
 
@@ -872,8 +879,9 @@ func (m *runView) detailText(w int, full bool) (rows, pinned []string) {
 		text(st.Dim.Render, "source: "+src)
 	}
 	if d, over := m.elapsed(*cur); over {
-		text(st.Overrun.Render, fmt.Sprintf("! running past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
+		text(st.Overrun.Render, fmt.Sprintf("! working past its expected %s (%s so far)", fmtDur(cur.Expected), fmtDur(d)))
 	}
+
 	plan, verb := si.plan, "will run: "
 	if si.callPlan != nil {
 		plan, verb = si.callPlan, "running "+string(si.phase)+": "
@@ -1138,7 +1146,9 @@ func (m *runView) overlay(body []string, box string) []string {
 // fullHelp lists every action, saying why the unavailable ones are.
 func (m *runView) fullHelp(h int) []string {
 	st, w := m.c.st, m.c.width
-	rows := []string{st.Section.Render("keys")}
+	k := m.c.keys
+	// How to close the list heads it, so a short screen never cuts it off.
+	rows := []string{st.Section.Render("keys") + st.Dim.Render(fit(" · "+keyOf(k.Help)+" or "+keyOf(k.Cancel)+" closes this list", max(1, w-4)))}
 	line := func(b key.Binding, why string) {
 		s := st.Key.Render(fmt.Sprintf("%-12s", b.Help().Key)) + st.Text.Render(b.Help().Desc)
 		if why != "" {
@@ -1149,11 +1159,9 @@ func (m *runView) fullHelp(h int) []string {
 	for _, a := range m.actions() {
 		line(a.b, a.why)
 	}
-	k := m.c.keys
 	for _, b := range []key.Binding{k.TextDown, k.TextUp, k.Expand, k.Wrap, k.ScrollUp, k.ScrollDown, k.Top, k.Follow, k.SwitchPane, k.Help, k.Quit} {
 		line(b, "")
 	}
-	rows = append(rows, st.Dim.Render(fit(keyOf(k.Help)+" or "+keyOf(k.Cancel)+" closes this list", w)))
 	return clip(rows, h)
 }
 
@@ -1185,8 +1193,18 @@ func (m *runView) statusLine() string {
 			done++
 		}
 	}
+	// The time the steps waited for the operator, told from the work.
+	var waited time.Duration
+	for _, s := range m.steps {
+		waited += s.SplitAt(m.c.now()).Operator
+	}
+	elapsed := fmtDur(total)
+	if waited >= time.Second {
+		elapsed += " (you " + fmtDur(waited) + ")"
+
+	}
 	status := string(m.status)
-	b.WriteString(st.Dim.Render(fmt.Sprintf(" │ %s │ %d/%d steps │ ", fmtDur(total), done, len(m.steps))))
+	b.WriteString(st.Dim.Render(fmt.Sprintf(" │ %s │ %d/%d steps │ ", elapsed, done, len(m.steps))))
 	b.WriteString(st.Status.Render(status))
 	b.WriteString(st.Dim.Render(" │ run " + m.spec.RunID))
 	return b.String()

@@ -213,11 +213,11 @@ func TestTUIOverrunWarning(t *testing.T) {
 	s.feed(runbook.Input{Type: runbook.InStart})
 	s.now = s.now.Add(14 * time.Second) // prepare expects 10s
 	v := s.v.view()
-	if !strings.Contains(v, "14s!") || !strings.Contains(v, "running past its expected 10s") {
+	if !strings.Contains(v, "14s!") || !strings.Contains(v, "working past its expected 10s") {
 		t.Errorf("no overrun warning:\n%s", v)
 	}
 	s.now = t0.Add(5 * time.Second)
-	if v := s.v.view(); strings.Contains(v, "running past") {
+	if v := s.v.view(); strings.Contains(v, "working past") {
 		t.Errorf("overrun warning before the expected time:\n%s", v)
 	}
 }
@@ -271,5 +271,58 @@ func TestTUIJumpDialogFieldKeys(t *testing.T) {
 	s.key("enter")
 	if len(s.sent) != 1 || s.sent[0].Deviation != runbook.DevJump || s.sent[0].Target != "tell" || s.sent[0].Reason != "the wipe is done by hand" {
 		t.Fatalf("sent %+v, want a jump to tell with its reason", s.sent)
+	}
+}
+
+// TestTUITimersCountWork checks the step list's timer: a step waiting for
+// its confirmation does not count the operator's time as work, and the
+// status line says how long the steps have waited for the operator.
+func TestTUITimersCountWork(t *testing.T) {
+	s := newSim(t, 80, 24)
+	s.toConfirm()
+	s.v.dlg = dialog{} // the operator reads the step first
+	s.now = s.now.Add(90 * time.Second)
+	v := s.v.view()
+	var wipeRow string
+	for _, l := range strings.Split(v, "\n") {
+		if strings.HasPrefix(l, "? ⚠ Remove the scr") {
+			wipeRow, _, _ = strings.Cut(l, "│")
+		}
+	}
+	if !strings.Contains(wipeRow, " 0.0s") {
+		t.Errorf("the waiting step's timer counts the wait as work: %q", wipeRow)
+	}
+	if !strings.Contains(v, "(you 1m31s)") {
+		t.Errorf("the status line does not say how long the steps waited for the operator:\n%s", v)
+	}
+}
+
+// TestTUINotes checks n and N: a note on the current step and one on the
+// run reach the engine as note inputs, an empty note is refused in the
+// dialog, and the kept note is shown.
+func TestTUINotes(t *testing.T) {
+	s := newSim(t, 80, 24)
+	s.toLogWait()
+	s.key("n")
+	if s.v.dlg.kind != dlgNote || !strings.Contains(s.v.view(), "Note on step start") {
+		t.Fatalf("n opened no note dialog for the current step:\n%s", s.v.view())
+	}
+	s.key("enter")
+	if len(s.sent) != 0 || !strings.Contains(s.v.view(), "write the note first") {
+		t.Fatalf("an empty note was sent (%v) or not refused", s.sent)
+	}
+	s.typeText("CWSIP0784W seen on ME2")
+	s.key("enter")
+	s.key("N")
+	s.typeText("paged the DBA")
+	s.key("enter")
+	note := func(in runbook.Input) string { return string(in.Type) + " " + in.Step + ": " + in.Note }
+	if len(s.sent) != 2 || note(s.sent[0]) != "note start: CWSIP0784W seen on ME2" || note(s.sent[1]) != "note : paged the DBA" {
+		t.Fatalf("sent %+v, want the step's note then the run's", s.sent)
+	}
+	s.flush()
+	v := s.v.view()
+	if !strings.Contains(v, "note on step start: CWSIP0784W seen on ME2") || !strings.Contains(v, "note on the run: paged the DBA") {
+		t.Errorf("the notes are not shown:\n%s", v)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -402,10 +400,10 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				return nil
 			}
 			w := tabwriter.NewWriter(g.io.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tTARGET\tSTATUS\tAT STEP\tSTARTED (UTC)\tOPERATOR")
+			fmt.Fprintln(w, "RUN\tPURPOSE\tTARGET\tSTATUS\tAT STEP\tSTARTED (UTC)\tOPERATOR")
 			for _, r := range runs {
 				if r.Problem != "" {
-					fmt.Fprintf(w, "%s\t-\tunreadable\t-\t-\t%s\n", r.Meta.RunID, r.Problem)
+					fmt.Fprintf(w, "%s\t-\t-\tunreadable\t-\t-\t%s\n", r.Meta.RunID, r.Problem)
 					continue
 				}
 				status := string(r.Status)
@@ -423,7 +421,7 @@ func newRunsCmd(g *globalOptions) *cobra.Command {
 				if r.Meta.Simulated {
 					target += " (sim)"
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Meta.RunID, target, status, step, r.Meta.Started.Format("2006-01-02 15:04"), r.Meta.Operator)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Meta.RunID, r.Meta.RunPurpose(), target, status, step, r.Meta.Started.Format("2006-01-02 15:04"), r.Meta.Operator)
 			}
 			return w.Flush()
 		},
@@ -439,50 +437,34 @@ func newReportCmd(g *globalOptions) *cobra.Command {
 	o := &reportOptions{}
 	cmd := &cobra.Command{
 		Use:   "report RUN|last",
-		Short: "Render a run's journal as an incident or drill report (Markdown or JSON)",
+		Short: "Render a run's journal as an incident or drill record (Markdown, JSON, HTML or JUnit XML)",
+		Long: `report renders a run's journal: who ran what, where and why, every step
+with its work time and the time it waited for the operator, the commands
+(secrets masked), exit codes, the log lines that proved success, notes,
+confirmations, and every deviation with its reason and outcome.
+
+Formats: md (the default), json (docs/report.schema.json), html (one
+self-contained file with a timeline, for the ticket; prints well), junit
+(each step a test case, for a CI's test view).`,
 		Example: `  drillbook report 20261123-081500-was-sib-restore-me-3fa2c1
-  drillbook report 3fa2c1 --format json -o drill.json`,
+  drillbook report last --format html -o drill.html
+  drillbook report 3fa2c1 --format json -o drill.json
+  drillbook report last --format junit -o drill-junit.xml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "md" && o.format != "json" {
-				return usagef("--format %q: use md or json", o.format)
+			write, ok := reportFormats()[o.format]
+			if !ok {
+				return usagef("--format %q: use md, json, html or junit", o.format)
 			}
-			state, err := g.resolveStateDir()
+			jd, err := readRun(g, args[0])
 			if err != nil {
 				return err
 			}
-			dir, err := runbook.FindRun(state, args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			jd, err := runbook.ReadJournal(filepath.Join(dir, runbook.JournalFile))
-			if err != nil {
-				return usageError{err}
-			}
 			rep := runbook.BuildReport(jd)
-			write := rep.WriteMarkdown
-			if o.format == "json" {
-				write = rep.WriteJSON
-			}
-			if o.output == "" {
-				return write(g.io.Out)
-			}
-			f, err := os.Create(o.output)
-			if err != nil {
-				return usagef("report output: %w", err)
-			}
-			if err := write(f); err != nil {
-				f.Close()
-				return fmt.Errorf("write report %s: %w", o.output, err)
-			}
-			// A report that did not reach the disk must not look written.
-			if err := f.Close(); err != nil {
-				return fmt.Errorf("write report %s: %w", o.output, err)
-			}
-			return nil
+			return writeOut(g, "report", o.output, func(w io.Writer) error { return write(rep, w) })
 		},
 	}
-	cmd.Flags().StringVar(&o.format, "format", "md", "md or json")
+	cmd.Flags().StringVar(&o.format, "format", "md", "md, json, html or junit")
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write to a file instead of standard output")
 	return cmd
 }

@@ -136,7 +136,7 @@ func TestKill9ThenResumeReconcilesTheStep(t *testing.T) {
 		t.Fatalf("the step before the crash ran again: %q", b)
 	}
 	rep, _ := runDrillbook(t, state, "report", "last")
-	if !strings.Contains(rep, "reconcile to succeeded. Reason: verify passed after resume") {
+	if !strings.Contains(rep, "reconciled after resume as succeeded by its verify. Reason: verify passed after resume") {
 		t.Errorf("the report does not record the reconciliation:\n%s", rep)
 	}
 }
@@ -291,7 +291,7 @@ func TestSecondRunIsRefusedAndNamesTheFirst(t *testing.T) {
 	waitForFile(t, filepath.Join(work, "replaced"))
 
 	text, code := runDrillbook(t, state, "runs")
-	if code != 0 || !regexp.MustCompile(`crash-[0-9a-f]{6} +training \(sim\) +running +replace`).MatchString(text) {
+	if code != 0 || !regexp.MustCompile(`crash-[0-9a-f]{6} +drill +training \(sim\) +running +replace`).MatchString(text) {
 		t.Fatalf("runs while the first run is live (exit %d) must say running:\n%s", code, text)
 	}
 	text, code = runDrillbook(t, state, "run", rbPath, "--plain", "--param", "dir="+work, "--confirm", "replace=store1")

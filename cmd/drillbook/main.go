@@ -85,7 +85,7 @@ With no command it opens the runbook picker on the built-in training target
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runHome(cmd.Context(), g, homeOptions{target: target})
 		},
-		Version: version,
+		Version: buildInfo().String(),
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.Flags().StringVar(&target, "target", runbook.TrainingTarget, "the target the picker starts on (a name in targets.yaml, or training); t in the picker switches")
@@ -97,6 +97,8 @@ With no command it opens the runbook picker on the built-in training target
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g), newAgentCmd(g),
 	)
+	root.AddCommand(newHistoryCmd(g))
+	root.AddCommand(newCompareCmd(g))
 	usageArgs(root)
 	return root
 }
@@ -121,11 +123,10 @@ func usageArgs(c *cobra.Command) {
 func newVersionCmd(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print drillbook's version",
+		Short: "Print drillbook's version: module version, revision, its time, and whether the tree was dirty",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprintf(g.io.Out, "drillbook %s\n", version)
-			return err
+			return versionRun(g.io.Out)
 		},
 	}
 }

@@ -162,7 +162,13 @@ func (p *plainUI) Update(u runbook.Update) {
 	case runbook.EvStepSucceeded:
 		// The step's own start, from the engine: after a resume it started
 		// in an earlier drillbook.
-		p.printf("step %s: succeeded in %s\n", ev.Step, since(p.startOf(ev.Step), ev.Time))
+		p.printf("step %s: succeeded in %s\n", ev.Step, splitOf(u.Steps, ev.Step, p.startOf(ev.Step), ev.Time))
+	case runbook.EvNote:
+		if ev.Step == "" {
+			p.printf("note on the run: %s\n", ev.Text)
+		} else {
+			p.printf("note on step %s: %s\n", ev.Step, ev.Text)
+		}
 	case runbook.EvStepFailed:
 		p.printf("step %s: FAILED: %s\n", ev.Step, ev.Reason)
 	case runbook.EvStepRetrying:
@@ -379,6 +385,34 @@ func (p *plainUI) closing(o runbook.Outcome, code int) {
 	if code == exitInterrupted {
 		p.printf("interrupted: `drillbook resume %s` continues where the run stood\n", p.runID)
 	}
+}
+
+// splitOf says how long a step took, and how much of it was work and how
+// much waiting for the operator ("1.2s (work 540ms, operator 700ms)");
+// expected: is compared with work.
+func splitOf(steps []runbook.StepView, key string, start, end time.Time) string {
+	for _, s := range steps {
+		if s.Key != key {
+			continue
+		}
+		sp := s.SplitAt(end)
+		if sp.Total() <= 0 {
+			break
+		}
+		out := fmt.Sprintf("%s (work %s, operator %s", runbook.FormatDuration(sp.Total()), zeroDur(sp.Work), zeroDur(sp.Operator))
+		if s.Expected > 0 && sp.Work > s.Expected {
+			out += fmt.Sprintf("; over the expected %s", runbook.FormatDuration(s.Expected))
+		}
+		return out + ")"
+	}
+	return since(start, end)
+}
+
+func zeroDur(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	return runbook.FormatDuration(d)
 }
 
 func since(a, b time.Time) string {

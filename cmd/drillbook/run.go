@@ -23,6 +23,11 @@ type runOptions struct {
 	skips    []string
 	aborts   []string
 	yes      bool
+	// notes are --note STEP=TEXT, runNotes --run-note TEXT.
+	notes    []string
+	runNotes []string
+	// purpose is --purpose; "" takes the target's default.
+	purpose string
 }
 
 func (o *runOptions) answerFlags(cmd *cobra.Command) {
@@ -34,6 +39,7 @@ func (o *runOptions) answerFlags(cmd *cobra.Command) {
 	f.StringArrayVar(&o.skips, "skip", nil, "STEP=REASON: skip a step that failed or waits for the operator, saying why (repeatable)")
 	f.StringArrayVar(&o.aborts, "abort", nil, "STEP=REASON: abort the run at a step that failed or waits for the operator, saying why")
 	f.BoolVar(&o.yes, "yes", false, "on a simulated target: confirm every destructive step that acts on the simulation (a real step, such as a shell command, still needs --confirm) and acknowledge every manual step")
+	noteFlags(cmd, o)
 }
 
 // answers are what plain mode was told on the command line: confirmations,
@@ -123,6 +129,7 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 	}
 	o.flags(cmd)
 	o.answerFlags(cmd)
+	cmd.Flags().StringVar(&o.purpose, "purpose", "", "why the run is made: incident, drill or routine (default: the target's purpose:, else drill on a simulated target, incident on a real one)")
 	return cmd
 }
 
@@ -148,6 +155,14 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return usagef("--outcome is for `drillbook resume`: a new run has nothing to reconcile")
 	}
 	ans, err := o.parseAnswers(rb)
+	if err != nil {
+		return err
+	}
+	notes, err := parseNotes(rb, o)
+	if err != nil {
+		return err
+	}
+	purpose, err := parsePurposeFlag(o.purpose)
 	if err != nil {
 		return err
 	}
@@ -180,7 +195,7 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		if err != nil {
 			return err
 		}
-		return runHome(ctx, g, homeOptions{target: target, scenario: o.scenario, given: given, open: rb, lock: lock})
+		return runHome(ctx, g, homeOptions{target: target, scenario: o.scenario, given: given, open: rb, lock: lock, purpose: purpose, notes: notes})
 	}
 	est, err := openEstate(ctx, g, target, o.scenario, rb, true)
 	if err != nil {
@@ -195,10 +210,12 @@ func runRun(ctx context.Context, g *globalOptions, o *runOptions, ref string) er
 		return err
 	}
 	sess, err := runbook.Start(runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: o.scenario,
-		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock, ExtraHide: est.hide})
+		Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), Lock: lock, ExtraHide: est.hide,
+		Build: ptr(buildInfo()), Purpose: purpose})
 	if err != nil {
 		return err
 	}
+	sess.First = append(sess.First, notes...)
 	return drive(ctx, g, o, sess, est, ans, interactive)
 }
 
@@ -258,6 +275,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID, simulated: est.target.Simulated,
 		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
+	fmt.Fprintf(g.io.Out, "purpose: %s\n", sess.Meta.RunPurpose())
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
 		Journal: sess.Journal, Frontend: ui, Secrets: sess.Secrets})
 	ui.runner = r
@@ -309,6 +327,10 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
+	notes, err := parseNotes(rb, o)
+	if err != nil {
+		return err
+	}
 	op, host := operator(g.io.Getenv)
 	lock, err := runbook.AcquireLock(state, jd.Meta.RunbookID, jd.Meta.Target, runbook.LockInfo{User: op, Host: host, PID: os.Getpid(), Since: now(), RunID: jd.Meta.RunID})
 	if err != nil {
@@ -346,5 +368,6 @@ func resumeRun(ctx context.Context, g *globalOptions, o *runOptions, id string) 
 	if err != nil {
 		return err
 	}
+	sess.First = append(sess.First, notes...)
 	return drive(ctx, g, o, sess, est, ans, interactive)
 }

@@ -178,6 +178,10 @@ type homeOptions struct {
 	given    map[string]string
 	open     *runbook.Runbook
 	lock     *runbook.Lock
+	// purpose is --purpose (the form offers it first) and notes are
+	// --note and --run-note, for the run of open.
+	purpose runbook.Purpose
+	notes   []runbook.Input
 }
 
 // runHome opens the runbook picker on a target (training unless --target
@@ -286,7 +290,7 @@ func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbo
 	if named {
 		maps.Copy(values, ho.given)
 	}
-	start := func(given map[string]string, fe *tui.Frontend) (tui.RunSpec, error) {
+	start := func(given map[string]string, purpose runbook.Purpose, fe *tui.Frontend) (tui.RunSpec, error) {
 		vals, err := runbook.ResolveParams(rb, given)
 		if err != nil {
 			return tui.RunSpec{}, paramProblems(err, nil)
@@ -297,7 +301,8 @@ func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbo
 		}
 		op, host := operator(g.io.Getenv)
 		ns := runbook.NewSession{StateDir: state, Runbook: rb, Target: est.target, Scenario: scenario,
-			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), ExtraHide: est.hide}
+			Params: vals, Specs: est.registry.Specs(), Operator: op, Host: host, Version: version, Now: now(), ExtraHide: est.hide,
+			Build: ptr(buildInfo()), Purpose: purpose}
 		if named {
 			ns.Lock = ho.lock
 		}
@@ -305,7 +310,14 @@ func prepareHome(ctx context.Context, g *globalOptions, target string, rb *runbo
 		if err != nil {
 			return tui.RunSpec{}, err
 		}
+		if named {
+			sess.First = append(sess.First, ho.notes...)
+		}
 		return screenRun(sess, est, fe, term), nil
 	}
-	return &tui.Prepared{Values: values, Start: start, Close: est.Close}, nil
+	purpose := runbook.DefaultPurpose(est.target)
+	if named && ho.purpose != "" {
+		purpose = ho.purpose
+	}
+	return &tui.Prepared{Values: values, Purpose: purpose, Start: start, Close: est.Close}, nil
 }
