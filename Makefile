@@ -1,5 +1,5 @@
 # drillbook: make run opens the screen on the training target; make test runs
-# every test (installing tmux and rabbitmq-server first when it can).
+# every test (installing tmux, rabbitmq-server, chromium and openssh-server first when it can).
 GO ?= go
 BIN := bin/drillbook
 FUZZTIME ?= 5s

@@ -2,6 +2,7 @@ package runbook
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -277,6 +278,14 @@ type Result struct {
 	Evidence []string
 }
 
+// ErrOutcomeUnknown marks an error after which what a call or a watch did
+// is not known: the connection to the host it ran on dropped while it ran.
+// The runner then stops the run where it stands, as if drillbook itself
+// had been interrupted, and leaves the step to be reconciled on resume
+// instead of counting it as failed (a failure would let on_failure run it
+// again, or move on).
+var ErrOutcomeUnknown = errors.New("its outcome is not known")
+
 // Operation is one thing an adapter can do. Implementations live in
 // adapters/ and are handed to the runner in a Registry; runbook/ never
 // imports them.
@@ -358,6 +367,9 @@ func (r *Registry) Specs() []OpSpec {
 // WatchSpec is a log watch as a `wait:` block asks for it, templates
 // rendered.
 type WatchSpec struct {
+	// Host names the host the files are on (a name under the target's
+	// hosts:); "" is the machine drillbook runs on.
+	Host string `json:",omitempty"`
 	// Files are the log files to follow, all at once (several servers).
 	Files []string
 	// Success patterns end the watch successfully on the first match.

@@ -743,7 +743,11 @@ func (e *Engine) watchSpec(in *instance) (WatchSpec, error) {
 	if err != nil {
 		return WatchSpec{}, err
 	}
-	spec := WatchSpec{Files: files, Engine: engine, Timeout: w.Timeout.Duration}
+	host, err := render(w.Host, d)
+	if err != nil {
+		return WatchSpec{}, err
+	}
+	spec := WatchSpec{Host: host, Files: files, Engine: engine, Timeout: w.Timeout.Duration}
 	for _, set := range []struct {
 		dst *[]string
 		src []string

@@ -276,6 +276,9 @@ type Wait struct {
 	Warn []string `yaml:"warn"`
 	// Engine scopes log matches to one messaging engine (a template).
 	Engine string `yaml:"engine"`
+	// Host is the host the log files are on, a name under the target's
+	// hosts: (a template); empty means the machine drillbook runs on.
+	Host string `yaml:"host"`
 
 	// Action is polled until it succeeds.
 	Action string `yaml:"action"`

@@ -507,6 +507,12 @@ func (r *Runner) startCall(ev *Event) {
 		defer r.callWG.Done()
 		defer cancel()
 		res, err := op.Run(ctx, call, out)
+		if errors.Is(err, ErrOutcomeUnknown) && ctx.Err() == nil {
+			// Not a failure: nobody knows what it did. Stop here; resume
+			// reconciles the step.
+			r.Stop(fmt.Sprintf("step %s stopped: %s", ev.Step, Redact(err.Error(), r.cfg.Secrets)))
+			return
+		}
 		in := Input{Type: InCallDone, ID: id, Result: &res}
 		if err != nil {
 			in.Error = Redact(err.Error(), r.cfg.Secrets)
@@ -547,6 +553,11 @@ func (r *Runner) arm(ev *Event) *Input {
 		switch {
 		case err != nil && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 			return // cancelled: the engine no longer waits for it
+		case errors.Is(err, ErrOutcomeUnknown):
+			// The watch lost its host: stop here; resume arms it again
+			// at the position the journal holds.
+			r.Stop(fmt.Sprintf("step %s stopped: %s", step, Redact(err.Error(), r.cfg.Secrets)))
+			return
 		case err != nil:
 			in.Error = err.Error()
 		case oc.Kind == MatchNone:

@@ -35,6 +35,10 @@ type Target struct {
 	// Params supplies parameter values to every runbook run on the target;
 	// --param overrides them.
 	Params map[string]Value
+	// Hosts are the machines of the estate by name (the hosts: section);
+	// nil when the target declares none, and then every host setting means
+	// the local machine (see Host).
+	Hosts map[string]*HostConfig
 	// File is the targets file the target came from, "" for built-in ones.
 	File string
 	// Pos is where the target is declared.
@@ -51,7 +55,7 @@ type targetFile struct {
 }
 
 // reserved keys of a target; every other key is an adapter's section.
-var targetKeys = []string{"description", "params", "simulated", "missing_logs", "purpose"}
+var targetKeys = []string{"description", "hosts", "params", "simulated", "missing_logs", "purpose"}
 
 // Targets is a parsed targets file.
 type Targets struct {
@@ -159,6 +163,10 @@ func parseTarget(path string, name, body *yaml.Node, sections []string) (*Target
 			if err := v.Decode(&t.Simulated); err != nil {
 				probs.add(kp, "simulated: must be true or false")
 			}
+		case "hosts":
+			hosts, hp := parseHosts(path, t.Name, v)
+			t.Hosts = hosts
+			probs = append(probs, hp...)
 		case "purpose":
 			p, err := ParsePurpose(v.Value)
 			if err != nil || v.Kind != yaml.ScalarNode {

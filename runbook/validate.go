@@ -518,8 +518,8 @@ func (v *validator) checkWait(st *Step, idx int) {
 	}
 	if hasAction {
 		v.checkCall(w.Action, w.With, w.FieldPos("action", wp), w.FieldPos("with", wp), st, idx)
-		if len(w.Success)+len(w.Failure)+len(w.Warn) > 0 || w.Engine != "" {
-			v.add(wp, "success:, failure:, warn: and engine: are for log watches, not polled waits")
+		if len(w.Success)+len(w.Failure)+len(w.Warn) > 0 || w.Engine != "" || w.Host != "" {
+			v.add(wp, "success:, failure:, warn:, engine: and host: are for log watches, not polled waits (give the polled action its own host: under with:)")
 		}
 		return
 	}
@@ -534,6 +534,9 @@ func (v *validator) checkWait(st *Step, idx int) {
 	}
 	if w.Engine != "" {
 		v.checkTemplate(w.Engine, w.FieldPos("engine", wp), st, idx)
+	}
+	if w.Host != "" {
+		v.checkTemplate(w.Host, w.FieldPos("host", wp), st, idx)
 	}
 	if len(w.Success) == 0 {
 		v.add(wp, "a log wait needs at least one success: pattern (a message id such as CWSIP0783 or a regular expression)")

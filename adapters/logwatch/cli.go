@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,6 +54,28 @@ type CLIOptions struct {
 	From string
 	// PollInterval overrides DefaultPollInterval; zero keeps it.
 	PollInterval time.Duration
+	// Host names the host the logs are on, for messages; "" is this
+	// machine.
+	Host string
+	// Watcher arms the watch on that host (a host's own watcher, which
+	// follows the files where they are written); nil means a Watcher of
+	// this package on this machine.
+	Watcher runbook.Watcher
+	// Inode returns the inode of a file on that host and whether it
+	// exists, for --from OFFSET; nil means os.Stat on this machine.
+	Inode func(path string) (ino uint64, exists bool, err error)
+}
+
+// WaitMatches is Wait without the context lines: only records that match a
+// success, failure or warning pattern are passed to lines. `drillbook
+// watch` prints only those, and a remote host then sends only those.
+func (w *Watch) WaitMatches(ctx context.Context, lines func(runbook.LogLine)) (runbook.WatchOutcome, error) {
+	return w.wait(ctx, lines, false)
+}
+
+// matchWaiter is a watch that can leave the context lines out.
+type matchWaiter interface {
+	WaitMatches(ctx context.Context, lines func(runbook.LogLine)) (runbook.WatchOutcome, error)
 }
 
 // RunCLI runs `drillbook watch`: it follows the logs, prints each record
@@ -76,12 +99,22 @@ func RunCLI(ctx context.Context, o CLIOptions, stdout, stderr io.Writer) int {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultCLITimeout
 	}
-	from, err := cliFrom(o.From, o.Logs)
+	inode := o.Inode
+	if inode == nil {
+		inode = localInode
+	}
+	from, err := cliFrom(o.From, o.Logs, inode)
 	if err != nil {
 		return bad("%v", err)
 	}
-	spec := runbook.WatchSpec{Files: o.Logs, Success: o.Success, Failure: o.Failure, Warn: o.Warn, Engine: o.Engine, Timeout: o.Timeout}
-	w, err := New(WithPollInterval(o.PollInterval)).arm(spec, from)
+	spec := runbook.WatchSpec{Host: o.Host, Files: o.Logs, Success: o.Success, Failure: o.Failure, Warn: o.Warn, Engine: o.Engine, Timeout: o.Timeout}
+	watcher := o.Watcher
+	if watcher == nil {
+		local := New(WithPollInterval(o.PollInterval))
+		defer local.Close()
+		watcher = local
+	}
+	w, err := watcher.Arm(spec, from)
 	if err != nil {
 		return bad("%v", err)
 	}
@@ -98,7 +131,18 @@ func RunCLI(ctx context.Context, o CLIOptions, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "%-7s %s: %s\n", label, ll.File, ll.Text)
 	}
-	out, err := w.wait(ctx, show, false)
+	var out runbook.WatchOutcome
+	if mw, ok := w.(matchWaiter); ok {
+		out, err = mw.WaitMatches(ctx, show)
+	} else {
+		// A watch that sends every record: print what a match-only one
+		// would (the matches and drillbook's own notes).
+		out, err = w.Wait(ctx, func(ll runbook.LogLine) {
+			if ll.Kind != runbook.MatchNone || strings.HasPrefix(ll.Text, "drillbook: ") {
+				show(ll)
+			}
+		})
+	}
 	switch {
 	case err != nil && errors.Is(err, context.Canceled):
 		fmt.Fprintf(stderr, "drillbook watch: interrupted\n")
@@ -111,13 +155,28 @@ func RunCLI(ctx context.Context, o CLIOptions, stdout, stderr io.Writer) int {
 	case out.Kind == runbook.MatchFailure:
 		return ExitFailure
 	}
-	fmt.Fprintf(stderr, "drillbook watch: no success or failure line within %s in %s\n", o.Timeout, strings.Join(o.Logs, ", "))
+	on := ""
+	if o.Host != "" {
+		on = " on host " + o.Host
+	}
+	fmt.Fprintf(stderr, "drillbook watch: no success or failure line within %s in %s%s\n", o.Timeout, strings.Join(o.Logs, ", "), on)
 	return ExitTimeout
+}
+
+func localInode(path string) (uint64, bool, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return inodeOf(fi), true, nil
 }
 
 // cliFrom turns --from into resume positions: nil for the end, offset 0 or
 // the given offset in each file's current inode otherwise.
-func cliFrom(from string, logs []string) ([]runbook.LogPosition, error) {
+func cliFrom(from string, logs []string, inode func(string) (uint64, bool, error)) ([]runbook.LogPosition, error) {
 	if from == "" || from == "end" {
 		return nil, nil
 	}
@@ -132,9 +191,13 @@ func cliFrom(from string, logs []string) ([]runbook.LogPosition, error) {
 	out := make([]runbook.LogPosition, 0, len(logs))
 	for _, p := range logs {
 		pos := runbook.LogPosition{Path: filepath.Clean(p), Offset: off}
-		if fi, err := os.Stat(p); err == nil {
-			pos.Inode = inodeOf(fi)
-		} else if off > 0 {
+		ino, exists, err := inode(p)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("--from %d: %w", off, err)
+		case exists:
+			pos.Inode = ino
+		case off > 0:
 			return nil, fmt.Errorf("--from %d: %s does not exist yet", off, p)
 		}
 		out = append(out, pos)

@@ -1,31 +1,35 @@
 // Package shell is drillbook's adapter for plain commands: the shell.run
-// operation runs an argv list on the local host. Despite the name no shell
-// is involved unless the runbook's argv starts one itself; templated values
-// stay single arguments, whatever characters they hold.
+// operation runs an argv list on a host of the target (host:, the local
+// machine by default). Despite the name no shell is involved unless the
+// runbook's argv starts one itself; templated values stay single
+// arguments, whatever characters they hold, on every host.
 package shell
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/internal/proc"
 	"github.com/drillbook/drillbook/runbook"
 )
 
-// Config is the shell adapter's section of targets.yaml. It has no fields:
-// commands run on the host drillbook runs on. It exists so that every
-// adapter is wired the same way.
-type Config struct{}
+// Config configures the shell adapter. targets.yaml has no section for it:
+// a step names its host, one of the target's hosts:.
+type Config struct {
+	// Hosts resolves a step's host: argument; nil knows only this machine
+	// (enough for validation, which needs only the spec).
+	Hosts host.Resolver
+}
 
 // Operations returns the shell adapter's operations: shell.run.
 func Operations(cfg Config) []runbook.Operation {
-	return []runbook.Operation{&Run{}}
+	return []runbook.Operation{&Run{Hosts: cfg.Hosts}}
 }
 
 // captureBytes is how much standard output is kept for {{ .out.STEP.stdout }}.
@@ -40,26 +44,46 @@ type Run struct {
 	// WaitDelay is how long a cancelled command has to exit after SIGINT
 	// before its process group is killed; zero means proc.DefaultWaitDelay.
 	WaitDelay time.Duration
+	// Hosts resolves the host: argument; nil knows only this machine.
+	Hosts host.Resolver
+}
+
+// host returns the host a call runs on and a function to release it.
+func (r *Run) host(name string) (host.Host, func(), error) {
+	if r.Hosts != nil {
+		h, err := r.Hosts.Get(name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shell.run host: %w", err)
+		}
+		return h, func() {}, nil
+	}
+	if name != "" && name != runbook.LocalHost {
+		return nil, nil, fmt.Errorf("shell.run host %q: this target has only the local machine; declare the host under hosts: in targets.yaml", name)
+	}
+	l := host.NewLocal("")
+	return l, func() { l.Close() }, nil
 }
 
 // Spec describes shell.run.
 func (r *Run) Spec() runbook.OpSpec {
 	return runbook.OpSpec{
 		Name:    "shell.run",
-		Summary: "run a command on this host (an argv list, never a shell string)",
+		Summary: "run a command on a host of the target (an argv list, never a shell string)",
 		Args: []runbook.ArgSpec{
 			{Name: "argv", Kind: runbook.ArgList, Required: true, Doc: "the program and its arguments, each one argument whatever it contains"},
 			{Name: "env", Kind: runbook.ArgMap, Doc: "environment variables added to drillbook's own"},
 			{Name: "secret_env", Kind: runbook.ArgList, Doc: "names of env entries whose values are secret: never shown, masked in output"},
 			{Name: "dir", Kind: runbook.ArgString, Doc: "working directory (default: drillbook's own)"},
 			{Name: "timeout", Kind: runbook.ArgDuration, Doc: "stop the command after this long (SIGINT to its process group, then SIGKILL)"},
-			{Name: "interactive", Kind: runbook.ArgBool, Doc: "give the command the terminal; its output is not captured"},
+			{Name: "interactive", Kind: runbook.ArgBool, Doc: "give the command the terminal; its output is not captured (this machine only)"},
+			{Name: "host", Kind: runbook.ArgString, Doc: "the host to run it on, a name under hosts: in targets.yaml (default: this machine)"},
 		},
 	}
 }
 
 // call is a shell.run call checked and taken apart.
 type call struct {
+	host        string
 	argv        []string
 	env         []string // KEY=value, sorted by key
 	shownEnv    []string // KEY=value or KEY=*** for secret keys
@@ -72,6 +96,7 @@ type call struct {
 func parse(c runbook.Call) (call, error) {
 	a := c.Args
 	p := call{
+		host:        a.String("host"),
 		argv:        a.List("argv"),
 		dir:         a.String("dir"),
 		timeout:     a.Duration("timeout", 0),
@@ -125,7 +150,12 @@ func (r *Run) Plan(c runbook.Call) (runbook.Plan, error) {
 	for i, s := range p.argv {
 		argv[i] = proc.Redact(s, p.secrets)
 	}
-	return runbook.Plan{Host: "localhost", Argv: argv, Detail: p.detail()}, nil
+	h, done, err := r.host(p.host)
+	if err != nil {
+		return runbook.Plan{}, err
+	}
+	defer done()
+	return runbook.Plan{Host: h.String(), Argv: argv, Detail: p.detail()}, nil
 }
 
 func (p call) detail() string {
@@ -159,20 +189,35 @@ func (r *Run) Run(ctx context.Context, c runbook.Call, out runbook.Output) (runb
 	if err != nil {
 		return res, err
 	}
-	if p.dir != "" {
-		if fi, err := os.Stat(p.dir); err != nil || !fi.IsDir() {
-			return res, fmt.Errorf("working directory %s does not exist or is not a directory: fix dir in the step", p.dir)
-		}
+	h, done, err := r.host(p.host)
+	if err != nil {
+		return res, err
 	}
+	defer done()
 	if p.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
+	if p.dir != "" {
+		if fi, err := h.Stat(ctx, p.dir); err != nil || !fi.IsDir() {
+			if errors.Is(err, host.ErrConnectionLost) {
+				return res, fmt.Errorf("shell.run: %w", err)
+			}
+			on := ""
+			if p.host != "" && p.host != runbook.LocalHost {
+				on = " on host " + p.host
+			}
+			return res, fmt.Errorf("working directory %s does not exist%s or is not a directory: fix dir in the step", p.dir, on)
+		}
+	}
+	if out != nil && p.host != "" && p.host != runbook.LocalHost {
+		out.Line(runbook.Info, "on host "+h.String())
+	}
 	if d := p.detail(); d != "" && out != nil {
 		out.Line(runbook.Info, d)
 	}
-	oc, err := proc.Run(ctx, proc.Spec{
+	oc, err := h.Run(ctx, host.Command{
 		Argv:        p.argv,
 		Env:         p.env,
 		Dir:         p.dir,

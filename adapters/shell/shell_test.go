@@ -53,7 +53,7 @@ func TestSpecOnZeroConfig(t *testing.T) {
 	for _, a := range s.Args {
 		names = append(names, a.Name+":"+a.Kind.String())
 	}
-	want := "argv:list env:map secret_env:list dir:string timeout:duration interactive:bool"
+	want := "argv:list env:map secret_env:list dir:string timeout:duration interactive:bool host:string"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("args %q, want %q", got, want)
 	}

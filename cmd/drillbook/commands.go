@@ -328,7 +328,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 			printPlannedCall(out, *ps.Poll, secrets, real(ps.Poll.Op))
 		}
 		if w := ps.Watch; w != nil {
-			fmt.Fprintf(out, "   watch %s\n", strings.Join(w.Files, ", "))
+			fmt.Fprintf(out, "   watch %s  @ %s\n", strings.Join(w.Files, ", "), est.describeHost(w.Host))
 			fmt.Fprintf(out, "     success: %s", strings.Join(w.Success, " | "))
 			if len(w.Failure) > 0 {
 				fmt.Fprintf(out, "  failure: %s", strings.Join(w.Failure, " | "))
@@ -508,6 +508,7 @@ self-contained file with a timeline, for the ticket; prints well), junit
 
 func newWatchCmd(g *globalOptions) *cobra.Command {
 	o := logwatch.CLIOptions{}
+	var target, hostName string
 	cmd := &cobra.Command{
 		Use:   "watch --log FILE --success PATTERN",
 		Short: "Follow log files until a success or failure pattern appears (exit 0, 1; 5 on timeout)",
@@ -518,6 +519,11 @@ message with any severity letter; anything else is a regular expression.`,
 		Example: logwatch.CLIExample,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			closeHosts, err := watchOnHost(g, &o, target, hostName)
+			if err != nil {
+				return err
+			}
+			defer closeHosts()
 			code := logwatch.RunCLI(cmd.Context(), o, g.io.Out, g.io.Err)
 			if code != 0 {
 				return exitStatus{code: code}
@@ -533,5 +539,7 @@ message with any severity letter; anything else is a regular expression.`,
 	f.StringVar(&o.Engine, "engine", "", "only records of this messaging engine")
 	f.DurationVar(&o.Timeout, "timeout", 10*time.Minute, "give up after this long (exit 5)")
 	f.StringVar(&o.From, "from", "end", "where to start: end, start, or a byte offset")
+	f.StringVar(&hostName, "host", "", "the host the logs are on, a name under hosts: of --target (default: this machine)")
+	f.StringVar(&target, "target", "", "the target whose hosts: --host names")
 	return cmd
 }

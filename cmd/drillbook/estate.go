@@ -12,8 +12,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/drillbook/drillbook/adapters/file"
-	"github.com/drillbook/drillbook/adapters/logwatch"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/rabbitmq"
 	"github.com/drillbook/drillbook/adapters/shell"
@@ -34,7 +33,7 @@ func allSpecs() []runbook.OpSpec {
 // baseRegistry holds every operation with zero configuration.
 func baseRegistry() *runbook.Registry {
 	r := runbook.NewRegistry(shell.Operations(shell.Config{})...)
-	r.Add(file.Operations(file.Config{})...)
+	r.Add(host.FileOps(nil)...)
 	r.Add(was.Operations(was.Config{})...)
 	r.Add(messagesight.Operations(messagesight.Config{})...)
 	r.Add(rabbitmq.Operations(rabbitmq.Config{})...)
@@ -72,6 +71,9 @@ type estate struct {
 	target   *runbook.Target
 	registry *runbook.Registry
 	watcher  runbook.Watcher
+	// hosts are the target's hosts by name; shell, file and log watches
+	// reach them through it (see hosts.go).
+	hosts    *host.Set
 	params   map[string]string
 	stops    []func() error
 	// warnings are what the target's check warned about (a setting no
@@ -129,10 +131,12 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 	if name == "" {
 		name = runbook.TrainingTarget
 	}
-	// A server logging through HPEL is followed with its logViewer.sh.
-	e := &estate{registry: baseRegistry(), watcher: logwatch.WithHPEL(logwatch.New()), params: map[string]string{}}
+	// Log watches reach their host through the estate's hosts; a local
+	// host follows a server logging through HPEL with its logViewer.sh.
+	e := &estate{registry: baseRegistry(), params: map[string]string{}}
 	if name == runbook.TrainingTarget {
 		e.target = &runbook.Target{Name: runbook.TrainingTarget, Simulated: true, Description: "built-in simulated estate"}
+		e.useHosts(nil)
 		if err := e.startTraining(ctx, g, scenario, rb, mode); err != nil {
 			e.Close()
 			return nil, err
@@ -147,9 +151,8 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 		return nil, usagef("--scenario is only for simulated targets; %s is real", t.Name)
 	}
 	e.target = t
-	if t.MissingLogError {
-		e.watcher = logwatch.WithHPEL(logwatch.New(logwatch.WithMissingError()))
-	}
+	// missing_logs: error reaches every host's watcher through the hosts.
+	e.useHosts(t)
 	var cfg adapterConfigs
 	if err := cfg.decode(t); err != nil {
 		return nil, err

@@ -99,7 +99,7 @@ With no command it opens the runbook picker on the built-in training target
 	pf.StringArrayVar(&g.runbookDirs, "runbooks", nil, "a directory of runbook files to offer besides the shipped ones (repeatable)")
 	root.AddCommand(
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
-		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g),
+		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g), newAgentCmd(g),
 		newManCmd(g), newDocsCmd(g), newTargetsCmd(g),
 	)
 	root.AddCommand(newHistoryCmd(g))

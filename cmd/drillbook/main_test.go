@@ -21,6 +21,11 @@ func osStreams() streams {
 // the drillbook command, and the crash tests run it with
 // DRILLBOOK_TEST_MAIN=1 so they can kill -9 a real drillbook process.
 func TestMain(m *testing.M) {
+	// `drillbook.test agent`: the test binary is the agent a test sshd
+	// starts for a remote host (an sshd passes no environment).
+	if len(os.Args) == 2 && os.Args[1] == "agent" {
+		os.Exit(Main(os.Args[1:], osStreams()))
+	}
 	if os.Getenv("DRILLBOOK_TEST_MAIN") == "1" {
 		s := osStreams()
 		s.onRun = crashHook() // the crash sweep's kill, when it names a point

@@ -141,6 +141,10 @@ func (p *plainUI) Update(u runbook.Update) {
 				p.printf("  evidence: %s\n", firstLine(e))
 			}
 		}
+	case runbook.EvWatchArm:
+		if w := ev.Watch; w != nil && w.Host != "" && w.Host != runbook.LocalHost {
+			p.printf("  log watch on host %s\n", w.Host)
+		}
 	case runbook.EvWatchArmed:
 		if ev.Error != "" {
 			p.printf("  log watch failed to start: %s\n", ev.Error)

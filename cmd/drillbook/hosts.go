@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+
+	"github.com/drillbook/drillbook/adapters/host"
+	"github.com/drillbook/drillbook/adapters/logwatch"
+	"github.com/drillbook/drillbook/adapters/shell"
+	"github.com/drillbook/drillbook/runbook"
+)
+
+// hostCallTimeout bounds a single look at a remote file for `watch`,
+// connection included.
+const hostCallTimeout = time.Minute
+
+// sshOptions are how this drillbook reaches remote hosts.
+func sshOptions() host.SSHOptions {
+	return host.SSHOptions{Version: version}
+}
+
+// useHosts gives the estate the hosts of t (nil: the training target,
+// which has only this machine) and wires them into the operations and the
+// watcher that reach a host by name: shell.run, the file operations and
+// log watches.
+func (e *estate) useHosts(t *runbook.Target) {
+	e.hosts = host.NewSet(t, sshOptions())
+	e.stops = append(e.stops, e.hosts.Close)
+	e.watcher = host.Watcher{Hosts: e.hosts}
+	e.registry.Add(shell.Operations(shell.Config{Hosts: e.hosts})...)
+	e.registry.Add(host.FileOps(e.hosts)...)
+}
+
+// describeHost says where a host of the estate is, for the plan.
+func (e *estate) describeHost(name string) string {
+	if e.hosts == nil {
+		return "localhost"
+	}
+	return e.hosts.Describe(name)
+}
+
+// watchOnHost points `drillbook watch` at a host of a target: the host's
+// own watcher follows the files where they are written.
+func watchOnHost(g *globalOptions, o *logwatch.CLIOptions, targetName, hostName string) (func() error, error) {
+	if hostName == "" || hostName == runbook.LocalHost {
+		return func() error { return nil }, nil
+	}
+	if targetName == "" || targetName == runbook.TrainingTarget {
+		return nil, usagef("--host %s: the training target has only this machine; give --target NAME, a target in targets.yaml whose hosts: declare %s", hostName, hostName)
+	}
+	t, err := g.loadTarget(targetName)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.Host(hostName); err != nil {
+		return nil, usageError{err}
+	}
+	hosts := host.NewSet(t, sshOptions())
+	h, err := hosts.Get(hostName)
+	if err != nil {
+		hosts.Close()
+		return nil, usageError{err}
+	}
+	o.Host, o.Watcher = hostName, h
+	o.Inode = func(path string) (uint64, bool, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), hostCallTimeout)
+		defer cancel()
+		fi, err := h.Stat(ctx, path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("%s: %w", path, err)
+		}
+		if sys, ok := fi.Sys().(*host.Sys); ok {
+			return sys.Inode, true, nil
+		}
+		return 0, true, nil
+	}
+	return hosts.Close, nil
+}
