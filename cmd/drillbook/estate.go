@@ -73,9 +73,9 @@ type estate struct {
 	watcher  runbook.Watcher
 	// hosts are the target's hosts by name; shell, file and log watches
 	// reach them through it (see hosts.go).
-	hosts    *host.Set
-	params   map[string]string
-	stops    []func() error
+	hosts  *host.Set
+	params map[string]string
+	stops  []func() error
 	// warnings are what the target's check warned about (a setting no
 	// runbook that can run on it uses), shown before the run.
 	warnings []string
