@@ -217,16 +217,26 @@ func TestFileOpsOnAHostAndAcrossHosts(t *testing.T) {
 	if res, err, _ := runOp(t, verify, runbook.Args{"dir": dst, "manifest": filepath.Join(dir, "store.manifest"), "host": "far2"}); err != nil || res.Vars["checked"] != "5" {
 		t.Fatalf("verify the copy against the source's manifest: %+v %v", res, err)
 	}
-	// The same copy again refuses to overwrite, as file.copy does locally.
-	if _, err, _ := runOp(t, cp, runbook.Args{"src": src, "dst": dst, "src_host": "far", "host": "far2"}); !errors.Is(err, fs.ErrExist) {
-		t.Fatalf("second copy: %v, want fs.ErrExist", err)
+	// The same copy again finds the tree already in place, as a rerun
+	// after a crash would, and copies nothing.
+	res, err, out = runOp(t, cp, runbook.Args{"src": src, "dst": dst, "src_host": "far", "host": "far2"})
+	if err != nil || !strings.Contains(res.Summary, "already holds exactly what far:"+src) {
+		t.Fatalf("the same copy again: %+v %v\n%s", res, err, strings.Join(out, "\n"))
+	}
+	// A different tree to the same destination refuses to overwrite it,
+	// as file.copy does locally.
+	if err := os.WriteFile(filepath.Join(src, "sub", "log.txt"), []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err, out := runOp(t, cp, runbook.Args{"src": src, "dst": dst, "src_host": "far", "host": "far2"}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("copy of a changed tree over the copy: %v, want fs.ErrExist\n%s", err, strings.Join(out, "\n"))
 	}
 	// And from far to this machine.
 	local := filepath.Join(dir, "local-copy")
 	if _, err, _ := runOp(t, cp, runbook.Args{"src": src, "dst": local, "src_host": "far"}); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(local, "sub/log.txt")); err != nil || string(b) != "hello\n" {
+	if b, err := os.ReadFile(filepath.Join(local, "sub/log.txt")); err != nil || string(b) != "changed\n" {
 		t.Fatalf("local copy: %q %v", b, err)
 	}
 }

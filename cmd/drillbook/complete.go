@@ -131,6 +131,30 @@ func completeTargets(g *globalOptions) cobra.CompletionFunc {
 	}
 }
 
+// completeHosts completes a host name from the hosts: of the command's
+// --target, with its address, and "local" for this machine.
+func completeHosts(g *globalOptions) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		out := []cobra.Completion{cobra.CompletionWithDesc(runbook.LocalHost, "this machine")}
+		f := cmd.Flags().Lookup("target")
+		if f == nil || f.Value.String() == "" {
+			return filterPrefix(out, toComplete), noFiles
+		}
+		path, _ := g.resolveTargetsFile()
+		if ts, err := runbook.LoadTargets(path, brokerSections); err == nil {
+			if t, ok := ts.Get(f.Value.String()); ok {
+				for _, n := range t.HostNames() {
+					if n == runbook.LocalHost {
+						continue
+					}
+					out = append(out, cobra.CompletionWithDesc(n, t.Hosts[n].Address))
+				}
+			}
+		}
+		return filterPrefix(out, toComplete), noFiles | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
 // completeTargetArg completes the first argument with a target name from
 // the targets file (targets check).
 func completeTargetArg(g *globalOptions) cobra.CompletionFunc {
@@ -502,7 +526,7 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		"history": {"target": completeTargets(g), "purpose": completeWords(purposeWords()...), "format": completeWords("text", "json")},
 		"compare": {"format": completeWords("text", "json")},
 		"report":  {"format": completeWords("md", "json", "html", "junit")},
-		"watch":   {"from": completeWords("end", "start")},
+		"watch":   {"from": completeWords("end", "start"), "target": completeTargets(g), "host": completeHosts(g)},
 	}
 	if root.Flags().Lookup("target") != nil {
 		_ = root.RegisterFlagCompletionFunc("target", completeTargets(g))
