@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/messagesight/emulator"
 	"github.com/drillbook/drillbook/adapters/host"
+	"github.com/drillbook/drillbook/adapters/messagesight/emulator"
 	"github.com/drillbook/drillbook/runbook"
 )
 
