@@ -77,7 +77,11 @@ func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args 
 		return "", err
 	}
 	if _, err := h.Stat(ctx, argv[0]); err != nil {
-		return "", fmt.Errorf("%s not found at %s on %s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], h.Name(), "apt-get install -y rabbitmq-server")
+		where := ""
+		if b.cfg.Host != "" {
+			where = " on " + b.cfg.Host
+		}
+		return "", fmt.Errorf("%s not found at %s%s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], where, "apt-get install -y rabbitmq-server")
 	}
 	// The CLI's own --timeout bounds the call; this one catches a CLI that
 	// hangs before it gets that far.
@@ -487,7 +491,11 @@ func (b *broker) runCommand(ctx context.Context, out runbook.Output, argv []stri
 	oc, err := h.Run(ctx, host.Command{Argv: argv, Env: baseEnv(""), OnlyEnv: true, Out: out})
 	var ee *host.ExitError
 	if err != nil && !errors.As(err, &ee) && ctx.Err() == nil {
-		return oc, fmt.Errorf("rabbitmq.%s: %s could not be started on %s: %w", field, argv[0], h.Name(), err)
+		where := ""
+		if b.cfg.Host != "" {
+			where = " on " + b.cfg.Host
+		}
+		return oc, fmt.Errorf("rabbitmq.%s: %s could not be started%s: %w", field, argv[0], where, err)
 	}
 	return oc, err
 }
