@@ -184,7 +184,7 @@ def db_main(a):
 // WebSphere 7 the attributes do not exist and read as ”.
 const jythonHAPolicy = `# a: engine. Facts: cluster, bus, policy, policy_type, matches (how many
 # policies match as strongly), failback, preferred_only, preferred (server
-# names in order), assistance, assistance_policy, running (servers with an
+# names in order), assistance, assistance_policy, running (the servers that hold an
 # instance of the engine).
 ` + jythonCheckHelpers + `
 
