@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/internal/proc"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -61,7 +61,7 @@ func (b *RealBackend) Profile(node string) (Profile, error) {
 		if name == "" {
 			name = filepath.Base(b.cfg.ProfileRoot)
 		}
-		return Profile{Name: name, Root: b.cfg.ProfileRoot, Host: "localhost"}, nil
+		return Profile{Name: name, Root: b.cfg.ProfileRoot, Host: b.cfg.describeHost("")}, nil
 	}
 	np, ok := b.cfg.Nodes[node]
 	if !ok || np.ProfileRoot == "" {
@@ -71,7 +71,7 @@ func (b *RealBackend) Profile(node string) (Profile, error) {
 	if name == "" {
 		name = filepath.Base(np.ProfileRoot)
 	}
-	return Profile{Name: name, Root: np.ProfileRoot, Node: node, Host: "localhost"}, nil
+	return Profile{Name: name, Root: np.ProfileRoot, Node: node, Host: b.cfg.describeHost(node)}, nil
 }
 
 func (b *RealBackend) profileName(node string) string {
@@ -184,14 +184,14 @@ func configToolArgs(args []string) []string {
 func (b *RealBackend) Plan(req Request) runbook.Plan {
 	if req.Script != "" {
 		return runbook.Plan{
-			Host:   b.Host(),
+			Host:   b.cfg.describeHost("") + ", connected to " + b.Host(),
 			Argv:   b.wsadminArgv("<"+req.Script+".py>", b.propsPlaceholder(), req.Args),
 			Detail: "runs the generated Jython script " + req.Script + ".py; the values are its arguments, never part of its text",
 		}
 	}
 	argv, p, err := b.toolArgv(req)
 	if err != nil {
-		return runbook.Plan{Host: "localhost", Detail: err.Error()}
+		return runbook.Plan{Host: b.cfg.describeHost(req.Node), Detail: err.Error()}
 	}
 	plan := runbook.Plan{Host: p.Host, Argv: argv, Detail: "runs in " + p.Describe()}
 	if req.Tool == ToolRecoveryServer {
@@ -312,17 +312,28 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	if wsadmin == "" {
 		return Reply{}, errors.New("no wsadmin configured: set was.wsadmin or was.profile_root in targets.yaml")
 	}
-	if err := isFile(wsadmin); err != nil {
-		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml", wsadmin)
-	}
-	dir, err := os.MkdirTemp("", "drillbook-wsadmin-")
+	// wsadmin runs on the deployment manager's host, with its script and
+	// credentials file written there.
+	h, err := b.cfg.hostOf("")
 	if err != nil {
-		return Reply{}, fmt.Errorf("make a directory for the wsadmin script: %w", err)
+		return Reply{}, fmt.Errorf("wsadmin: the deployment manager's host (was.dmgr_host): %w", err)
 	}
-	defer os.RemoveAll(dir)
+	if err := isFileOn(ctx, h, wsadmin); err != nil {
+		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml (or was.dmgr_host, the host it is on); looked on host %s: %w", wsadmin, h.Name(), err)
+	}
+	dir, err := h.MkdirTemp(ctx, "", "drillbook-wsadmin-")
+	if err != nil {
+		return Reply{}, fmt.Errorf("make a directory for the wsadmin script on %s: %w", h.Name(), err)
+	}
+	defer func() {
+		// The directory holds the credentials: removed even when ctx ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		h.RemoveAll(rctx, dir)
+	}()
 	script := filepath.Join(dir, req.Script+".py")
-	if err := os.WriteFile(script, []byte(text), 0o600); err != nil {
-		return Reply{}, fmt.Errorf("write the wsadmin script: %w", err)
+	if err := h.WriteFile(ctx, script, []byte(text), 0o600); err != nil {
+		return Reply{}, fmt.Errorf("write the wsadmin script on %s: %w", h.Name(), err)
 	}
 	var secrets []string
 	props := ""
@@ -333,14 +344,14 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 		}
 		secrets = SecretForms(pw)
 		props = filepath.Join(dir, "credentials.properties")
-		if err := writeCredentials(props, b.cfg, pw); err != nil {
+		if err := writeCredentials(ctx, h, props, b.cfg, pw); err != nil {
 			return Reply{}, err
 		}
 	}
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
 	scan := &scanOutput{out: out}
-	_, runErr := proc.Run(ctx, proc.Spec{
+	_, runErr := h.Run(ctx, host.Command{
 		Argv:    b.wsadminArgv(script, props, req.Args),
 		Env:     scrubbedEnv(b.secretEnvNames()),
 		Out:     scan,
@@ -429,18 +440,17 @@ func wasxHint(line, host string) string {
 // writeCredentials writes the user and password for wsadmin's -p option to
 // a file only its owner can read, created with that mode so that no other
 // user ever sees it.
-func writeCredentials(path string, cfg Config, password string) error {
+func writeCredentials(ctx context.Context, h host.Host, path string, cfg Config, password string) error {
 	userKey, passKey := cfg.credentialProperties()
 	body := propLine(userKey, cfg.User) + propLine(passKey, password)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write the wsadmin credentials file: %w", err)
+	// WriteFile stages the file with mode 0600 (os.CreateTemp) before any
+	// byte is written, in a directory only its owner can enter (MkdirTemp's
+	// 0700), on the host where wsadmin reads it; the password travels inside the SSH
+	// channel, never on a command line.
+	if err := h.WriteFile(ctx, path, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("write the wsadmin credentials file on %s: %w", h.Name(), err)
 	}
-	if _, err := f.WriteString(body); err != nil {
-		f.Close()
-		return fmt.Errorf("write the wsadmin credentials file: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 // propLine renders key=value in java.util.Properties syntax.
@@ -480,12 +490,16 @@ func (b *RealBackend) runTool(ctx context.Context, req Request, out runbook.Outp
 	if err != nil {
 		return Reply{}, err
 	}
-	if err := isFile(argv[0]); err != nil {
-		return Reply{}, fmt.Errorf("%s not found at %s in %s: check its profile_root in targets.yaml", req.Tool, argv[0], p.Describe())
+	h, err := b.cfg.hostOf(req.Node)
+	if err != nil {
+		return Reply{}, fmt.Errorf("%s in %s: %w", req.Tool, p.Describe(), err)
+	}
+	if err := isFileOn(ctx, h, argv[0]); err != nil {
+		return Reply{}, fmt.Errorf("%s not found at %s in %s: check its profile_root and host in targets.yaml: %w", req.Tool, argv[0], p.Describe(), err)
 	}
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
-	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: scrubbedEnv(b.secretEnvNames()), Out: out, TailLines: 5, Secrets: passwordForms(ctx, b.cfg)})
+	oc, err := h.Run(ctx, host.Command{Argv: argv, Env: scrubbedEnv(b.secretEnvNames()), Out: out, TailLines: 5, Secrets: passwordForms(ctx, b.cfg)})
 	reply := Reply{Evidence: oc.StdoutTail}
 	if err != nil {
 		if ctx.Err() != nil {
