@@ -9,6 +9,8 @@ package was
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/host"
@@ -221,4 +223,33 @@ func (c Config) describeHost(node string) string {
 		return c.hostName(node) + " (unknown host)"
 	}
 	return h.String()
+}
+
+// LogHost names the host a server log is on: the host of the profile whose
+// directory holds it (PROFILE/logs/SERVER/SystemOut.log, or an HPEL
+// repository under PROFILE/logs), the longest profile_root that is a
+// parent of path winning, so a node profile nested in the deployment
+// manager's directory still counts as the node's. A path under no profile
+// gives "" (this machine). It is a host.Locator: cmd gives it to the log
+// watcher so a wait on server logs is armed where the server writes them.
+func (c Config) LogHost(path string) string {
+	path = filepath.Clean(path)
+	best, host := -1, ""
+	try := func(root, h string) {
+		if root == "" {
+			return
+		}
+		root = filepath.Clean(root)
+		if !strings.HasPrefix(path, root+string(filepath.Separator)) && path != root {
+			return
+		}
+		if len(root) > best {
+			best, host = len(root), h
+		}
+	}
+	try(c.ProfileRoot, c.DmgrHost)
+	for _, np := range c.Nodes {
+		try(np.ProfileRoot, np.Host)
+	}
+	return host
 }

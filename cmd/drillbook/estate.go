@@ -176,6 +176,11 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 	// WebSphere's processes run on the host of their profile: the
 	// deployment manager's (was.dmgr_host) or a node's (was.nodes.N.host).
 	wc.Hosts = e.hosts
+	// A wait on server logs that names no host follows each log on the
+	// host of the profile that holds it.
+	if t.HasSection("was") {
+		e.watcher = host.Watcher{Hosts: e.hosts, Locate: wc.LogHost}
+	}
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.
