@@ -24,6 +24,12 @@ type Config struct {
 	// it and refuse an archive, a profile or a connected deployment manager
 	// of another cell; empty means those operations refuse to run.
 	Cell string `yaml:"cell"`
+	// Training, on a target with simulated: true, makes the target's cell
+	// the training cell (TrainingCell01, see docs/training.md) with its
+	// profiles on the hosts dmgr_host and nodes.NODE.host name, so its log
+	// waits go to those hosts; every other was: setting is then unused.
+	// Default false: the cell is the one the other settings describe.
+	Training bool `yaml:"training"`
 	// Wsadmin is the path of wsadmin.sh; empty means ProfileRoot/bin/wsadmin.sh.
 	Wsadmin string `yaml:"wsadmin"`
 	// ProfileRoot is the deployment manager's profile directory
