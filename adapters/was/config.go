@@ -94,11 +94,13 @@ type Config struct {
 	// hashed, verified, sealed and listed there.
 	BackupRoot string `yaml:"backup_root"`
 	// BackupHost names the host (under the target's hosts:) the backup
-	// root is on; empty means DmgrHost, where backupConfig writes its
-	// archive: backupConfig runs in the deployment manager's profile and
-	// writes the archive to a path on its own machine (IBM
-	// rxml_backupconfig), so a backup root on another host is refused
-	// when the configuration is backed up or restored (see configOps).
+	// root is on; empty means DmgrHost. backupConfig and restoreConfig run
+	// in the deployment manager's profile and read or write the archive on
+	// that machine (IBM rxml_backupconfig), so with a backup root on
+	// another host the archive is staged in a new directory on the
+	// deployment manager's host and copied between the two, checked by
+	// SHA-256. File stores are copied between their node's host and this
+	// one the same way.
 	BackupHost string `yaml:"backup_host"`
 	// DataStore holds the commands that back up and restore an engine's
 	// data store; drillbook does not pretend to know the database.

@@ -557,6 +557,31 @@ func wasHostProblems(t *runbook.Target, c *was.Config) []runbook.Problem {
 		}
 	}
 	check(c.DmgrHost, "dmgr_host")
+	check(c.BackupHost, "backup_host")
+	check(c.DataStore.Host, "data_store", "host")
+	// The data store commands write and read {{ .dir }}, a directory inside
+	// the backup set, so they run on the backup root's host.
+	same := func(a, b string) bool {
+		if a == runbook.LocalHost {
+			a = ""
+		}
+		if b == runbook.LocalHost {
+			b = ""
+		}
+		return a == b
+	}
+	backupHost := c.BackupHost
+	if backupHost == "" {
+		backupHost = c.DmgrHost
+	}
+	if c.DataStore.Host != "" && !same(c.DataStore.Host, backupHost) {
+		pos, _ := t.SettingPos("was", "data_store", "host")
+		if pos.File == "" {
+			pos.File = t.File
+		}
+		out = append(out, runbook.Problem{Pos: pos, Msg: fmt.Sprintf("target %s: was.data_store.host: %s is not the backup root's host (%s): the data store commands write into the backup set's directory ({{ .dir }}), so they run where was.backup_root is; set data_store.host to %s or remove it",
+			t.Name, c.DataStore.Host, orLocal(backupHost), orLocal(backupHost))})
+	}
 	nodes := make([]string, 0, len(c.Nodes))
 	for n := range c.Nodes {
 		nodes = append(nodes, n)
@@ -566,4 +591,12 @@ func wasHostProblems(t *runbook.Target, c *was.Config) []runbook.Problem {
 		check(c.Nodes[n].Host, "nodes", n, "host")
 	}
 	return out
+}
+
+// orLocal names the host for a message: "" is this machine.
+func orLocal(name string) string {
+	if name == "" {
+		return runbook.LocalHost
+	}
+	return name
 }
