@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/rabbitmq"
 	"github.com/drillbook/drillbook/adapters/was"
@@ -89,6 +90,11 @@ func listBackups(ctx context.Context, g *globalOptions, name, format string) err
 			return err
 		}
 		sections = t.Sections()
+		// WebSphere's backup root is on its host (was.backup_host, or
+		// was.dmgr_host), where its sets are listed and read.
+		hosts := host.NewSet(t, sshOptions())
+		defer hosts.Close()
+		cfg.was.Hosts = hosts
 	}
 	var all []productBackups
 	for _, sec := range sections {
