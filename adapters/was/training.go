@@ -115,7 +115,6 @@ func trainingParams(cell *simcell.Cell) map[string]string {
 		"backup_datastores": "true",
 		"backup_filestores": "true",
 		"recovery":          "false",
-		"failback":          "true",
 		"max_skew":          "10m",
 	}
 }

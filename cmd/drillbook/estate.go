@@ -169,6 +169,10 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 			return nil, probs
 		}
 	}
+	if probs := hostSettingProblems(t, &cfg); len(probs) > 0 {
+		return nil, probs
+	}
+	cfg.useHosts(e.hosts)
 	if e.warnings, err = g.checkTarget(t, rb, &cfg); err != nil {
 		return nil, err
 	}
