@@ -95,9 +95,10 @@ func targetsList(g *globalOptions) error {
 }
 
 // useHosts gives the adapters that reach files and processes on a host
-// by name (MessageSight's store_host and backup_host, RabbitMQ's host) the
-// target's hosts.
+// by name (WebSphere's profiles and backup root, MessageSight's store_host
+// and backup_host, RabbitMQ's host) the target's hosts.
 func (c *adapterConfigs) useHosts(r host.Resolver) {
+	c.was.Hosts = r
 	c.messagesight.Hosts = r
 	c.rabbitmq.Hosts = r
 }
