@@ -286,6 +286,13 @@ type Result struct {
 // again, or move on).
 var ErrOutcomeUnknown = errors.New("its outcome is not known")
 
+// ErrUnreachable marks an error from a host that could not be reached at
+// all (nothing accepts connections, no answer, no route): nothing was done
+// there. A call that meets it fails as any call does; a log watch that
+// meets it while being armed stops the run resumable, since its step's
+// action has not started and every retry would meet the same host.
+var ErrUnreachable = errors.New("the host cannot be reached")
+
 // Operation is one thing an adapter can do. Implementations live in
 // adapters/ and are handed to the runner in a Registry; runbook/ never
 // imports them.

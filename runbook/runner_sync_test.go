@@ -131,11 +131,12 @@ func TestReportMarksOutputCutByACrash(t *testing.T) {
 	}
 }
 
-// lostWatcher is a watcher whose host is lost while a watch is armed.
-type lostWatcher struct{}
+// lostWatcher is a watcher whose host is lost, or cannot be reached, while
+// a watch is armed.
+type lostWatcher struct{ err error }
 
-func (lostWatcher) Arm(WatchSpec, []LogPosition) (Watch, error) {
-	return nil, fmt.Errorf("host n1: the connection to the host was lost: %w", ErrOutcomeUnknown)
+func (w lostWatcher) Arm(WatchSpec, []LogPosition) (Watch, error) {
+	return nil, fmt.Errorf("host n1: %w", w.err)
 }
 
 // TestRunnerStopsWhenAWatchLosesItsHostWhileArming: the host of a step's
@@ -143,6 +144,12 @@ func (lostWatcher) Arm(WatchSpec, []LogPosition) (Watch, error) {
 // would all meet the lost host) and its action does not start: the run
 // stops resumable, naming the host.
 func TestRunnerStopsWhenAWatchLosesItsHostWhileArming(t *testing.T) {
+	for _, cause := range []error{ErrOutcomeUnknown, ErrUnreachable} {
+		t.Run(cause.Error(), func(t *testing.T) { stopsWhenArmingFails(t, cause) })
+	}
+}
+
+func stopsWhenArmingFails(t *testing.T, cause error) {
 	rb, err := Parse("lost.yaml", []byte(`schema: drillbook/v1
 id: lost
 title: Lost
@@ -166,14 +173,14 @@ steps:
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	r := NewRunner(RunnerConfig{Engine: sess.Engine, Registry: reg, Journal: sess.Journal, Frontend: discard{}, Watcher: lostWatcher{}})
+	r := NewRunner(RunnerConfig{Engine: sess.Engine, Registry: reg, Journal: sess.Journal, Frontend: discard{}, Watcher: lostWatcher{cause}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	oc, err := r.Run(ctx, sess.First...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if oc.Status != RunInterrupted || !strings.Contains(oc.Reason, "step start-me stopped: host n1: the connection to the host was lost") {
+	if oc.Status != RunInterrupted || !strings.Contains(oc.Reason, "step start-me stopped: host n1: "+cause.Error()) {
 		t.Fatalf("outcome %s, reason %q; want interrupted, naming the step and the host", oc.Status, oc.Reason)
 	}
 	if started != 0 {
