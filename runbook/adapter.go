@@ -195,6 +195,13 @@ type Plan struct {
 	Object string
 }
 
+// OnThisMachine reports whether the call takes effect on the machine
+// drillbook runs on: Host is empty, "localhost" or LocalHost. The screen
+// and the report name the host of every other call.
+func (p Plan) OnThisMachine() bool {
+	return p.Host == "" || p.Host == "localhost" || p.Host == LocalHost
+}
+
 // Summary renders the plan as one human-readable line.
 func (p Plan) Summary() string {
 	var b strings.Builder

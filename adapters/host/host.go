@@ -147,6 +147,10 @@ const DefaultReadLimit = 16 << 20
 type Sys struct {
 	// Inode is the file's inode number.
 	Inode uint64 `json:"ino"`
+	// Dev is the device number of the file system holding the file (two
+	// files with the same Dev are on the same one); zero from an agent
+	// older than this field.
+	Dev uint64 `json:"dev,omitempty"`
 	// UID and GID own the file.
 	UID uint32 `json:"uid"`
 	GID uint32 `json:"gid"`

@@ -70,6 +70,7 @@ func infoOf(fi fs.FileInfo, link string) *fileInfo {
 	out := &fileInfo{N: fi.Name(), Sz: fi.Size(), Md: fi.Mode(), MT: fi.ModTime(), St: &Sys{Link: link}}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		out.St.Inode, out.St.UID, out.St.GID = st.Ino, st.Uid, st.Gid
+		out.St.Dev = uint64(st.Dev) // a signed type on some systems
 	}
 	return out
 }
