@@ -129,8 +129,9 @@ type NodeProfile struct {
 	ProfileName string `yaml:"profile_name"`
 	// Host names the host (under the target's hosts:) the node's profile
 	// is on: its tools (startServer -recovery, startNode, stopNode,
-	// syncNode, serverStatus) run there. Empty means the machine drillbook
-	// runs on.
+	// syncNode, serverStatus) run there, and the file store of an engine
+	// named NODE.SERVER-BUS after it is read and written there. Empty means
+	// the machine drillbook runs on.
 	Host string `yaml:"host"`
 }
 

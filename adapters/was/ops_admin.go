@@ -421,10 +421,14 @@ func (s *opSet) checkOps() {
 			nodeStoreArg},
 	}, func(call runbook.Call) (runbook.Plan, error) {
 		a := call.Args
-		return runbook.Plan{Host: s.cfg.describe(s.cfg.storeHostName(a.String("node"))), Detail: "check " + a.String("log_dir") + " and " + a.String("store_dir")}, nil
+		sh, err := s.cfg.storeHostName(a.String("engine"), a.String("node"))
+		if err != nil {
+			return runbook.Plan{}, err
+		}
+		return runbook.Plan{Host: s.cfg.describe(sh), Detail: "check " + a.String("log_dir") + " and " + a.String("store_dir")}, nil
 	}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 		a := call.Args
-		h, err := s.cfg.storeHost(a.String("node"))
+		h, err := s.cfg.storeHost(a.String("engine"), a.String("node"))
 		if err != nil {
 			return fail(err)
 		}

@@ -26,7 +26,7 @@ const configArchive = "config.zip"
 
 var (
 	setArg       = arg("set", runbook.ArgString, true, "the backup set's directory")
-	nodeStoreArg = arg("node", runbook.ArgString, false, "the node of the server whose engine owns the file store: its files are on that node's host (was.nodes.NODE.host); empty means the deployment manager's host")
+	nodeStoreArg = arg("node", runbook.ArgString, false, "for an engine whose name (NODE.SERVER-BUS) names no node under was.nodes, such as a cluster member's (CLUSTER.NNN-BUS): the node whose host reaches its file store; a server's engine always uses its own node's host, and with neither the deployment manager's host is used only when every profile is on it")
 	acceptArg    = arg("accept_unsealed", runbook.ArgString, false, "restore from a set that is not sealed or is mixed: the reason, which the report records; empty refuses such a set")
 )
 
@@ -240,13 +240,17 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
 			a := call.Args
+			sh, err := cfg.storeHostName(a.String("engine"), a.String("node"))
+			if err != nil {
+				return runbook.Plan{}, err
+			}
 			return copyPlan(func(i int) string { return fileStorePath(a, i) }, func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) },
-				cfg.storeHostName(a.String("node")), cfg.backupHostName()), nil
+				sh, cfg.backupHostName()), nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
 			engine, dest := a.String("engine"), a.String("set")
-			sh, err := cfg.storeHost(a.String("node"))
+			sh, err := cfg.storeHost(engine, a.String("node"))
 			if err != nil {
 				return fail(err)
 			}
@@ -299,15 +303,19 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
 			a := call.Args
+			sh, err := cfg.storeHostName(a.String("engine"), a.String("node"))
+			if err != nil {
+				return runbook.Plan{}, err
+			}
 			p := copyPlan(func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) }, func(i int) string { return fileStorePath(a, i) },
-				cfg.backupHostName(), cfg.storeHostName(a.String("node")))
-			p.Object = fmt.Sprintf("the file store of messaging engine %s: %s and %s on %s", a.String("engine"), a.String("log_dir"), a.String("store_dir"), cfg.describe(cfg.storeHostName(a.String("node"))))
+				cfg.backupHostName(), sh)
+			p.Object = fmt.Sprintf("the file store of messaging engine %s: %s and %s on %s", a.String("engine"), a.String("log_dir"), a.String("store_dir"), cfg.describe(sh))
 			return p, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
 			engine, from := a.String("engine"), a.String("set")
-			sh, err := cfg.storeHost(a.String("node"))
+			sh, err := cfg.storeHost(engine, a.String("node"))
 			if err != nil {
 				return fail(err)
 			}
@@ -559,23 +567,72 @@ func stageOn(ctx context.Context, at, on host.Host, path string) (string, func()
 	}, nil
 }
 
-// storeHostName is the name of the host a node's file store is on: the
-// node's host, or the deployment manager's for "".
-func (c Config) storeHostName(node string) string {
-	if node == "" {
-		return c.DmgrHost
-	}
-	return c.Nodes[node].Host
-}
-
-// storeHost returns the host a file store is on: that of the node of the
-// server whose engine owns it. A node not under was.nodes has no known
-// host, so it is refused rather than guessed.
-func (c Config) storeHost(node string) (host.Host, error) {
-	if node != "" {
-		if _, ok := c.Nodes[node]; !ok {
-			return nil, fmt.Errorf("node %s is not under was.nodes in targets.yaml, so drillbook does not know the host its file stores are on: add it with its host", node)
+// fileStoreNode is the node whose host holds engine's file store, "" for
+// the deployment manager's host.
+//
+// WebSphere names the engine of a server bus member NODE.SERVER-BUS and
+// that of a cluster bus member CLUSTER.NNN-BUS (reference/was-sib.md §3.2,
+// from IBM's HA match-criteria documentation: wasNode01.server1-Bus1,
+// clu1.000-Bus1). A server's file store is a directory of its own profile
+// by default (${USER_INSTALL_ROOT}/filestores/com.ibm.ws.sib/…, §5.2), so
+// an engine whose name starts with "NODE." for a node under was.nodes has
+// its file store on that node's host: the name wins over node, which a
+// runbook may pass for every engine of a list. A cluster member's file
+// store must be on a shared file system every member that may run the
+// engine reaches (§5.2), so the host of any member's node sees it, and
+// which one is the operator's to say: node names it. With no node from the
+// name or the argument, the deployment manager's host is right only when
+// every profile of the target is on that one host; otherwise the files
+// would be looked for on a host that may not hold them, so it is refused.
+func (c Config) fileStoreNode(engine, node string) (string, error) {
+	var byName []string
+	for n := range c.Nodes {
+		if strings.HasPrefix(engine, n+".") {
+			byName = append(byName, n)
 		}
 	}
-	return c.resolve(c.storeHostName(node))
+	slices.Sort(byName)
+	switch {
+	case len(byName) == 1:
+		return byName[0], nil
+	case len(byName) > 1 && slices.Contains(byName, node):
+		return node, nil
+	case len(byName) > 1:
+		return "", fmt.Errorf("the name of engine %s starts with more than one node under was.nodes (%s): name the node of its server with the runbook's filestore_node parameter (the step's node argument)", engine, strings.Join(byName, ", "))
+	case node != "":
+		if _, ok := c.Nodes[node]; !ok {
+			return "", fmt.Errorf("node %s is not under was.nodes in targets.yaml, so drillbook does not know the host its file stores are on: add it with its host", node)
+		}
+		return node, nil
+	}
+	for n, p := range c.Nodes {
+		if p.Host != c.DmgrHost {
+			return "", fmt.Errorf("cannot tell which host holds the file store of engine %s: its name is not NODE.SERVER-BUS for a node under was.nodes (a cluster member's engine is named CLUSTER.NNN-BUS and its file store is on storage every member reaches), and node %s is on host %q, not the deployment manager's %q: set the runbook's filestore_node parameter (the step's node argument) to a node whose host reaches that file store", engine, n, p.Host, c.DmgrHost)
+		}
+	}
+	return "", nil
+}
+
+// storeHostName is the name of the host engine's file store is on (see
+// fileStoreNode).
+func (c Config) storeHostName(engine, node string) (string, error) {
+	n, err := c.fileStoreNode(engine, node)
+	if err != nil {
+		return "", err
+	}
+	if n == "" {
+		return c.DmgrHost, nil
+	}
+	return c.Nodes[n].Host, nil
+}
+
+// storeHost returns the host engine's file store is on (see
+// fileStoreNode). A node not under was.nodes has no known host, so it is
+// refused rather than guessed.
+func (c Config) storeHost(engine, node string) (host.Host, error) {
+	name, err := c.storeHostName(engine, node)
+	if err != nil {
+		return nil, err
+	}
+	return c.resolve(name)
 }
