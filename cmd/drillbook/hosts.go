@@ -44,27 +44,50 @@ func (e *estate) describeHost(name string) string {
 	return e.hosts.Describe(name)
 }
 
+// watchFileHosts says which host each of w's files is followed on ("" or
+// runbook.LocalHost is this machine): the spec's own host, or for a spec
+// that names none the host the watcher locates each file on (a WebSphere
+// server's log on its profile's host).
+func (e *estate) watchFileHosts(w runbook.WatchSpec) []string {
+	if hw, ok := e.watcher.(host.Watcher); ok {
+		return hw.HostsOf(w)
+	}
+	hosts := make([]string, len(w.Files))
+	for i := range hosts {
+		hosts[i] = w.Host
+	}
+	return hosts
+}
+
+// hostFiles is a run of a watch's files on one host.
+type hostFiles struct {
+	host  string
+	files []string
+}
+
+// filesByHost groups files, in order, into runs on one host each; hosts[i]
+// is the host of files[i].
+func filesByHost(files, hosts []string) []hostFiles {
+	var out []hostFiles
+	for i := 0; i < len(files); {
+		j := i
+		for j < len(files) && hosts[j] == hosts[i] {
+			j++
+		}
+		out = append(out, hostFiles{host: hosts[i], files: files[i:j]})
+		i = j
+	}
+	return out
+}
+
 // describeWatch says which files a watch follows and the host of each,
 // for the plan: "A, B  @ localhost", or when its files sit on several
 // hosts (a WebSphere wait on the logs of servers of several nodes) each
 // host's files in turn, "A  @ node01 (...); B  @ node02 (...)".
 func (e *estate) describeWatch(w runbook.WatchSpec) string {
-	hosts := make([]string, len(w.Files))
-	if hw, ok := e.watcher.(host.Watcher); ok {
-		hosts = hw.HostsOf(w)
-	} else {
-		for i := range hosts {
-			hosts[i] = w.Host
-		}
-	}
 	var parts []string
-	for i := 0; i < len(w.Files); {
-		j := i
-		for j < len(w.Files) && hosts[j] == hosts[i] {
-			j++
-		}
-		parts = append(parts, strings.Join(w.Files[i:j], ", ")+"  @ "+e.describeHost(hosts[i]))
-		i = j
+	for _, g := range filesByHost(w.Files, e.watchFileHosts(w)) {
+		parts = append(parts, strings.Join(g.files, ", ")+"  @ "+e.describeHost(g.host))
 	}
 	if len(parts) == 0 {
 		return "  @ " + e.describeHost(w.Host)

@@ -33,6 +33,9 @@ type plainUI struct {
 	// run as a command to copy.
 	withFlags func(string) string
 	planCmd   string
+	// fileHosts gives the host each file of a watch is followed on (see
+	// estate.watchFileHosts); nil means the spec's own host for every file.
+	fileHosts func(runbook.WatchSpec) []string
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -57,6 +60,45 @@ func take(m map[string][]string, key string) (string, bool) {
 }
 
 func (p *plainUI) printf(format string, args ...any) { fmt.Fprintf(p.w, format, args...) }
+
+// watchHosts prints the host of each of a watch's files that is not this
+// machine, whether the runbook named it (wait: host:) or the estate
+// located the file there (a WebSphere server's log on its node's host),
+// so the operator sees where the proof will come from.
+func (p *plainUI) watchHosts(w runbook.WatchSpec) {
+	hosts := make([]string, len(w.Files))
+	if p.fileHosts != nil {
+		hosts = p.fileHosts(w)
+	} else {
+		for i := range hosts {
+			hosts[i] = w.Host
+		}
+	}
+	// One line per host, its files in the spec's order: a node's second
+	// server's log joins the node's line.
+	var groups []hostFiles
+	for _, g := range filesByHost(w.Files, hosts) {
+		at := slices.IndexFunc(groups, func(h hostFiles) bool { return h.host == g.host })
+		if at < 0 {
+			groups = append(groups, hostFiles{host: g.host})
+			at = len(groups) - 1
+		}
+		groups[at].files = append(groups[at].files, g.files...)
+	}
+	if len(groups) == 0 {
+		groups = []hostFiles{{host: w.Host}}
+	}
+	for _, g := range groups {
+		if g.host == "" || g.host == runbook.LocalHost {
+			continue
+		}
+		if len(g.files) == 0 {
+			p.printf("  log watch on host %s\n", g.host)
+			continue
+		}
+		p.printf("  log watch on host %s: %s\n", g.host, strings.Join(g.files, ", "))
+	}
+}
 
 // Update implements runbook.Frontend. Output is buffered and flushed once
 // per update, so a flood of lines costs a few writes, not one per line.
@@ -142,8 +184,8 @@ func (p *plainUI) Update(u runbook.Update) {
 			}
 		}
 	case runbook.EvWatchArm:
-		if w := ev.Watch; w != nil && w.Host != "" && w.Host != runbook.LocalHost {
-			p.printf("  log watch on host %s\n", w.Host)
+		if w := ev.Watch; w != nil {
+			p.watchHosts(*w)
 		}
 	case runbook.EvWatchArmed:
 		if ev.Error != "" {

@@ -317,7 +317,7 @@ func drive(ctx context.Context, g *globalOptions, o *runOptions, sess *runbook.S
 	}
 	ui := &plainUI{w: bufio.NewWriterSize(g.io.Out, 64<<10), ans: ans, yes: o.yes, runID: sess.RunID, simulated: est.target.Simulated,
 		ahead: sess.Engine.Preview(est.registry), secrets: sess.Secrets,
-		withFlags: func(msg string) string { return g.withFlags(msg, o.resumeFlags()...) }, planCmd: g.planCommand(sess)}
+		withFlags: func(msg string) string { return g.withFlags(msg, o.resumeFlags()...) }, planCmd: g.planCommand(sess), fileHosts: est.watchFileHosts}
 	fmt.Fprintf(g.io.Out, "run: %s\n", sess.RunID)
 	fmt.Fprintf(g.io.Out, "purpose: %s\n", sess.Meta.RunPurpose())
 	r := runbook.NewRunner(runbook.RunnerConfig{Engine: sess.Engine, Registry: est.registry, Watcher: est.watcher,
