@@ -14,13 +14,18 @@ MANDIR := $(DESTDIR)$(PREFIX)/share/man/man1
 SHAREDIR := $(DESTDIR)$(PREFIX)/share
 DISTDIR ?= dist
 
-.PHONY: build run test deps vet cross fuzz-smoke fuzz bench crash clean install uninstall dist
+.PHONY: build run run-remote test deps vet cross fuzz-smoke fuzz bench crash clean install uninstall dist
 
 build:
 	$(GO) build -buildvcs=true -o $(BIN) ./cmd/drillbook
 
 run: build
 	./$(BIN)
+
+# make run-remote opens drillbook on the training cell spread over four
+# hosts behind a private sshd on a loopback port (docs/training.md).
+run-remote: build
+	@./scripts/run-remote.sh
 
 deps:
 	@./scripts/deps.sh
