@@ -19,8 +19,8 @@ func TestGeneratedScriptsGolden(t *testing.T) {
 	if len(names) != 9 {
 		t.Fatalf("%d scripts, want 9: %v", len(names), names)
 	}
-	for _, name := range names {
-		got, err := GenerateScript(name)
+	for _, name := range append(names, sessionLoopName) {
+		got, err := generated(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +70,8 @@ func TestGeneratedScriptsParseAsPython(t *testing.T) {
 		t.Fatal("python3 is needed to check the generated Jython: install it")
 	}
 	dir := t.TempDir()
-	for _, name := range ScriptNames() {
-		text, _ := GenerateScript(name)
+	for _, name := range append(ScriptNames(), sessionLoopName) {
+		text, _ := generated(name)
 		path := filepath.Join(dir, name+".py")
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
