@@ -227,7 +227,7 @@ func (b *RealBackend) open(ctx context.Context, req Request, cur *sessionCall) (
 	prompt := bad != "" && promptLine.MatchString(bad) && !connectionLine.MatchString(bad)
 	if ctx.Err() != nil && bad == "" {
 		b.endSession("it did not connect in time")
-		return true, fmt.Errorf("%w: wsadmin did not connect to %s before %s's time ran out, so the script was not run: check that the deployment manager answers (a hung wsadmin often waits for a certificate or password prompt): %w", ErrSession, b.Host(), req.Script, ctx.Err())
+		return true, fmt.Errorf("%w: wsadmin %s did not finish in time and was stopped: it had not connected to %s, so the script was not run; check that the deployment manager answers (a hung wsadmin often waits for a certificate or password prompt): %w", ErrSession, req.Script, b.Host(), ctx.Err())
 	}
 	b.endSession("it could not connect")
 	oc, exitErr := p.Outcome()
