@@ -31,10 +31,10 @@ type Report struct {
 	// SessionStarts counts the session processes the run's calls started
 	// (wsadmin JVM starts) and SessionCalls the calls that ran in one;
 	// both zero when no call used a session.
-	SessionStarts int `json:"session_starts,omitempty"`
-	SessionCalls  int `json:"session_calls,omitempty"`
-	Operator  string  `json:"operator"`
-	Host      string  `json:"host"`
+	SessionStarts int    `json:"session_starts,omitempty"`
+	SessionCalls  int    `json:"session_calls,omitempty"`
+	Operator      string `json:"operator"`
+	Host          string `json:"host"`
 	// Drillbook is the build that made the run.
 	Drillbook BuildInfo     `json:"drillbook"`
 	Started   time.Time     `json:"started"`
