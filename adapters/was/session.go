@@ -72,6 +72,7 @@ type session struct {
 	cur    *sessionCall // the call reading the output, nil between calls
 	early  []string     // output before the loop said it was ready
 	ready  chan struct{}
+	alarm  chan struct{} // closed when a prompt or connection error comes before ready
 }
 
 // sessionCall is one call's view of the session's output.
@@ -112,6 +113,13 @@ func (s *session) Line(stream runbook.Stream, text string) {
 		default:
 			if stream != runbook.Info && len(s.early) < 50 {
 				s.early = append(s.early, line)
+			}
+			if (promptLine.MatchString(line) || connectionLine.MatchString(line)) && s.alarm != nil {
+				select {
+				case <-s.alarm:
+				default:
+					close(s.alarm)
+				}
 			}
 		}
 	}
@@ -176,8 +184,9 @@ func (b *RealBackend) open(ctx context.Context, req Request, cur *sessionCall) (
 		// modelled JVM start); a real wsadmin.sh ignores it.
 		env = append(env, jvmStartEnv+"="+strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
 	}
-	ready := make(chan struct{})
+	ready, alarm := make(chan struct{}), make(chan struct{})
 	s.mu.Lock()
+	s.alarm = alarm
 	s.ready, s.early, s.cur, s.dir, s.host = ready, nil, cur, dir, b.Host()
 	s.starts++
 	s.id = s.starts
@@ -200,6 +209,7 @@ func (b *RealBackend) open(ctx context.Context, req Request, cur *sessionCall) (
 	s.mu.Unlock()
 	select {
 	case <-ready:
+	case <-alarm:
 	case <-p.Done():
 	case <-ctx.Done():
 	}
@@ -420,16 +430,18 @@ func (b *RealBackend) runInSession(ctx context.Context, req Request, text string
 	s.mu.Unlock()
 	reply, err := judgeScript(ctx, req, cur.scan, nil, b.Host())
 	cur.scan.mu.Lock()
-	lost := false
+	lost := ""
 	for _, l := range cur.scan.errs {
-		lost = lost || connectionLine.MatchString(l)
+		if lost == "" && connectionLine.MatchString(l) {
+			lost = l
+		}
 	}
 	cur.scan.mu.Unlock()
-	if lost {
+	if lost != "" {
 		// The deployment manager went away under the session: the next
 		// call reconnects.
 		b.endSession("it lost its connection")
-		return reply, fmt.Errorf("%w: %w", ErrSession, err)
+		return reply, fmt.Errorf("%w: wsadmin lost its connection during %s: %s%s", ErrSession, req.Script, lost, wasxHint(lost, b.Host()))
 	}
 	return reply, err
 }
