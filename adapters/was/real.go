@@ -335,13 +335,17 @@ func scrubbedEnv(names []string, extra ...string) []string {
 // the deployment manager's server, and startManager (a session from before
 // cannot be connected to the new process).
 func (b *RealBackend) stopsManager(req Request) bool {
+	return stopsManager(req, b.cfg.dmgrServer())
+}
+
+func stopsManager(req Request, dmgrServer string) bool {
 	switch req.Tool {
 	case ToolStopManager, ToolStartManager:
 		return true
 	case ToolBackupConfig, ToolRestoreConfig:
 		return req.Node == "" && (len(req.Args) < 2 || req.Args[1] != "true")
 	}
-	return req.Script == ScriptStopServer && len(req.Args) > 1 && req.Args[1] == b.cfg.dmgrServer()
+	return req.Script == ScriptStopServer && len(req.Args) > 1 && req.Args[1] == dmgrServer
 }
 
 func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
