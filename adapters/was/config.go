@@ -73,8 +73,9 @@ type Config struct {
 	NoSession bool `yaml:"no_session"`
 	// JVMStart is a modelled JVM start for a stand-in wsadmin (the tests'
 	// and the benchmark's, which read it from DRILLBOOK_WSADMIN_JVM_START);
-	// a real wsadmin.sh ignores it, and pays its own: IBM's technote
-	// "wsadmin performance" puts it at 3 to 60 seconds per start. Zero
+	// a real wsadmin.sh ignores it, and pays its own (a new JVM per start,
+	// IBM "wsadmin tool performance tips"; an older IBM technote on WAS
+	// V4's admin client measured 3 to 60 seconds of JIT start alone). Zero
 	// models none.
 	JVMStart runbook.Duration `yaml:"jvm_start"`
 	// StateWait is how long a script waits for an engine to reach the state

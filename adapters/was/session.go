@@ -22,11 +22,15 @@ import (
 // request loop (GenerateSessionLoop), that runs every script call the
 // adapter makes until the deployment manager stops, the session has been
 // idle for was.session_idle, or a call goes wrong. Each wsadmin start costs
-// a JVM start and a connection to the deployment manager: IBM puts it at
-// several seconds to a minute (technote "wsadmin performance": "the
-// wsadmin command can take from 3 to 60 seconds or more to start", and
-// advises running many commands in one invocation, with -f or a Jython
-// loop, instead of one invocation each). The session pays it once per
+// a JVM start and a connection to the deployment manager. IBM's "wsadmin
+// tool performance tips" (rxml_performance, WAS 8.5.5 and 9.0.5): "When
+// you launch a script using the wsadmin tool, a new process is created
+// with a new Java virtual machine", and many invocations "run slower than
+// if you use a single wsadmin -f command". That page gives no figure; the
+// 3 to 60 s per start the issue quotes matches an older IBM technote on
+// WAS V4's wscp and admin client ("Speeding up WSCP and administration
+// client initialization": the JIT overhead alone was 3 to 6 s on Windows,
+// 45 to 60 s on AIX). The session pays the start once per
 // deployment-manager lifetime.
 //
 // Calls go one at a time. A call that runs past its time, is cancelled,

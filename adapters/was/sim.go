@@ -26,8 +26,8 @@ type SimBackend struct {
 }
 
 // simSession models the real backend's wsadmin session (session.go) on the
-// simulated cell: a start costs the cell's JVM start delay (IBM technote
-// "wsadmin performance": 3 to 60 s per start; simcell.Delays.JVMStart), a
+// simulated cell: a start costs the cell's JVM start delay
+// (simcell.Delays.JVMStart, whose comment cites IBM's figures), a
 // session ends before anything that stops the deployment manager, when a
 // connection fails or a call hangs, and after the idle time. It lives in
 // this process only, as the real one does. Simplified: the calls of one

@@ -96,10 +96,12 @@ type Delays struct {
 	Tool        time.Duration `json:"tool"`
 	DmgrStart   time.Duration `json:"dmgr_start"`
 	// JVMStart is what one wsadmin start costs before its first command
-	// runs: a JVM start and the connection to the deployment manager. IBM's
-	// technote "wsadmin performance" gives 3 to 60 seconds per start on
-	// real hosts; the training cell takes the low end, so that a learner
-	// sees it without waiting long.
+	// runs: a JVM start and the connection to the deployment manager (IBM
+	// "wsadmin tool performance tips": each launch creates a new JVM; an
+	// older IBM technote on WAS V4's wscp and admin client start measured
+	// 3 to 6 s of JIT start on Windows, 45 to 60 s on AIX). The training
+	// cell takes the low end, so that a learner sees it without waiting
+	// long.
 	JVMStart time.Duration `json:"jvm_start,omitempty"`
 }
 
