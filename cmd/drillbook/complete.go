@@ -527,6 +527,7 @@ func registerCompletions(root *cobra.Command, g *globalOptions) {
 		"compare": {"format": completeWords("text", "json")},
 		"report":  {"format": completeWords("md", "json", "html", "junit")},
 		"watch":   {"from": completeWords("end", "start"), "target": completeTargets(g), "host": completeHosts(g)},
+		"backups": {"format": completeWords("text", "json")},
 	}
 	if root.Flags().Lookup("target") != nil {
 		_ = root.RegisterFlagCompletionFunc("target", completeTargets(g))

@@ -100,7 +100,7 @@ With no command it opens the runbook picker on the built-in training target
 	root.AddCommand(
 		newListCmd(g), newValidateCmd(g), newPlanCmd(g), newRunCmd(g), newResumeCmd(g),
 		newRunsCmd(g), newReportCmd(g), newWatchCmd(g), newVersionCmd(g), newAgentCmd(g),
-		newManCmd(g), newDocsCmd(g), newTargetsCmd(g),
+		newManCmd(g), newDocsCmd(g), newTargetsCmd(g), newBackupsCmd(g),
 	)
 	root.AddCommand(newHistoryCmd(g))
 	root.AddCommand(newCompareCmd(g))

@@ -398,9 +398,10 @@ func (e *estate) noSecretsSent(t *testing.T, sent bool, runs ...run) {
 }
 
 // TestRealTargetBackupAndRestore backs ms1 up twice and restores it, over
-// HTTPS with Basic auth, with the admin password in each supported form;
-// no backup overwrites another, the restore brings the store back, and
-// neither password appears anywhere in any form.
+// HTTPS with Basic auth; with the admin password in each other supported
+// form it plans and backs up once. No backup overwrites another, the
+// restore brings the store back, and neither password appears anywhere in
+// any form.
 func TestRealTargetBackupAndRestore(t *testing.T) {
 	for _, form := range []string{"env", "file", "command"} {
 		t.Run(form, func(t *testing.T) {
@@ -418,6 +419,14 @@ func TestRealTargetBackupAndRestore(t *testing.T) {
 			first, _ := filepath.Glob(filepath.Join(e.backups, "ms1-*"))
 			if len(first) != 1 {
 				t.Fatalf("%d sets after one backup: %v", len(first), first)
+			}
+			if form != "env" {
+				// Each secret form is proven by a plan that logs in and a
+				// backup that exports with it; the second backup and the
+				// restore below run once, with the password from the
+				// environment, to keep make test short.
+				e.noSecrets(t, plan, b1)
+				return
 			}
 			sealed := tree(t, first[0])
 			time.Sleep(1100 * time.Millisecond) // a new set's name has one-second resolution
