@@ -450,7 +450,10 @@ const sessionLoopName = "session-loop"
 // (exec is a statement in one and a function in the other). A script that
 // raises outside db_run (a syntax error) still gets a DRILLBOOK-RESULT
 // failure line from the loop, and SystemExit is caught like the rest so
-// that the session goes on.
+// that the session goes on. UNCONFIRMED on a real wsadmin: that a -f
+// script's sys.stdin is the process's standard input (IBM documents no
+// restriction, and scripts read it with raw_input, but no real run was
+// seen here); a site where it is not sets was.no_session.
 const jythonSessionLoop = `import sys
 
 
