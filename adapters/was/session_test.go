@@ -92,3 +92,58 @@ func TestSessionBadInput(t *testing.T) {
 		ok(tc.next, tc.starts)
 	}
 }
+
+// A session idle for was.session_idle ends, and the next call starts a
+// new one; calls before that share it.
+func TestSessionEndsWhenIdle(t *testing.T) {
+	e := newFakeEstate(t, "ok")
+	e.cfg.SessionIdle = runbook.Duration{Duration: 300 * time.Millisecond}
+	e.ops = opsByName(Operations(e.cfg))
+	state := runbook.Args{"engine": "clu1.000-Bus1"}
+	want := []string{"wsadmin session 1 on dmgr01:8879 (SOAP) (started by this step)", "wsadmin session 1 on dmgr01:8879 (SOAP) (shared)"}
+	for _, w := range want {
+		res, out, err := e.run("was.engine-state", state, 60*time.Second)
+		if err != nil || res.Session != w {
+			t.Fatalf("session %q, want %q (%v)\n%s", res.Session, w, err, out)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, out, err := e.run("was.engine-state", state, 60*time.Second)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if res.Session == "wsadmin session 2 on dmgr01:8879 (SOAP) (started by this step)" && strings.Contains(out, "starting wsadmin session 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session was still used after 30s of 300ms idle periods: %q", res.Session)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// Whatever stops the deployment manager ends the session first; nothing
+// else does.
+func TestSessionEndsBeforeTheManagerStops(t *testing.T) {
+	cases := []struct {
+		req  Request
+		want bool
+	}{
+		{Request{Tool: ToolStopManager}, true},
+		{Request{Tool: ToolStartManager}, true},
+		{Request{Tool: ToolRestoreConfig, Args: []string{"a.zip", "false"}}, true},
+		{Request{Tool: ToolRestoreConfig, Args: []string{"a.zip", "true"}}, false},
+		{Request{Tool: ToolBackupConfig, Args: []string{"a.zip", "false"}}, true},
+		{Request{Tool: ToolBackupConfig, Args: []string{"a.zip", "true"}}, false},
+		{Request{Script: ScriptStopServer, Args: []string{"dmgrNode", "dmgr", ""}}, true},
+		{Request{Script: ScriptStopServer, Args: []string{"node01", "server1", ""}}, false},
+		{Request{Tool: ToolStopNode, Node: "node01"}, false},
+		{Request{Script: ScriptStopEngine, Args: []string{"ME1", "IMMEDIATE", "", "60"}}, false},
+	}
+	for _, tc := range cases {
+		if got := stopsManager(tc.req, "dmgr"); got != tc.want {
+			t.Errorf("%s %v: ends the session %t, want %t", tc.req.Name(), tc.req.Args, got, tc.want)
+		}
+	}
+}
