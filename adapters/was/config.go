@@ -8,8 +8,10 @@
 package was
 
 import (
+	"fmt"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -33,6 +35,13 @@ type Config struct {
 	ProfileName string `yaml:"profile_name"`
 	// DmgrServer is the deployment manager's server name; empty means dmgr.
 	DmgrServer string `yaml:"dmgr_server"`
+	// DmgrHost names the host (under the target's hosts:) the deployment
+	// manager's profile is on: wsadmin (its script and credentials file
+	// written there), backupConfig, restoreConfig, startManager and
+	// stopManager run there. The backup root, the data store commands and
+	// the file store copies stay on the machine drillbook runs on for now.
+	// Empty means the machine drillbook runs on.
+	DmgrHost string `yaml:"dmgr_host"`
 	// Nodes gives each node's own profile, where its tools run
 	// (startServer -recovery, startNode, stopNode, syncNode, serverStatus).
 	// A node that is not listed has none of these operations: drillbook
@@ -102,6 +111,11 @@ type Config struct {
 	// DataStore holds the commands that back up and restore an engine's
 	// data store; drillbook does not pretend to know the database.
 	DataStore DataStoreConfig `yaml:"data_store"`
+
+	// Hosts resolves DmgrHost and the nodes' Host to the machines they
+	// name; cmd sets it from the target's hosts:. Nil means every profile
+	// is on this machine.
+	Hosts host.Resolver `yaml:"-"`
 }
 
 // NodeProfile is a node's own profile.
@@ -111,6 +125,11 @@ type NodeProfile struct {
 	// ProfileName is passed as -profileName to its tools; empty passes
 	// none.
 	ProfileName string `yaml:"profile_name"`
+	// Host names the host (under the target's hosts:) the node's profile
+	// is on: its tools (startServer -recovery, startNode, stopNode,
+	// syncNode, serverStatus) run there. Empty means the machine drillbook
+	// runs on.
+	Host string `yaml:"host"`
 }
 
 // DataStoreConfig is how a target backs up and restores data stores. Each
@@ -192,4 +211,37 @@ func (c Config) credentialProperties() (user, pass string) {
 		pass = "com.ibm.SOAP.loginPassword"
 	}
 	return user, pass
+}
+
+// hostName is the name of the host a profile is on: the node's Host, or
+// DmgrHost for "" (the deployment manager's profile).
+func (c Config) hostName(node string) string {
+	if node == "" {
+		return c.DmgrHost
+	}
+	return c.Nodes[node].Host
+}
+
+// hostOf returns the host a profile is on ("" is the deployment
+// manager's): every process, file look and copy of that profile goes
+// through it.
+func (c Config) hostOf(node string) (host.Host, error) {
+	name := c.hostName(node)
+	if c.Hosts == nil {
+		if name != "" && name != runbook.LocalHost {
+			return nil, fmt.Errorf("host %s: this drillbook was given no hosts to reach it (a target without hosts: has only this machine)", name)
+		}
+		return host.NewLocal(runbook.LocalHost), nil
+	}
+	return c.Hosts.Get(name)
+}
+
+// describeHost says where a profile's host is, without connecting, for
+// plans: "localhost", "node01 (was@10.0.0.5:22)".
+func (c Config) describeHost(node string) string {
+	h, err := c.hostOf(node)
+	if err != nil {
+		return c.hostName(node) + " (unknown host)"
+	}
+	return h.String()
 }

@@ -2,6 +2,7 @@ package was
 
 import (
 	"archive/zip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/drillbook/drillbook/adapters/host"
 )
 
 // The adapter's own looks at the file system (profiles, backup sets, file
@@ -190,4 +193,17 @@ func profileKind(root, dmgrServer string) (kind, cell, node string, err error) {
 		return "node", cell, node, nil
 	}
 	return "", cell, node, nil
+}
+
+// isFileOn reports whether path is a regular file on h, the host a tool
+// or wsadmin runs on; the error names the host.
+func isFileOn(ctx context.Context, h host.Host, path string) error {
+	fi, err := h.Stat(ctx, path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file on host %s", path, h.Name())
+	}
+	return nil
 }

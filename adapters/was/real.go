@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/internal/proc"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -62,7 +62,7 @@ func (b *RealBackend) Profile(node string) (Profile, error) {
 		if name == "" {
 			name = filepath.Base(b.cfg.ProfileRoot)
 		}
-		return Profile{Name: name, Root: b.cfg.ProfileRoot, Host: "localhost"}, nil
+		return Profile{Name: name, Root: b.cfg.ProfileRoot, Host: b.cfg.describeHost("")}, nil
 	}
 	np, ok := b.cfg.Nodes[node]
 	if !ok || np.ProfileRoot == "" {
@@ -72,7 +72,7 @@ func (b *RealBackend) Profile(node string) (Profile, error) {
 	if name == "" {
 		name = filepath.Base(np.ProfileRoot)
 	}
-	return Profile{Name: name, Root: np.ProfileRoot, Node: node, Host: "localhost"}, nil
+	return Profile{Name: name, Root: np.ProfileRoot, Node: node, Host: b.cfg.describeHost(node)}, nil
 }
 
 func (b *RealBackend) profileName(node string) string {
@@ -184,15 +184,15 @@ func configToolArgs(args []string) []string {
 // by what they are, and for a tool the profile it runs in.
 func (b *RealBackend) Plan(req Request) runbook.Plan {
 	if req.Script != "" {
-		if b.cfg.NoSession {
+		if why := b.noSession(); why != "" {
 			return runbook.Plan{
-				Host:   b.Host(),
+				Host:   b.cfg.describeHost("") + ", connected to " + b.Host(),
 				Argv:   b.wsadminArgv("<"+req.Script+".py>", b.propsPlaceholder(), req.Args),
-				Detail: "runs the generated Jython script " + req.Script + ".py in a wsadmin of its own (was.no_session); the values are its arguments, never part of its text",
+				Detail: "runs the generated Jython script " + req.Script + ".py in a wsadmin of its own (" + why + "); the values are its arguments, never part of its text",
 			}
 		}
 		return runbook.Plan{
-			Host: b.Host(),
+			Host: b.cfg.describeHost("") + ", connected to " + b.Host(),
 			Argv: append([]string{"<wsadmin session>", req.Script + ".py"}, req.Args...),
 			Detail: fmt.Sprintf("runs the generated Jython script %s.py in the wsadmin session on the deployment manager (one JVM shared by the calls until the deployment manager stops or the session is idle for %s; started as %s); the values are its arguments, never part of its text",
 				req.Script, b.cfg.sessionIdle(), runbook.QuoteArgv(b.wsadminArgv("<session-loop.py>", b.propsPlaceholder(), nil))),
@@ -200,7 +200,7 @@ func (b *RealBackend) Plan(req Request) runbook.Plan {
 	}
 	argv, p, err := b.toolArgv(req)
 	if err != nil {
-		return runbook.Plan{Host: "localhost", Detail: err.Error()}
+		return runbook.Plan{Host: b.cfg.describeHost(req.Node), Detail: err.Error()}
 	}
 	plan := runbook.Plan{Host: p.Host, Argv: argv, Detail: "runs in " + p.Describe()}
 	if b.stopsManager(req) && !b.cfg.NoSession {
@@ -327,6 +327,20 @@ func scrubbedEnv(names []string, extra ...string) []string {
 	return append(env, extra...)
 }
 
+// noSession says why script calls run in a wsadmin of their own, "" when
+// they share the session: was.no_session, or a deployment manager on
+// another host (the session's process is started on this machine only, by
+// startWsadmin; adapters/host has no streaming start yet).
+func (b *RealBackend) noSession() string {
+	if b.cfg.NoSession {
+		return "was.no_session"
+	}
+	if n := b.cfg.hostName(""); n != "" && n != runbook.LocalHost {
+		return "the deployment manager is on host " + n + ", and sessions run on this machine only"
+	}
+	return ""
+}
+
 // stopsManager says whether a request stops the deployment manager, which
 // ends the wsadmin session connected to it: stopManager, backupConfig or
 // restoreConfig without -nostop in its profile ("By default, all servers
@@ -357,23 +371,34 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	if wsadmin == "" {
 		return Reply{}, errors.New("no wsadmin configured: set was.wsadmin or was.profile_root in targets.yaml")
 	}
-	if err := isFile(wsadmin); err != nil {
-		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml", wsadmin)
+	// wsadmin runs on the deployment manager's host, with its script and
+	// credentials file written there.
+	h, err := b.cfg.hostOf("")
+	if err != nil {
+		return Reply{}, fmt.Errorf("wsadmin: the deployment manager's host (was.dmgr_host): %w", err)
 	}
-	if !b.cfg.NoSession {
+	if err := isFileOn(ctx, h, wsadmin); err != nil {
+		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml (or was.dmgr_host, the host it is on); looked on host %s: %w", wsadmin, h.Name(), err)
+	}
+	if b.noSession() == "" {
 		ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 		defer cancel()
-		return b.runInSession(ctx, req, text, out)
+		return b.runInSession(ctx, h, req, text, out)
 	}
 	noteSession(ctx, "wsadmin of its own", true)
-	dir, err := os.MkdirTemp("", "drillbook-wsadmin-")
+	dir, err := h.MkdirTemp(ctx, "", "drillbook-wsadmin-")
 	if err != nil {
-		return Reply{}, fmt.Errorf("make a directory for the wsadmin script: %w", err)
+		return Reply{}, fmt.Errorf("make a directory for the wsadmin script on %s: %w", h.Name(), err)
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		// The directory holds the credentials: removed even when ctx ended.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		h.RemoveAll(rctx, dir)
+	}()
 	script := filepath.Join(dir, req.Script+".py")
-	if err := os.WriteFile(script, []byte(text), 0o600); err != nil {
-		return Reply{}, fmt.Errorf("write the wsadmin script: %w", err)
+	if err := h.WriteFile(ctx, script, []byte(text), 0o600); err != nil {
+		return Reply{}, fmt.Errorf("write the wsadmin script on %s: %w", h.Name(), err)
 	}
 	var secrets []string
 	props := ""
@@ -384,7 +409,7 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 		}
 		secrets = SecretForms(pw)
 		props = filepath.Join(dir, "credentials.properties")
-		if err := writeCredentials(props, b.cfg, pw); err != nil {
+		if err := writeCredentials(ctx, h, props, b.cfg, pw); err != nil {
 			return Reply{}, err
 		}
 	}
@@ -395,7 +420,7 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	if d := b.cfg.JVMStart.Duration; d > 0 {
 		env = append(env, jvmStartEnv+"="+strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
 	}
-	_, runErr := proc.Run(ctx, proc.Spec{
+	_, runErr := h.Run(ctx, host.Command{
 		Argv:    b.wsadminArgv(script, props, req.Args),
 		Env:     env,
 		Out:     scan,
@@ -484,18 +509,17 @@ func wasxHint(line, host string) string {
 // writeCredentials writes the user and password for wsadmin's -p option to
 // a file only its owner can read, created with that mode so that no other
 // user ever sees it.
-func writeCredentials(path string, cfg Config, password string) error {
+func writeCredentials(ctx context.Context, h host.Host, path string, cfg Config, password string) error {
 	userKey, passKey := cfg.credentialProperties()
 	body := propLine(userKey, cfg.User) + propLine(passKey, password)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write the wsadmin credentials file: %w", err)
+	// WriteFile stages the file with mode 0600 (os.CreateTemp) before any
+	// byte is written, in a directory only its owner can enter (MkdirTemp's
+	// 0700), on the host where wsadmin reads it; the password travels inside the SSH
+	// channel, never on a command line.
+	if err := h.WriteFile(ctx, path, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("write the wsadmin credentials file on %s: %w", h.Name(), err)
 	}
-	if _, err := f.WriteString(body); err != nil {
-		f.Close()
-		return fmt.Errorf("write the wsadmin credentials file: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 // propLine renders key=value in java.util.Properties syntax.
@@ -535,12 +559,16 @@ func (b *RealBackend) runTool(ctx context.Context, req Request, out runbook.Outp
 	if err != nil {
 		return Reply{}, err
 	}
-	if err := isFile(argv[0]); err != nil {
-		return Reply{}, fmt.Errorf("%s not found at %s in %s: check its profile_root in targets.yaml", req.Tool, argv[0], p.Describe())
+	h, err := b.cfg.hostOf(req.Node)
+	if err != nil {
+		return Reply{}, fmt.Errorf("%s in %s: %w", req.Tool, p.Describe(), err)
+	}
+	if err := isFileOn(ctx, h, argv[0]); err != nil {
+		return Reply{}, fmt.Errorf("%s not found at %s in %s: check its profile_root and host in targets.yaml: %w", req.Tool, argv[0], p.Describe(), err)
 	}
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
-	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: scrubbedEnv(b.secretEnvNames()), Out: out, TailLines: 5, Secrets: passwordForms(ctx, b.cfg)})
+	oc, err := h.Run(ctx, host.Command{Argv: argv, Env: scrubbedEnv(b.secretEnvNames()), Out: out, TailLines: 5, Secrets: passwordForms(ctx, b.cfg)})
 	reply := Reply{Evidence: oc.StdoutTail}
 	if err != nil {
 		if ctx.Err() != nil {

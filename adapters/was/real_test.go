@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/drillbook/drillbook/adapters/host"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,7 +193,7 @@ func TestRealBackendMissingWsadminSaysWhatToSet(t *testing.T) {
 
 func TestCredentialsFileIsOwnerOnlyAndEscaped(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.properties")
-	if err := writeCredentials(path, Config{User: "admin"}, "a=b:c\\d #e"); err != nil {
+	if err := writeCredentials(context.Background(), host.NewLocal(runbook.LocalHost), path, Config{User: "admin"}, "a=b:c\\d #e"); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := os.Stat(path)

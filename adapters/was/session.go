@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/internal/proc"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -133,16 +134,18 @@ func (s *session) Line(stream runbook.Stream, text string) {
 	}
 }
 
-// startWsadmin starts a wsadmin process for a session. It is the one place
-// a session's process is started, so that it can be pointed at another
-// host.
+// startWsadmin starts a wsadmin process for a session, on this machine
+// (RealBackend.noSession keeps a deployment manager on another host to one
+// process per call). It is the one place a session's process is started,
+// so that it can be pointed at another host once adapters/host can start a
+// process with its input open.
 func startWsadmin(spec proc.Spec) (*proc.Process, error) { return proc.Start(spec) }
 
 // open starts a session when none runs and waits until its loop is ready
 // (wsadmin has connected and run it). A connection failure, a password
 // prompt or an exit before that is an ErrSession error and leaves no
 // session.
-func (b *RealBackend) open(ctx context.Context, req Request, cur *sessionCall) (started bool, err error) {
+func (b *RealBackend) open(ctx context.Context, h host.Host, req Request, cur *sessionCall) (started bool, err error) {
 	s := b.sess
 	s.mu.Lock()
 	alive := s.p != nil
@@ -177,7 +180,7 @@ func (b *RealBackend) open(ctx context.Context, req Request, cur *sessionCall) (
 		}
 		secrets = SecretForms(pw)
 		props = filepath.Join(dir, "credentials.properties")
-		if err := writeCredentials(props, b.cfg, pw); err != nil {
+		if err := writeCredentials(ctx, h, props, b.cfg, pw); err != nil {
 			os.RemoveAll(dir)
 			return false, err
 		}
@@ -357,7 +360,7 @@ func encodeRequest(id, script string, args []string) (string, error) {
 
 // runInSession runs one script call in the session, starting it first when
 // none runs.
-func (b *RealBackend) runInSession(ctx context.Context, req Request, text string, out runbook.Output) (Reply, error) {
+func (b *RealBackend) runInSession(ctx context.Context, h host.Host, req Request, text string, out runbook.Output) (Reply, error) {
 	s := b.sess
 	select {
 	case s.sem <- struct{}{}:
@@ -374,7 +377,7 @@ func (b *RealBackend) runInSession(ctx context.Context, req Request, text string
 	cur := &sessionCall{id: strconv.Itoa(s.seq), scan: &scanOutput{out: out}, end: make(chan struct{})}
 	s.mu.Unlock()
 
-	started, err := b.open(ctx, req, cur)
+	started, err := b.open(ctx, h, req, cur)
 	s.mu.Lock()
 	id := s.id
 	s.mu.Unlock()

@@ -173,6 +173,9 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 		return nil, err
 	}
 	wc, mc, rc := cfg.was, cfg.messagesight, cfg.rabbitmq
+	// WebSphere's processes run on the host of their profile: the
+	// deployment manager's (was.dmgr_host) or a node's (was.nodes.N.host).
+	wc.Hosts = e.hosts
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.

@@ -193,6 +193,9 @@ func (g *globalOptions) checkTarget(t *runbook.Target, rb *runbook.Runbook, cfg 
 	rbs := g.runbooksFor(t, rb)
 	probs := t.CheckParams(rbs)
 	probs = append(probs, inlineSecrets(t, cfg)...)
+	if cfg != nil && t.HasSection("was") {
+		probs = append(probs, wasHostProblems(t, &cfg.was)...)
+	}
 	if len(probs) > 0 {
 		return nil, probs
 	}
@@ -534,4 +537,33 @@ func yamlTag(f reflect.StructField) string {
 		return ""
 	}
 	return tag
+}
+
+// wasHostProblems checks that every host the was: section names
+// (was.dmgr_host, was.nodes.NODE.host) is one of the target's hosts:, each
+// problem at the setting's line.
+func wasHostProblems(t *runbook.Target, c *was.Config) []runbook.Problem {
+	var out []runbook.Problem
+	check := func(name string, path ...string) {
+		if name == "" {
+			return
+		}
+		if _, err := t.Host(name); err != nil {
+			pos, _ := t.SettingPos("was", path...)
+			if pos.File == "" {
+				pos.File = t.File
+			}
+			out = append(out, runbook.Problem{Pos: pos, Msg: fmt.Sprintf("target %s: was.%s: %v", t.Name, strings.Join(path, "."), err)})
+		}
+	}
+	check(c.DmgrHost, "dmgr_host")
+	nodes := make([]string, 0, len(c.Nodes))
+	for n := range c.Nodes {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	for _, n := range nodes {
+		check(c.Nodes[n].Host, "nodes", n, "host")
+	}
+	return out
 }

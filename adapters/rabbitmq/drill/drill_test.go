@@ -342,6 +342,33 @@ func TestRealBrokerDrill(t *testing.T) {
 		t.Fatalf("a restore refused in preflight stopped the application")
 	}
 
+	// The password by file and by command (a vault CLI) reaches the
+	// broker too: plan runs the read-only preflight, which logs in to the
+	// management API and lists the node's queues with it.
+	pwFile := filepath.Join(work, "ops.pw")
+	if err := os.WriteFile(pwFile, []byte(opsPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for form, ref := range map[string]string{"file": fmt.Sprintf("{file: %s}", pwFile), "command": fmt.Sprintf("{command: [cat, %s]}", pwFile)} {
+		alt := filepath.Join(work, form+"-targets.yaml")
+		y := strings.Replace(string(body), "password: {env: DRILL_OPS_PASSWORD}", "password: "+ref, 1)
+		if y == string(body) {
+			t.Fatalf("the drill's targets file has no password by env to replace:\n%s", body)
+		}
+		if err := os.WriteFile(alt, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out := runDrillbookEnv(t, bin, []string{"DRILL_OPS_PASSWORD"}, "--state-dir", state, "--targets", alt, "plan", "rabbitmq-backup", "--target", "drill", "--param", node)
+		outputs = append(outputs, out)
+		if code != exitOK || !strings.Contains(out, "check passes now") || strings.Contains(out, "CHECK FAILS NOW") {
+			t.Fatalf("plan with the password by %s: exit %d, want every preflight check passing:\n%s", form, code, out)
+		}
+	}
+
 	// The planted password appears nowhere drillbook wrote.
 	code, out = db("report", restoreRun, "--format", "json")
 	if code != exitOK {
