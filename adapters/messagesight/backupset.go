@@ -9,13 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -84,11 +83,11 @@ var ErrMismatch = errors.New("backup set does not match its manifest")
 // checkBackupRoot says whether root can receive new backup sets: a
 // directory, or a path that does not exist yet; never a file nor a backup
 // set itself.
-func checkBackupRoot(root string) (exists bool, err error) {
+func checkBackupRoot(ctx context.Context, h host.Host, root string) (exists bool, err error) {
 	if root == "" {
 		return false, errors.New("no backup root: set messagesight.backup_root in targets.yaml or give --param backup_dir=DIR")
 	}
-	fi, err := os.Stat(root)
+	fi, err := h.Stat(ctx, root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -99,7 +98,7 @@ func checkBackupRoot(root string) (exists bool, err error) {
 		return true, fmt.Errorf("backup root %s is a file, not a directory: give a directory (backup sets are created under it)", root)
 	}
 	for _, marker := range []string{setManifest, setSealed, setIncomplete} {
-		if _, err := os.Stat(filepath.Join(root, marker)); err == nil {
+		if _, err := h.Stat(ctx, filepath.Join(root, marker)); err == nil {
 			return true, fmt.Errorf("backup root %s is itself a backup set (it holds %s): give the directory above it; a backup never writes into an earlier one", root, marker)
 		}
 	}
@@ -108,11 +107,16 @@ func checkBackupRoot(root string) (exists bool, err error) {
 
 // newBackupSet creates a new, empty set for server under root (created when
 // missing), marked INCOMPLETE.
-func newBackupSet(root, server string, now time.Time) (string, error) {
-	if _, err := checkBackupRoot(root); err != nil {
+//
+// On a host a directory is created with MkdirAll after checking that it is
+// not there (the host seam has no exclusive mkdir): two backups of the same
+// server started in the same second on two drillbooks could share a set,
+// which the set's INCOMPLETE marker and its seal then report.
+func newBackupSet(ctx context.Context, h host.Host, root, server string, now time.Time) (string, error) {
+	if _, err := checkBackupRoot(ctx, h, root); err != nil {
 		return "", err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	if err := h.MkdirAll(ctx, root, 0o755); err != nil {
 		return "", fmt.Errorf("create backup root %s: %w", root, err)
 	}
 	base := server + "-" + now.UTC().Format("20060102T150405Z")
@@ -122,15 +126,13 @@ func newBackupSet(root, server string, now time.Time) (string, error) {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		dir := filepath.Join(root, name)
-		if err := os.Mkdir(dir, 0o755); errors.Is(err, fs.ErrExist) {
+		if exists(ctx, h, dir) {
 			continue
-		} else if err != nil {
+		}
+		if err := h.MkdirAll(ctx, filepath.Join(dir, setConfigDir), 0o755); err != nil {
 			return "", fmt.Errorf("create backup set %s: %w", dir, err)
 		}
-		if err := os.Mkdir(filepath.Join(dir, setConfigDir), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, setIncomplete), []byte("being written since "+now.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		if err := h.WriteFile(ctx, filepath.Join(dir, setIncomplete), []byte("being written since "+now.UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 			return "", err
 		}
 		return dir, nil
@@ -139,14 +141,14 @@ func newBackupSet(root, server string, now time.Time) (string, error) {
 }
 
 // setConfigFile returns the one configuration backup of a set.
-func setConfigFile(set string) (string, error) {
-	entries, err := os.ReadDir(filepath.Join(set, setConfigDir))
+func setConfigFile(ctx context.Context, h host.Host, set string) (string, error) {
+	entries, err := h.ReadDir(ctx, filepath.Join(set, setConfigDir))
 	if err != nil {
 		return "", fmt.Errorf("backup set %s: %w", set, err)
 	}
 	var files []string
 	for _, e := range entries {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+		if e.Mode().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
 			files = append(files, e.Name())
 		}
 	}
@@ -158,12 +160,12 @@ func setConfigFile(set string) (string, error) {
 
 // sealBackupSet writes the manifest of a complete set, then SEALED, then
 // removes INCOMPLETE.
-func sealBackupSet(ctx context.Context, set, server string, now time.Time) (Manifest, error) {
-	cfgFile, err := setConfigFile(set)
+func sealBackupSet(ctx context.Context, h host.Host, set, server string, now time.Time) (Manifest, error) {
+	cfgFile, err := setConfigFile(ctx, h, set)
 	if err != nil {
 		return Manifest{}, err
 	}
-	cd, err := fileDigest(ctx, cfgFile)
+	cd, err := fileDigest(ctx, h, cfgFile)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("backup set: configuration backup: %w", err)
 	}
@@ -173,8 +175,8 @@ func sealBackupSet(ctx context.Context, set, server string, now time.Time) (Mani
 	}
 	m := Manifest{Format: ManifestFormat, Set: filepath.Base(filepath.Clean(set)), ID: hex.EncodeToString(id), Server: server,
 		Created: now.UTC().Truncate(time.Second), Config: cd}
-	if fi, err := os.Stat(filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
-		d, err := DigestTree(ctx, filepath.Join(set, setStoreDir))
+	if isDir(ctx, h, filepath.Join(set, setStoreDir)) {
+		d, err := digestOn(ctx, h, filepath.Join(set, setStoreDir))
 		if err != nil {
 			return Manifest{}, fmt.Errorf("backup set: store backup: %w", err)
 		}
@@ -185,14 +187,14 @@ func sealBackupSet(ctx context.Context, set, server string, now time.Time) (Mani
 		return Manifest{}, err
 	}
 	b = append(b, '\n')
-	if err := file.WriteAtomic(filepath.Join(set, setManifest), b, 0o644); err != nil {
+	if err := h.WriteFile(ctx, filepath.Join(set, setManifest), b, 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("backup set: %w", err)
 	}
 	sum := sha256.Sum256(b)
-	if err := file.WriteAtomic(filepath.Join(set, setSealed), []byte(m.ID+" "+hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
+	if err := h.WriteFile(ctx, filepath.Join(set, setSealed), []byte(m.ID+" "+hex.EncodeToString(sum[:])+"\n"), 0o644); err != nil {
 		return Manifest{}, fmt.Errorf("backup set: %w", err)
 	}
-	if err := os.Remove(filepath.Join(set, setIncomplete)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := h.RemoveAll(ctx, filepath.Join(set, setIncomplete)); err != nil {
 		return Manifest{}, fmt.Errorf("backup set: %w", err)
 	}
 	return m, nil
@@ -200,10 +202,10 @@ func sealBackupSet(ctx context.Context, set, server string, now time.Time) (Mani
 
 // setState reads a set: its manifest and whether it is sealed (and if not,
 // why).
-func setState(set string) (Manifest, string) {
-	b, err := os.ReadFile(filepath.Join(set, setManifest))
+func setState(ctx context.Context, h host.Host, set string) (Manifest, string) {
+	b, err := h.ReadFile(ctx, filepath.Join(set, setManifest), 0)
 	if err != nil {
-		if _, e := os.Stat(filepath.Join(set, setIncomplete)); e == nil {
+		if _, e := h.Stat(ctx, filepath.Join(set, setIncomplete)); e == nil {
 			return Manifest{}, "incomplete: the backup that wrote it did not finish"
 		}
 		return Manifest{}, "not sealed: it has no manifest"
@@ -212,7 +214,7 @@ func setState(set string) (Manifest, string) {
 	if err := json.Unmarshal(b, &m); err != nil || m.Format != ManifestFormat {
 		return m, fmt.Sprintf("its manifest is damaged or not a %s manifest", ManifestFormat)
 	}
-	seal, err := os.ReadFile(filepath.Join(set, setSealed))
+	seal, err := h.ReadFile(ctx, filepath.Join(set, setSealed), 0)
 	if err != nil {
 		return m, "not sealed: the backup that wrote it did not finish"
 	}
@@ -220,7 +222,7 @@ func setState(set string) (Manifest, string) {
 	if strings.TrimSpace(string(seal)) != m.ID+" "+hex.EncodeToString(sum[:]) {
 		return m, "its seal does not match its manifest: the manifest was changed after sealing"
 	}
-	if _, err := os.Stat(filepath.Join(set, setIncomplete)); err == nil {
+	if _, err := h.Stat(ctx, filepath.Join(set, setIncomplete)); err == nil {
 		return m, "incomplete: the backup that wrote it did not finish"
 	}
 	if m.Set != filepath.Base(filepath.Clean(set)) {
@@ -231,12 +233,12 @@ func setState(set string) (Manifest, string) {
 
 // verifySet checks that a sealed set's files are the ones its manifest
 // names (the configuration backup and the store copy of this very set).
-func verifySet(ctx context.Context, set string, m Manifest) error {
-	cfgFile, err := setConfigFile(set)
+func verifySet(ctx context.Context, h host.Host, set string, m Manifest) error {
+	cfgFile, err := setConfigFile(ctx, h, set)
 	if err != nil {
 		return err
 	}
-	cd, err := fileDigest(ctx, cfgFile)
+	cd, err := fileDigest(ctx, h, cfgFile)
 	if err != nil {
 		return fmt.Errorf("configuration backup: %w", err)
 	}
@@ -245,7 +247,7 @@ func verifySet(ctx context.Context, set string, m Manifest) error {
 			ErrMismatch, cd.Name, cd.Size, short(cd.SHA256), m.Config.Name, m.Config.Size, short(m.Config.SHA256), m.Set)
 	}
 	storeDir := filepath.Join(set, setStoreDir)
-	_, statErr := os.Stat(storeDir)
+	_, statErr := h.Stat(ctx, storeDir)
 	switch {
 	case m.Store == nil && statErr == nil:
 		return fmt.Errorf("%w: set %s holds a store copy its manifest does not name: it was added after the set was sealed", ErrMismatch, m.Set)
@@ -254,7 +256,7 @@ func verifySet(ctx context.Context, set string, m Manifest) error {
 	case statErr != nil:
 		return fmt.Errorf("%w: the store copy of set %s is missing: %v", ErrMismatch, m.Set, statErr)
 	}
-	d, err := DigestTree(ctx, storeDir)
+	d, err := digestOn(ctx, h, storeDir)
 	if err != nil {
 		return fmt.Errorf("store backup: %w", err)
 	}
@@ -279,8 +281,8 @@ type SetInfo struct {
 }
 
 // listSets returns the sets under root, newest first.
-func listSets(root string) ([]SetInfo, error) {
-	entries, err := os.ReadDir(root)
+func listSets(ctx context.Context, h host.Host, root string) ([]SetInfo, error) {
+	entries, err := h.ReadDir(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("backup root %s: %w", root, err)
 	}
@@ -290,12 +292,10 @@ func listSets(root string) ([]SetInfo, error) {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
-		m, problem := setState(dir)
+		m, problem := setState(ctx, h, dir)
 		info := SetInfo{Path: dir, Manifest: m, Problem: problem, Time: m.Created}
 		if info.Time.IsZero() {
-			if fi, err := os.Stat(dir); err == nil {
-				info.Time = fi.ModTime().UTC()
-			}
+			info.Time = e.ModTime().UTC()
 		}
 		out = append(out, info)
 	}
@@ -344,9 +344,13 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 	if cfg.BackupRoot == "" {
 		return nil, errors.New("messagesight: the target has no backup root: set messagesight.backup_root in targets.yaml")
 	}
-	sets, err := listSets(cfg.BackupRoot)
+	h, err := cfg.backupHost()
 	if err != nil {
-		return nil, fmt.Errorf("messagesight: %w: check messagesight.backup_root in targets.yaml", err)
+		return nil, err
+	}
+	sets, err := listSets(ctx, h, cfg.BackupRoot)
+	if err != nil {
+		return nil, fmt.Errorf("messagesight: %w: check messagesight.backup_root (and backup_host) in targets.yaml", err)
 	}
 	out := make([]runbook.BackupSet, 0, len(sets))
 	for _, s := range sets {
@@ -359,20 +363,20 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 		if bs.Taken.IsZero() {
 			bs.Taken = s.Time
 		}
-		if cf, err := setConfigFile(s.Path); err == nil {
+		if cf, err := setConfigFile(ctx, h, s.Path); err == nil {
 			p := runbook.BackupPart{Name: "configuration", Path: filepath.Join(setConfigDir, filepath.Base(cf)), Size: -1}
-			if fi, err := os.Stat(cf); err == nil {
+			if fi, err := h.Stat(ctx, cf); err == nil {
 				p.Size, p.Taken = fi.Size(), fi.ModTime().UTC()
 			}
 			bs.Parts = append(bs.Parts, p)
 		}
 		storeDir := filepath.Join(s.Path, setStoreDir)
-		if fi, err := os.Stat(storeDir); err == nil && fi.IsDir() {
+		if fi, err := h.Stat(ctx, storeDir); err == nil && fi.IsDir() {
 			p := runbook.BackupPart{Name: "store", Path: setStoreDir, Taken: fi.ModTime().UTC(), Size: -1}
 			if s.Manifest.Store != nil {
 				p.Name = fmt.Sprintf("store (%d files)", s.Manifest.Store.Files)
 				p.Size = s.Manifest.Store.Bytes
-			} else if n, _, err := treeSize(storeDir); err == nil {
+			} else if n, _, err := treeSizeOn(ctx, h, storeDir); err == nil {
 				p.Size = n
 			}
 			bs.Parts = append(bs.Parts, p)
@@ -381,27 +385,4 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Taken.After(out[j].Taken) })
 	return out, nil
-}
-
-// treeSize adds up the sizes of the regular files under dir and counts
-// them, reading no content: a quick measure of a store for the checks that
-// run before anything changes.
-func treeSize(dir string) (int64, int, error) {
-	var n int64
-	files := 0
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += fi.Size()
-			files++
-		}
-		return nil
-	})
-	return n, files, err
 }

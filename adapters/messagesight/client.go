@@ -32,6 +32,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -72,12 +73,19 @@ type Server struct {
 	StoreDir string `yaml:"store_dir"`
 	// Host names the machine the server runs on, a string shown in plans
 	// and confirmation dialogs; for example "ms1.example.com". Empty means
-	// the host of url.
+	// the host of url. It is a label only: store_host says where the
+	// store's files are reached.
 	Host string `yaml:"host"`
+	// StoreHost is the host, a name under the target's hosts:, on which
+	// store_dir lies; for example "ms1". A store backup hashes the store
+	// there and streams it to backup_host; a store restore writes it
+	// there. Empty means this machine (store_dir is a local path or a
+	// mount).
+	StoreHost string `yaml:"store_host"`
 }
 
 // serverFields are the keys a node entry may have.
-var serverFields = []string{"url", "user", "password", "ca_file", "pin_sha256", "store_dir", "host"}
+var serverFields = []string{"url", "user", "password", "ca_file", "pin_sha256", "store_dir", "host", "store_host"}
 
 // UnmarshalYAML decodes a node entry strictly: a field the adapter does not
 // know is an error with its line and column, as at the section level.
@@ -183,6 +191,14 @@ type Config struct {
 	// The runbooks' backup_dir and backup_set parameters override it.
 	// Empty means those parameters must be given.
 	BackupRoot string `yaml:"backup_root"`
+	// BackupHost is the host, a name under the target's hosts:, on which
+	// backup_root lies: backup sets are created, sealed, checked and read
+	// there, downloads are written and uploads read there. For example
+	// "backup01". Empty means this machine.
+	BackupHost string `yaml:"backup_host"`
+	// Hosts resolves the host names of store_host and backup_host; cmd
+	// gives it the target's hosts. Nil means only this machine exists.
+	Hosts host.Resolver `yaml:"-"`
 	// DelayScale, when not zero, multiplies the waits' timeouts and limits:
 	// the training target's emulated servers run faster than real ones.
 	// Plans say so. It cannot be set in targets.yaml.

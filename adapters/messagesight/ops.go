@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -336,20 +334,24 @@ func downloadOp() *op {
 			}
 			name := call.Args.String("file")
 			dest := call.Args.String("dest")
-			if fi, err := os.Stat(dest); err == nil && fi.IsDir() {
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			if isDir(ctx, bh, dest) {
 				dest = filepath.Join(dest, name)
 			}
 			r, err := c.do(ctx, http.MethodGet, "/ima/v1/service/file/"+url.PathEscape(name), nil)
 			if err != nil {
 				return runbook.Result{}, err
 			}
-			if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			if err := bh.MkdirAll(ctx, filepath.Dir(dest), 0o755); err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: download: %w", err)
 			}
-			if err := file.WriteAtomic(dest, r.body, 0o600); err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: download to %s: %w", dest, err)
+			if err := bh.WriteFile(ctx, dest, r.body, 0o600); err != nil {
+				return runbook.Result{}, fmt.Errorf("messagesight: download to %s on %s: %w", dest, bh.Name(), err)
 			}
-			fd, err := fileDigest(ctx, dest)
+			fd, err := fileDigest(ctx, bh, dest)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: download: %w", err)
 			}
@@ -388,7 +390,11 @@ func uploadOp() *op {
 			if name == "" {
 				name = filepath.Base(src)
 			}
-			data, err := os.ReadFile(src)
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			data, err := bh.ReadFile(ctx, src, 0)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: upload: %w", err)
 			}

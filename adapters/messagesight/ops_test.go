@@ -42,9 +42,15 @@ type rig struct {
 
 func newRig(t testing.TB) *rig {
 	t.Helper()
+	return newRigTimed(t, fastTiming())
+}
+
+// newRigTimed is newRig with the emulator's timing given.
+func newRigTimed(t testing.TB, timing emulator.Timing) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	srv, err := emulator.Start(context.Background(), emulator.Options{Dir: filepath.Join(dir, "ms"), Name: "ms1",
-		User: "admin", Password: plantedAdminPW, Timing: fastTiming()})
+		User: "admin", Password: plantedAdminPW, Timing: timing})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +187,12 @@ func TestSpecsWorkOnZeroConfig(t *testing.T) {
 }
 
 func TestRestartIntoMaintenanceAndBack(t *testing.T) {
-	r := newRig(t)
+	// The server stays in its stopping state for two seconds, so the
+	// wait's polls see it even on a loaded machine (at fastTiming's 40 ms
+	// one slow poll missed it).
+	timing := fastTiming()
+	timing.Shutdown = 2 * time.Second
+	r := newRigTimed(t, timing)
 	res := r.must("messagesight.restart", runbook.Args{"maintenance": "start"})
 	if !strings.Contains(res.Evidence[0], `"Code":"CWLNA6011"`) {
 		t.Errorf("evidence %q", res.Evidence)

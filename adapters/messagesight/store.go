@@ -6,13 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -33,7 +33,13 @@ type TreeDigest struct {
 // Symbolic links and special files are refused: a store holds regular
 // files only.
 func DigestTree(ctx context.Context, dir string) (TreeDigest, error) {
-	m, err := file.BuildManifest(ctx, dir)
+	return digestOn(ctx, host.NewLocal(""), dir)
+}
+
+// digestOn hashes the tree under dir where it lies, on h: only the
+// manifest crosses the connection, never the files.
+func digestOn(ctx context.Context, h host.Host, dir string) (TreeDigest, error) {
+	m, err := h.Manifest(ctx, dir)
 	if err != nil {
 		return TreeDigest{}, err
 	}
@@ -69,13 +75,13 @@ func digestOf(m *file.Manifest, root string) (TreeDigest, error) {
 }
 
 // fileDigest returns the name, size and SHA-256 of one regular file.
-func fileDigest(ctx context.Context, path string) (FileDigest, error) {
-	if fi, err := os.Stat(path); err != nil {
+func fileDigest(ctx context.Context, h host.Host, path string) (FileDigest, error) {
+	if fi, err := h.Stat(ctx, path); err != nil {
 		return FileDigest{}, err
 	} else if !fi.Mode().IsRegular() {
 		return FileDigest{}, fmt.Errorf("%s is not a regular file", path)
 	}
-	m, err := file.BuildManifest(ctx, path)
+	m, err := h.Manifest(ctx, path)
 	if err != nil {
 		return FileDigest{}, err
 	}
@@ -87,15 +93,27 @@ func fileDigest(ctx context.Context, path string) (FileDigest, error) {
 // them, so a store of thousands of files does not flood the screen.
 const namedFiles = 20
 
-// copyTree copies the store under src to dst, which must not exist yet,
-// with file.Copy: modes and times kept, every file synced, and dst never
-// left half written. It names the first files copied, and returns the
-// digest of the tree as it was read while copying.
+// copyTree copies the store under src to dst on this machine (copyTreeOn).
 func copyTree(ctx context.Context, src, dst string, out runbook.Output) (TreeDigest, error) {
-	if _, err := os.Lstat(dst); err == nil {
+	l := host.NewLocal("")
+	return copyTreeOn(ctx, l, src, l, dst, false, out)
+}
+
+// copyTreeOn copies the store under src on sh to dst on dh with
+// host.Transfer: within one host file.Copy runs there (modes and times
+// kept, every file synced, dst never left half written); between two the
+// tree is streamed and checked against the SHA-256 the source computed.
+// dst must not exist yet unless replace is set, when it is swapped for the
+// copy once the copy is complete. It names the first files copied, and
+// returns the digest of the tree as it was read while copying.
+func copyTreeOn(ctx context.Context, sh host.Host, src string, dh host.Host, dst string, replace bool, out runbook.Output) (TreeDigest, error) {
+	if !replace && exists(ctx, dh, dst) {
 		return TreeDigest{}, fmt.Errorf("copy %s to %s: %s already exists: choose a new directory, a copy never merges into an old one", src, dst, dst)
 	}
-	m, err := file.Copy(ctx, src, dst, file.CopyOptions{Progress: func(files int, bytes int64) {
+	if sh.Name() != dh.Name() {
+		out.Line(runbook.Info, fmt.Sprintf("streaming %s from %s to %s on %s", src, sh, dst, dh))
+	}
+	m, err := host.Transfer(ctx, sh, src, dh, dst, file.CopyOptions{Replace: replace, Progress: func(files int, bytes int64) {
 		if files%500 == 0 {
 			out.Line(runbook.Info, fmt.Sprintf("copied %d files (%d bytes)", files, bytes))
 		}
@@ -116,7 +134,9 @@ func copyTree(ctx context.Context, src, dst string, out runbook.Output) (TreeDig
 	d, err := digestOf(m, src)
 	if err != nil {
 		// Not a store (it holds a link): the copy, new, goes again.
-		os.RemoveAll(dst)
+		if !replace {
+			dh.RemoveAll(ctx, dst)
+		}
 		return TreeDigest{}, err
 	}
 	return d, nil

@@ -11,8 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/internal/proc"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -53,7 +52,11 @@ func storeObject(cfg Config, node string) string {
 	if dir == "" {
 		dir = "<messagesight.nodes." + node + ".store_dir not set>"
 	}
-	return fmt.Sprintf("store %s of server %s on host %s", dir, node, hostLabel(s))
+	where := fmt.Sprintf("store %s of server %s on host %s", dir, node, hostLabel(s))
+	if s.StoreHost != "" {
+		where += " (its files on " + cfg.storeHostLabel(node) + ")"
+	}
+	return where
 }
 
 // nodeStoreDir returns the store directory of a node, from its own entry
@@ -64,7 +67,7 @@ func nodeStoreDir(cfg Config, node string) (string, error) {
 		return "", fmt.Errorf("messagesight: node %q is not in messagesight.nodes of the target: add it with its url and store_dir", node)
 	}
 	if s.StoreDir == "" {
-		return "", fmt.Errorf("messagesight %s: no store directory: set messagesight.nodes.%s.store_dir to the server's <DATA>/store as this machine reaches it", node, node)
+		return "", fmt.Errorf("messagesight %s: no store directory: set messagesight.nodes.%s.store_dir to the server's <DATA>/store as its store_host (this machine when unset) reaches it", node, node)
 	}
 	return s.StoreDir, nil
 }
@@ -90,19 +93,6 @@ func requireMaintenance(ctx context.Context, cfg Config, node string, out runboo
 	return nil
 }
 
-// freeBytes returns the space free for a non-root user under dir (or the
-// nearest existing parent).
-func freeBytes(dir string) (uint64, string, error) {
-	for d := dir; ; d = filepath.Dir(d) {
-		var st unix.Statfs_t
-		if err := unix.Statfs(d, &st); err == nil {
-			return st.Bavail * uint64(st.Bsize), d, nil
-		} else if !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
-			return 0, d, err
-		}
-	}
-}
-
 func checkStoreOp() *op {
 	return &op{readOnly: true,
 		spec: runbook.OpSpec{Name: "messagesight.check-store", Summary: "check that a server's store directory is reachable from here, is a directory, and (for a restore) has room beside it for the backup's store copy (changes nothing)",
@@ -115,7 +105,7 @@ func checkStoreOp() *op {
 			if a.String("restore_set") != "" || a.String("restore_from") != "" {
 				d += " and check there is room beside it for the backup set's store copy"
 			}
-			return runbook.Plan{Host: "localhost", Detail: d}
+			return runbook.Plan{Host: cfg.storeHostLabel(a.String("node")), Detail: d}
 		},
 		run: runCheckStore,
 	}
@@ -131,13 +121,17 @@ func runCheckStore(ctx context.Context, cfg Config, call runbook.Call, out runbo
 	node := call.Args.String("node")
 	restore := call.Args.String("restore_set") != "" || call.Args.String("restore_from") != ""
 	var setStore string
+	bh, err := cfg.backupHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	if restore {
 		set := call.Args.String("restore_set")
 		if set == "" {
-			set = newestSealedSet(cfg.BackupRoot, call.Args.String("restore_from"))
+			set = newestSealedSet(ctx, bh, cfg.BackupRoot, call.Args.String("restore_from"))
 		}
 		if set != "" {
-			if fi, err := os.Stat(filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
+			if fi, err := bh.Stat(ctx, filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
 				setStore = filepath.Join(set, setStoreDir)
 			} else if err == nil || errors.Is(err, fs.ErrNotExist) {
 				line := fmt.Sprintf("backup set %s holds no store copy: the store of %s is cleaned by the server (CleanStore), so drillbook does not touch its directory", set, node)
@@ -152,29 +146,33 @@ func runCheckStore(ctx context.Context, cfg Config, call runbook.Call, out runbo
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	fi, err := os.Stat(dir)
+	sh, err := cfg.storeHost(node)
 	if err != nil {
-		return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not reachable: %w: mount it here or fix messagesight.nodes.%s.store_dir", node, dir, err, node)
+		return runbook.Result{}, err
+	}
+	fi, err := sh.Stat(ctx, dir)
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not reachable on %s: %w: mount it there, or fix messagesight.nodes.%s.store_dir or store_host", node, dir, sh.Name(), err, node)
 	}
 	if !fi.IsDir() {
 		return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not a directory: fix messagesight.nodes.%s.store_dir", node, dir, node)
 	}
-	n, files, err := treeSize(dir)
+	n, files, err := treeSizeOn(ctx, sh, dir)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("messagesight %s: read store %s: %w: give this user read access to it", node, dir, err)
 	}
 	line := fmt.Sprintf("%s is reachable: %d files, %d bytes", storeObject(cfg, node), files, n)
 	vars := map[string]string{"path": dir, "bytes": strconv.FormatInt(n, 10)}
 	if setStore != "" {
-		need, _, err := treeSize(setStore)
+		need, _, err := treeSizeOn(ctx, bh, setStore)
 		if err != nil {
 			return runbook.Result{}, fmt.Errorf("messagesight: read the store copy %s: %w", setStore, err)
 		}
 		parent := filepath.Dir(filepath.Clean(dir))
-		if err := unix.Access(parent, unix.W_OK); err != nil {
+		if err := writableOn(ctx, sh, parent); err != nil {
 			return runbook.Result{}, fmt.Errorf("messagesight %s: cannot write in %s, where the store copy is placed before it replaces the store: %w: give this user write access there", node, parent, err)
 		}
-		free, where, err := freeBytes(parent)
+		free, where, err := freeOn(ctx, sh, parent)
 		if err != nil {
 			return runbook.Result{}, fmt.Errorf("messagesight %s: free space beside the store %s: %w", node, dir, err)
 		}
@@ -191,11 +189,11 @@ func runCheckStore(ctx context.Context, cfg Config, call runbook.Call, out runbo
 
 // newestSealedSet returns the newest sealed backup set of server under
 // root, "" when there is none (or root cannot be read).
-func newestSealedSet(root, server string) string {
+func newestSealedSet(ctx context.Context, h host.Host, root, server string) string {
 	if root == "" {
 		return ""
 	}
-	sets, err := listSets(root)
+	sets, err := listSets(ctx, h, root)
 	if err != nil {
 		return ""
 	}
@@ -232,19 +230,23 @@ func checkBackupRootOp() *op {
 			if n := a.String("node"); n != "" {
 				d += " for a copy of the " + storeObject(cfg, n)
 			}
-			return runbook.Plan{Host: "localhost", Detail: d}
+			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: d}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			root := backupRoot(cfg, call.Args)
-			exists, err := checkBackupRoot(root)
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			exists, err := checkBackupRoot(ctx, bh, root)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 			}
-			free, where, err := freeBytes(root)
+			free, where, err := freeOn(ctx, bh, root)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: free space at backup root %s: %w", root, err)
 			}
-			if err := unix.Access(where, unix.W_OK); err != nil {
+			if err := writableOn(ctx, bh, where); err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: backup root %s: cannot write in %s: %w: give this user write access or choose another backup_dir", root, where, err)
 			}
 			need := uint64(max(call.Args.Int("need_bytes", 0), 0))
@@ -254,9 +256,13 @@ func checkBackupRootOp() *op {
 				if err != nil {
 					return runbook.Result{}, err
 				}
-				n, _, err := treeSize(dir)
+				sh, err := cfg.storeHost(node)
 				if err != nil {
-					return runbook.Result{}, fmt.Errorf("messagesight %s: measure store %s: %w: mount it here or fix messagesight.nodes.%s.store_dir", node, dir, err, node)
+					return runbook.Result{}, err
+				}
+				n, _, err := treeSizeOn(ctx, sh, dir)
+				if err != nil {
+					return runbook.Result{}, fmt.Errorf("messagesight %s: measure store %s on %s: %w: mount it there, or fix messagesight.nodes.%s.store_dir or store_host", node, dir, sh.Name(), err, node)
 				}
 				need += uint64(n)
 				line += fmt.Sprintf("; the store of %s needs %d bytes", node, n)
@@ -278,10 +284,14 @@ func newBackupSetOp() *op {
 		spec: runbook.OpSpec{Name: "messagesight.new-backup-set", Summary: "create a new, timestamped backup set under the backup root (never an existing one)",
 			Args: []runbook.ArgSpec{nodeArgRequired(), rootArg()}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("create %s/%s-<UTC time>/ marked INCOMPLETE until sealed", backupRoot(cfg, a), a.String("node"))}
+			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: fmt.Sprintf("create %s/%s-<UTC time>/ marked INCOMPLETE until sealed", backupRoot(cfg, a), a.String("node"))}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			set, err := newBackupSet(backupRoot(cfg, call.Args), call.Args.String("node"), time.Now())
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			set, err := newBackupSet(ctx, bh, backupRoot(cfg, call.Args), call.Args.String("node"), time.Now())
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 			}
@@ -298,10 +308,14 @@ func sealBackupSetOp() *op {
 		spec: runbook.OpSpec{Name: "messagesight.seal-backup-set", Summary: "write the set's manifest (names, sizes, SHA-256, identity) and seal it: only a sealed set is restored",
 			Args: []runbook.ArgSpec{arg("set", runbook.ArgString, true, "the backup set directory"), arg("server", runbook.ArgString, true, "the server the backup was taken from")}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return runbook.Plan{Host: "localhost", Detail: "write " + filepath.Join(a.String("set"), setManifest) + " and " + setSealed}
+			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: "write " + filepath.Join(a.String("set"), setManifest) + " and " + setSealed}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
-			m, err := sealBackupSet(ctx, call.Args.String("set"), call.Args.String("server"), time.Now())
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			m, err := sealBackupSet(ctx, bh, call.Args.String("set"), call.Args.String("server"), time.Now())
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 			}
@@ -328,7 +342,7 @@ func findBackupSetOp() *op {
 			if a.String("set") == "" {
 				d = fmt.Sprintf("pick the newest sealed backup set of %s under %s and check it", a.String("server"), backupRoot(cfg, a))
 			}
-			return runbook.Plan{Host: "localhost", Detail: d + " against its manifest (configuration and store of that very set)"}
+			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: d + " against its manifest (configuration and store of that very set)"}
 		},
 		run: runFindBackupSet,
 	}
@@ -337,12 +351,16 @@ func findBackupSetOp() *op {
 func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 	a := call.Args
 	server, set, override := a.String("server"), a.String("set"), strings.TrimSpace(a.String("override_reason"))
+	bh, err := cfg.backupHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	if set == "" {
 		root := backupRoot(cfg, a)
 		if root == "" {
 			return runbook.Result{}, errors.New("messagesight: no backup root to look for backup sets in: give --param backup_set=DIR or set messagesight.backup_root in targets.yaml")
 		}
-		sets, err := listSets(root)
+		sets, err := listSets(ctx, bh, root)
 		if errors.Is(err, fs.ErrNotExist) {
 			return runbook.Result{}, fmt.Errorf("messagesight: no sealed backup set of %s under %s, which does not exist: take one with messagesight-backup, or give --param backup_set=DIR (or fix messagesight.backup_root)", server, root)
 		}
@@ -371,10 +389,10 @@ func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out ru
 		warnings = append(warnings, w)
 		return runbook.Result{}, nil
 	}
-	if fi, err := os.Stat(set); err != nil || !fi.IsDir() {
+	if !isDir(ctx, bh, set) {
 		return runbook.Result{}, fmt.Errorf("messagesight: backup set %s is not a directory: give a set directory (drillbook backups TARGET lists them)", set)
 	}
-	m, problem := setState(set)
+	m, problem := setState(ctx, bh, set)
 	if problem != "" {
 		if r, err := refuse(fmt.Errorf("%w: backup set %s is %s", ErrMismatch, set, problem)); err != nil {
 			return r, err
@@ -386,19 +404,19 @@ func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out ru
 		}
 	}
 	if m.Format == ManifestFormat {
-		if err := verifySet(ctx, set, m); err != nil {
+		if err := verifySet(ctx, bh, set, m); err != nil {
 			if r, err := refuse(err); err != nil {
 				return r, err
 			}
 		}
 	}
-	cfgFile, err := setConfigFile(set)
+	cfgFile, err := setConfigFile(ctx, bh, set)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 	}
 	vars := map[string]string{"path": set, "config": cfgFile, "config_name": filepath.Base(cfgFile), "server": m.Server,
 		"created": m.Created.Format(time.RFC3339), "store": "", "store_sha256": "", "has_store": "false"}
-	if _, err := os.Stat(filepath.Join(set, setStoreDir)); err == nil {
+	if _, err := bh.Stat(ctx, filepath.Join(set, setStoreDir)); err == nil {
 		vars["store"], vars["has_store"] = filepath.Join(set, setStoreDir), "true"
 		if m.Store != nil {
 			vars["store_sha256"] = m.Store.SHA256
@@ -414,19 +432,20 @@ func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out ru
 	return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: vars, Warnings: warnings}, nil
 }
 
-// copyStore copies src to dest with the target's command or locally, and
-// reports the copy's digest when dest is readable here.
-func copyStore(ctx context.Context, cfg Config, src, dest string, out runbook.Output) (TreeDigest, int, error) {
+// copyStore copies src on sh to dest on dh with the target's command (run
+// on this machine, as before hosts: existed) or with host.Transfer, and
+// reports the copy's digest, taken on dh, when dest is readable there.
+func copyStore(ctx context.Context, cfg Config, sh host.Host, src string, dh host.Host, dest string, replace bool, out runbook.Output) (TreeDigest, int, error) {
 	if len(cfg.StoreCopy) > 0 {
 		argv := expandArgv(cfg.StoreCopy, src, dest)
 		oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Out: out})
 		if err != nil {
 			return TreeDigest{}, oc.ExitCode, fmt.Errorf("messagesight: store copy command: %w: check messagesight.store_copy in targets.yaml", err)
 		}
-		d, _ := DigestTree(ctx, dest) // the copy may be on another machine
+		d, _ := digestOn(ctx, dh, dest) // the copy may be on a machine not in hosts:
 		return d, oc.ExitCode, nil
 	}
-	d, err := copyTree(ctx, src, dest, out)
+	d, err := copyTreeOn(ctx, sh, src, dh, dest, replace, out)
 	if err != nil {
 		return TreeDigest{}, -1, fmt.Errorf("messagesight: %w", err)
 	}
@@ -442,22 +461,24 @@ func digestVars(d TreeDigest, path string) map[string]string {
 // "..BASE.restoring.drillbook-*" for a restore's copy) and the adapter's own
 // (".BASE.restoring", ".BASE.replaced"). It returns what it
 // removed.
-func leftovers(dest string, out runbook.Output) ([]string, error) {
+//
+// host.Transfer's staging directory (".BASE.drillbook-recv-*") matches the
+// first pattern too.
+func leftovers(ctx context.Context, h host.Host, dest string, out runbook.Output) ([]string, error) {
 	dest = filepath.Clean(dest)
 	parent, base := filepath.Dir(dest), filepath.Base(dest)
 	var removed []string
-	matches, _ := filepath.Glob(filepath.Join(parent, "."+base+".drillbook-*"))
-	// A restore copies into .BASE.restoring, which file.Copy stages in
-	// "..BASE.restoring.drillbook-*".
-	staged, _ := filepath.Glob(filepath.Join(parent, ".."+base+".restoring.drillbook-*"))
-	matches = append(matches, staged...)
+	matches := glob(ctx, h, filepath.Join(parent, "."+base+".drillbook-*"))
+	// An earlier version copied a restore into .BASE.restoring, which
+	// file.Copy staged in "..BASE.restoring.drillbook-*".
+	matches = append(matches, glob(ctx, h, filepath.Join(parent, ".."+base+".restoring.drillbook-*"))...)
 	for _, n := range []string{"." + base + ".restoring", "." + base + ".replaced"} {
-		if _, err := os.Lstat(filepath.Join(parent, n)); err == nil {
+		if exists(ctx, h, filepath.Join(parent, n)) {
 			matches = append(matches, filepath.Join(parent, n))
 		}
 	}
 	for _, m := range matches {
-		if err := os.RemoveAll(m); err != nil {
+		if err := h.RemoveAll(ctx, m); err != nil {
 			return removed, fmt.Errorf("messagesight: remove %s, left by an interrupted copy: %w", m, err)
 		}
 		out.Line(runbook.Info, "removed "+m+", left by an interrupted copy")
@@ -475,7 +496,7 @@ func backupStoreOp() *op {
 				dir, _ := nodeStoreDir(cfg, a.String("node"))
 				return runbook.Plan{Host: "localhost", Argv: expandArgv(cfg.StoreCopy, dir, a.String("dest"))}
 			}
-			return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("copy %s -> %s (after checking the server is in maintenance, State 9)", storeObject(cfg, a.String("node")), a.String("dest"))}
+			return runbook.Plan{Host: cfg.storeHostLabel(a.String("node")), Detail: fmt.Sprintf("copy %s -> %s on %s (hashed on each host; after checking the server is in maintenance, State 9)", storeObject(cfg, a.String("node")), a.String("dest"), cfg.backupHostLabel())}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			node, dest := call.Args.String("node"), call.Args.String("dest")
@@ -486,34 +507,42 @@ func backupStoreOp() *op {
 			if err := requireMaintenance(ctx, cfg, node, out); err != nil {
 				return runbook.Result{}, err
 			}
-			if fi, err := os.Stat(src); err != nil || !fi.IsDir() {
-				return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not a directory: fix messagesight.nodes.%s.store_dir", node, src, node)
-			}
-			before, err := DigestTree(ctx, src)
+			sh, err := cfg.storeHost(node)
 			if err != nil {
-				return runbook.Result{}, fmt.Errorf("messagesight: read store %s: %w", src, err)
-			}
-			if _, err := leftovers(dest, out); err != nil {
 				return runbook.Result{}, err
 			}
-			if _, err := os.Lstat(dest); err == nil {
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			if !isDir(ctx, sh, src) {
+				return runbook.Result{}, fmt.Errorf("messagesight %s: store directory %s is not a directory on %s: fix messagesight.nodes.%s.store_dir or store_host", node, src, sh.Name(), node)
+			}
+			before, err := digestOn(ctx, sh, src)
+			if err != nil {
+				return runbook.Result{}, fmt.Errorf("messagesight: read store %s on %s: %w", src, sh.Name(), err)
+			}
+			if _, err := leftovers(ctx, bh, dest, out); err != nil {
+				return runbook.Result{}, err
+			}
+			if exists(ctx, bh, dest) {
 				// An earlier attempt of this step placed its copy (the copy is
 				// moved into place whole): keep it when it is the store as it
 				// is now, else replace it; the set is ours and not sealed.
-				if got, err := DigestTree(ctx, dest); err == nil && got == before {
+				if got, err := digestOn(ctx, bh, dest); err == nil && got == before {
 					line := fmt.Sprintf("store already copied to %s by an earlier attempt: %d files, %d bytes, sha256 %s", dest, before.Files, before.Bytes, before.SHA256)
 					out.Line(runbook.Info, line)
 					return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: digestVars(before, dest)}, nil
 				}
-				if _, problem := setState(filepath.Dir(dest)); !strings.HasPrefix(problem, "incomplete") {
+				if _, problem := setState(ctx, bh, filepath.Dir(dest)); !strings.HasPrefix(problem, "incomplete") {
 					return runbook.Result{}, fmt.Errorf("messagesight: %s already exists and does not belong to an incomplete backup set: a backup never overwrites another; take a new set", dest)
 				}
 				out.Line(runbook.Info, "an earlier attempt's copy in "+dest+" differs from the store: copying again")
-				if err := os.RemoveAll(dest); err != nil {
+				if err := bh.RemoveAll(ctx, dest); err != nil {
 					return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 				}
 			}
-			d, code, err := copyStore(ctx, cfg, src, dest, out)
+			d, code, err := copyStore(ctx, cfg, sh, src, bh, dest, false, out)
 			if err != nil {
 				return runbook.Result{ExitCode: code}, err
 			}
@@ -542,7 +571,7 @@ func restoreStoreOp() *op {
 				dir, _ := nodeStoreDir(cfg, a.String("node"))
 				return runbook.Plan{Host: "localhost", Argv: expandArgv(cfg.StoreCopy, a.String("src"), dir), Detail: "replaces " + obj}
 			}
-			return runbook.Plan{Host: "localhost", Detail: fmt.Sprintf("replace %s with %s (after checking server %s is in maintenance, State 9); the current store is removed", obj, a.String("src"), a.String("node"))}
+			return runbook.Plan{Host: cfg.storeHostLabel(a.String("node")), Detail: fmt.Sprintf("replace %s with %s from %s (after checking server %s is in maintenance, State 9); the current store is removed", obj, a.String("src"), cfg.backupHostLabel(), a.String("node"))}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			node, src := call.Args.String("node"), call.Args.String("src")
@@ -553,7 +582,15 @@ func restoreStoreOp() *op {
 			if err := requireMaintenance(ctx, cfg, node, out); err != nil {
 				return runbook.Result{}, err
 			}
-			want, err := DigestTree(ctx, src)
+			sh, err := cfg.storeHost(node)
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return runbook.Result{}, err
+			}
+			want, err := digestOn(ctx, bh, src)
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: read store backup %s: %w", src, err)
 			}
@@ -561,25 +598,42 @@ func restoreStoreOp() *op {
 				return runbook.Result{}, fmt.Errorf("messagesight: %w: store backup %s has sha256 %s, the manifest says %s: use the store backup of this set",
 					ErrMismatch, src, short(want.SHA256), short(sum))
 			}
-			if _, err := leftovers(dest, out); err != nil {
+			if _, err := leftovers(ctx, sh, dest, out); err != nil {
 				return runbook.Result{}, err
 			}
-			if got, err := DigestTree(ctx, dest); err == nil && got == want {
+			if got, err := digestOn(ctx, sh, dest); err == nil && got == want {
 				line := fmt.Sprintf("%s already holds the backup (an earlier attempt finished the copy): %d files, %d bytes, sha256 %s", storeObject(cfg, node), want.Files, want.Bytes, want.SHA256)
 				out.Line(runbook.Info, line)
 				return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: digestVars(want, dest)}, nil
 			}
-			// Copy beside the store first, then swap, so a failed or killed
-			// copy leaves the old store in place; a rerun removes the
-			// leftovers above.
+			if len(cfg.StoreCopy) == 0 {
+				// host.Transfer stages the copy beside the store on its host
+				// (file.Copy there, or a stream checked file by file against
+				// the SHA-256 the backup host computed) and swaps it in only
+				// once complete, so a failed or killed copy leaves the old
+				// store in place; a rerun removes the leftovers above.
+				got, err := copyTreeOn(ctx, bh, src, sh, dest, true, out)
+				if err != nil {
+					return runbook.Result{ExitCode: -1}, fmt.Errorf("messagesight: %w", err)
+				}
+				if got != want {
+					return runbook.Result{ExitCode: -1}, fmt.Errorf("messagesight: the restored copy (sha256 %s) differs from the backup %s (sha256 %s), which changed while it was copied: restore again", short(got.SHA256), src, short(want.SHA256))
+				}
+				line := fmt.Sprintf("%s restored from %s: %d files, %d bytes, sha256 %s", storeObject(cfg, node), src, want.Files, want.Bytes, want.SHA256)
+				out.Line(runbook.Info, line)
+				return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line}, Vars: digestVars(want, dest)}, nil
+			}
+			// The target's store_copy command runs on this machine, so the
+			// store is reached here (a mount): copy beside it first, then
+			// swap, so a failed or killed copy leaves the old store in place.
 			tmp := filepath.Join(filepath.Dir(filepath.Clean(dest)), "."+filepath.Base(filepath.Clean(dest))+".restoring")
-			got, code, err := copyStore(ctx, cfg, src, tmp, out)
+			got, code, err := copyStore(ctx, cfg, bh, src, sh, tmp, false, out)
 			if err != nil {
-				os.RemoveAll(tmp)
+				sh.RemoveAll(ctx, tmp)
 				return runbook.Result{ExitCode: code}, err
 			}
 			if got.SHA256 != "" && got != want {
-				os.RemoveAll(tmp)
+				sh.RemoveAll(ctx, tmp)
 				return runbook.Result{ExitCode: code}, fmt.Errorf("messagesight: the restored copy differs from the backup %s: restore again", src)
 			}
 			old := filepath.Join(filepath.Dir(filepath.Clean(dest)), "."+filepath.Base(filepath.Clean(dest))+".replaced")

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight/emulator"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -326,7 +327,7 @@ func prepareTraining(ctx context.Context, cfg Config, l trainingLayout, servers 
 // trainingBackup takes a sealed backup set of a server in production
 // without a maintenance restart (the emulated store is quiet at start).
 func trainingBackup(ctx context.Context, cfg Config, node, root string, at time.Time) (string, error) {
-	set, err := newBackupSet(root, node, at)
+	set, err := newBackupSet(ctx, host.NewLocal(""), root, node, at)
 	if err != nil {
 		return "", err
 	}
@@ -349,7 +350,7 @@ func trainingBackup(ctx context.Context, cfg Config, node, root string, at time.
 	if _, err := copyTree(ctx, srv.StoreDir, filepath.Join(set, setStoreDir), runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return "", err
 	}
-	if _, err := sealBackupSet(ctx, set, node, at); err != nil {
+	if _, err := sealBackupSet(ctx, host.NewLocal(""), set, node, at); err != nil {
 		return "", err
 	}
 	return set, nil
@@ -365,7 +366,7 @@ func makeMixedSet(ctx context.Context, from, to string) error {
 	if _, err := copyTree(ctx, from, to, runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return err
 	}
-	if _, err := sealBackupSet(ctx, to, "ms1", time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
+	if _, err := sealBackupSet(ctx, host.NewLocal(""), to, "ms1", time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(filepath.Join(to, setStoreDir, "com.ibm.ism", "queues", "ORDERS.msg"), os.O_APPEND|os.O_WRONLY, 0o644)

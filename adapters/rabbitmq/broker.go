@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"sort"
 	"strings"
 	"sync"
@@ -13,7 +12,7 @@ import (
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 
-	"github.com/drillbook/drillbook/adapters/internal/proc"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -73,17 +72,27 @@ func (b *broker) ctl(ctx context.Context, out runbook.Output, tool string, args 
 		return "", errors.New("no CLI command given")
 	}
 	argv := b.cfg.ctlArgv(tool, args...)
-	if _, err := statPath(argv[0]); err != nil {
-		return "", fmt.Errorf("%s not found at %s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], "apt-get install -y rabbitmq-server")
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return "", err
+	}
+	if _, err := h.Stat(ctx, argv[0]); err != nil {
+		where := ""
+		if b.cfg.Host != "" {
+			where = " on " + b.cfg.Host
+		}
+		return "", fmt.Errorf("%s not found at %s%s: set rabbitmq.cli_dir in targets.yaml or %s", tool, argv[0], where, "apt-get install -y rabbitmq-server")
 	}
 	// The CLI's own --timeout bounds the call; this one catches a CLI that
 	// hangs before it gets that far.
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.timeout()+30*time.Second)
 	defer cancel()
 	se := &stderrLines{out: out}
-	oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: b.cfg.env(), OnlyEnv: true, Out: se, Capture: 256 << 20, TailLines: 8})
+	// On a remote host the environment travels inside the agent's
+	// channel, never on the remote command line (host.Host.Run).
+	oc, err := h.Run(ctx, host.Command{Argv: argv, Env: b.cfg.env(), OnlyEnv: true, Out: se, Capture: 256 << 20, TailLines: 8})
 	if err != nil {
-		var ee *proc.ExitError
+		var ee *host.ExitError
 		if errors.As(err, &ee) {
 			first := se.first()
 			switch {
@@ -468,12 +477,25 @@ func (b *broker) consumerChannels(ctx context.Context, out runbook.Output) ([]ch
 // runCommand runs a target-defined argv (consumer and producer control)
 // with the ordinary variables of drillbook's environment only, never a
 // secret.
-func runCommand(ctx context.Context, out runbook.Output, argv []string, field string) (proc.Outcome, error) {
+//
+// It runs on the node's host (rabbitmq.host), where the application's
+// consumers run beside the node.
+func (b *broker) runCommand(ctx context.Context, out runbook.Output, argv []string, field string) (host.Outcome, error) {
 	if len(argv) == 0 {
-		return proc.Outcome{ExitCode: -1}, fmt.Errorf("no command configured: set rabbitmq.%s in targets.yaml (an argv list, e.g. [supervisorctl, stop, \"oro:*\"])", field)
+		return host.Outcome{ExitCode: -1}, fmt.Errorf("no command configured: set rabbitmq.%s in targets.yaml (an argv list, e.g. [supervisorctl, stop, \"oro:*\"])", field)
 	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		return proc.Outcome{ExitCode: -1}, fmt.Errorf("rabbitmq.%s: %s not found: %w", field, argv[0], err)
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return host.Outcome{ExitCode: -1}, err
 	}
-	return proc.Run(ctx, proc.Spec{Argv: argv, Env: baseEnv(""), OnlyEnv: true, Out: out})
+	oc, err := h.Run(ctx, host.Command{Argv: argv, Env: baseEnv(""), OnlyEnv: true, Out: out})
+	var ee *host.ExitError
+	if err != nil && !errors.As(err, &ee) && ctx.Err() == nil {
+		where := ""
+		if b.cfg.Host != "" {
+			where = " on " + b.cfg.Host
+		}
+		return oc, fmt.Errorf("rabbitmq.%s: %s could not be started%s: %w", field, argv[0], where, err)
+	}
+	return oc, err
 }

@@ -31,12 +31,12 @@ func (b *broker) commandOp(name, summary string, argv []string, field string, wa
 	return &op{
 		spec: spec,
 		plan: func(c runbook.Call) (runbook.Plan, error) {
-			p := runbook.Plan{Host: "localhost", Argv: argv}
+			p := runbook.Plan{Host: b.cfg.hostLabel(), Argv: argv}
 			if len(argv) == 0 {
-				p = runbook.Plan{Host: "localhost", Detail: "rabbitmq." + field + " is not set in targets.yaml"}
+				p = runbook.Plan{Host: b.cfg.hostLabel(), Detail: "rabbitmq." + field + " is not set in targets.yaml"}
 			}
 			if stop {
-				p.Object = fmt.Sprintf("the application's %s on node %s (rabbitmq.%s, run on this host); leaves them stopped until start-%s", what, nodeOrTarget(c, b.cfg), field, what)
+				p.Object = fmt.Sprintf("the application's %s on node %s (rabbitmq.%s, run on %s); leaves them stopped until start-%s", what, nodeOrTarget(c, b.cfg), field, b.cfg.hostLabel(), what)
 			}
 			return p, nil
 		},
@@ -44,7 +44,7 @@ func (b *broker) commandOp(name, summary string, argv []string, field string, wa
 			if err := b.bindNode(c, stop); err != nil {
 				return runbook.Result{}, err
 			}
-			oc, err := runCommand(ctx, out, argv, field)
+			oc, err := b.runCommand(ctx, out, argv, field)
 			if err != nil {
 				return runbook.Result{ExitCode: oc.ExitCode}, err
 			}

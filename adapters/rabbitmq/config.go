@@ -21,6 +21,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -72,6 +73,17 @@ type Config struct {
 	// Producers are the commands that stop and start the application's
 	// producers (its maintenance mode).
 	Producers Commands `yaml:"producers"`
+
+	// Host is the host, a name under the target's hosts:, on which the
+	// node runs: rabbitmqctl, rabbitmq-diagnostics, rabbitmq-queues,
+	// rabbitmq-upgrade and the consumers and producers commands run there,
+	// with rabbitmq.env passed inside the connection, never on a remote
+	// command line. For example "mq1". Empty means this machine. The
+	// management API and AMQP stay connections from this machine.
+	Host string `yaml:"host"`
+	// Hosts resolves Host; cmd gives it the target's hosts. Nil means only
+	// this machine exists.
+	Hosts host.Resolver `yaml:"-"`
 
 	// Pos is where the section is written in targets.yaml (filled in when
 	// the target is decoded); zero for a configuration built in code.
@@ -215,10 +227,15 @@ func (c Config) amqpURL() string {
 
 // host names where calls take effect, for plans.
 func (c Config) host() string {
-	if c.Node == "" {
-		return "(rabbitmq.node not set)"
+	node := c.Node
+	if node == "" {
+		node = "(rabbitmq.node not set)"
 	}
-	return c.Node
+	if c.Host != "" {
+		// The CLI runs on rabbitmq.host: name it, where the call runs.
+		return node + " on " + c.hostLabel()
+	}
+	return node
 }
 
 // ordinaryEnv returns the variables of drillbook's own environment a child
@@ -266,4 +283,29 @@ func (c Config) ctlArgv(tool string, args ...string) []string {
 	argv := []string{filepath.Join(c.cliDir(), tool), "-n", c.Node, "-q"}
 	argv = append(argv, args...)
 	return append(argv, "--timeout", strconv.Itoa(int(c.timeout().Seconds())))
+}
+
+// nodeHost returns the host the node runs on (Host); "" is this machine.
+func (c Config) nodeHost() (host.Host, error) {
+	if c.Hosts == nil {
+		if c.Host == "" || c.Host == runbook.LocalHost {
+			return host.NewLocal(runbook.LocalHost), nil
+		}
+		return nil, fmt.Errorf("rabbitmq.host names host %q, but this target has only this machine: declare %s under hosts: in targets.yaml", c.Host, c.Host)
+	}
+	h, err := c.Hosts.Get(c.Host)
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq.host: %w", err)
+	}
+	return h, nil
+}
+
+// hostLabel says where the node's commands run, without connecting, for
+// plans: "localhost", "mq1 (rabbitmq@10.0.0.9:22)".
+func (c Config) hostLabel() string {
+	h, err := c.nodeHost()
+	if err != nil {
+		return c.Host + " (unknown host)"
+	}
+	return h.String()
 }

@@ -236,6 +236,8 @@ func TestAdapterOnRealNode(t *testing.T) {
 	if want := filepath.Join(dir, "node", "mnesia", cfg.Node); dd != want {
 		t.Fatalf("data-dir = %s, want %s", dd, want)
 	}
+	// The same node's CLI reached over SSH (rabbitmq.host), sharing it.
+	checkRemoteCLI(t, cfg, dd)
 	mk := filepath.Join(dd, MarkerFile)
 	os.Remove(mk)
 	if _, err, _ := h.run("rabbitmq.restore-messages", runbook.Args{"dir": set, "node": cfg.Node, "replace_nonempty": true}); err == nil || !strings.Contains(err.Error(), "definitions were not imported") {

@@ -144,6 +144,9 @@ type Reply struct {
 	Cell    string `json:"cell,omitempty"`
 	Process string `json:"process,omitempty"`
 	Type    string `json:"type,omitempty"`
+	// Facts are what a precheck script read from the configuration, by
+	// name (ops_checks.go documents each script's).
+	Facts map[string]string `json:"facts,omitempty"`
 	// Evidence are lines worth keeping in the report (a tool's last lines,
 	// the script's result line); never part of the script's own output.
 	Evidence []string `json:"-"`

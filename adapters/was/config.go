@@ -9,6 +9,8 @@ package was
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/host"
@@ -22,6 +24,12 @@ type Config struct {
 	// it and refuse an archive, a profile or a connected deployment manager
 	// of another cell; empty means those operations refuse to run.
 	Cell string `yaml:"cell"`
+	// Training, on a target with simulated: true, makes the target's cell
+	// the training cell (TrainingCell01, see docs/training.md) with its
+	// profiles on the hosts dmgr_host and nodes.NODE.host name, so its log
+	// waits go to those hosts; every other was: setting is then unused.
+	// Default false: the cell is the one the other settings describe.
+	Training bool `yaml:"training"`
 	// Wsadmin is the path of wsadmin.sh; empty means ProfileRoot/bin/wsadmin.sh.
 	Wsadmin string `yaml:"wsadmin"`
 	// ProfileRoot is the deployment manager's profile directory
@@ -244,4 +252,33 @@ func (c Config) describeHost(node string) string {
 		return c.hostName(node) + " (unknown host)"
 	}
 	return h.String()
+}
+
+// LogHost names the host a server log is on: the host of the profile whose
+// directory holds it (PROFILE/logs/SERVER/SystemOut.log, or an HPEL
+// repository under PROFILE/logs), the longest profile_root that is a
+// parent of path winning, so a node profile nested in the deployment
+// manager's directory still counts as the node's. A path under no profile
+// gives "" (this machine). It is a host.Locator: cmd gives it to the log
+// watcher so a wait on server logs is armed where the server writes them.
+func (c Config) LogHost(path string) string {
+	path = filepath.Clean(path)
+	best, host := -1, ""
+	try := func(root, h string) {
+		if root == "" {
+			return
+		}
+		root = filepath.Clean(root)
+		if !strings.HasPrefix(path, root+string(filepath.Separator)) && path != root {
+			return
+		}
+		if len(root) > best {
+			best, host = len(root), h
+		}
+	}
+	try(c.ProfileRoot, c.DmgrHost)
+	for _, np := range c.Nodes {
+		try(np.ProfileRoot, np.Host)
+	}
+	return host
 }

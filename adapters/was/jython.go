@@ -187,7 +187,7 @@ def db_run():
 // jythonScripts maps a Script* name to the body that defines db_main(a).
 // The comment on each says what a[...] holds.
 func jythonScripts() map[string]string {
-	return map[string]string{
+	return withCheckScripts(map[string]string{
 		ScriptEngineState: `# a: engine. configured says whether the cell's configuration has it, so a
 # mistyped name does not read as "not running".
 def db_main(a):
@@ -393,7 +393,7 @@ def db_main(a):
         st = str(AdminControl.getAttribute(on, 'state'))
     db_result({'node': a[0], 'server': a[1], 'after': st})
 `,
-	}
+	})
 }
 
 // ScriptNames returns the names of every wsadmin script, sorted.

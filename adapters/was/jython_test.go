@@ -16,8 +16,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/sc
 // for every script; refresh with go test ./adapters/was -run Golden -update.
 func TestGeneratedScriptsGolden(t *testing.T) {
 	names := ScriptNames()
-	if len(names) != 9 {
-		t.Fatalf("%d scripts, want 9: %v", len(names), names)
+	if len(names) != 11 {
+		t.Fatalf("%d scripts, want 11: %v", len(names), names)
 	}
 	for _, name := range append(names, sessionLoopName) {
 		got, err := generated(name)

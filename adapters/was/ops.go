@@ -146,6 +146,7 @@ func operations(b Backend, cfg Config) []runbook.Operation {
 	s.serverOps()
 	s.adminOps()
 	s.checkOps()
+	s.haCheckOps()
 	s.ops = append(s.ops, configOps(b, cfg)...)
 	s.ops = append(s.ops, storeOps(b, cfg)...)
 	s.ops = append(s.ops, setOps(b, cfg)...)

@@ -365,6 +365,9 @@ func (b *SimBackend) do(ctx context.Context, req Request, out runbook.Output) (R
 		}
 		return Reply{OK: "true", Node: argAt(a, 0), Server: argAt(a, 1), Before: "RECOVERY", After: "STOPPED"}, nil
 	}
+	if rep, ok, err := b.doCheck(ctx, req, out); ok {
+		return rep, err
+	}
 	return Reply{}, fmt.Errorf("the simulated cell does not know %q", req.Name())
 }
 

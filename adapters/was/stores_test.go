@@ -24,9 +24,10 @@ func TestSpecsWorkWithoutTarget(t *testing.T) {
 		"was.restore-config": "cell", "was.restore-filestore": "engine", "was.restore-datastore": "engine",
 	}
 	readOnly := []string{"was.engine-state", "was.find-engine-host", "was.server-status", "was.manager-status", "was.node-status",
-		"was.check-connection", "was.check-profile", "was.check-filestore", "was.check-datastore-command", "was.check-backup-root", "was.check-backup-set"}
-	if len(ops) != 30 {
-		t.Errorf("%d operations, want 30", len(ops))
+		"was.check-connection", "was.check-profile", "was.check-filestore", "was.check-datastore-command", "was.check-backup-root", "was.check-backup-set",
+		"was.check-store-access", "was.read-ha-policy"}
+	if len(ops) != 32 {
+		t.Errorf("%d operations, want 32", len(ops))
 	}
 	for name, op := range ops {
 		sp := op.Spec()

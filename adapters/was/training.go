@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/was/simcell"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -73,6 +74,36 @@ type TrainingOptions struct {
 	JVMStart *time.Duration
 	// NoSession starts a wsadmin for every call (or SessionEnv=off).
 	NoSession bool
+	// Hosts, when set, puts the cell's profiles on hosts of a target: the
+	// deployment manager's on DmgrHost and each node's on NodeHosts[node]
+	// (names Hosts resolves), so the log waits on its servers follow their
+	// SystemOut.log on those hosts (over ssh and drillbook agent for a
+	// remote one). The cell itself still lives in one directory of this
+	// machine: a training host behind a loopback sshd sees the same file
+	// system, which is what makes it a training estate. Nil keeps every
+	// profile on this machine.
+	Hosts host.Resolver
+	// DmgrHost names the deployment manager's host; empty is this machine.
+	DmgrHost string
+	// NodeHosts names each node's host by node; a node not listed is on
+	// this machine.
+	NodeHosts map[string]string
+}
+
+// place puts the cell's profiles on the hosts o names (see
+// TrainingOptions.Hosts).
+func (o TrainingOptions) place(cfg Config, cell *simcell.Cell) Config {
+	if o.Hosts == nil {
+		return cfg
+	}
+	cfg.Hosts = o.Hosts
+	cfg.DmgrHost = o.DmgrHost
+	cfg.ProfileRoot = cell.ProfileDir("")
+	cfg.Nodes = map[string]NodeProfile{}
+	for _, n := range []string{"node01", "node02", "node03"} {
+		cfg.Nodes[n] = NodeProfile{ProfileRoot: cell.ProfileDir(n), ProfileName: cell.ProfileName(n), Host: o.NodeHosts[n]}
+	}
+	return cfg
 }
 
 // StartTraining opens the training cell in dir, or builds it when dir holds
@@ -131,7 +162,6 @@ func trainingParams(cell *simcell.Cell) map[string]string {
 		"backup_datastores": "true",
 		"backup_filestores": "true",
 		"recovery":          "false",
-		"failback":          "true",
 		"max_skew":          "10m",
 	}
 }
@@ -175,7 +205,7 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 			return nil, fmt.Errorf("build the training cell: %w", err)
 		}
 	}
-	cfg := trainingConfig(dir, cell)
+	cfg := o.place(trainingConfig(dir, cell), cell)
 	sb := NewSimBackend(cell)
 	switch {
 	case o.JVMStart != nil:
@@ -215,6 +245,12 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 // or started. Its Ops plan as StartTraining's do, their Run refuses, and
 // its Params are those StartTraining would give for dir.
 func PlanTraining(dir, scenario string) (Training, error) {
+	return PlanTrainingWith(dir, TrainingOptions{Scenario: scenario})
+}
+
+// PlanTrainingWith is PlanTraining with options (the cell's hosts).
+func PlanTrainingWith(dir string, o TrainingOptions) (Training, error) {
+	scenario := o.Scenario
 	if scenario == "" {
 		scenario = simcell.ScenarioNormal
 	}
@@ -222,7 +258,7 @@ func PlanTraining(dir, scenario string) (Training, error) {
 		return Training{}, err
 	}
 	cell := simcell.At(filepath.Join(dir, "cell"))
-	cfg := trainingConfig(dir, cell)
+	cfg := o.place(trainingConfig(dir, cell), cell)
 	ops := OperationsWith(&SimBackend{cell: cell, plan: true}, cfg)
 	for i, o := range ops {
 		ops[i] = planOnly{o}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/rabbitmq"
 	"github.com/drillbook/drillbook/adapters/was"
@@ -88,6 +89,13 @@ func listBackups(ctx context.Context, g *globalOptions, name, format string) err
 		if err := cfg.decode(t); err != nil {
 			return err
 		}
+		if probs := hostSettingProblems(t, &cfg); len(probs) > 0 {
+			return probs
+		}
+		// messagesight.backup_host: the sets are listed where they lie.
+		hosts := host.NewSet(t, sshOptions())
+		defer hosts.Close()
+		cfg.useHosts(hosts)
 		sections = t.Sections()
 	}
 	var all []productBackups

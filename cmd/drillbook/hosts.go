@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/host"
@@ -40,6 +42,34 @@ func (e *estate) describeHost(name string) string {
 		return "localhost"
 	}
 	return e.hosts.Describe(name)
+}
+
+// describeWatch says which files a watch follows and the host of each,
+// for the plan: "A, B  @ localhost", or when its files sit on several
+// hosts (a WebSphere wait on the logs of servers of several nodes) each
+// host's files in turn, "A  @ node01 (...); B  @ node02 (...)".
+func (e *estate) describeWatch(w runbook.WatchSpec) string {
+	hosts := make([]string, len(w.Files))
+	if hw, ok := e.watcher.(host.Watcher); ok {
+		hosts = hw.HostsOf(w)
+	} else {
+		for i := range hosts {
+			hosts[i] = w.Host
+		}
+	}
+	var parts []string
+	for i := 0; i < len(w.Files); {
+		j := i
+		for j < len(w.Files) && hosts[j] == hosts[i] {
+			j++
+		}
+		parts = append(parts, strings.Join(w.Files[i:j], ", ")+"  @ "+e.describeHost(hosts[i]))
+		i = j
+	}
+	if len(parts) == 0 {
+		return "  @ " + e.describeHost(w.Host)
+	}
+	return strings.Join(parts, "; ")
 }
 
 // watchOnHost points `drillbook watch` at a host of a target: the host's
@@ -81,4 +111,45 @@ func watchOnHost(g *globalOptions, o *logwatch.CLIOptions, targetName, hostName 
 		return 0, true, nil
 	}
 	return hosts.Close, nil
+}
+
+// hostSettingProblems checks every adapter setting that names a host
+// (messagesight.backup_host, messagesight.nodes.NAME.store_host,
+// rabbitmq.host) against the target's hosts:, each problem at the line of
+// the setting with the hosts the target declares.
+func hostSettingProblems(t *runbook.Target, cfg *adapterConfigs) runbook.Problems {
+	type setting struct {
+		path  []string
+		value string
+	}
+	var settings []setting
+	if t.HasSection("messagesight") {
+		mc := cfg.messagesight
+		settings = append(settings, setting{[]string{"messagesight", "backup_host"}, mc.BackupHost})
+		names := make([]string, 0, len(mc.Nodes))
+		for n := range mc.Nodes {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			settings = append(settings, setting{[]string{"messagesight", "nodes", n, "store_host"}, mc.Nodes[n].StoreHost})
+		}
+	}
+	if t.HasSection("rabbitmq") {
+		settings = append(settings, setting{[]string{"rabbitmq", "host"}, cfg.rabbitmq.Host})
+	}
+	var probs runbook.Problems
+	for _, s := range settings {
+		if s.value == "" {
+			continue
+		}
+		if _, err := t.Host(s.value); err != nil {
+			pos, _ := t.SettingPos(s.path[0], s.path[1:]...)
+			if pos.File == "" {
+				pos.File = t.File
+			}
+			probs = append(probs, runbook.Problem{Pos: pos, Msg: strings.Join(s.path, ".") + ": " + err.Error()})
+		}
+	}
+	return probs
 }

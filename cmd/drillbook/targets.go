@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/messagesight"
 	"github.com/drillbook/drillbook/adapters/rabbitmq"
 	"github.com/drillbook/drillbook/adapters/was"
@@ -91,6 +92,14 @@ func targetsList(g *globalOptions) error {
 	}
 	_, err := fmt.Fprintf(g.io.Out, "\ntargets file: %s; drillbook targets check NAME checks one\n", path)
 	return err
+}
+
+// useHosts gives the adapters that reach files and processes on a host
+// by name (MessageSight's store_host and backup_host, RabbitMQ's host) the
+// target's hosts.
+func (c *adapterConfigs) useHosts(r host.Resolver) {
+	c.messagesight.Hosts = r
+	c.rabbitmq.Hosts = r
 }
 
 // adapterConfigs are a target's adapter sections, decoded.
@@ -294,9 +303,12 @@ func targetsCheck(ctx context.Context, g *globalOptions, name string) error {
 		return err
 	}
 	rbs := g.runbooksFor(t, nil)
-	if probs := append(t.CheckParams(rbs), inlineSecrets(t, &cfg)...); len(probs) > 0 {
+	if probs := append(append(t.CheckParams(rbs), inlineSecrets(t, &cfg)...), hostSettingProblems(t, &cfg)...); len(probs) > 0 {
 		return probs
 	}
+	hosts := host.NewSet(t, sshOptions())
+	defer hosts.Close()
+	cfg.useHosts(hosts)
 	out := g.io.Out
 	kind := "real: --yes and --scenario are refused"
 	if t.Simulated {
