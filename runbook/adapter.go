@@ -195,6 +195,13 @@ type Plan struct {
 	Object string
 }
 
+// OnThisMachine reports whether the call takes effect on the machine
+// drillbook runs on: Host is empty, "localhost" or LocalHost. The screen
+// and the report name the host of every other call.
+func (p Plan) OnThisMachine() bool {
+	return p.Host == "" || p.Host == "localhost" || p.Host == LocalHost
+}
+
 // Summary renders the plan as one human-readable line.
 func (p Plan) Summary() string {
 	var b strings.Builder
@@ -293,6 +300,13 @@ type Result struct {
 // instead of counting it as failed (a failure would let on_failure run it
 // again, or move on).
 var ErrOutcomeUnknown = errors.New("its outcome is not known")
+
+// ErrUnreachable marks an error from a host that could not be reached at
+// all (nothing accepts connections, no answer, no route): nothing was done
+// there. A call that meets it fails as any call does; a log watch that
+// meets it while being armed stops the run resumable, since its step's
+// action has not started and every retry would meet the same host.
+var ErrUnreachable = errors.New("the host cannot be reached")
 
 // Operation is one thing an adapter can do. Implementations live in
 // adapters/ and are handed to the runner in a Registry; runbook/ never

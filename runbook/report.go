@@ -143,7 +143,11 @@ type ReportCall struct {
 	Op      string `json:"op"`
 	Command string `json:"command"`
 	// ActsOn says what a call acts on and where, when its operation says.
-	ActsOn   string    `json:"acts_on,omitempty"`
+	ActsOn string `json:"acts_on,omitempty"`
+	// Host is where the call ran, as its plan names it ("mq1
+	// (rabbitmq@10.0.0.9:22)"); empty for this machine, when Command
+	// ends with "@ localhost" as before.
+	Host     string    `json:"host,omitempty"`
 	Started  time.Time `json:"started"`
 	Ended    time.Time `json:"ended,omitzero"`
 	ExitCode *int      `json:"exit_code,omitempty"`
@@ -354,6 +358,14 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 		if ev.Plan != nil {
 			c.Command = ev.Plan.Summary()
 			c.ActsOn = ev.Plan.Object
+			if !ev.Plan.OnThisMachine() {
+				// The host is said once, in its own field, not again
+				// after the command.
+				c.Host = ev.Plan.Host
+				bare := *ev.Plan
+				bare.Host = ""
+				c.Command = bare.Summary()
+			}
 		}
 		if c.Command == "" {
 			c.Command = ev.Op
@@ -1017,7 +1029,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			p("\n")
 		}
 		for _, c := range s.Calls {
-			p("- %s `%s`: %s", c.Phase, c.Op, mdCode(c.Command))
+			p("- %s `%s`", c.Phase, c.Op)
+			if c.Host != "" {
+				p(" on %s", mdEscape(c.Host))
+			}
+			p(": %s", mdCode(c.Command))
 			if r.Simulated && !c.Simulated {
 				p(" (real)")
 			}

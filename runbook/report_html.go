@@ -455,7 +455,7 @@ footer { margin-top: 36px; font-size: 12px; color: var(--dim); border-top: 1px s
 <ul>{{range .Remarks}}<li><span class="dim">{{clock .Time}} UTC</span> {{if eq .Step "note"}}<b>note:</b> {{end}}{{.Text}}</li>{{end}}</ul>
 {{- end}}
 {{- range .S.Calls}}
-<div>{{.Phase}} <code>{{.Op}}</code>{{if and $.R.Simulated (not .Simulated)}} <b>(real)</b>{{end}}{{if .ExitCode}}, exit {{.ExitCode}}{{end}}{{if not (zero .Ended)}} <span class="dim">({{ms .Started}} to {{ms .Ended}})</span>{{end}}{{if .Interrupted}} <b class="fail">interrupted</b>: {{.Outcome}}{{else if .Error}} <b class="fail">failed</b>: {{.Error}}{{else if .Summary}}: {{.Summary}}{{end}}</div>
+<div>{{.Phase}} <code>{{.Op}}</code>{{if .Host}} on <b>{{.Host}}</b>{{end}}{{if and $.R.Simulated (not .Simulated)}} <b>(real)</b>{{end}}{{if .ExitCode}}, exit {{.ExitCode}}{{end}}{{if not (zero .Ended)}} <span class="dim">({{ms .Started}} to {{ms .Ended}})</span>{{end}}{{if .Interrupted}} <b class="fail">interrupted</b>: {{.Outcome}}{{else if .Error}} <b class="fail">failed</b>: {{.Error}}{{else if .Summary}}: {{.Summary}}{{end}}</div>
 <pre>{{.Command}}</pre>
 {{- if .ActsOn}}<div class="dim">acts on: {{.ActsOn}}</div>{{end}}
 {{- range .Evidence}}<div class="dim">evidence:</div><pre>{{.}}</pre>{{end}}

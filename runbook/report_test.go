@@ -412,3 +412,50 @@ func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestReportNamesCallHosts: a call that ran on another host is reported
+// on it (JSON host, Markdown "on mq1 (...)", HTML), and the host is not
+// said twice; a call on this machine gets no host.
+func TestReportNamesCallHosts(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	evs := []Event{
+		{Type: EvStepStarted, Step: "backup", StepID: "backup", Title: "Back up msg_stores", Kind: KindAction, Attempt: 1},
+		{Type: EvCallStart, Step: "backup", ID: 1, Phase: PhaseAction, Op: "rabbitmq.data-dir", Plan: &Plan{Host: "localhost", Argv: []string{"rabbitmqctl", "status"}}},
+		{Type: EvCallFinished, Step: "backup", ID: 1, Phase: PhaseAction, Result: &Result{Summary: "here"}},
+		{Type: EvCallStart, Step: "backup", ID: 2, Phase: PhaseAction, Op: "rabbitmq.backup-messages", Plan: &Plan{Host: "mq1 (rabbitmq@10.0.0.9:22)", Detail: "copy msg_stores"}},
+		{Type: EvCallFinished, Step: "backup", ID: 2, Phase: PhaseAction, Result: &Result{Summary: "copied"}},
+	}
+	jd := &JournalData{Meta: RunMeta{RunID: "r", Started: t0}}
+	for i := range evs {
+		e := evs[i]
+		e.Time = t0.Add(time.Duration(i) * time.Second)
+		jd.Records = append(jd.Records, Record{Seq: i + 1, Time: e.Time, Ev: &e})
+	}
+	rep := BuildReport(jd)
+	if len(rep.Steps) != 1 || len(rep.Steps[0].Calls) != 2 {
+		t.Fatalf("steps %+v", rep.Steps)
+	}
+	local, remote := rep.Steps[0].Calls[0], rep.Steps[0].Calls[1]
+	if local.Host != "" || remote.Host != "mq1 (rabbitmq@10.0.0.9:22)" || strings.Contains(remote.Command, "mq1") {
+		t.Fatalf("hosts: local %q (%q), remote %q (%q)", local.Host, local.Command, remote.Host, remote.Command)
+	}
+	var md, js, html bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "- action `rabbitmq.backup-messages` on mq1 (rabbitmq@10.0.0.9:22): `copy msg_stores`") || strings.Count(md.String(), "mq1") != 1 {
+		t.Errorf("Markdown:\n%s", md.String())
+	}
+	if !strings.Contains(js.String(), `"host": "mq1 (rabbitmq@10.0.0.9:22)"`) {
+		t.Errorf("JSON:\n%s", js.String())
+	}
+	if !strings.Contains(html.String(), "on <b>mq1 (rabbitmq@10.0.0.9:22)</b>") {
+		t.Errorf("HTML lacks the host")
+	}
+}

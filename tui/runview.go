@@ -44,7 +44,7 @@ type runView struct {
 	status  runbook.RunStatus
 	info    map[string]*stepInfo
 	request *runbook.Event // the confirmation or operator request pending
-	calls   map[int]bool   // calls running, adhoc ones excluded
+	calls   map[int]string // calls running, adhoc ones excluded: the host each is on, "" for this machine
 	out     pane
 	log     pane
 	onLog   bool // scrolling keys move the log pane
@@ -81,7 +81,7 @@ type runView struct {
 
 func newRunView(c *common, spec RunSpec) *runView {
 	m := &runView{c: c, spec: spec, steps: spec.Steps, status: runbook.RunRunning,
-		info: map[string]*stepInfo{}, calls: map[int]bool{},
+		info: map[string]*stepInfo{}, calls: map[int]string{},
 		out: newPane(outputKeep), log: newPane(logKeep),
 		answer: func(runbook.Input) {}, stop: func(string) {}}
 	if r := spec.Runner; r != nil {
@@ -154,7 +154,7 @@ func (m *runView) replay(us []runbook.Update) {
 	}
 	m.history = false
 	m.status = runbook.RunRunning
-	m.calls = map[int]bool{}
+	m.calls = map[int]string{}
 	m.track()
 }
 
@@ -189,7 +189,10 @@ func (m *runView) applyOne(u runbook.Update) {
 		si := m.stepInfo(ev.Step)
 		si.phase, si.callPlan = ev.Phase, ev.Plan
 		if ev.Phase != "adhoc" && !m.history {
-			m.calls[ev.ID] = true
+			m.calls[ev.ID] = ""
+			if ev.Plan != nil && !ev.Plan.OnThisMachine() {
+				m.calls[ev.ID] = ev.Plan.Host
+			}
 		}
 		if m.spec.Simulated && !ev.Simulated && !slices.Contains(m.realSteps, ev.Step) {
 			m.realSteps = append(m.realSteps, ev.Step)
@@ -331,6 +334,19 @@ func (m *runView) applyOne(u runbook.Update) {
 
 // callRunning reports whether a step's call is in flight.
 func (m *runView) callRunning() bool { return len(m.calls) > 0 }
+
+// callHosts lists the hosts the running calls are on, other than this
+// machine, sorted, each once.
+func (m *runView) callHosts() []string {
+	var hs []string
+	for _, h := range m.calls {
+		if h != "" && !slices.Contains(hs, h) {
+			hs = append(hs, h)
+		}
+	}
+	slices.Sort(hs)
+	return hs
+}
 
 // actions returns every run-view action with why it is unavailable now.
 func (m *runView) actions() []action {
@@ -1206,6 +1222,11 @@ func (m *runView) statusLine() string {
 	status := string(m.status)
 	b.WriteString(st.Dim.Render(fmt.Sprintf(" │ %s │ %d/%d steps │ ", elapsed, done, len(m.steps))))
 	b.WriteString(st.Status.Render(status))
+	// Where the running calls are, when not on this machine: the
+	// operator sees which host a step is acting on.
+	if hs := m.callHosts(); len(hs) > 0 {
+		b.WriteString(st.Status.Render(" on " + strings.Join(hs, ", ")))
+	}
 	b.WriteString(st.Dim.Render(" │ run " + m.spec.RunID))
 	return b.String()
 }

@@ -326,3 +326,34 @@ func TestTUINotes(t *testing.T) {
 		t.Errorf("the notes are not shown:\n%s", v)
 	}
 }
+
+// TestTUIStatusLineNamesRemoteHost: while a call runs on another host the
+// status line at 80x24 says which ("on mq1"); a call on this machine adds
+// nothing, and the host goes when the call ends.
+func TestTUIStatusLineNamesRemoteHost(t *testing.T) {
+	s := newSim(t, 80, 24)
+	s.toLogWait()
+	statusLine := func() string {
+		v := s.v.view()
+		checkSize(t, v, 80, 24)
+		for _, r := range strings.Split(v, "\n") {
+			if strings.Contains(r, " steps │ ") {
+				return r
+			}
+		}
+		t.Fatalf("no status line:\n%s", v)
+		return ""
+	}
+	if l := statusLine(); strings.Contains(l, " on ") {
+		t.Fatalf("a call on this machine names a host: %q", l)
+	}
+	s.v.apply(runbook.Update{Event: &runbook.Event{Type: runbook.EvCallStart, ID: 99, Step: "start", Phase: runbook.PhaseAction, Op: "shell.run",
+		Plan: &runbook.Plan{Host: "mq1", Argv: []string{"rabbitmqctl", "status"}}}})
+	if l := statusLine(); !strings.Contains(l, "running on mq1") {
+		t.Fatalf("the status line does not name mq1 while its call runs: %q", l)
+	}
+	s.v.apply(runbook.Update{Event: &runbook.Event{Type: runbook.EvCallFinished, ID: 99, Step: "start", Phase: runbook.PhaseAction, Result: &runbook.Result{Summary: "ok"}}})
+	if l := statusLine(); strings.Contains(l, "mq1") {
+		t.Fatalf("mq1 still named after its call ended: %q", l)
+	}
+}

@@ -70,6 +70,7 @@ func infoOf(fi fs.FileInfo, link string) *fileInfo {
 	out := &fileInfo{N: fi.Name(), Sz: fi.Size(), Md: fi.Mode(), MT: fi.ModTime(), St: &Sys{Link: link}}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		out.St.Inode, out.St.UID, out.St.GID = st.Ino, st.Uid, st.Gid
+		out.St.Dev = uint64(st.Dev) // a signed type on some systems
 	}
 	return out
 }
@@ -157,6 +158,32 @@ func (l *Local) MkdirAll(ctx context.Context, path string, perm fs.FileMode) err
 		return err
 	}
 	return os.MkdirAll(path, perm)
+}
+
+// Mkdir creates path, which must not exist (os.Mkdir).
+func (l *Local) Mkdir(ctx context.Context, path string, perm fs.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return os.Mkdir(path, perm)
+}
+
+// Writable checks with access(2) that this user may create files in dir.
+func (l *Local) Writable(ctx context.Context, dir string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
 }
 
 // MkdirTemp creates a new directory in dir.

@@ -408,6 +408,10 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 	e := func(format string, args ...any) error {
 		return &RemoteError{Host: name, Msg: fmt.Sprintf(format, args...)}
 	}
+	// unreachable is an error of a host nothing could be done on.
+	unreachable := func(format string, args ...any) error {
+		return &RemoteError{Host: name, Msg: fmt.Sprintf(format, args...), Cause: runbook.ErrUnreachable}
+	}
 	// Which hop's key failed: the host's, or a jump host's.
 	hop, whose := t.cfg, "its host key"
 	if m := keyHostRE.FindStringSubmatch(stderr); m != nil {
@@ -453,13 +457,13 @@ func (t *sshTransport) classify(ctx context.Context, code int, stderr string, sk
 		}
 		return e("it refused the login of %s at %s with %s (%s): add the matching public key to ~%s/.ssh/authorized_keys on the host, or set identity_file for it in targets.yaml", user, where, key, lastWords(stderr), strings.TrimPrefix(user, "(ssh's default user)"))
 	case strings.Contains(stderr, "Connection refused"):
-		return e("nothing accepts SSH connections at %s (%s): check the address and port in targets.yaml (and the jump hosts') and that sshd runs there", where, lastWords(stderr))
+		return unreachable("nothing accepts SSH connections at %s (%s): check the address and port in targets.yaml (and the jump hosts') and that sshd runs there", where, lastWords(stderr))
 	case strings.Contains(stderr, "timed out") || strings.Contains(stderr, "Connection timed out"):
-		return e("no SSH answer from %s within %s (%s): check that the host is up and reachable from here, or raise connect_timeout", where, t.cfg.Timeout(), lastWords(stderr))
+		return unreachable("no SSH answer from %s within %s (%s): check that the host is up and reachable from here, or raise connect_timeout", where, t.cfg.Timeout(), lastWords(stderr))
 	case strings.Contains(stderr, "Could not resolve hostname"):
 		return e("its address %s does not resolve (%s): check address: in targets.yaml", t.cfg.Address, lastWords(stderr))
 	case strings.Contains(stderr, "No route to host") || strings.Contains(stderr, "Network is unreachable"):
-		return e("%s cannot be reached from here (%s): check the network path, or add a jump host", where, lastWords(stderr))
+		return unreachable("%s cannot be reached from here (%s): check the network path, or add a jump host", where, lastWords(stderr))
 	case strings.Contains(stderr, `unknown command "agent"`):
 		return e("%s there is a drillbook without the agent (%s): install drillbook %s there (copy this drillbook binary to %s), or set agent: in targets.yaml to where it is", t.agentPath(), lastWords(stderr), t.version(), t.agentPath())
 	case code == 127 || code == 126 || strings.Contains(stderr, "not found") || strings.Contains(stderr, "No such file or directory"):

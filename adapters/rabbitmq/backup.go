@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -81,9 +82,9 @@ func (d definitions) list() []queue {
 	return qs
 }
 
-func readDefinitions(path string) (definitions, error) {
+func readDefinitions(ctx context.Context, h host.Host, path string) (definitions, error) {
 	var d definitions
-	if err := readJSON(path, &d); err != nil {
+	if err := readJSON(ctx, h, path, &d); err != nil {
 		return d, fmt.Errorf("read definitions: %w", err)
 	}
 	return d, nil
@@ -95,21 +96,25 @@ func readDefinitions(path string) (definitions, error) {
 // "paramaters", so a round trip through it would drop shovels and
 // federation links.
 func (b *broker) exportDefinitions(ctx context.Context, out runbook.Output, file string) (runbook.Result, error) {
-	if _, err := statPath(file); err == nil {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	if _, err := statPath(ctx, h, file); err == nil {
 		return runbook.Result{}, fmt.Errorf("%s already exists: export into a fresh backup directory", file)
 	}
-	if err := mkdirAll(filepath.Dir(file)); err != nil {
+	if err := mkdirAll(ctx, h, filepath.Dir(file)); err != nil {
 		return runbook.Result{}, fmt.Errorf("create the backup directory: %w", err)
 	}
 	if _, err := b.ctl(ctx, out, "rabbitmqctl", "export_definitions", file); err != nil {
 		return runbook.Result{}, err
 	}
-	defs, err := readDefinitions(file)
+	defs, err := readDefinitions(ctx, h, file)
 	if err != nil {
 		return runbook.Result{}, err
 	}
 	qs := defs.list()
-	sum, _ := fileSHA256(file)
+	sum, _ := fileSHA256(ctx, h, file)
 	return runbook.Result{
 		Summary:  fmt.Sprintf("exported %d vhosts and %d queues to %s", len(defs.Vhosts), len(qs), file),
 		Vars:     map[string]string{"file": file, "queues": strconv.Itoa(len(qs))},
@@ -118,8 +123,8 @@ func (b *broker) exportDefinitions(ctx context.Context, out runbook.Output, file
 	}, nil
 }
 
-func fileSHA256(p string) (string, error) {
-	b, err := readFile(p)
+func fileSHA256(ctx context.Context, h host.Host, p string) (string, error) {
+	b, err := readFile(ctx, h, p)
 	if err != nil {
 		return "", err
 	}
@@ -186,7 +191,11 @@ func (b *broker) missingQueues(ctx context.Context, out runbook.Output, defs def
 }
 
 func (b *broker) importDefinitions(ctx context.Context, out runbook.Output, file string, wait time.Duration) (runbook.Result, error) {
-	defs, err := readDefinitions(file)
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	defs, err := readDefinitions(ctx, h, file)
 	if err != nil {
 		return runbook.Result{}, err
 	}
@@ -220,12 +229,12 @@ func (b *broker) importDefinitions(ctx context.Context, out runbook.Output, file
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	sum, _ := fileSHA256(file)
+	sum, _ := fileSHA256(ctx, h, file)
 	m := marker{Node: b.cfg.Node, File: file, SHA256: sum, Imported: time.Now().UTC()}
 	for _, q := range qs {
 		m.Queues = append(m.Queues, q.key())
 	}
-	if err := writeJSON(filepath.Join(dir, MarkerFile), m); err != nil {
+	if err := writeJSON(ctx, h, filepath.Join(dir, MarkerFile), m); err != nil {
 		return runbook.Result{}, fmt.Errorf("record the import in the data directory: %w", err)
 	}
 	return runbook.Result{
@@ -236,6 +245,10 @@ func (b *broker) importDefinitions(ctx context.Context, out runbook.Output, file
 }
 
 func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, override, defsFile string) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	if dir == "" {
 		return runbook.Result{}, errors.New("no backup directory given")
 	}
@@ -247,7 +260,7 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if defsFile != "" {
 		// With producers and consumers stopped no queue appears between
 		// the export and now.
-		defs, err := readDefinitions(defsFile)
+		defs, err := readDefinitions(ctx, h, defsFile)
 		if err != nil {
 			return runbook.Result{}, err
 		}
@@ -265,24 +278,24 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	if err := mkdirAll(dir); err != nil {
+	if err := mkdirAll(ctx, h, dir); err != nil {
 		return runbook.Result{}, fmt.Errorf("create the backup directory: %w", err)
 	}
 	src := filepath.Join(data, "msg_stores")
 	dst := filepath.Join(dir, "msg_stores")
-	if _, err := lstatPath(dst); err == nil {
+	if _, err := lstatPath(ctx, h, dst); err == nil {
 		// A second `cp -a src/ dst` would nest msg_stores/msg_stores
 		// (pitfall 17); a backup always goes into a fresh directory.
 		return runbook.Result{}, fmt.Errorf("%s already exists: back up into a fresh directory", dst)
 	}
 	out.Line(runbook.Info, fmt.Sprintf("copying %s to %s", src, dst))
 	t0 := time.Now()
-	m, err := file.Copy(ctx, src, dst, file.CopyOptions{})
+	m, err := h.Copy(ctx, src, dst, file.CopyOptions{})
 	if err != nil {
 		return runbook.Result{}, err
 	}
 	took := time.Since(t0)
-	if err := file.WriteManifest(filepath.Join(dir, ManifestFile), m); err != nil {
+	if err := h.WriteManifest(ctx, filepath.Join(dir, ManifestFile), m); err != nil {
 		return runbook.Result{}, err
 	}
 	c := Counts{Node: b.cfg.Node, Taken: time.Now().UTC(), Override: override}
@@ -293,7 +306,7 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 			total += counts[q.key()]
 		}
 	}
-	if err := writeJSON(filepath.Join(dir, CountsFile), c); err != nil {
+	if err := writeJSON(ctx, h, filepath.Join(dir, CountsFile), c); err != nil {
 		return runbook.Result{}, err
 	}
 	warn := append(idle.Warnings, typeWarnings(qs)...)
@@ -310,12 +323,12 @@ func (b *broker) backupMessages(ctx context.Context, out runbook.Output, dir, ov
 	}, nil
 }
 
-func verifyBackup(ctx context.Context, dir string) (runbook.Result, error) {
-	want, err := file.ReadManifest(filepath.Join(dir, ManifestFile))
+func verifyBackup(ctx context.Context, h host.Host, dir string) (runbook.Result, error) {
+	want, err := h.ReadManifest(ctx, filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("%w: is %s a drillbook backup?", err, dir)
 	}
-	rep, err := file.Verify(ctx, filepath.Join(dir, "msg_stores"), want)
+	rep, err := h.Verify(ctx, filepath.Join(dir, "msg_stores"), want)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("read the backup: %w", err)
 	}
@@ -327,12 +340,16 @@ func verifyBackup(ctx context.Context, dir string) (runbook.Result, error) {
 }
 
 func (b *broker) countMessages(ctx context.Context, out runbook.Output, vhost, backup string, excluded []string) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	var qs []queue
 	var want Counts
 	if backup != "" {
 		// The backup's queues are the ones to compare; a passive declare
 		// finds a missing one, so the node need not be listed.
-		if err := readJSON(filepath.Join(backup, CountsFile), &want); err != nil {
+		if err := readJSON(ctx, h, filepath.Join(backup, CountsFile), &want); err != nil {
 			return runbook.Result{}, fmt.Errorf("read the backup's counts: %w", err)
 		}
 		for _, q := range want.Queues {

@@ -419,7 +419,7 @@ func (b *broker) nodeState(ctx context.Context, out runbook.Output) (nodeInfo, e
 		return nodeInfo{}, fmt.Errorf("rabbitmqctl eval: unexpected answer %.200q", s)
 	}
 	ni := nodeInfo{Running: lines[0] == "true", Drained: lines[1] == "true", DataDir: strings.TrimSpace(lines[2])}
-	if d, err := b.checkDataDirSetting(ni.DataDir); err == nil {
+	if d, err := b.checkDataDirSetting(ctx, ni.DataDir); err == nil {
 		b.ddMu.Lock()
 		b.dd = d
 		b.ddMu.Unlock()
@@ -447,7 +447,7 @@ func (b *broker) dataDir(ctx context.Context, out runbook.Output) (string, error
 	if err != nil {
 		return "", err
 	}
-	return b.checkDataDirSetting(ni.DataDir)
+	return b.checkDataDirSetting(ctx, ni.DataDir)
 }
 
 // channel is one AMQP channel as listed.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,7 +13,7 @@ import (
 
 	rabbithole "github.com/michaelklishin/rabbit-hole/v2"
 
-	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -44,7 +43,7 @@ func (b *broker) checkNode(ctx context.Context, out runbook.Output, vhosts []str
 	if ni.Drained {
 		return runbook.Result{}, fmt.Errorf("node %s is in maintenance mode: no client can connect and its management API is down: end it with `rabbitmq-upgrade -n %s revive` (a failed restore may have left it so) and run again", b.cfg.Node, b.cfg.Node)
 	}
-	if _, err := b.checkDataDirSetting(ni.DataDir); err != nil {
+	if _, err := b.checkDataDirSetting(ctx, ni.DataDir); err != nil {
 		return runbook.Result{}, err
 	}
 	var notes []string
@@ -132,7 +131,7 @@ func (b *broker) checkNode(ctx context.Context, out runbook.Output, vhosts []str
 		}
 	}
 	var warn []string
-	if bl, err := b.readBlocked(ni.DataDir); err == nil && len(bl.Permissions) > 0 {
+	if bl, err := b.readBlocked(ctx, ni.DataDir); err == nil && len(bl.Permissions) > 0 {
 		warn = append(warn, fmt.Sprintf("the permissions of %s are still withdrawn by a restore that did not finish (%s): the application cannot connect until rabbitmq.unblock-clients gives them back, or that restore is resumed", describePerms(bl.Permissions), filepath.Join(ni.DataDir, BlockedFile)))
 	}
 	return runbook.Result{
@@ -197,7 +196,15 @@ func (b *broker) requireVhosts(ctx context.Context, out runbook.Output, setting,
 
 // checkCommands checks that the target's consumer and producer commands
 // are set and their programs found.
-func checkCommands(cfg Config) (runbook.Result, error) {
+func checkCommands(ctx context.Context, cfg Config) (runbook.Result, error) {
+	h, err := cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	where := ""
+	if cfg.Host != "" {
+		where = " on " + cfg.Host
+	}
 	var probs, have []string
 	for _, c := range []struct {
 		field string
@@ -207,8 +214,8 @@ func checkCommands(cfg Config) (runbook.Result, error) {
 		case len(c.argv) == 0:
 			probs = append(probs, fmt.Sprintf("rabbitmq.%s is not set (an argv list, e.g. [supervisorctl, stop, \"oro:*\"])", c.field))
 		default:
-			if _, err := exec.LookPath(c.argv[0]); err != nil {
-				probs = append(probs, fmt.Sprintf("rabbitmq.%s: %s is not found (%v)", c.field, c.argv[0], err))
+			if err := lookProgram(ctx, h, c.argv[0]); err != nil {
+				probs = append(probs, fmt.Sprintf("rabbitmq.%s: %s is not found%s (%v)", c.field, c.argv[0], where, err))
 				continue
 			}
 			have = append(have, c.field+": "+runbook.QuoteArgv(c.argv))
@@ -220,18 +227,47 @@ func checkCommands(cfg Config) (runbook.Result, error) {
 	return runbook.Result{Summary: "commands found: " + strings.Join(have, "; ")}, nil
 }
 
+// lookProgram checks that the program prog can be started on h, where
+// runCommand starts it: a path is looked at there (a regular file with an
+// execute bit); a bare name is looked up in the PATH the command gets
+// (baseEnv) by POSIX `command -v`, a shell builtin, so through sh with a
+// fixed script and the name as its argument ($1), never a shell string
+// built from the value.
+func lookProgram(ctx context.Context, h host.Host, prog string) error {
+	if strings.ContainsRune(prog, '/') {
+		fi, err := h.Stat(ctx, prog)
+		switch {
+		case err != nil:
+			return err
+		case !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0:
+			return fmt.Errorf("%s is not an executable file", prog)
+		}
+		return nil
+	}
+	_, err := h.Run(ctx, host.Command{Argv: []string{"sh", "-c", `command -v -- "$1"`, "sh", prog}, Env: baseEnv(""), OnlyEnv: true})
+	var ee *host.ExitError
+	if errors.As(err, &ee) {
+		return errors.New("not in PATH")
+	}
+	return err
+}
+
 // checkDataDirSetting checks rabbitmq.data_dir, when set, against the
 // directory the node reports: everything the restore touches comes from
 // the node, and a setting that names another directory (a copy, another
 // mount) is a mistake to stop on.
-func (b *broker) checkDataDirSetting(nodeDir string) (string, error) {
+func (b *broker) checkDataDirSetting(ctx context.Context, nodeDir string) (string, error) {
 	if nodeDir == "" {
 		return "", fmt.Errorf("node %s reported no data directory: check the node", b.cfg.Node)
 	}
 	if b.cfg.DataDir == "" || filepath.Clean(b.cfg.DataDir) == filepath.Clean(nodeDir) {
 		return nodeDir, nil
 	}
-	same, err := sameFile(b.cfg.DataDir, nodeDir)
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return "", err
+	}
+	same, err := sameFile(ctx, h, b.cfg.DataDir, nodeDir)
 	if err != nil || !same {
 		return "", fmt.Errorf("rabbitmq.data_dir is %s but node %s uses %s: fix rabbitmq.data_dir or remove it (the node's own answer is used then)", b.cfg.DataDir, b.cfg.Node, nodeDir)
 	}
@@ -241,14 +277,18 @@ func (b *broker) checkDataDirSetting(nodeDir string) (string, error) {
 // localDataDir finds the node's data directory and checks that it is a
 // directory on this host.
 func (b *broker) localDataDir(ctx context.Context, out runbook.Output) (string, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return "", err
+	}
 	dir, err := b.dataDir(ctx, out)
 	if err != nil {
 		return "", err
 	}
-	info, err := statPath(dir)
+	info, err := statPath(ctx, h, dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("node %s keeps its data in %s, which is not on this host: run drillbook on the node's host (%s)", b.cfg.Node, dir, nodeHost(b.cfg.Node))
+		return "", fmt.Errorf("node %s keeps its data in %s, which is not on %s: set rabbitmq.host to the node's host (%s)", b.cfg.Node, dir, h.String(), nodeHost(b.cfg.Node))
 	case err != nil:
 		return "", fmt.Errorf("node %s's data directory %s: %w", b.cfg.Node, dir, err)
 	case !info.IsDir():
@@ -260,11 +300,15 @@ func (b *broker) localDataDir(ctx context.Context, out runbook.Output) (string, 
 // checkBackupSpace checks the backup root: set, a writable directory not
 // inside the data directory, with room for a copy of the node's msg_stores.
 func (b *broker) checkBackupSpace(ctx context.Context, out runbook.Output) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	root := b.cfg.BackupDir
 	if root == "" {
 		return runbook.Result{}, errors.New("rabbitmq.backup_dir is not set: set it to the directory under which each backup gets its own set")
 	}
-	info, err := statPath(root)
+	info, err := statPath(ctx, h, root)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return runbook.Result{}, fmt.Errorf("backup root %s (rabbitmq.backup_dir) does not exist: create it or fix the setting", root)
@@ -277,24 +321,24 @@ func (b *broker) checkBackupSpace(ctx context.Context, out runbook.Output) (runb
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	return checkBackupRoom(root, data, b.cfg.Node)
+	return checkBackupRoom(ctx, h, root, data, b.cfg.Node)
 }
 
 // checkBackupRoom checks that root, an existing directory, may hold a new
 // set, is not inside the data directory, and has room for a copy of its
 // msg_stores.
-func checkBackupRoom(root, data, node string) (runbook.Result, error) {
-	if err := writable(root); err != nil {
+func checkBackupRoom(ctx context.Context, h host.Host, root, data, node string) (runbook.Result, error) {
+	if err := writable(ctx, h, root); err != nil {
 		return runbook.Result{}, fmt.Errorf("drillbook may not create sets in %s (rabbitmq.backup_dir): %w: run as a user that may, or change the setting", root, err)
 	}
 	if r, _ := filepath.Abs(root); r == data || strings.HasPrefix(r, data+string(filepath.Separator)) {
 		return runbook.Result{}, fmt.Errorf("backup root %s (rabbitmq.backup_dir) is inside the node's data directory %s: keep backups elsewhere", root, data)
 	}
-	files, bytes, err := treeSize(filepath.Join(data, "msg_stores"))
+	files, bytes, err := treeSize(ctx, h, filepath.Join(data, "msg_stores"))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return runbook.Result{}, fmt.Errorf("size of %s: %w", filepath.Join(data, "msg_stores"), err)
 	}
-	sp, err := spaceAt(root)
+	sp, err := spaceAt(ctx, h, root)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("free space of %s: %w", root, err)
 	}
@@ -314,19 +358,23 @@ func checkBackupRoom(root, data, node string) (runbook.Result, error) {
 // system (the copy is staged next to it and swapped in, which cannot cross
 // file systems), and that there is room for the staged copy.
 func (b *broker) checkDataDir(ctx context.Context, out runbook.Output, dir string, replaceNonempty bool) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	data, err := b.localDataDir(ctx, out)
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	m, err := file.ReadManifest(filepath.Join(dir, ManifestFile))
+	m, err := h.ReadManifest(ctx, filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("%w: is %s a drillbook backup set?", err, dir)
 	}
-	res, err := checkRestoreRoom(data, b.cfg.Node, m.Bytes)
+	res, err := checkRestoreRoom(ctx, h, data, b.cfg.Node, m.Bytes)
 	if err != nil {
 		return res, err
 	}
-	warn, err := checkStoreEmpty(filepath.Join(data, "msg_stores"), replaceNonempty)
+	warn, err := checkStoreEmpty(ctx, h, filepath.Join(data, "msg_stores"), replaceNonempty)
 	res.Warnings = append(res.Warnings, warn...)
 	return res, err
 }
@@ -334,8 +382,8 @@ func (b *broker) checkDataDir(ctx context.Context, out runbook.Output, dir strin
 // checkStoreEmpty refuses a msg_stores that holds messages unless
 // replaceNonempty: replacing it loses the newer messages and brings back
 // consumed ones.
-func checkStoreEmpty(stores string, replaceNonempty bool) ([]string, error) {
-	sc, err := inspectStore(stores)
+func checkStoreEmpty(ctx context.Context, h host.Host, stores string, replaceNonempty bool) ([]string, error) {
+	sc, err := inspectStore(ctx, h, stores)
 	if err != nil {
 		return nil, err
 	}
@@ -353,17 +401,17 @@ func checkStoreEmpty(stores string, replaceNonempty bool) ([]string, error) {
 // its msg_stores is a directory on its file system (the copy is staged
 // next to it and swapped in, which cannot cross file systems nor replace
 // a link's target), and that it has room for bytes more.
-func checkRestoreRoom(data, node string, bytes int64) (runbook.Result, error) {
-	if err := writable(data); err != nil {
+func checkRestoreRoom(ctx context.Context, h host.Host, data, node string, bytes int64) (runbook.Result, error) {
+	if err := writable(ctx, h, data); err != nil {
 		return runbook.Result{}, fmt.Errorf("drillbook may not write into the data directory %s of node %s: %w: run it as the node's user or as root", data, node, err)
 	}
 	stores := filepath.Join(data, "msg_stores")
-	if info, err := lstatPath(stores); err == nil {
+	if info, err := lstatPath(ctx, h, stores); err == nil {
 		if info.Mode()&fs.ModeSymlink != 0 {
 			return runbook.Result{}, fmt.Errorf("%s is a link to another place: the restore stages its copy next to msg_stores and swaps it in, which replaces the link, not its target: point the node's data directory at the real place, or restore by hand", stores)
 		}
-		dd, err1 := deviceOf(data)
-		sd, err2 := deviceOf(stores)
+		dd, err1 := deviceOf(ctx, h, data)
+		sd, err2 := deviceOf(ctx, h, stores)
 		if err1 != nil || err2 != nil {
 			return runbook.Result{}, fmt.Errorf("file systems of %s: %w", stores, errors.Join(err1, err2))
 		}
@@ -371,7 +419,7 @@ func checkRestoreRoom(data, node string, bytes int64) (runbook.Result, error) {
 			return runbook.Result{}, fmt.Errorf("%s is on another file system than its data directory %s (a mount point): the restore stages the copy in %s and swaps it in, which cannot cross file systems: mount the data directory itself, or restore by hand", stores, data, data)
 		}
 	}
-	sp, err := spaceAt(data)
+	sp, err := spaceAt(ctx, h, data)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("free space of %s: %w", data, err)
 	}
@@ -390,7 +438,11 @@ func checkRestoreRoom(data, node string, bytes int64) (runbook.Result, error) {
 // will be allowed on every vhost with queues (from the file or already on
 // the node), and the queue to exclude from is a classic queue of it.
 func (b *broker) checkDefinitions(ctx context.Context, out runbook.Output, path, exVhost, exQueue string) (runbook.Result, error) {
-	defs, err := readDefinitions(path)
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	defs, err := readDefinitions(ctx, h, path)
 	if err != nil {
 		return runbook.Result{}, err
 	}
@@ -466,20 +518,24 @@ func (b *broker) checkDefinitions(ctx context.Context, out runbook.Output, path,
 // findBackup resolves the set a restore uses and checks it whole: seal,
 // every file of msg_stores against the manifest, definitions and counts.
 func findBackup(ctx context.Context, cfg Config, want, reason string) (runbook.Result, error) {
-	si, warn, err := resolveSet(cfg.BackupDir, want, reason)
+	h, err := cfg.nodeHost()
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	vr, err := verifyBackup(ctx, si.Path)
+	si, warn, err := resolveSet(ctx, h, cfg.BackupDir, want, reason)
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	defs, err := readDefinitions(filepath.Join(si.Path, DefinitionsFile))
+	vr, err := verifyBackup(ctx, h, si.Path)
+	if err != nil {
+		return runbook.Result{}, err
+	}
+	defs, err := readDefinitions(ctx, h, filepath.Join(si.Path, DefinitionsFile))
 	if err != nil {
 		return runbook.Result{}, err
 	}
 	var counts Counts
-	if err := readJSON(filepath.Join(si.Path, CountsFile), &counts); err != nil {
+	if err := readJSON(ctx, h, filepath.Join(si.Path, CountsFile), &counts); err != nil {
 		return runbook.Result{}, fmt.Errorf("read the set's counts: %w", err)
 	}
 	classic := 0
@@ -516,6 +572,10 @@ func (b *broker) describeState(ctx context.Context, out runbook.Output) (runbook
 
 // describeNode is describeState for what nodeState just answered.
 func (b *broker) describeNode(ctx context.Context, out runbook.Output, ni nodeInfo) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	var parts []string
 	switch {
 	case !ni.Running:
@@ -525,7 +585,7 @@ func (b *broker) describeNode(ctx context.Context, out runbook.Output, ni nodeIn
 	default:
 		parts = append(parts, "application running, not in maintenance")
 	}
-	bl, err := b.readBlocked(ni.DataDir)
+	bl, err := b.readBlocked(ctx, ni.DataDir)
 	if err != nil {
 		return runbook.Result{}, err
 	}
@@ -545,7 +605,7 @@ func (b *broker) describeNode(ctx context.Context, out runbook.Output, ni nodeIn
 		}
 		parts = append(parts, fmt.Sprintf("%d client connections", len(cs)))
 	}
-	sc, err := inspectStore(filepath.Join(ni.DataDir, "msg_stores"))
+	sc, err := inspectStore(ctx, h, filepath.Join(ni.DataDir, "msg_stores"))
 	if err != nil {
 		return runbook.Result{}, err
 	}

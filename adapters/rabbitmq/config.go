@@ -63,7 +63,8 @@ type Config struct {
 	// "guest".
 	Password runbook.SecretRef `yaml:"password"`
 	// BackupDir is the backup root: each backup is a new set (a directory
-	// named by its UTC time) under it, sealed when complete.
+	// named by its UTC time) under it, sealed when complete. It lies on the
+	// node's host (Host), where rabbitmqctl export_definitions writes.
 	BackupDir string `yaml:"backup_dir"`
 	// Consumers are the commands that stop and start the application's
 	// consumers (supervisorctl stop oro:*); argv lists, never shell strings.
@@ -78,8 +79,10 @@ type Config struct {
 	// node runs: rabbitmqctl, rabbitmq-diagnostics, rabbitmq-queues,
 	// rabbitmq-upgrade and the consumers and producers commands run there,
 	// with rabbitmq.env passed inside the connection, never on a remote
-	// command line. For example "mq1". Empty means this machine. The
-	// management API and AMQP stay connections from this machine.
+	// command line; the node's data directory and backup_dir lie there
+	// (msg_stores is copied and hashed where it is). For example "mq1".
+	// Empty means this machine. The management API and AMQP stay
+	// connections from this machine.
 	Host string `yaml:"host"`
 	// Hosts resolves Host; cmd gives it the target's hosts. Nil means only
 	// this machine exists.

@@ -88,9 +88,13 @@ func (b *broker) permissions(ctx context.Context, out runbook.Output) ([]permiss
 	return all, nil
 }
 
-func (b *broker) readBlocked(dataDir string) (blocked, error) {
+func (b *broker) readBlocked(ctx context.Context, dataDir string) (blocked, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return blocked{}, err
+	}
 	var bl blocked
-	err := readJSON(filepath.Join(dataDir, BlockedFile), &bl)
+	err = readJSON(ctx, h, filepath.Join(dataDir, BlockedFile), &bl)
 	if errors.Is(err, fs.ErrNotExist) {
 		return blocked{Node: b.cfg.Node}, nil
 	}
@@ -100,11 +104,15 @@ func (b *broker) readBlocked(dataDir string) (blocked, error) {
 // blockClients withdraws the permissions of every user but the operator's
 // on every vhost, recording them first.
 func (b *broker) blockClients(ctx context.Context, out runbook.Output) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	dir, err := b.dataDir(ctx, quietOut{out})
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	bl, err := b.readBlocked(dir)
+	bl, err := b.readBlocked(ctx, dir)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("read the permissions an earlier run withdrew: %w", err)
 	}
@@ -141,7 +149,7 @@ func (b *broker) blockClients(ctx context.Context, out runbook.Output) (runbook.
 	}
 	// Written before anything is cleared: a crash in between leaves the
 	// record, never permissions lost.
-	if err := writeJSON(filepath.Join(dir, BlockedFile), bl); err != nil {
+	if err := writeJSON(ctx, h, filepath.Join(dir, BlockedFile), bl); err != nil {
 		return runbook.Result{}, fmt.Errorf("record the permissions before withdrawing them: %w", err)
 	}
 	for _, p := range todo {
@@ -159,11 +167,15 @@ func (b *broker) blockClients(ctx context.Context, out runbook.Output) (runbook.
 // unblockClients gives back what blockClients withdrew, then removes the
 // record.
 func (b *broker) unblockClients(ctx context.Context, out runbook.Output) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	dir, err := b.dataDir(ctx, quietOut{out})
 	if err != nil {
 		return runbook.Result{}, err
 	}
-	bl, err := b.readBlocked(dir)
+	bl, err := b.readBlocked(ctx, dir)
 	if err != nil {
 		return runbook.Result{}, fmt.Errorf("read the withdrawn permissions: %w: give them back by hand (rabbitmqctl set_permissions)", err)
 	}
@@ -184,7 +196,7 @@ func (b *broker) unblockClients(ctx context.Context, out runbook.Output) (runboo
 			return runbook.Result{}, fmt.Errorf("give back the permissions of %q on vhost %q: %w (%s still lists every withdrawn permission)", p.User, p.Vhost, err, filepath.Join(dir, BlockedFile))
 		}
 	}
-	if err := removeFile(filepath.Join(dir, BlockedFile)); err != nil {
+	if err := removeFile(ctx, h, filepath.Join(dir, BlockedFile)); err != nil {
 		return runbook.Result{}, fmt.Errorf("permissions given back, but %s stays: %w: remove it by hand", filepath.Join(dir, BlockedFile), err)
 	}
 	res := runbook.Result{

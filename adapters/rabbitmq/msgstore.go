@@ -1,6 +1,7 @@
 package rabbitmq
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 )
 
 // ManifestFile is the name of the manifest (adapters/file format) written
@@ -67,9 +69,9 @@ type storeContent struct {
 
 func (s storeContent) empty() bool { return len(s.QueueDirs) == 0 && s.RDQBytes == 0 }
 
-func inspectStore(root string) (storeContent, error) {
+func inspectStore(ctx context.Context, h host.Host, root string) (storeContent, error) {
 	var sc storeContent
-	vhosts, err := readDir(filepath.Join(root, "vhosts"))
+	vhosts, err := readDir(ctx, h, filepath.Join(root, "vhosts"))
 	if errors.Is(err, os.ErrNotExist) {
 		return sc, nil
 	}
@@ -79,20 +81,20 @@ func inspectStore(root string) (storeContent, error) {
 	for _, v := range vhosts {
 		vdir := filepath.Join(root, "vhosts", v.Name())
 		for _, sub := range []string{"msg_store_persistent", "msg_store_transient"} {
-			fs, _ := readDir(filepath.Join(vdir, sub))
+			fs, _ := readDir(ctx, h, filepath.Join(vdir, sub))
 			for _, f := range fs {
-				if info, err := f.Info(); err == nil && strings.HasSuffix(f.Name(), ".rdq") {
+				if info := f; strings.HasSuffix(f.Name(), ".rdq") {
 					sc.RDQBytes += info.Size()
 				}
 			}
 		}
-		qs, _ := readDir(filepath.Join(vdir, "queues"))
+		qs, _ := readDir(ctx, h, filepath.Join(vdir, "queues"))
 		for _, q := range qs {
 			qdir := filepath.Join(vdir, "queues", q.Name())
-			fs, _ := readDir(qdir)
+			fs, _ := readDir(ctx, h, qdir)
 			var size int64
 			for _, f := range fs {
-				if info, err := f.Info(); err == nil && f.Name() != ".queue_name" && info.Mode().IsRegular() {
+				if info := f; f.Name() != ".queue_name" && info.Mode().IsRegular() {
 					size += info.Size()
 				}
 			}
@@ -100,7 +102,7 @@ func inspectStore(root string) (storeContent, error) {
 				continue
 			}
 			name := q.Name()
-			if b, err := readFile(filepath.Join(qdir, ".queue_name")); err == nil {
+			if b, err := readFile(ctx, h, filepath.Join(qdir, ".queue_name")); err == nil {
 				name = strings.Join(strings.Fields(string(b)), " ")
 			}
 			sc.QueueDirs = append(sc.QueueDirs, name)

@@ -204,10 +204,10 @@ func Operations(cfg Config) []runbook.Operation {
 			}),
 		readOnly("check-commands", "check that the target's consumer and producer commands are set and can be found", nil,
 			detail(func(runbook.Call) string {
-				return "look up rabbitmq.consumers.stop/start and rabbitmq.producers.stop/start in PATH"
+				return "look up rabbitmq.consumers.stop/start and rabbitmq.producers.stop/start in PATH on " + cfg.hostLabel()
 			}),
 			func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				return checkCommands(cfg)
+				return checkCommands(ctx, cfg)
 			}),
 		readOnly("check-backup-space", "check, changing nothing, that the backup root is a writable directory with room for a copy of the node's msg_stores", nil,
 			detail(func(runbook.Call) string {
@@ -233,7 +233,11 @@ func Operations(cfg Config) []runbook.Operation {
 				if err := b.bindNode(c, false); err != nil {
 					return runbook.Result{}, err
 				}
-				si, _, err := resolveSet(cfg.BackupDir, c.Args.String("set"), c.Args.String("unsealed_reason"))
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				si, _, err := resolveSet(ctx, h, cfg.BackupDir, c.Args.String("set"), c.Args.String("unsealed_reason"))
 				if err != nil {
 					return runbook.Result{}, err
 				}
@@ -244,7 +248,11 @@ func Operations(cfg Config) []runbook.Operation {
 				str("exclude_queue", "a queue of exclude_vhost messages will be excluded from (must be a classic queue of the definitions)", false)},
 			detail(func(c runbook.Call) string { return "read " + DefinitionsFile + " of " + describeSetArg(cfg, c) }),
 			func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				si, _, err := resolveSet(cfg.BackupDir, c.Args.String("set"), c.Args.String("unsealed_reason"))
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				si, _, err := resolveSet(ctx, h, cfg.BackupDir, c.Args.String("set"), c.Args.String("unsealed_reason"))
 				if err != nil {
 					return runbook.Result{}, err
 				}
@@ -265,7 +273,11 @@ func Operations(cfg Config) []runbook.Operation {
 				return "list queues and compare with " + cfg.setPath(c.Args.String("file"))
 			}),
 			func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				defs, err := readDefinitions(cfg.setPath(c.Args.String("file")))
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				defs, err := readDefinitions(ctx, h, cfg.setPath(c.Args.String("file")))
 				if err != nil {
 					return runbook.Result{}, err
 				}
@@ -301,7 +313,11 @@ func Operations(cfg Config) []runbook.Operation {
 				return "hash every file of " + setDir(c, "dir") + "/msg_stores and compare with " + ManifestFile
 			}),
 			func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				return verifyBackup(ctx, setDir(c, "dir"))
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				return verifyBackup(ctx, h, setDir(c, "dir"))
 			}),
 		readOnly("count-messages", "count messages exactly (passive queue.declare); with a backup, compare with its counts",
 			[]runbook.ArgSpec{str("vhost", "only this vhost; empty means all", false),
@@ -327,7 +343,11 @@ func Operations(cfg Config) []runbook.Operation {
 				return fmt.Sprintf("mkdir %s/YYYYMMDDTHHMMSSZ, named by the UTC time (a new directory; %s is written only when the backup is complete)", orNone(cfg.BackupDir, cfg.BackupDir), SealFile)
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
-				dir, err := newSet(cfg.BackupDir, time.Now())
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				dir, err := newSet(ctx, h, cfg.BackupDir, time.Now())
 				if err != nil {
 					return runbook.Result{}, err
 				}
@@ -363,7 +383,11 @@ func Operations(cfg Config) []runbook.Operation {
 			}),
 			run: func(ctx context.Context, c runbook.Call, out runbook.Output) (runbook.Result, error) {
 				dir := setDir(c, "dir")
-				s, err := sealSet(dir, cfg.Node, time.Now())
+				h, err := cfg.nodeHost()
+				if err != nil {
+					return runbook.Result{}, err
+				}
+				s, err := sealSet(ctx, h, dir, cfg.Node, time.Now())
 				if err != nil {
 					return runbook.Result{}, err
 				}

@@ -38,9 +38,13 @@ type restorePrep struct {
 // with every queue of the set, and msg_stores holding no message unless
 // replaceNonempty.
 func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir string, replaceNonempty bool, reason string) (restorePrep, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return restorePrep{}, err
+	}
 	var p restorePrep
-	p.set = inspectSet(dir)
-	if info, err := statPath(dir); err != nil || !info.IsDir() {
+	p.set = inspectSet(ctx, h, dir)
+	if info, err := statPath(ctx, h, dir); err != nil || !info.IsDir() {
 		return p, fmt.Errorf("backup set %s does not exist: `drillbook backups TARGET` lists the sets", dir)
 	}
 	if !p.set.Sealed {
@@ -49,12 +53,12 @@ func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir str
 		}
 		p.warn = append(p.warn, fmt.Sprintf("restoring backup set %s although it is %s: %s", p.set.Name, p.set.Problem, reason))
 	}
-	want, err := file.ReadManifest(filepath.Join(dir, ManifestFile))
+	want, err := h.ReadManifest(ctx, filepath.Join(dir, ManifestFile))
 	if err != nil {
 		return p, fmt.Errorf("%w: is %s a drillbook backup set?", err, dir)
 	}
 	p.want = want
-	if err := readJSON(filepath.Join(dir, CountsFile), &p.counts); err != nil {
+	if err := readJSON(ctx, h, filepath.Join(dir, CountsFile), &p.counts); err != nil {
 		return p, fmt.Errorf("read the backup's counts: %w", err)
 	}
 	ni, err := b.nodeState(ctx, out)
@@ -62,13 +66,13 @@ func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir str
 		return p, err
 	}
 	p.node = ni
-	if p.dataDir, err = b.checkDataDirSetting(ni.DataDir); err != nil {
+	if p.dataDir, err = b.checkDataDirSetting(ctx, ni.DataDir); err != nil {
 		return p, err
 	}
 	// Definitions first (reference §5.2): data of queues the node does not
 	// know is deleted at start_app, silently.
 	var m marker
-	if err := readJSON(filepath.Join(p.dataDir, MarkerFile), &m); err != nil {
+	if err := readJSON(ctx, h, filepath.Join(p.dataDir, MarkerFile), &m); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return p, fmt.Errorf("definitions were not imported on node %s: run rabbitmq.import-definitions with %s first (messages of queues the node does not know are deleted at start_app)", b.cfg.Node, filepath.Join(dir, DefinitionsFile))
 		}
@@ -87,7 +91,7 @@ func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir str
 	if len(unknown) > 0 {
 		return p, fmt.Errorf("the imported definitions (%s) lack %d queues of this backup: %s: import the backup's own %s first", m.File, len(unknown), short(unknown), DefinitionsFile)
 	}
-	warn, err := checkStoreEmpty(filepath.Join(p.dataDir, "msg_stores"), replaceNonempty)
+	warn, err := checkStoreEmpty(ctx, h, filepath.Join(p.dataDir, "msg_stores"), replaceNonempty)
 	p.warn = append(p.warn, warn...)
 	if err != nil {
 		return p, err
@@ -102,12 +106,16 @@ func (b *broker) prepareRestore(ctx context.Context, out runbook.Output, dir str
 // was (staged, swapped in whole) and the application is started again; a
 // copy that does not match the manifest leaves the application stopped.
 func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir string, replaceNonempty bool, reason string) (runbook.Result, error) {
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return runbook.Result{}, err
+	}
 	p, err := b.prepareRestore(ctx, out, dir, replaceNonempty, reason)
 	if err != nil {
 		return runbook.Result{Warnings: p.warn}, err
 	}
 	warn := p.warn
-	owner, err := ownerOf(p.dataDir)
+	owner, err := ownerOf(ctx, h, p.dataDir)
 	if err != nil {
 		return runbook.Result{Warnings: warn}, err
 	}
@@ -132,13 +140,13 @@ func (b *broker) restoreMessages(ctx context.Context, out runbook.Output, dir st
 	target := filepath.Join(p.dataDir, "msg_stores")
 	out.Line(runbook.Info, fmt.Sprintf("replacing %s with %s", target, filepath.Join(dir, "msg_stores")))
 	t0 := time.Now()
-	got, err := file.Copy(ctx, filepath.Join(dir, "msg_stores"), target, file.CopyOptions{Replace: true})
+	got, err := h.Copy(ctx, filepath.Join(dir, "msg_stores"), target, file.CopyOptions{Replace: true})
 	if err != nil {
 		return runbook.Result{Warnings: warn}, startAgain(err)
 	}
 	took := time.Since(t0)
-	if owner != nil && runningAsRoot() {
-		if err := chownTree(target, *owner); err != nil {
+	if owner != nil && runningAsRoot(ctx, h) {
+		if err := chownTree(ctx, h, target, *owner); err != nil {
 			return runbook.Result{Warnings: warn}, fmt.Errorf("give the restored files to the node's user: %w: the application is left STOPPED: fix the owner of %s, then rabbitmqctl -n %s start_app", err, target, b.cfg.Node)
 		}
 	}

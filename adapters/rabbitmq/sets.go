@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -88,11 +88,11 @@ func sealedParts() []string { return []string{DefinitionsFile, ManifestFile, Cou
 
 // newSet creates a new, empty set under root named by now, never reusing
 // a directory: a second backup within the same second gets "-2".
-func newSet(root string, now time.Time) (string, error) {
+func newSet(ctx context.Context, h host.Host, root string, now time.Time) (string, error) {
 	if root == "" {
 		return "", errors.New("rabbitmq.backup_dir is not set: set it in the target's rabbitmq section of targets.yaml to the directory that holds the backup sets")
 	}
-	info, err := statPath(root)
+	info, err := statPath(ctx, h, root)
 	if err != nil {
 		return "", fmt.Errorf("backup root %s (rabbitmq.backup_dir): %w: create it or fix the setting", root, err)
 	}
@@ -106,7 +106,7 @@ func newSet(root string, now time.Time) (string, error) {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		p := filepath.Join(root, name)
-		err := mkdirNew(p)
+		err := mkdirNew(ctx, h, p)
 		if err == nil {
 			return p, nil
 		}
@@ -118,29 +118,29 @@ func newSet(root string, now time.Time) (string, error) {
 }
 
 // sealSet writes the seal of a complete set: every part must be there.
-func sealSet(dir, node string, now time.Time) (Seal, error) {
-	if _, err := statPath(filepath.Join(dir, SealFile)); err == nil {
+func sealSet(ctx context.Context, h host.Host, dir, node string, now time.Time) (Seal, error) {
+	if _, err := statPath(ctx, h, filepath.Join(dir, SealFile)); err == nil {
 		return Seal{}, fmt.Errorf("%s is sealed already: a sealed set is never written again", dir)
 	}
 	s := Seal{Node: node, Sealed: now.UTC()}
 	for _, name := range sealedParts() {
-		p, err := digestPart(dir, name)
+		p, err := digestPart(ctx, h, dir, name)
 		if err != nil {
 			return Seal{}, fmt.Errorf("cannot seal %s: %w", dir, err)
 		}
 		s.Parts = append(s.Parts, p)
 	}
-	if info, err := statPath(filepath.Join(dir, "msg_stores")); err != nil || !info.IsDir() {
+	if info, err := statPath(ctx, h, filepath.Join(dir, "msg_stores")); err != nil || !info.IsDir() {
 		return Seal{}, fmt.Errorf("cannot seal %s: msg_stores is missing", dir)
 	}
-	if err := writeJSON(filepath.Join(dir, SealFile), s); err != nil {
+	if err := writeJSON(ctx, h, filepath.Join(dir, SealFile), s); err != nil {
 		return Seal{}, fmt.Errorf("seal %s: %w", dir, err)
 	}
 	return s, nil
 }
 
-func digestPart(dir, name string) (SealPart, error) {
-	b, err := readFile(filepath.Join(dir, name))
+func digestPart(ctx context.Context, h host.Host, dir, name string) (SealPart, error) {
+	b, err := readFile(ctx, h, filepath.Join(dir, name))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return SealPart{}, fmt.Errorf("%s is missing", name)
@@ -154,16 +154,16 @@ func digestPart(dir, name string) (SealPart, error) {
 // checkSeal says what is wrong with a set's seal: "" for a set sealed and
 // unchanged since. It reads the small parts only; verify-backup hashes
 // msg_stores against the (sealed) manifest.
-func checkSeal(dir string) (Seal, string) {
+func checkSeal(ctx context.Context, h host.Host, dir string) (Seal, string) {
 	var s Seal
-	if err := readJSON(filepath.Join(dir, SealFile), &s); err != nil {
+	if err := readJSON(ctx, h, filepath.Join(dir, SealFile), &s); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return s, "unsealed: the backup did not finish (no " + SealFile + ")"
 		}
 		return s, "its seal does not read: " + err.Error()
 	}
 	for _, want := range s.Parts {
-		got, err := digestPart(dir, want.Name)
+		got, err := digestPart(ctx, h, dir, want.Name)
 		switch {
 		case err != nil:
 			return s, "mixed: " + err.Error() + " since the set was sealed"
@@ -175,11 +175,11 @@ func checkSeal(dir string) (Seal, string) {
 }
 
 // listSets lists the sets under root, newest first.
-func listSets(root string) ([]setInfo, error) {
+func listSets(ctx context.Context, h host.Host, root string) ([]setInfo, error) {
 	if root == "" {
 		return nil, errors.New("rabbitmq.backup_dir is not set: set it to the directory that holds the backup sets")
 	}
-	entries, err := readDir(root)
+	entries, err := readDir(ctx, h, root)
 	if err != nil {
 		return nil, fmt.Errorf("backup root %s (rabbitmq.backup_dir): %w", root, err)
 	}
@@ -188,7 +188,7 @@ func listSets(root string) ([]setInfo, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		sets = append(sets, inspectSet(filepath.Join(root, e.Name())))
+		sets = append(sets, inspectSet(ctx, h, filepath.Join(root, e.Name())))
 	}
 	sort.SliceStable(sets, func(i, j int) bool {
 		if !sets[i].Time.Equal(sets[j].Time) {
@@ -201,31 +201,31 @@ func listSets(root string) ([]setInfo, error) {
 
 // inspectSet describes one set: its time (from its name, else its seal,
 // else the directory's), its parts and what is wrong with it.
-func inspectSet(dir string) setInfo {
+func inspectSet(ctx context.Context, h host.Host, dir string) setInfo {
 	si := setInfo{Name: filepath.Base(dir), Path: dir}
 	name, _, _ := strings.Cut(si.Name, "-")
 	if t, err := time.Parse(setTimeFormat, name); err == nil {
 		si.Time = t
 	}
-	seal, problem := checkSeal(dir)
+	seal, problem := checkSeal(ctx, h, dir)
 	si.Sealed = problem == ""
 	si.Problem = problem
 	if si.Time.IsZero() {
 		si.Time = seal.Sealed
 	}
 	if si.Time.IsZero() {
-		if info, err := statPath(dir); err == nil {
+		if info, err := statPath(ctx, h, dir); err == nil {
 			si.Time = info.ModTime().UTC()
 		}
 	}
 	for _, n := range []string{DefinitionsFile, CountsFile} {
-		if info, err := statPath(filepath.Join(dir, n)); err == nil {
+		if info, err := statPath(ctx, h, filepath.Join(dir, n)); err == nil {
 			si.Parts = append(si.Parts, setPart{Name: n, Time: info.ModTime().UTC(), Size: info.Size(), Files: 1})
 		}
 	}
-	if m, err := file.ReadManifest(filepath.Join(dir, ManifestFile)); err == nil {
+	if m, err := h.ReadManifest(ctx, filepath.Join(dir, ManifestFile)); err == nil {
 		si.Parts = append(si.Parts, setPart{Name: "msg_stores", Time: m.Taken, Size: m.Bytes, Files: m.Files})
-	} else if _, err := statPath(filepath.Join(dir, "msg_stores")); err == nil {
+	} else if _, err := statPath(ctx, h, filepath.Join(dir, "msg_stores")); err == nil {
 		si.Parts = append(si.Parts, setPart{Name: "msg_stores"})
 		if si.Problem == "" {
 			si.Problem = "msg_stores has no manifest"
@@ -237,11 +237,11 @@ func inspectSet(dir string) setInfo {
 // resolveSet finds the set a restore uses: want is a set's name under the
 // root or a set's path; empty means the newest sealed set. An unsealed or
 // mixed set is refused unless reason says why it is used anyway.
-func resolveSet(root, want, reason string) (setInfo, []string, error) {
+func resolveSet(ctx context.Context, h host.Host, root, want, reason string) (setInfo, []string, error) {
 	var si setInfo
 	switch {
 	case want == "":
-		sets, err := listSets(root)
+		sets, err := listSets(ctx, h, root)
 		if err != nil {
 			return si, nil, err
 		}
@@ -261,7 +261,7 @@ func resolveSet(root, want, reason string) (setInfo, []string, error) {
 		}
 		return si, nil, fmt.Errorf("no sealed backup set under %s: %s: give restore_from=SET and unsealed_reason to use an unsealed one", root, strings.Join(skipped, "; "))
 	case filepath.IsAbs(want):
-		si = inspectSet(filepath.Clean(want))
+		si = inspectSet(ctx, h, filepath.Clean(want))
 	default:
 		if root == "" {
 			return si, nil, fmt.Errorf("restore_from %q is a set name but rabbitmq.backup_dir is not set: give the set's full path or set the backup root", want)
@@ -269,9 +269,9 @@ func resolveSet(root, want, reason string) (setInfo, []string, error) {
 		if strings.ContainsRune(want, filepath.Separator) || want == "." || want == ".." {
 			return si, nil, fmt.Errorf("restore_from %q is neither a set's name under %s nor an absolute path", want, root)
 		}
-		si = inspectSet(filepath.Join(root, want))
+		si = inspectSet(ctx, h, filepath.Join(root, want))
 	}
-	info, err := statPath(si.Path)
+	info, err := statPath(ctx, h, si.Path)
 	if err != nil || !info.IsDir() {
 		return si, nil, fmt.Errorf("backup set %s does not exist: `drillbook backups TARGET` lists the sets; fix restore_from", si.Path)
 	}
@@ -292,7 +292,11 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sets, err := listSets(cfg.BackupDir)
+	h, err := cfg.nodeHost()
+	if err != nil {
+		return nil, err
+	}
+	sets, err := listSets(ctx, h, cfg.BackupDir)
 	if err != nil {
 		return nil, err
 	}

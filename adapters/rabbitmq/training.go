@@ -16,6 +16,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/rabbitmq/privnode"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -198,7 +199,7 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 		stop()
 		return nil, err
 	}
-	sets, err := listSets(cfg.BackupDir)
+	sets, err := listSets(ctx, host.NewLocal(runbook.LocalHost), cfg.BackupDir)
 	if err != nil {
 		stop()
 		return nil, err
@@ -238,7 +239,11 @@ func StartTraining(ctx context.Context, dir, scenario string) (*Training, error)
 // definitions, msg_stores with counts, sealed.
 func (b *broker) firstBackup(ctx context.Context) error {
 	quiet := runbook.OutputFunc(func(runbook.Stream, string) {})
-	dir, err := newSet(b.cfg.BackupDir, time.Now())
+	h, err := b.cfg.nodeHost()
+	if err != nil {
+		return err
+	}
+	dir, err := newSet(ctx, h, b.cfg.BackupDir, time.Now())
 	if err != nil {
 		return err
 	}
@@ -249,7 +254,7 @@ func (b *broker) firstBackup(ctx context.Context) error {
 	if _, err := b.backupMessages(ctx, quiet, dir, "", defs); err != nil {
 		return err
 	}
-	_, err = sealSet(dir, b.cfg.Node, time.Now())
+	_, err = sealSet(ctx, h, dir, b.cfg.Node, time.Now())
 	return err
 }
 

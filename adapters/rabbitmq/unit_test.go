@@ -14,6 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 	"github.com/drillbook/drillbook/runbooks"
 )
@@ -229,7 +230,7 @@ func TestMissingNodeAndCLI(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "set rabbitmq.consumers.stop") {
 		t.Fatalf("err = %v", err)
 	}
-	res, err := checkCommands(Config{Consumers: Commands{Stop: []string{"true"}, Start: []string{"no-such-program-xyz"}}})
+	res, err := checkCommands(ctx, Config{Consumers: Commands{Stop: []string{"true"}, Start: []string{"no-such-program-xyz"}}})
 	if err == nil || !strings.Contains(err.Error(), "rabbitmq.consumers.start: no-such-program-xyz is not found") ||
 		!strings.Contains(err.Error(), "rabbitmq.producers.stop is not set") {
 		t.Fatalf("check-commands: %v %v", res, err)
@@ -331,47 +332,47 @@ func writeSet(t *testing.T, dir string) {
 func TestBackupSetsNeverOverwrittenAndSealed(t *testing.T) {
 	root := t.TempDir()
 	now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-	a, err := newSet(root, now)
+	a, err := newSet(context.Background(), localHost(), root, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newSet(root, now) // the same second: a second set, not the first one again
+	b, err := newSet(context.Background(), localHost(), root, now) // the same second: a second set, not the first one again
 	if err != nil {
 		t.Fatal(err)
 	}
 	if filepath.Base(a) != "20261203T090000Z" || filepath.Base(b) != "20261203T090000Z-2" {
 		t.Fatalf("sets %s and %s", a, b)
 	}
-	if _, err := sealSet(a, "rabbit@mq1", now); err == nil || !strings.Contains(err.Error(), "definitions.json is missing") {
+	if _, err := sealSet(context.Background(), localHost(), a, "rabbit@mq1", now); err == nil || !strings.Contains(err.Error(), "definitions.json is missing") {
 		t.Fatalf("sealing an empty set: %v", err)
 	}
 	writeSet(t, a)
-	if _, err := sealSet(a, "rabbit@mq1", now); err != nil {
+	if _, err := sealSet(context.Background(), localHost(), a, "rabbit@mq1", now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sealSet(a, "rabbit@mq1", now); err == nil || !strings.Contains(err.Error(), "sealed already") {
+	if _, err := sealSet(context.Background(), localHost(), a, "rabbit@mq1", now); err == nil || !strings.Contains(err.Error(), "sealed already") {
 		t.Fatalf("sealing twice: %v", err)
 	}
 	writeSet(t, b) // complete but never sealed: a backup that stopped before its seal
-	c, _ := newSet(root, now.Add(time.Hour))
+	c, _ := newSet(context.Background(), localHost(), root, now.Add(time.Hour))
 
-	si, warn, err := resolveSet(root, "", "")
+	si, warn, err := resolveSet(context.Background(), localHost(), root, "", "")
 	if err != nil || si.Path != a || len(warn) != 1 || !strings.Contains(warn[0], "20261203T100000Z (unsealed") {
 		t.Fatalf("newest sealed: %+v %q %v", si, warn, err)
 	}
-	if _, _, err := resolveSet(root, filepath.Base(b), ""); err == nil || !strings.Contains(err.Error(), "is unsealed: the backup did not finish") || !strings.Contains(err.Error(), "unsealed_reason") {
+	if _, _, err := resolveSet(context.Background(), localHost(), root, filepath.Base(b), ""); err == nil || !strings.Contains(err.Error(), "is unsealed: the backup did not finish") || !strings.Contains(err.Error(), "unsealed_reason") {
 		t.Fatalf("an unsealed set without a reason: %v", err)
 	}
-	if si, warn, err := resolveSet(root, b, "the only copy of Tuesday"); err != nil || si.Path != b || !strings.Contains(strings.Join(warn, ""), "the only copy of Tuesday") {
+	if si, warn, err := resolveSet(context.Background(), localHost(), root, b, "the only copy of Tuesday"); err != nil || si.Path != b || !strings.Contains(strings.Join(warn, ""), "the only copy of Tuesday") {
 		t.Fatalf("an unsealed set with a reason: %+v %q %v", si, warn, err)
 	}
-	if _, _, err := resolveSet(root, "20990101T000000Z", ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if _, _, err := resolveSet(context.Background(), localHost(), root, "20990101T000000Z", ""); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("a missing set: %v", err)
 	}
 
 	// A part replaced after sealing makes the set mixed, and refused.
 	os.WriteFile(filepath.Join(a, DefinitionsFile), []byte(`{"vhosts":[],"queues":[]}`), 0o644)
-	if _, _, err := resolveSet(root, "", ""); err == nil || !strings.Contains(err.Error(), "no sealed backup set") || !strings.Contains(err.Error(), "mixed: definitions.json changed after the set was sealed") {
+	if _, _, err := resolveSet(context.Background(), localHost(), root, "", ""); err == nil || !strings.Contains(err.Error(), "no sealed backup set") || !strings.Contains(err.Error(), "mixed: definitions.json changed after the set was sealed") {
 		t.Fatalf("after tampering: %v", err)
 	}
 
@@ -419,7 +420,7 @@ func TestVerifyBackupAndTamper(t *testing.T) {
 	if err := file.WriteManifest(filepath.Join(backup, ManifestFile), m); err != nil {
 		t.Fatal(err)
 	}
-	res, err := verifyBackup(context.Background(), backup)
+	res, err := verifyBackup(context.Background(), localHost(), backup)
 	if err != nil {
 		t.Fatalf("fresh backup does not verify: %v", err)
 	}
@@ -428,7 +429,7 @@ func TestVerifyBackupAndTamper(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dst, "vhosts/A/queues/Q/0.idx"), []byte(strings.Repeat("y", 5000)), 0o640)
 	os.WriteFile(filepath.Join(dst, "vhosts/A/extra"), []byte("z"), 0o640)
-	_, err = verifyBackup(context.Background(), backup)
+	_, err = verifyBackup(context.Background(), localHost(), backup)
 	if err == nil || !strings.Contains(err.Error(), "vhosts/A/queues/Q/0.idx") || !strings.Contains(err.Error(), "vhosts/A/extra") {
 		t.Fatalf("err = %v", err)
 	}
@@ -450,14 +451,14 @@ func TestInspectStore(t *testing.T) {
 	os.MkdirAll(filepath.Join(v, "msg_store_persistent"), 0o755)
 	os.WriteFile(filepath.Join(v, "msg_store_persistent", "0.rdq"), nil, 0o644)
 	os.WriteFile(filepath.Join(v, "recovery.dets"), make([]byte, 5464), 0o644)
-	if sc, err := inspectStore(root); err != nil || !sc.empty() {
+	if sc, err := inspectStore(context.Background(), localHost(), root); err != nil || !sc.empty() {
 		t.Fatalf("fresh store: %+v, %v", sc, err)
 	}
 	q := filepath.Join(v, "queues", "QHASH")
 	os.MkdirAll(q, 0o755)
 	os.WriteFile(filepath.Join(q, ".queue_name"), []byte("VHOST: /\nQUEUE: cq.a\n"), 0o644)
 	os.WriteFile(filepath.Join(q, "journal.jif"), []byte("data"), 0o644)
-	sc, err := inspectStore(root)
+	sc, err := inspectStore(context.Background(), localHost(), root)
 	if err != nil || sc.empty() || len(sc.QueueDirs) != 1 || sc.QueueDirs[0] != "VHOST: / QUEUE: cq.a" {
 		t.Fatalf("store with queue data: %+v, %v", sc, err)
 	}
@@ -597,41 +598,44 @@ func TestRoomChecksOnRealFileSystems(t *testing.T) {
 
 	// 20 MB to copy onto a 32 MB file system: refused (with the margin for
 	// the small files); 4 MB fits.
-	if _, err := checkBackupRoom(small, data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "backup root "+small+" (rabbitmq.backup_dir) has 32.0 MB free, and the copy of msg_stores (20.0 MB in 1 files) needs about") {
+	if _, err := checkBackupRoom(context.Background(), localHost(), small, data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "backup root "+small+" (rabbitmq.backup_dir) has 32.0 MB free, and the copy of msg_stores (20.0 MB in 1 files) needs about") {
 		t.Fatalf("a backup root too small: %v", err)
 	}
 	if err := os.Truncate(big, 4<<20); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := checkBackupRoom(small, data, "rabbit@mq1"); err != nil || !strings.Contains(res.Summary, "msg_stores of node rabbit@mq1 holds 4.0 MB in 1 files") {
+	if res, err := checkBackupRoom(context.Background(), localHost(), small, data, "rabbit@mq1"); err != nil || !strings.Contains(res.Summary, "msg_stores of node rabbit@mq1 holds 4.0 MB in 1 files") {
 		t.Fatalf("a backup root with room: %v %v", res, err)
 	}
-	if _, err := checkBackupRoom(filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil {
+	if _, err := checkBackupRoom(context.Background(), localHost(), filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil {
 		t.Fatal("a backup root that does not exist passed")
 	}
 	os.MkdirAll(filepath.Join(data, "backups"), 0o755)
-	if _, err := checkBackupRoom(filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "is inside the node's data directory") {
+	if _, err := checkBackupRoom(context.Background(), localHost(), filepath.Join(data, "backups"), data, "rabbit@mq1"); err == nil || !strings.Contains(err.Error(), "is inside the node's data directory") {
 		t.Fatalf("a backup root inside the data directory: %v", err)
 	}
 
 	// The restore: room for the backup's msg_stores next to the node's.
-	if res, err := checkRestoreRoom(data, "rabbit@mq1", 4<<20); err != nil || !strings.Contains(res.Summary, "msg_stores on its file system") {
+	if res, err := checkRestoreRoom(context.Background(), localHost(), data, "rabbit@mq1", 4<<20); err != nil || !strings.Contains(res.Summary, "msg_stores on its file system") {
 		t.Fatalf("a data directory with room: %v %v", res, err)
 	}
 	smallData := filepath.Join(small, "rabbit@mq1")
 	os.MkdirAll(filepath.Join(smallData, "msg_stores"), 0o755)
-	if _, err := checkRestoreRoom(smallData, "rabbit@mq1", 20<<20); err == nil || !strings.Contains(err.Error(), "the restore stages a copy of the backup's msg_stores (20.0 MB)") {
+	if _, err := checkRestoreRoom(context.Background(), localHost(), smallData, "rabbit@mq1", 20<<20); err == nil || !strings.Contains(err.Error(), "the restore stages a copy of the backup's msg_stores (20.0 MB)") {
 		t.Fatalf("a data directory too small for the staged copy: %v", err)
 	}
 	mounted := filepath.Join(t.TempDir(), "rabbit@mq2")
 	mountTmpfs(t, filepath.Join(mounted, "msg_stores"), "8m")
-	if _, err := checkRestoreRoom(mounted, "rabbit@mq2", 1); err == nil || !strings.Contains(err.Error(), "is on another file system than its data directory") {
+	if _, err := checkRestoreRoom(context.Background(), localHost(), mounted, "rabbit@mq2", 1); err == nil || !strings.Contains(err.Error(), "is on another file system than its data directory") {
 		t.Fatalf("msg_stores as a mount point: %v", err)
 	}
 	linked := filepath.Join(t.TempDir(), "rabbit@mq3")
 	os.MkdirAll(linked, 0o755)
 	os.Symlink(filepath.Join(data, "msg_stores"), filepath.Join(linked, "msg_stores"))
-	if _, err := checkRestoreRoom(linked, "rabbit@mq3", 1); err == nil || !strings.Contains(err.Error(), "is a link to another place") {
+	if _, err := checkRestoreRoom(context.Background(), localHost(), linked, "rabbit@mq3", 1); err == nil || !strings.Contains(err.Error(), "is a link to another place") {
 		t.Fatalf("msg_stores as a link: %v", err)
 	}
 }
+
+// localHost is this machine as the adapter reaches it.
+func localHost() host.Host { return host.NewLocal(runbook.LocalHost) }

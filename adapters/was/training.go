@@ -228,7 +228,7 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 		if err := os.RemoveAll(cfg.BackupRoot); err != nil {
 			return nil, fmt.Errorf("clear the training backups: %w", err)
 		}
-		if err := makeDirs(cfg.BackupRoot); err != nil {
+		if err := os.MkdirAll(cfg.BackupRoot, 0o755); err != nil {
 			return nil, fmt.Errorf("training backup root: %w", err)
 		}
 		if err := takeInitialBackup(ctx, ops, cell); err != nil {

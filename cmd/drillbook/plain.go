@@ -388,6 +388,11 @@ func (p *plainUI) closing(o runbook.Outcome, code int) {
 		}
 	}
 	if code == exitInterrupted {
+		// A run stopped by the runner itself says why (a host lost, the
+		// journal unwritable); one stopped by a signal or quit needs not.
+		if o.Reason != "" && p.stopMsg == "" && !strings.HasPrefix(o.Reason, "interrupted: ") {
+			p.printf("stopped: %s\n", runbook.Redact(o.Reason, p.secrets))
+		}
 		p.printf("interrupted: %s continues where the run stood\n", p.withFlags(fmt.Sprintf("`drillbook resume %s`", p.runID)))
 	}
 }

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drillbook/drillbook/adapters/host/sshdtest"
 )
@@ -91,5 +96,55 @@ func TestRemoteCellRestoreME(t *testing.T) {
 			t.Errorf("%d logins through sshd, want one per node host at least:\n%s", n, srv.Log())
 		}
 		t.Logf("run output:\n%s", out)
+	})
+	// The sshd dies while the flush start's watch follows node01's log:
+	// the run stops resumable naming the host, and once sshd is back,
+	// resume arms the watch again at its journaled position and finishes.
+	t.Run("sshd-killed-mid-step", func(t *testing.T) {
+		t.Setenv("DRILLBOOK_WAS_DELAY_SCALE", "0.2")
+		state := t.TempDir()
+		cmd := drillbookCmd(t, state, "run", "was-sib-restore-me", "--targets", targets, "--target", "cell", "--plain", "--yes", "--scenario", "slow-start")
+		pr, pw := io.Pipe()
+		cmd.Stdout, cmd.Stderr = pw, pw
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait(); pw.Close() }()
+		var out bytes.Buffer
+		killed := false
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			out.WriteString(line + "\n")
+			if !killed && strings.Contains(line, "in FLUSH mode") {
+				srv.Kill()
+				killed = true
+			}
+		}
+		var err error
+		select {
+		case err = <-exited:
+		case <-time.After(3 * time.Minute):
+			cmd.Process.Kill()
+			t.Fatalf("the run did not stop within 3 minutes of the kill:\n%s", out.String())
+		}
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if !killed || code != exitInterrupted {
+			t.Fatalf("killed %v; the run exited %d, want %d (resumable):\n%s", killed, code, exitInterrupted, out.String())
+		}
+		if !strings.Contains(out.String(), "stopped: step flush-start") || !strings.Contains(out.String(), "host n1") {
+			t.Errorf("the stop does not name the step and the host:\n%s", out.String())
+		}
+		srv.Restart()
+		res, code := runDrillbook(t, state, "resume", "last", "--targets", targets, "--plain", "--yes")
+		// The engine whose watch the kill cut is proven on resume, or was
+		// before the kill; the other one's line comes after it.
+		if code != 0 || !strings.Contains(res, "run: succeeded") || !strings.Contains(res, "CWSIP0783I: Messaging engine: node01.appsrv1-Bus1") {
+			t.Fatalf("resume after sshd came back exited %d:\n%s", code, res)
+		}
 	})
 }
