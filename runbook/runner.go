@@ -536,6 +536,14 @@ func (r *Runner) arm(ev *Event) *Input {
 		return &Input{Type: InWatchArmed, ID: id, Error: "no log watcher is available"}
 	}
 	w, err := r.cfg.Watcher.Arm(*ev.Watch, ev.Positions)
+	if errors.Is(err, ErrOutcomeUnknown) {
+		// The watch's host was lost while arming: nothing is armed and the
+		// step's action has not started. Not a failure of the step, whose
+		// retries would all meet the same lost host: stop here; resume
+		// arms the watch again once the host answers.
+		r.Stop(fmt.Sprintf("step %s stopped: %s", ev.Step, Redact(err.Error(), r.cfg.Secrets)))
+		return nil
+	}
 	if err != nil {
 		return &Input{Type: InWatchArmed, ID: id, Error: err.Error()}
 	}

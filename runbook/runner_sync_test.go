@@ -3,6 +3,7 @@ package runbook
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +128,55 @@ func TestReportMarksOutputCutByACrash(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// lostWatcher is a watcher whose host is lost while a watch is armed.
+type lostWatcher struct{}
+
+func (lostWatcher) Arm(WatchSpec, []LogPosition) (Watch, error) {
+	return nil, fmt.Errorf("host n1: the connection to the host was lost: %w", ErrOutcomeUnknown)
+}
+
+// TestRunnerStopsWhenAWatchLosesItsHostWhileArming: the host of a step's
+// log is lost while the watch is armed. The step does not fail (its retries
+// would all meet the lost host) and its action does not start: the run
+// stops resumable, naming the host.
+func TestRunnerStopsWhenAWatchLosesItsHostWhileArming(t *testing.T) {
+	rb, err := Parse("lost.yaml", []byte(`schema: drillbook/v1
+id: lost
+title: Lost
+steps:
+  - id: start-me
+    action: test.start
+    wait: {log: /logs/SystemOut.log, success: [CWSIP0783], timeout: 5m}
+    on_failure: {retry: {count: 3}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := 0
+	reg := NewRegistry(funcOp{spec: OpSpec{Name: "test.start"}, run: func(context.Context, Call, Output) (Result, error) {
+		started++
+		return Result{}, nil
+	}})
+	sess, err := Start(NewSession{StateDir: t.TempDir(), Runbook: rb, Target: &Target{Name: TrainingTarget}, Params: ParamValues{},
+		Specs: reg.Specs(), Operator: "tester", Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	r := NewRunner(RunnerConfig{Engine: sess.Engine, Registry: reg, Journal: sess.Journal, Frontend: discard{}, Watcher: lostWatcher{}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	oc, err := r.Run(ctx, sess.First...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oc.Status != RunInterrupted || !strings.Contains(oc.Reason, "step start-me stopped: host n1: the connection to the host was lost") {
+		t.Fatalf("outcome %s, reason %q; want interrupted, naming the step and the host", oc.Status, oc.Reason)
+	}
+	if started != 0 {
+		t.Fatalf("the action ran %d times after its watch could not be armed", started)
 	}
 }

@@ -408,7 +408,7 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 			return nil, &outcomeError{err: err, outcome: b}
 		}
 		return oc, nil
-	case "stat", "readdir", "readfile", "writefile", "mkdirall", "mkdirtemp", "removeall", "freespace", "readmanifest":
+	case "stat", "readdir", "readfile", "writefile", "mkdirall", "mkdir", "writable", "mkdirtemp", "removeall", "freespace", "readmanifest":
 		req, err := decode[pathReq](f)
 		if err != nil {
 			return nil, err
@@ -425,6 +425,10 @@ func (a *agent) call(ctx context.Context, f *frame, s *stream) (any, error) {
 			return nil, l.WriteFile(ctx, req.Path, req.Data, req.Perm)
 		case "mkdirall":
 			return nil, l.MkdirAll(ctx, req.Path, req.Perm)
+		case "mkdir":
+			return nil, l.Mkdir(ctx, req.Path, req.Perm)
+		case "writable":
+			return nil, l.Writable(ctx, req.Path)
 		case "mkdirtemp":
 			p, err := l.MkdirTemp(ctx, req.Dir, req.Pattern)
 			return pathResp{Path: p}, err

@@ -280,3 +280,49 @@ func TestTransferBetweenHosts(t *testing.T) {
 		t.Fatalf("after a failed transfer %d entries in %s, want 2", len(ents), dir)
 	}
 }
+
+// TestMkdirIsExclusiveAndWritableChecks: Mkdir refuses an existing
+// directory on this machine and on a remote host alike (the error is
+// fs.ErrExist there too and names the host), and Writable tells a
+// directory the user may write from one it may not.
+func TestMkdirIsExclusiveAndWritableChecks(t *testing.T) {
+	rh, _ := remoteHost(t)
+	for _, h := range []Host{NewLocal(runbook.LocalHost), rh} {
+		t.Run(h.Name(), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			dir := filepath.Join(t.TempDir(), "set")
+			if err := h.Mkdir(ctx, dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				t.Fatalf("after Mkdir: %v", err)
+			}
+			err := h.Mkdir(ctx, dir, 0o755)
+			if !errors.Is(err, fs.ErrExist) {
+				t.Fatalf("second Mkdir: %v, want fs.ErrExist", err)
+			}
+			if h.Name() != runbook.LocalHost && !strings.Contains(err.Error(), "host "+h.Name()) {
+				t.Fatalf("the error does not name the host: %v", err)
+			}
+			if err := h.Mkdir(ctx, filepath.Join(dir, "no", "parent"), 0o755); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("Mkdir without its parent: %v, want fs.ErrNotExist", err)
+			}
+			if err := h.Writable(ctx, dir); err != nil {
+				t.Fatalf("Writable on a fresh directory: %v", err)
+			}
+			if os.Geteuid() != 0 {
+				if err := os.Chmod(dir, 0o555); err != nil {
+					t.Fatal(err)
+				}
+				defer os.Chmod(dir, 0o755)
+				if err := h.Writable(ctx, dir); !errors.Is(err, fs.ErrPermission) {
+					t.Fatalf("Writable on a read-only directory: %v, want fs.ErrPermission", err)
+				}
+			}
+			if err := h.Writable(ctx, filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("Writable on a missing directory: %v", err)
+			}
+		})
+	}
+}

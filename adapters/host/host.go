@@ -91,6 +91,14 @@ type Host interface {
 	WriteFile(ctx context.Context, path string, data []byte, perm fs.FileMode) error
 	// MkdirAll creates a directory and its parents.
 	MkdirAll(ctx context.Context, path string, perm fs.FileMode) error
+	// Mkdir creates one directory, which must not exist yet: an existing
+	// path is an error errors.Is sees as fs.ErrExist (os.Mkdir). Its parent
+	// must exist.
+	Mkdir(ctx context.Context, path string, perm fs.FileMode) error
+	// Writable reports whether the host's user may create files in the
+	// directory dir (access(2) with W_OK, so nothing is written to find
+	// out); an error errors.Is sees as fs.ErrPermission says it may not.
+	Writable(ctx context.Context, dir string) error
 	// MkdirTemp creates a new directory in dir (os.MkdirTemp).
 	MkdirTemp(ctx context.Context, dir, pattern string) (string, error)
 	// RemoveAll removes path and everything under it.

@@ -159,6 +159,32 @@ func (l *Local) MkdirAll(ctx context.Context, path string, perm fs.FileMode) err
 	return os.MkdirAll(path, perm)
 }
 
+// Mkdir creates path, which must not exist (os.Mkdir).
+func (l *Local) Mkdir(ctx context.Context, path string, perm fs.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return os.Mkdir(path, perm)
+}
+
+// Writable checks with access(2) that this user may create files in dir.
+func (l *Local) Writable(ctx context.Context, dir string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	if err := unix.Access(dir, unix.W_OK); err != nil {
+		return &fs.PathError{Op: "access", Path: dir, Err: err}
+	}
+	return nil
+}
+
 // MkdirTemp creates a new directory in dir.
 func (l *Local) MkdirTemp(ctx context.Context, dir, pattern string) (string, error) {
 	if err := ctx.Err(); err != nil {

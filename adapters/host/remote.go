@@ -378,6 +378,17 @@ func (r *Remote) MkdirAll(ctx context.Context, path string, perm fs.FileMode) er
 	return r.do(ctx, "mkdirall", pathReq{Path: path, Perm: perm}, nil)
 }
 
+// Mkdir creates one new directory on the host; an existing one is an
+// error (fs.ErrExist).
+func (r *Remote) Mkdir(ctx context.Context, path string, perm fs.FileMode) error {
+	return r.do(ctx, "mkdir", pathReq{Path: path, Perm: perm}, nil)
+}
+
+// Writable checks on the host that its user may create files in dir.
+func (r *Remote) Writable(ctx context.Context, dir string) error {
+	return r.do(ctx, "writable", pathReq{Path: dir}, nil)
+}
+
 // MkdirTemp creates a new directory on the host.
 func (r *Remote) MkdirTemp(ctx context.Context, dir, pattern string) (string, error) {
 	var resp pathResp

@@ -144,22 +144,38 @@ func (s *Set) Close() error {
 
 // Watcher arms each log watch on the host its spec names (WatchSpec.Host),
 // so the runner, which is given one runbook.Watcher, follows logs on every
-// host of the estate.
+// host of the estate. A spec that names no host has each file followed on
+// the host Locate puts it on; when its files sit on several hosts, one
+// watch is armed on each and their records merged into one watch.
 type Watcher struct {
 	// Hosts resolves the spec's host name.
 	Hosts Resolver
+	// Locate, when set, gives the host of a file of a spec that names no
+	// host (a WebSphere server's log is on its profile's host); nil
+	// follows such files on this machine.
+	Locate Locator
 }
 
 var _ runbook.Watcher = Watcher{}
 
-// Arm arms the watch on spec.Host ("" is this machine).
+// Arm arms the watch on spec.Host, or for a spec without one on the host
+// of each file ("" is this machine); every start position is taken before
+// Arm returns.
 func (w Watcher) Arm(spec runbook.WatchSpec, from []runbook.LogPosition) (runbook.Watch, error) {
 	if w.Hosts == nil {
 		return nil, errors.New("log watch: no hosts to watch on")
 	}
-	h, err := w.Hosts.Get(spec.Host)
-	if err != nil {
-		return nil, err
+	return armEach(w.Hosts, spec, from, groupByHost(spec, from, w.Locate))
+}
+
+// HostsOf says which host each of spec's files is followed on, in the
+// order the spec names them ("" is this machine), for plans.
+func (w Watcher) HostsOf(spec runbook.WatchSpec) []string {
+	out := make([]string, len(spec.Files))
+	for _, g := range groupByHost(spec, nil, w.Locate) {
+		for _, at := range g.index {
+			out[at] = g.host
+		}
 	}
-	return h.Arm(spec, from)
+	return out
 }

@@ -9,6 +9,8 @@ package was
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/host"
@@ -22,6 +24,12 @@ type Config struct {
 	// it and refuse an archive, a profile or a connected deployment manager
 	// of another cell; empty means those operations refuse to run.
 	Cell string `yaml:"cell"`
+	// Training, on a target with simulated: true, makes the target's cell
+	// the training cell (TrainingCell01, see docs/training.md) with its
+	// profiles on the hosts dmgr_host and nodes.NODE.host name, so its log
+	// waits go to those hosts; every other was: setting is then unused.
+	// Default false: the cell is the one the other settings describe.
+	Training bool `yaml:"training"`
 	// Wsadmin is the path of wsadmin.sh; empty means ProfileRoot/bin/wsadmin.sh.
 	Wsadmin string `yaml:"wsadmin"`
 	// ProfileRoot is the deployment manager's profile directory
@@ -38,9 +46,9 @@ type Config struct {
 	// DmgrHost names the host (under the target's hosts:) the deployment
 	// manager's profile is on: wsadmin (its script and credentials file
 	// written there), backupConfig, restoreConfig, startManager and
-	// stopManager run there. The backup root, the data store commands and
-	// the file store copies stay on the machine drillbook runs on for now.
-	// Empty means the machine drillbook runs on.
+	// stopManager run there, its profile's files are read there, and the
+	// backup root is there unless BackupHost says otherwise. Empty means
+	// the machine drillbook runs on.
 	DmgrHost string `yaml:"dmgr_host"`
 	// Nodes gives each node's own profile, where its tools run
 	// (startServer -recovery, startNode, stopNode, syncNode, serverStatus).
@@ -90,8 +98,18 @@ type Config struct {
 	// BackupRoot is the directory under which each backup writes a new
 	// set (a directory named by its start time) and from which a restore
 	// takes the newest sealed set by default. Empty means backups and the
-	// default set are refused.
+	// default set are refused. It is on BackupHost: every set is made,
+	// hashed, verified, sealed and listed there.
 	BackupRoot string `yaml:"backup_root"`
+	// BackupHost names the host (under the target's hosts:) the backup
+	// root is on; empty means DmgrHost. backupConfig and restoreConfig run
+	// in the deployment manager's profile and read or write the archive on
+	// that machine (IBM rxml_backupconfig), so with a backup root on
+	// another host the archive is staged in a new directory on the
+	// deployment manager's host and copied between the two, checked by
+	// SHA-256. File stores are copied between their node's host and this
+	// one the same way.
+	BackupHost string `yaml:"backup_host"`
 	// DataStore holds the commands that back up and restore an engine's
 	// data store; drillbook does not pretend to know the database.
 	DataStore DataStoreConfig `yaml:"data_store"`
@@ -133,6 +151,11 @@ type DataStoreConfig struct {
 	SecretEnv map[string]runbook.SecretRef `yaml:"secret_env"`
 	// Timeout bounds one command when the step sets none; zero means 1 hour.
 	Timeout runbook.Duration `yaml:"timeout"`
+	// Host names the host (under the target's hosts:) the commands run
+	// on. They write and read .dir, a directory inside the backup set, so
+	// it must be the backup root's host (targets.yaml validation refuses
+	// another); empty means that host.
+	Host string `yaml:"host"`
 }
 
 func (c Config) callTimeout() time.Duration {
@@ -199,11 +222,46 @@ func (c Config) hostName(node string) string {
 	return c.Nodes[node].Host
 }
 
+// backupHostName is the name of the host the backup root is on.
+func (c Config) backupHostName() string {
+	if c.BackupHost != "" {
+		return c.BackupHost
+	}
+	return c.DmgrHost
+}
+
+// dataStoreHostName is the name of the host the data store commands run
+// on: the backup root's, whose set directory they write.
+func (c Config) dataStoreHostName() string {
+	if c.DataStore.Host != "" {
+		return c.DataStore.Host
+	}
+	return c.backupHostName()
+}
+
+// backupHost returns the host the backup root is on: every set is made,
+// read, hashed and verified there.
+func (c Config) backupHost() (host.Host, error) { return c.resolve(c.backupHostName()) }
+
+// dataStoreHost returns the host the data store commands run on.
+func (c Config) dataStoreHost() (host.Host, error) { return c.resolve(c.dataStoreHostName()) }
+
 // hostOf returns the host a profile is on ("" is the deployment
 // manager's): every process, file look and copy of that profile goes
-// through it.
-func (c Config) hostOf(node string) (host.Host, error) {
-	name := c.hostName(node)
+// through it. A node's file stores are on its host too.
+func (c Config) hostOf(node string) (host.Host, error) { return c.resolve(c.hostName(node)) }
+
+// describe says where the named host is, without connecting, for plans.
+func (c Config) describe(name string) string {
+	h, err := c.resolve(name)
+	if err != nil {
+		return name + " (unknown host)"
+	}
+	return h.String()
+}
+
+// resolve returns the host of that name ("" is this machine).
+func (c Config) resolve(name string) (host.Host, error) {
 	if c.Hosts == nil {
 		if name != "" && name != runbook.LocalHost {
 			return nil, fmt.Errorf("host %s: this drillbook was given no hosts to reach it (a target without hosts: has only this machine)", name)
@@ -221,4 +279,33 @@ func (c Config) describeHost(node string) string {
 		return c.hostName(node) + " (unknown host)"
 	}
 	return h.String()
+}
+
+// LogHost names the host a server log is on: the host of the profile whose
+// directory holds it (PROFILE/logs/SERVER/SystemOut.log, or an HPEL
+// repository under PROFILE/logs), the longest profile_root that is a
+// parent of path winning, so a node profile nested in the deployment
+// manager's directory still counts as the node's. A path under no profile
+// gives "" (this machine). It is a host.Locator: cmd gives it to the log
+// watcher so a wait on server logs is armed where the server writes them.
+func (c Config) LogHost(path string) string {
+	path = filepath.Clean(path)
+	best, host := -1, ""
+	try := func(root, h string) {
+		if root == "" {
+			return
+		}
+		root = filepath.Clean(root)
+		if !strings.HasPrefix(path, root+string(filepath.Separator)) && path != root {
+			return
+		}
+		if len(root) > best {
+			best, host = len(root), h
+		}
+	}
+	try(c.ProfileRoot, c.DmgrHost)
+	for _, np := range c.Nodes {
+		try(np.ProfileRoot, np.Host)
+	}
+	return host
 }

@@ -242,16 +242,16 @@ func backupSetComplete(t *testing.T, r e2eRun) {
 	if len(sets) != 2 {
 		t.Fatalf("%d backup sets under %s, want the first one and the new one: %v", len(sets), root, sets)
 	}
-	first, err := ReadManifest(sets[0])
+	first, err := ReadManifest(context.Background(), here(), sets[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range first.Parts {
-		if err := verifyPart(context.Background(), sets[0], p); err != nil {
+		if err := verifyPart(context.Background(), here(), sets[0], p); err != nil {
 			t.Errorf("the first backup set changed: %v", err)
 		}
 	}
-	m, err := ReadManifest(sets[1])
+	m, err := ReadManifest(context.Background(), here(), sets[1])
 	if err != nil {
 		t.Fatal(err)
 	}

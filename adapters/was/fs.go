@@ -5,53 +5,66 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
+	"github.com/drillbook/drillbook/adapters/file"
 	"github.com/drillbook/drillbook/adapters/host"
+	"github.com/drillbook/drillbook/runbook"
 )
 
 // The adapter's own looks at the file system (profiles, backup sets, file
-// store directories) go through these few functions, and the copies and
-// manifests through package file, so that when a target's hosts are
-// reached over SSH the change is made here and nowhere else.
+// store directories) go through these few functions, each on the Host the
+// path is on (see Config: a profile on its node's host, the backup root on
+// the backup host, a file store on its node's host), and the copies and
+// manifests through the Host too, so hashing happens where the files lie.
+// An error from a remote host names it (host.RemoteError); onHost adds the
+// name to the adapter's own errors.
 
-// statPath returns a path's information.
-func statPath(path string) (fs.FileInfo, error) { return os.Stat(path) }
+// onHost is " on host NAME" for a remote host, "" for this machine.
+func onHost(h host.Host) string {
+	if h.Name() == runbook.LocalHost || h.Name() == "" {
+		return ""
+	}
+	return " on host " + h.Name()
+}
 
-// isDir reports whether path is a directory; the error says what it is
-// instead.
-func isDir(path string) error {
-	fi, err := statPath(path)
+// statPath returns a path's information on h.
+func statPath(ctx context.Context, h host.Host, path string) (fs.FileInfo, error) {
+	return h.Stat(ctx, path)
+}
+
+// isDir reports whether path is a directory on h; the error says what it
+// is instead.
+func isDir(ctx context.Context, h host.Host, path string) error {
+	fi, err := statPath(ctx, h, path)
 	if err != nil {
 		return err
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("%s is not a directory", path)
+		return fmt.Errorf("%s is not a directory%s", path, onHost(h))
 	}
 	return nil
 }
 
-// isFile reports whether path is a regular file.
-func isFile(path string) error {
-	fi, err := statPath(path)
+// isFile reports whether path is a regular file on h.
+func isFile(ctx context.Context, h host.Host, path string) error {
+	fi, err := statPath(ctx, h, path)
 	if err != nil {
 		return err
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", path)
+		return fmt.Errorf("%s is not a regular file%s", path, onHost(h))
 	}
 	return nil
 }
 
-// dirNames lists a directory's entries, sorted.
-func dirNames(dir string) ([]string, error) {
-	ents, err := os.ReadDir(dir)
+// dirNames lists a directory's entries on h, sorted.
+func dirNames(ctx context.Context, h host.Host, dir string) ([]string, error) {
+	ents, err := h.ReadDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -63,57 +76,47 @@ func dirNames(dir string) ([]string, error) {
 	return out, nil
 }
 
-// makeNewDir creates path, which must not exist yet: a backup set is never
-// written into an existing directory.
-func makeNewDir(path string) error {
-	if err := os.Mkdir(path, 0o755); err != nil {
+// makeNewDir creates path on h, which must not exist yet: a backup set is
+// never written into an existing directory.
+func makeNewDir(ctx context.Context, h host.Host, path string) error {
+	if err := h.Mkdir(ctx, path, 0o755); err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s already exists: a backup never writes into an existing set", path)
+			return fmt.Errorf("%s already exists%s: a backup never writes into an existing set", path, onHost(h))
 		}
 		return err
 	}
 	return nil
 }
 
-// makeDirs creates a directory and its parents.
-func makeDirs(path string) error { return os.MkdirAll(path, 0o755) }
+// makeDirs creates a directory and its parents on h.
+func makeDirs(ctx context.Context, h host.Host, path string) error {
+	return h.MkdirAll(ctx, path, 0o755)
+}
 
-// writableDir checks that drillbook's user may create files in dir.
-func writableDir(dir string) error {
-	if err := isDir(dir); err != nil {
+// writableDir checks that the user drillbook reaches h as may create files
+// in dir there (access(2) on h: nothing is written to find out).
+func writableDir(ctx context.Context, h host.Host, dir string) error {
+	if err := isDir(ctx, h, dir); err != nil {
 		return err
 	}
-	if err := syscall.Access(dir, 0x2); err != nil { // W_OK
-		return fmt.Errorf("%s is not writable by this user: %w", dir, err)
+	if err := h.Writable(ctx, dir); err != nil {
+		return fmt.Errorf("%s is not writable by this user%s: %w", dir, onHost(h), err)
 	}
 	return nil
 }
 
-// freeBytes returns the space left for drillbook's user on dir's file
-// system.
-func freeBytes(dir string) (uint64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
+// freeBytes returns the space left for the user on dir's file system on h.
+func freeBytes(ctx context.Context, h host.Host, dir string) (uint64, error) {
+	sp, err := h.FreeSpace(ctx, dir)
+	if err != nil {
 		return 0, err
 	}
-	return st.Bavail * uint64(st.Bsize), nil
+	return sp.Avail, nil
 }
 
-// readSmallFile reads a file of at most max bytes.
-func readSmallFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return b, nil
+// readSmallFile reads a file of at most max bytes on h.
+func readSmallFile(ctx context.Context, h host.Host, path string, max int64) ([]byte, error) {
+	return h.ReadFile(ctx, path, max)
 }
 
 // archiveCells returns the cells whose configuration a backupConfig
@@ -121,10 +124,26 @@ func readSmallFile(path string, max int64) ([]byte, error) {
 // is a zip of the profile's config directory (IBM rxml_backupconfig), whose
 // cell documents live under cells/CELL. DERIVED: IBM does not document the
 // entry names, so an archive with none gives no cell and the caller warns.
-func archiveCells(path string) ([]string, error) {
-	zr, err := zip.OpenReader(path)
+//
+// On a remote host the archive is first brought to a temporary directory
+// here (host.Transfer, checked by SHA-256): a zip's entry names are in its
+// central directory at the end, which the Host reads only as a whole file.
+func archiveCells(ctx context.Context, h host.Host, path string) ([]string, error) {
+	local := path
+	if onHost(h) != "" {
+		tmp, err := os.MkdirTemp("", "drillbook-archive-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		local = filepath.Join(tmp, filepath.Base(path))
+		if _, err := host.Transfer(ctx, h, path, host.NewLocal(runbook.LocalHost), local, file.CopyOptions{}); err != nil {
+			return nil, fmt.Errorf("read the configuration archive %s%s: %w", path, onHost(h), err)
+		}
+	}
+	zr, err := zip.OpenReader(local)
 	if err != nil {
-		return nil, fmt.Errorf("%s is not a zip archive as backupConfig writes: %w", path, err)
+		return nil, fmt.Errorf("%s%s is not a zip archive as backupConfig writes: %w", path, onHost(h), err)
 	}
 	defer zr.Close()
 	seen := map[string]bool{}
@@ -149,8 +168,8 @@ func archiveCells(path string) ([]string, error) {
 // bin/setupCmdLine.sh, where a profile sets WAS_CELL and WAS_NODE (DERIVED:
 // the script every profile's tools source; IBM documents the variables but
 // not the file's layout). Empty strings when the file does not say.
-func profileIdentity(root string) (cell, node string, err error) {
-	b, err := readSmallFile(filepath.Join(root, "bin", "setupCmdLine.sh"), 1<<20)
+func profileIdentity(ctx context.Context, h host.Host, root string) (cell, node string, err error) {
+	b, err := readSmallFile(ctx, h, filepath.Join(root, "bin", "setupCmdLine.sh"), 1<<20)
 	if err != nil {
 		return "", "", err
 	}
@@ -177,19 +196,19 @@ func profileIdentity(root string) (cell, node string, err error) {
 // nodeagent (the layout of IBM's configuration documents,
 // cells/CELL/nodes/NODE/servers/SERVER/server.xml). It returns "dmgr",
 // "node" or "" with the profile's cell and node.
-func profileKind(root, dmgrServer string) (kind, cell, node string, err error) {
-	cell, node, err = profileIdentity(root)
+func profileKind(ctx context.Context, h host.Host, root, dmgrServer string) (kind, cell, node string, err error) {
+	cell, node, err = profileIdentity(ctx, h, root)
 	if err != nil {
-		return "", "", "", fmt.Errorf("%s does not look like a WebSphere profile (no bin/setupCmdLine.sh): %w", root, err)
+		return "", "", "", fmt.Errorf("%s%s does not look like a WebSphere profile (no bin/setupCmdLine.sh): %w", root, onHost(h), err)
 	}
 	if cell == "" || node == "" {
-		return "", cell, node, fmt.Errorf("%s/bin/setupCmdLine.sh names no WAS_CELL or WAS_NODE", root)
+		return "", cell, node, fmt.Errorf("%s/bin/setupCmdLine.sh%s names no WAS_CELL or WAS_NODE", root, onHost(h))
 	}
 	servers := filepath.Join(root, "config", "cells", cell, "nodes", node, "servers")
 	switch {
-	case isDir(filepath.Join(servers, dmgrServer)) == nil:
+	case isDir(ctx, h, filepath.Join(servers, dmgrServer)) == nil:
 		return "dmgr", cell, node, nil
-	case isDir(filepath.Join(servers, "nodeagent")) == nil:
+	case isDir(ctx, h, filepath.Join(servers, "nodeagent")) == nil:
 		return "node", cell, node, nil
 	}
 	return "", cell, node, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drillbook/drillbook/adapters/file"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -66,29 +67,35 @@ type FileSum struct {
 // holds no backup set.
 var ErrNoManifest = errors.New("no drillbook backup manifest")
 
-// ReadManifest reads a set's manifest.
-func ReadManifest(dir string) (Manifest, error) {
+// maxManifest is the largest manifest read: far more than the parts of a
+// set list (a data store backup of thousands of files), and under what one
+// reply from a remote host may carry.
+const maxManifest = 8 << 20
+
+// ReadManifest reads the manifest of the set in dir on h, the backup
+// root's host.
+func ReadManifest(ctx context.Context, h host.Host, dir string) (Manifest, error) {
 	var m Manifest
-	b, err := readSmallFile(filepath.Join(dir, ManifestName), 64<<20)
+	b, err := readSmallFile(ctx, h, filepath.Join(dir, ManifestName), maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
-		return m, fmt.Errorf("%w in %s: it is not a backup set drillbook made", ErrNoManifest, dir)
+		return m, fmt.Errorf("%w in %s%s: it is not a backup set drillbook made", ErrNoManifest, dir, onHost(h))
 	}
 	if err != nil {
 		return m, fmt.Errorf("read backup manifest: %w", err)
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return m, fmt.Errorf("backup manifest %s is damaged: %w", filepath.Join(dir, ManifestName), err)
+		return m, fmt.Errorf("backup manifest %s%s is damaged: %w", filepath.Join(dir, ManifestName), onHost(h), err)
 	}
 	return m, nil
 }
 
-// writeManifest replaces dir's manifest atomically.
-func writeManifest(dir string, m Manifest) error {
+// writeManifest replaces dir's manifest on h atomically.
+func writeManifest(ctx context.Context, h host.Host, dir string, m Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := file.WriteAtomic(filepath.Join(dir, ManifestName), append(b, '\n'), 0o644); err != nil {
+	if err := h.WriteFile(ctx, filepath.Join(dir, ManifestName), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write backup manifest: %w", err)
 	}
 	return nil
@@ -101,8 +108,8 @@ func setName(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 // newSet makes a new set directory under root and its unsealed manifest.
 // The directory must not exist: a set is never written over (two backups
 // started in the same second get -2, -3...).
-func newSet(root, cell string, now time.Time) (string, Manifest, error) {
-	if err := writableDir(root); err != nil {
+func newSet(ctx context.Context, h host.Host, root, cell string, now time.Time) (string, Manifest, error) {
+	if err := writableDir(ctx, h, root); err != nil {
 		return "", Manifest{}, fmt.Errorf("backup root: %w: create it (was.backup_root in targets.yaml) or fix its permissions", err)
 	}
 	id := make([]byte, 8)
@@ -115,14 +122,14 @@ func newSet(root, cell string, now time.Time) (string, Manifest, error) {
 			name = fmt.Sprintf("%s-%d", base, i)
 		}
 		dir := filepath.Join(root, name)
-		err := makeNewDir(dir)
+		err := makeNewDir(ctx, h, dir)
 		if err != nil {
-			if _, serr := statPath(dir); serr == nil {
+			if _, serr := statPath(ctx, h, dir); serr == nil {
 				continue // taken: try the next name
 			}
 			return "", m, err
 		}
-		return dir, m, writeManifest(dir, m)
+		return dir, m, writeManifest(ctx, h, dir, m)
 	}
 	return "", m, fmt.Errorf("could not make a new backup set under %s: 99 sets started at %s", root, base)
 }
@@ -130,8 +137,8 @@ func newSet(root, cell string, now time.Time) (string, Manifest, error) {
 // addPart records a part of the set in dir, replacing an earlier part of
 // the same kind and name (a retried copy in the same run). The set must
 // have been made by newSet, and adding a part unseals it.
-func addPart(dir string, p Part) error {
-	m, err := ReadManifest(dir)
+func addPart(ctx context.Context, h host.Host, dir string, p Part) error {
+	m, err := ReadManifest(ctx, h, dir)
 	if err != nil {
 		return err
 	}
@@ -149,7 +156,7 @@ func addPart(dir string, p Part) error {
 		}
 	}
 	m.Parts = append(kept, p)
-	return writeManifest(dir, m)
+	return writeManifest(ctx, h, dir, m)
 }
 
 // findPart returns the recorded part.
@@ -183,8 +190,8 @@ func (m Manifest) problem() string {
 // checkSet reads a set and refuses it when it is unsealed or mixed,
 // unless accept gives the operator's reason, which comes back as a
 // warning for the report.
-func checkSet(dir, accept string) (Manifest, []string, error) {
-	m, err := ReadManifest(dir)
+func checkSet(ctx context.Context, h host.Host, dir, accept string) (Manifest, []string, error) {
+	m, err := ReadManifest(ctx, h, dir)
 	if err != nil {
 		return m, nil, err
 	}
@@ -198,12 +205,12 @@ func checkSet(dir, accept string) (Manifest, []string, error) {
 	return m, []string{fmt.Sprintf("restoring from backup set %s although it is %s; the operator's reason: %s", dir, prob, accept)}, nil
 }
 
-// sumFile returns a regular file's size and SHA-256.
-func sumFile(ctx context.Context, path string) (int64, string, error) {
-	if err := isFile(path); err != nil {
+// sumFile returns a regular file's size and SHA-256, hashed on h.
+func sumFile(ctx context.Context, h host.Host, path string) (int64, string, error) {
+	if err := isFile(ctx, h, path); err != nil {
 		return 0, "", err
 	}
-	m, err := file.BuildManifest(ctx, path)
+	m, err := h.Manifest(ctx, path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -211,13 +218,14 @@ func sumFile(ctx context.Context, path string) (int64, string, error) {
 }
 
 // sumTree lists every regular file under root (relative to base), sorted.
-// Directories and symbolic links are not listed.
-func sumTree(ctx context.Context, base, root string) ([]FileSum, error) {
+// Directories and symbolic links are not listed. The files are hashed on
+// h, where they lie.
+func sumTree(ctx context.Context, h host.Host, base, root string) ([]FileSum, error) {
 	prefix, err := filepath.Rel(base, root)
 	if err != nil {
 		return nil, err
 	}
-	m, err := file.BuildManifest(ctx, root)
+	m, err := h.Manifest(ctx, root)
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +241,8 @@ func sumTree(ctx context.Context, base, root string) ([]FileSum, error) {
 
 // verifyPart checks that every file of a part is still as recorded: the
 // part's files are a manifest of the backup directory, which may hold
-// other parts besides.
-func verifyPart(ctx context.Context, dir string, p Part) error {
+// other parts besides. The files are hashed on h, where they lie.
+func verifyPart(ctx context.Context, h host.Host, dir string, p Part) error {
 	if len(p.Files) == 0 {
 		return fmt.Errorf("the %s backup of %s records no files", p.Kind, p.Name)
 	}
@@ -242,7 +250,7 @@ func verifyPart(ctx context.Context, dir string, p Part) error {
 	for _, f := range p.Files {
 		m.Entries = append(m.Entries, file.Entry{Path: filepath.ToSlash(f.Path), Type: file.TypeFile, Size: f.Size, SHA256: f.SHA256})
 	}
-	r, err := file.Verify(ctx, dir, m)
+	r, err := h.Verify(ctx, dir, m)
 	if err != nil {
 		return fmt.Errorf("the %s backup of %s: %w", p.Kind, p.Name, err)
 	}
@@ -250,20 +258,25 @@ func verifyPart(ctx context.Context, dir string, p Part) error {
 		return fmt.Errorf("the %s backup of %s changed since it was taken (%s): do not restore from it", p.Kind, p.Name, strings.Join(r.Details, "; "))
 	}
 	if len(r.Missing) > 0 {
-		return fmt.Errorf("the %s backup of %s is incomplete: %s missing from %s: do not restore from it", p.Kind, p.Name, strings.Join(r.Missing, ", "), dir)
+		return fmt.Errorf("the %s backup of %s is incomplete: %s missing from %s%s: do not restore from it", p.Kind, p.Name, strings.Join(r.Missing, ", "), dir, onHost(h))
 	}
 	return nil
 }
 
-// copyFile copies the regular file src to dst, replacing dst as a whole
-// (it is never half written), and returns the copy's size and SHA-256.
-func copyFile(ctx context.Context, dst, src string) (int64, string, error) {
-	if err := isFile(src); err != nil {
+// copyFile copies the regular file src on sh to dst on dh, replacing dst
+// as a whole (it is never half written), and returns the copy's size and
+// SHA-256. Between two hosts it is streamed through drillbook and checked
+// by SHA-256 on arrival (host.Transfer); on one host it is copied there.
+func copyFile(ctx context.Context, dh host.Host, dst string, sh host.Host, src string) (int64, string, error) {
+	if err := isFile(ctx, sh, src); err != nil {
 		return 0, "", err
 	}
-	m, err := file.Copy(ctx, src, dst, file.CopyOptions{Replace: true})
+	m, err := host.Transfer(ctx, sh, src, dh, dst, file.CopyOptions{Replace: true})
 	if err != nil {
 		return 0, "", err
+	}
+	if len(m.Entries) != 1 {
+		return 0, "", fmt.Errorf("copy %s to %s%s: %d entries arrived, not one file", src, dst, onHost(dh), len(m.Entries))
 	}
 	return m.Entries[0].Size, m.Entries[0].SHA256, nil
 }
@@ -271,12 +284,17 @@ func copyFile(ctx context.Context, dst, src string) (int64, string, error) {
 // Backups lists the backup sets under the target's backup root, newest
 // first: each with its parts, whether it is sealed, and what is wrong with
 // it. A directory without a manifest is listed with that problem, so
-// nothing under the root goes unseen.
+// nothing under the root goes unseen. The root is read on its host (see
+// Config.BackupHost).
 func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 	if cfg.BackupRoot == "" {
 		return nil, errors.New("the target has no WebSphere backup root: set was.backup_root in targets.yaml")
 	}
-	names, err := dirNames(cfg.BackupRoot)
+	h, err := cfg.backupHost()
+	if err != nil {
+		return nil, fmt.Errorf("the backup root's host: %w", err)
+	}
+	names, err := dirNames(ctx, h, cfg.BackupRoot)
 	if err != nil {
 		return nil, fmt.Errorf("list backup sets: %w", err)
 	}
@@ -286,10 +304,10 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 			return out, err
 		}
 		dir := filepath.Join(cfg.BackupRoot, name)
-		if isDir(dir) != nil {
+		if isDir(ctx, h, dir) != nil {
 			continue
 		}
-		out = append(out, describeSet(dir))
+		out = append(out, describeSet(ctx, h, dir))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].Taken.Equal(out[j].Taken) {
@@ -301,9 +319,12 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 }
 
 // describeSet reads one set for a listing.
-func describeSet(dir string) runbook.BackupSet {
+func describeSet(ctx context.Context, h host.Host, dir string) runbook.BackupSet {
 	set := runbook.BackupSet{Product: "was", Name: filepath.Base(dir), Path: dir}
-	m, err := ReadManifest(dir)
+	if onHost(h) != "" {
+		set.Host = h.Name()
+	}
+	m, err := ReadManifest(ctx, h, dir)
 	if err != nil {
 		set.Problem = err.Error()
 		return set
@@ -356,5 +377,13 @@ func newestSealed(ctx context.Context, cfg Config) (string, error) {
 			return s.Path, nil
 		}
 	}
-	return "", fmt.Errorf("no sealed backup set under %s (%d sets there): take a backup with was-sib-backup, or name a set in backup_set", cfg.BackupRoot, len(sets))
+	return "", fmt.Errorf("no sealed backup set under %s%s (%d sets there): take a backup with was-sib-backup, or name a set in backup_set", cfg.BackupRoot, hostSuffix(cfg.backupHostName()), len(sets))
+}
+
+// hostSuffix is " on host NAME" for a named host, "" for this machine.
+func hostSuffix(name string) string {
+	if name == "" || name == runbook.LocalHost {
+		return ""
+	}
+	return " on host " + name
 }

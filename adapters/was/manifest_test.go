@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/drillbook/drillbook/adapters/host"
+	"github.com/drillbook/drillbook/runbook"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
@@ -35,7 +38,7 @@ func TestSumTreeListsRegularFilesRelativeToTheSet(t *testing.T) {
 	if err := os.Symlink("export.ddl", filepath.Join(dir, "latest")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := sumTree(context.Background(), set, dir)
+	got, err := sumTree(context.Background(), here(), set, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,17 +58,17 @@ func TestSumTreeListsRegularFilesRelativeToTheSet(t *testing.T) {
 func TestVerifyPartNamesWhatChangedOrIsMissing(t *testing.T) {
 	set := t.TempDir()
 	writeFiles(t, set, map[string]string{"ME1/datastore/a.del": "aaaa", "ME1/datastore/b.del": "bb", "config.zip": "PK"})
-	files, err := sumTree(context.Background(), set, filepath.Join(set, "ME1", "datastore"))
+	files, err := sumTree(context.Background(), here(), set, filepath.Join(set, "ME1", "datastore"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := Part{Kind: "datastore", Name: "ME1", Files: files}
 	ctx := context.Background()
-	if err := verifyPart(ctx, set, p); err != nil {
+	if err := verifyPart(ctx, here(), set, p); err != nil {
 		t.Fatalf("an unchanged part: %v", err)
 	}
 	writeFiles(t, set, map[string]string{"ME1/datastore/b.del": "BB"})
-	err = verifyPart(ctx, set, p)
+	err = verifyPart(ctx, here(), set, p)
 	if err == nil || !strings.Contains(err.Error(), "changed since it was taken") || !strings.Contains(err.Error(), "ME1/datastore/b.del: content differs") {
 		t.Errorf("a changed file: %v", err)
 	}
@@ -73,11 +76,11 @@ func TestVerifyPartNamesWhatChangedOrIsMissing(t *testing.T) {
 	if err := os.Remove(filepath.Join(set, "ME1", "datastore", "a.del")); err != nil {
 		t.Fatal(err)
 	}
-	err = verifyPart(ctx, set, p)
+	err = verifyPart(ctx, here(), set, p)
 	if err == nil || !strings.Contains(err.Error(), "ME1/datastore/a.del missing") {
 		t.Errorf("a missing file: %v", err)
 	}
-	if err := verifyPart(ctx, set, Part{Kind: "config", Name: "c.zip"}); err == nil || !strings.Contains(err.Error(), "records no files") {
+	if err := verifyPart(ctx, here(), set, Part{Kind: "config", Name: "c.zip"}); err == nil || !strings.Contains(err.Error(), "records no files") {
 		t.Errorf("a part without files: %v", err)
 	}
 }
@@ -87,19 +90,22 @@ func TestVerifyPartNamesWhatChangedOrIsMissing(t *testing.T) {
 func TestCopyFileReplacesTheWholeFile(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"src/Log": "new log", "dst/Log": "an older, longer log"})
-	n, sum, err := copyFile(context.Background(), filepath.Join(dir, "dst", "Log"), filepath.Join(dir, "src", "Log"))
+	n, sum, err := copyFile(context.Background(), here(), filepath.Join(dir, "dst", "Log"), here(), filepath.Join(dir, "src", "Log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "dst", "Log"))
-	wantN, wantSum, _ := sumFile(context.Background(), filepath.Join(dir, "src", "Log"))
+	wantN, wantSum, _ := sumFile(context.Background(), here(), filepath.Join(dir, "src", "Log"))
 	if string(b) != "new log" || n != 7 || n != wantN || sum != wantSum {
 		t.Errorf("copy holds %q, reported %d bytes sha256 %s; want \"new log\", %d, %s", b, n, sum, wantN, wantSum)
 	}
 	if entries, _ := os.ReadDir(filepath.Join(dir, "dst")); len(entries) != 1 {
 		t.Errorf("destination directory holds %d entries, want 1 (no staging left)", len(entries))
 	}
-	if _, _, err := copyFile(context.Background(), filepath.Join(dir, "x"), filepath.Join(dir, "src")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, _, err := copyFile(context.Background(), here(), filepath.Join(dir, "x"), here(), filepath.Join(dir, "src")); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("copy of a directory: %v", err)
 	}
 }
+
+// here is this machine, where the unit tests' sets are.
+func here() host.Host { return host.NewLocal(runbook.LocalHost) }

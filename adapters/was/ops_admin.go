@@ -160,12 +160,16 @@ func (s *opSet) adminOps() {
 		}
 		return nil
 	}
-	profileCell := func(node string) error {
+	profileCell := func(ctx context.Context, node string) error {
 		p, err := s.b.Profile(node)
 		if err != nil {
 			return err
 		}
-		kind, cell, pnode, err := profileKind(p.Root, dmgr)
+		h, err := s.cfg.hostOf(node)
+		if err != nil {
+			return err
+		}
+		kind, cell, pnode, err := profileKind(ctx, h, p.Root, dmgr)
 		if err != nil {
 			return err
 		}
@@ -221,7 +225,7 @@ func (s *opSet) adminOps() {
 		if err := cellCheck(cell); err != nil {
 			return fail(err)
 		}
-		if err := profileCell(""); err != nil {
+		if err := profileCell(ctx, ""); err != nil {
 			return fail(err)
 		}
 		st, _, err := s.status(ctx, "", dmgr, out)
@@ -294,7 +298,7 @@ func (s *opSet) adminOps() {
 				return s.b.Plan(Request{Tool: tool, Node: call.Args.String("node")}), nil
 			}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 				node := call.Args.String("node")
-				if err := profileCell(node); err != nil {
+				if err := profileCell(ctx, node); err != nil {
 					return fail(err)
 				}
 				st, _, err := s.status(ctx, node, "nodeagent", out)
@@ -368,12 +372,16 @@ func (s *opSet) checkOps() {
 		if err != nil {
 			return fail(err)
 		}
-		if err := isDir(p.Root); err != nil {
+		h, err := s.cfg.hostOf(node)
+		if err != nil {
+			return fail(err)
+		}
+		if err := isDir(ctx, h, p.Root); err != nil {
 			return fail(fmt.Errorf("%s: %w", p.Describe(), err))
 		}
 		var missing []string
 		for _, t := range listArg(call.Args, "tools") {
-			if isFile(filepath.Join(p.Root, "bin", t+".sh")) != nil {
+			if isFile(ctx, h, filepath.Join(p.Root, "bin", t+".sh")) != nil {
 				missing = append(missing, t+".sh")
 			}
 		}
@@ -382,7 +390,7 @@ func (s *opSet) checkOps() {
 		}
 		res := runbook.Result{ExitCode: -1, Summary: "tools run in " + p.Describe(), Vars: map[string]string{"profile": p.Name, "root": p.Root}}
 		{
-			kind, cell, pnode, err := profileKind(p.Root, dmgr)
+			kind, cell, pnode, err := profileKind(ctx, h, p.Root, dmgr)
 			if err != nil {
 				return fail(err)
 			}
@@ -409,19 +417,24 @@ func (s *opSet) checkOps() {
 		Name: "was.check-filestore", Summary: "Check that a file store's log and store directories exist and hold Log, PermanentStore and TemporaryStore", ReadOnly: true,
 		Args: []runbook.ArgSpec{engineArg,
 			arg("log_dir", runbook.ArgString, true, "the file store's log directory"),
-			arg("store_dir", runbook.ArgString, true, "the file store's store directory")},
+			arg("store_dir", runbook.ArgString, true, "the file store's store directory"),
+			nodeStoreArg},
 	}, func(call runbook.Call) (runbook.Plan, error) {
 		a := call.Args
-		return runbook.Plan{Host: "localhost", Detail: "check " + a.String("log_dir") + " and " + a.String("store_dir")}, nil
+		return runbook.Plan{Host: s.cfg.describe(s.cfg.storeHostName(a.String("node"))), Detail: "check " + a.String("log_dir") + " and " + a.String("store_dir")}, nil
 	}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 		a := call.Args
+		h, err := s.cfg.storeHost(a.String("node"))
+		if err != nil {
+			return fail(err)
+		}
 		for _, d := range []string{a.String("log_dir"), a.String("store_dir")} {
-			if err := isDir(d); err != nil {
+			if err := isDir(ctx, h, d); err != nil {
 				return fail(fmt.Errorf("file store of %s: %w: check filestore_root", a.String("engine"), err))
 			}
 		}
 		for i := range fileStoreFiles() {
-			if err := isFile(fileStorePath(a, i)); err != nil {
+			if err := isFile(ctx, h, fileStorePath(a, i)); err != nil {
 				return fail(fmt.Errorf("file store of %s: %w", a.String("engine"), err))
 			}
 		}
@@ -435,7 +448,7 @@ func (s *opSet) checkOps() {
 		Name: "was.check-datastore-command", Summary: "Check that the target's data store backup or restore command can run: program found, secrets set", ReadOnly: true,
 		Args: []runbook.ArgSpec{engineArg, arg("kind", runbook.ArgString, true, "backup or restore", "backup", "restore")},
 	}, func(call runbook.Call) (runbook.Plan, error) {
-		return runbook.Plan{Host: "localhost", Detail: "check was.data_store." + call.Args.String("kind")}, nil
+		return runbook.Plan{Host: s.cfg.describe(s.cfg.dataStoreHostName()), Detail: "check was.data_store." + call.Args.String("kind")}, nil
 	}, func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 		kind := call.Args.String("kind")
 		tmpl := s.cfg.DataStore.Backup
@@ -446,8 +459,25 @@ func (s *opSet) checkOps() {
 		if err != nil {
 			return fail(err)
 		}
-		if _, err := exec.LookPath(argv[0]); err != nil {
-			return fail(fmt.Errorf("was.data_store.%s runs %s, which is not found: %w", kind, argv[0], err))
+		h, err := s.cfg.dataStoreHost()
+		if err != nil {
+			return fail(err)
+		}
+		if onHost(h) == "" {
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				return fail(fmt.Errorf("was.data_store.%s runs %s, which is not found: %w", kind, argv[0], err))
+			}
+		} else if filepath.IsAbs(argv[0]) {
+			// On another host the program is looked at there; a bare name
+			// is found on that host's PATH when it runs, which a Stat
+			// cannot see, so it is left to the run.
+			fi, err := statPath(ctx, h, argv[0])
+			if err != nil {
+				return fail(fmt.Errorf("was.data_store.%s runs %s, which is not found: %w", kind, argv[0], err))
+			}
+			if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+				return fail(fmt.Errorf("was.data_store.%s runs %s%s, which is not an executable file", kind, argv[0], onHost(h)))
+			}
 		}
 		var names []string
 		for _, k := range sortedKeys(s.cfg.DataStore.SecretEnv) {
@@ -460,7 +490,11 @@ func (s *opSet) checkOps() {
 			}
 			names = append(names, k)
 		}
-		return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("data store %s command %s is there; secrets set: %s", kind, argv[0], orNone(names))}, nil
+		found := "is there" + onHost(h)
+		if onHost(h) != "" && !filepath.IsAbs(argv[0]) {
+			found = "is looked up on the PATH of host " + h.Name() + " when it runs (give an absolute path to have it checked now)"
+		}
+		return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("data store %s command %s %s; secrets set: %s", kind, argv[0], found, orNone(names))}, nil
 	})
 }
 

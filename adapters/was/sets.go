@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -25,13 +26,17 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 			if cfg.BackupRoot == "" {
 				return runbook.Plan{Detail: "no backup root: set was.backup_root in targets.yaml"}, nil
 			}
-			return runbook.Plan{Host: "localhost", Detail: "make " + filepath.Join(cfg.BackupRoot, "<UTC time of the run, e.g. "+setName(time.Now())+">")}, nil
+			return runbook.Plan{Host: cfg.describe(cfg.backupHostName()), Detail: "make " + filepath.Join(cfg.BackupRoot, "<UTC time of the run, e.g. "+setName(time.Now())+">")}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			if cfg.BackupRoot == "" {
 				return fail(fmt.Errorf("the target has no backup root: set was.backup_root in targets.yaml"))
 			}
-			dir, m, err := newSet(cfg.BackupRoot, b.Cell(), time.Now())
+			h, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			dir, m, err := newSet(ctx, h, cfg.BackupRoot, b.Cell(), time.Now())
 			if err != nil {
 				return fail(err)
 			}
@@ -46,23 +51,27 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 			Args: []runbook.ArgSpec{{Name: "min_free_mb", Kind: runbook.ArgInt, Doc: "fail when less space than this is free (MB, default 100)"}},
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
-			return runbook.Plan{Host: "localhost", Detail: "check " + orDefault(cfg.BackupRoot, "<was.backup_root>")}, nil
+			return runbook.Plan{Host: cfg.describe(cfg.backupHostName()), Detail: "check " + orDefault(cfg.BackupRoot, "<was.backup_root>")}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			if cfg.BackupRoot == "" {
 				return fail(fmt.Errorf("the target has no backup root: set was.backup_root in targets.yaml"))
 			}
-			if err := writableDir(cfg.BackupRoot); err != nil {
+			h, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			if err := writableDir(ctx, h, cfg.BackupRoot); err != nil {
 				return fail(fmt.Errorf("backup root: %w", err))
 			}
-			free, err := freeBytes(cfg.BackupRoot)
+			free, err := freeBytes(ctx, h, cfg.BackupRoot)
 			if err != nil {
 				return fail(fmt.Errorf("backup root %s: %w", cfg.BackupRoot, err))
 			}
 			min := call.Args.Int("min_free_mb", 100)
-			res := runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("backup root %s is writable with %d MB free", cfg.BackupRoot, free>>20)}
+			res := runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("backup root %s%s is writable with %d MB free", cfg.BackupRoot, onHost(h), free>>20)}
 			if int64(free>>20) < min {
-				return res, fmt.Errorf("backup root %s has %d MB free, less than %d MB: free some space or move was.backup_root", cfg.BackupRoot, free>>20, min)
+				return res, fmt.Errorf("backup root %s%s has %d MB free, less than %d MB: free some space or move was.backup_root", cfg.BackupRoot, onHost(h), free>>20, min)
 			}
 			return res, nil
 		},
@@ -85,15 +94,19 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 			if set == "" {
 				set = "the newest sealed set under " + orDefault(cfg.BackupRoot, "<was.backup_root>")
 			}
-			return runbook.Plan{Host: "localhost", Detail: "check " + set}, nil
+			return runbook.Plan{Host: cfg.describe(cfg.backupHostName()), Detail: "check " + set}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
-			dir, err := resolveSet(ctx, cfg, a.String("set"))
+			h, err := cfg.backupHost()
 			if err != nil {
 				return fail(err)
 			}
-			m, warn, err := checkSet(dir, a.String("accept_unsealed"))
+			dir, err := resolveSet(ctx, cfg, h, a.String("set"))
+			if err != nil {
+				return fail(err)
+			}
+			m, warn, err := checkSet(ctx, h, dir, a.String("accept_unsealed"))
 			if err != nil {
 				return fail(err)
 			}
@@ -118,7 +131,7 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 				return fail(fmt.Errorf("the backup set %s has no %s: choose a set that holds every store to restore", dir, strings.Join(missing, ", ")))
 			}
 			for _, p := range m.Parts {
-				if err := verifyPart(ctx, dir, p); err != nil {
+				if err := verifyPart(ctx, h, dir, p); err != nil {
 					return fail(err)
 				}
 			}
@@ -141,11 +154,15 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 			},
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
-			return runbook.Plan{Host: "localhost", Detail: "check every part of " + filepath.Join(call.Args.String("set"), ManifestName) + " and seal it"}, nil
+			return runbook.Plan{Host: cfg.describe(cfg.backupHostName()), Detail: "check every part of " + filepath.Join(call.Args.String("set"), ManifestName) + " and seal it"}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			dir := call.Args.String("set")
-			m, err := ReadManifest(dir)
+			h, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			m, err := ReadManifest(ctx, h, dir)
 			if err != nil {
 				return fail(err)
 			}
@@ -170,7 +187,7 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 			var res runbook.Result
 			first, last := m.Parts[0].TakenAt, m.Parts[0].TakenAt
 			for _, p := range m.Parts {
-				if err := verifyPart(ctx, dir, p); err != nil {
+				if err := verifyPart(ctx, h, dir, p); err != nil {
 					return fail(err)
 				}
 				if p.TakenAt.Before(first) {
@@ -190,7 +207,7 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 				m.SealedAt = time.Now().UTC()
 			}
 			m.Skew = skew.Round(time.Millisecond).String()
-			if err := writeManifest(dir, m); err != nil {
+			if err := writeManifest(ctx, h, dir, m); err != nil {
 				return fail(err)
 			}
 			res.ExitCode = -1
@@ -203,8 +220,8 @@ func setOps(b Backend, cfg Config) []runbook.Operation {
 
 // resolveSet turns a set argument into its directory: empty is the newest
 // sealed set under the backup root, a bare name is a set under it, a path
-// is used as it is.
-func resolveSet(ctx context.Context, cfg Config, set string) (string, error) {
+// is used as it is. The set is on h, the backup root's host.
+func resolveSet(ctx context.Context, cfg Config, h host.Host, set string) (string, error) {
 	switch {
 	case set == "":
 		return newestSealed(ctx, cfg)
@@ -214,7 +231,7 @@ func resolveSet(ctx context.Context, cfg Config, set string) (string, error) {
 		}
 		set = filepath.Join(cfg.BackupRoot, set)
 	}
-	if err := isDir(set); err != nil {
+	if err := isDir(ctx, h, set); err != nil {
 		return "", fmt.Errorf("backup set: %w: drillbook backups lists the sets", err)
 	}
 	return set, nil

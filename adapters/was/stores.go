@@ -9,7 +9,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/drillbook/drillbook/adapters/internal/proc"
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/runbook"
 )
 
@@ -25,8 +25,9 @@ func fileStoreFiles() [3]fileStoreFile {
 const configArchive = "config.zip"
 
 var (
-	setArg    = arg("set", runbook.ArgString, true, "the backup set's directory")
-	acceptArg = arg("accept_unsealed", runbook.ArgString, false, "restore from a set that is not sealed or is mixed: the reason, which the report records; empty refuses such a set")
+	setArg       = arg("set", runbook.ArgString, true, "the backup set's directory")
+	nodeStoreArg = arg("node", runbook.ArgString, false, "the node of the server whose engine owns the file store: its files are on that node's host (was.nodes.NODE.host); empty means the deployment manager's host")
+	acceptArg    = arg("accept_unsealed", runbook.ArgString, false, "restore from a set that is not sealed or is mixed: the reason, which the report records; empty refuses such a set")
 )
 
 func configOps(b Backend, cfg Config) []runbook.Operation {
@@ -48,7 +49,11 @@ func configOps(b Backend, cfg Config) []runbook.Operation {
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			dir := call.Args.String("set")
-			m, err := ReadManifest(dir)
+			bh, dh, err := cfg.configHosts()
+			if err != nil {
+				return fail(err)
+			}
+			m, err := ReadManifest(ctx, bh, dir)
 			if err != nil {
 				return fail(err)
 			}
@@ -56,18 +61,32 @@ func configOps(b Backend, cfg Config) []runbook.Operation {
 				return fail(fmt.Errorf("the backup set %s is sealed: a backup never writes into a finished set; start a new one", dir))
 			}
 			file := filepath.Join(dir, configArchive)
-			if _, err := statPath(file); err == nil {
-				return fail(fmt.Errorf("%s already exists: a backup never overwrites an archive; start a new backup set", file))
+			if _, err := statPath(ctx, bh, file); err == nil {
+				return fail(fmt.Errorf("%s%s already exists: a backup never overwrites an archive; start a new backup set", file, onHost(bh)))
 			}
-			rep, err := b.Do(ctx, Request{Tool: ToolBackupConfig, Args: []string{file, "true"}}, out)
+			// backupConfig writes on the deployment manager's host: when
+			// the backup root is elsewhere it writes to a new directory
+			// there, and the archive is then copied into the set.
+			target, cleanup, err := stageOn(ctx, dh, bh, file)
+			if err != nil {
+				return fail(err)
+			}
+			defer cleanup()
+			rep, err := b.Do(ctx, Request{Tool: ToolBackupConfig, Args: []string{target, "true"}}, out)
 			if err != nil {
 				return fail(err, rep.Evidence...)
 			}
-			n, sum, err := sumFile(ctx, file)
+			if target != file {
+				if _, _, err := copyFile(ctx, bh, file, dh, target); err != nil {
+					return fail(fmt.Errorf("backupConfig wrote %s on host %s, but it could not be copied into the backup set on host %s: %w", target, dh.Name(), bh.Name(), err), rep.Evidence...)
+				}
+				out.Line(runbook.Info, fmt.Sprintf("copied the archive from %s on host %s to %s on host %s", target, dh.Name(), file, bh.Name()))
+			}
+			n, sum, err := sumFile(ctx, bh, file)
 			if err != nil {
 				return fail(fmt.Errorf("backupConfig finished but wrote no archive at %s: %w", file, err), rep.Evidence...)
 			}
-			if err := addPart(dir, Part{Kind: "config", Name: configArchive, TakenAt: time.Now().UTC(),
+			if err := addPart(ctx, bh, dir, Part{Kind: "config", Name: configArchive, TakenAt: time.Now().UTC(),
 				Files: []FileSum{{Path: configArchive, Size: n, SHA256: sum}}}); err != nil {
 				return fail(err)
 			}
@@ -106,7 +125,11 @@ func configOps(b Backend, cfg Config) []runbook.Operation {
 			} else if c != cell {
 				return fail(fmt.Errorf("this target's cell is %s, not %s: nothing was restored; check the target (--target) and the cell", c, cell))
 			}
-			m, warn, err := checkSet(dir, a.String("accept_unsealed"))
+			bh, dh, err := cfg.configHosts()
+			if err != nil {
+				return fail(err)
+			}
+			m, warn, err := checkSet(ctx, bh, dir, a.String("accept_unsealed"))
 			if err != nil {
 				return fail(err)
 			}
@@ -117,11 +140,28 @@ func configOps(b Backend, cfg Config) []runbook.Operation {
 			if !ok {
 				return fail(fmt.Errorf("the backup set %s has no configuration archive: choose a set that holds one", dir))
 			}
-			if err := verifyPart(ctx, dir, p); err != nil {
+			if err := verifyPart(ctx, bh, dir, p); err != nil {
 				return fail(err)
 			}
 			file := filepath.Join(dir, configArchive)
-			cells, err := archiveCells(file)
+			// restoreConfig reads the archive on the deployment manager's
+			// host: from a backup root elsewhere it is first copied to a
+			// new directory there, checked against the recorded SHA-256.
+			src, cleanup, err := stageOn(ctx, dh, bh, file)
+			if err != nil {
+				return fail(err)
+			}
+			defer cleanup()
+			if src != file {
+				_, sum, err := copyFile(ctx, dh, src, bh, file)
+				if err != nil {
+					return fail(fmt.Errorf("copy the archive to the deployment manager's host %s: %w: nothing was restored", dh.Name(), err))
+				}
+				if sum != p.Files[0].SHA256 {
+					return fail(fmt.Errorf("the archive copied to host %s has SHA-256 %s, not the %s recorded in the set: nothing was restored", dh.Name(), sum, p.Files[0].SHA256))
+				}
+			}
+			cells, err := archiveCells(ctx, dh, src)
 			if err != nil {
 				return fail(err)
 			}
@@ -131,7 +171,7 @@ func configOps(b Backend, cfg Config) []runbook.Operation {
 			case !slices.Contains(cells, cell):
 				return fail(fmt.Errorf("%s holds the configuration of cell %s, not %s: nothing was restored", file, strings.Join(cells, ", "), cell))
 			}
-			rep, err := b.Do(ctx, Request{Tool: ToolRestoreConfig, Args: []string{file, fmt.Sprint(a.Bool("nostop"))}}, out)
+			rep, err := b.Do(ctx, Request{Tool: ToolRestoreConfig, Args: []string{src, fmt.Sprint(a.Bool("nostop"))}}, out)
 			if err != nil {
 				return fail(err, rep.Evidence...)
 			}
@@ -175,16 +215,21 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 	dirs := []runbook.ArgSpec{
 		{Name: "log_dir", Kind: runbook.ArgString, Required: true, Doc: "the file store's log directory (holds Log)"},
 		{Name: "store_dir", Kind: runbook.ArgString, Required: true, Doc: "the file store's store directory (holds PermanentStore and TemporaryStore)"},
+		nodeStoreArg,
 	}
 	relOf := func(engine string, i int) string {
 		return filepath.Join(engine, "filestore", fileStoreFiles()[i].dir, fileStoreFiles()[i].name)
 	}
-	copyPlan := func(from, to func(int) string) runbook.Plan {
+	copyPlan := func(from, to func(int) string, fromHost, toHost string) runbook.Plan {
 		var lines []string
 		for i := range fileStoreFiles() {
 			lines = append(lines, from(i)+" -> "+to(i))
 		}
-		return runbook.Plan{Host: "localhost", Detail: "copy " + strings.Join(lines, "; ")}
+		d := "copy " + strings.Join(lines, "; ")
+		if fromHost != toHost {
+			d += fmt.Sprintf("; from host %s to host %s, streamed through drillbook and checked by SHA-256", cfg.describe(fromHost), cfg.describe(toHost))
+		}
+		return runbook.Plan{Host: cfg.describe(toHost), Detail: d}
 	}
 
 	backupFS := &op{
@@ -195,21 +240,30 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
 			a := call.Args
-			return copyPlan(func(i int) string { return fileStorePath(a, i) }, func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) }), nil
+			return copyPlan(func(i int) string { return fileStorePath(a, i) }, func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) },
+				cfg.storeHostName(a.String("node")), cfg.backupHostName()), nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
 			engine, dest := a.String("engine"), a.String("set")
+			sh, err := cfg.storeHost(a.String("node"))
+			if err != nil {
+				return fail(err)
+			}
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
 			var missing []string
 			for i := range fileStoreFiles() {
-				if err := isFile(fileStorePath(a, i)); err != nil {
+				if err := isFile(ctx, sh, fileStorePath(a, i)); err != nil {
 					missing = append(missing, fileStorePath(a, i))
 				}
 			}
 			if len(missing) > 0 {
-				return fail(fmt.Errorf("file store of %s is incomplete (missing %s): the three files are only consistent together, so nothing was copied; check log_dir and store_dir", engine, strings.Join(missing, ", ")))
+				return fail(fmt.Errorf("file store of %s is incomplete (missing %s%s): the three files are only consistent together, so nothing was copied; check log_dir, store_dir and node", engine, strings.Join(missing, ", "), onHost(sh)))
 			}
-			if _, err := ReadManifest(dest); err != nil {
+			if _, err := ReadManifest(ctx, bh, dest); err != nil {
 				return fail(err)
 			}
 			part := Part{Kind: "filestore", Name: engine}
@@ -218,10 +272,10 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 					return fail(fmt.Errorf("file store copy of %s interrupted: %w", engine, err))
 				}
 				rel := relOf(engine, i)
-				if _, err := statPath(filepath.Join(dest, rel)); err == nil {
+				if _, err := statPath(ctx, bh, filepath.Join(dest, rel)); err == nil {
 					return fail(fmt.Errorf("%s already exists in the backup set: a backup never overwrites a copy; start a new backup set", rel))
 				}
-				n, sum, err := copyFile(ctx, filepath.Join(dest, rel), fileStorePath(a, i))
+				n, sum, err := copyFile(ctx, bh, filepath.Join(dest, rel), sh, fileStorePath(a, i))
 				if err != nil {
 					return fail(fmt.Errorf("file store of %s: %w", engine, err))
 				}
@@ -229,7 +283,7 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 				part.Files = append(part.Files, FileSum{Path: rel, Size: n, SHA256: sum})
 			}
 			part.TakenAt = time.Now().UTC()
-			if err := addPart(dest, part); err != nil {
+			if err := addPart(ctx, bh, dest, part); err != nil {
 				return fail(err)
 			}
 			return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("file store of %s copied to %s (3 files)", engine, dest), Evidence: partEvidence(part)}, nil
@@ -245,14 +299,23 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 		},
 		plan: func(call runbook.Call) (runbook.Plan, error) {
 			a := call.Args
-			p := copyPlan(func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) }, func(i int) string { return fileStorePath(a, i) })
-			p.Object = fmt.Sprintf("the file store of messaging engine %s: %s and %s on localhost", a.String("engine"), a.String("log_dir"), a.String("store_dir"))
+			p := copyPlan(func(i int) string { return filepath.Join(a.String("set"), relOf(a.String("engine"), i)) }, func(i int) string { return fileStorePath(a, i) },
+				cfg.backupHostName(), cfg.storeHostName(a.String("node")))
+			p.Object = fmt.Sprintf("the file store of messaging engine %s: %s and %s on %s", a.String("engine"), a.String("log_dir"), a.String("store_dir"), cfg.describe(cfg.storeHostName(a.String("node"))))
 			return p, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
 			engine, from := a.String("engine"), a.String("set")
-			m, warn, err := checkSet(from, a.String("accept_unsealed"))
+			sh, err := cfg.storeHost(a.String("node"))
+			if err != nil {
+				return fail(err)
+			}
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			m, warn, err := checkSet(ctx, bh, from, a.String("accept_unsealed"))
 			if err != nil {
 				return fail(err)
 			}
@@ -264,25 +327,25 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 				return fail(fmt.Errorf("the backup of %s holds %d of the 3 file store files: a partial set cannot be restored", engine, len(p.Files)))
 			}
 			for _, d := range []string{a.String("log_dir"), a.String("store_dir")} {
-				if err := isDir(d); err != nil {
+				if err := isDir(ctx, sh, d); err != nil {
 					return fail(fmt.Errorf("file store of %s: %w: nothing was restored", engine, err))
 				}
 			}
 			if err := s.requireStopped(ctx, engine, out); err != nil {
 				return fail(err)
 			}
-			if err := verifyPart(ctx, from, p); err != nil {
+			if err := verifyPart(ctx, bh, from, p); err != nil {
 				return fail(err)
 			}
 			for i := range fileStoreFiles() {
 				if err := ctx.Err(); err != nil {
 					return fail(fmt.Errorf("file store restore of %s interrupted after %d of 3 files: run it again before starting the engine: %w", engine, i, err))
 				}
-				n, _, err := copyFile(ctx, fileStorePath(a, i), filepath.Join(from, relOf(engine, i)))
+				n, _, err := copyFile(ctx, sh, fileStorePath(a, i), bh, filepath.Join(from, relOf(engine, i)))
 				if err != nil {
 					return fail(fmt.Errorf("file store restore of %s stopped after %d of 3 files: run it again before starting the engine: %w", engine, i, err))
 				}
-				out.Line(runbook.Info, fmt.Sprintf("restored %s (%d bytes)", fileStorePath(a, i), n))
+				out.Line(runbook.Info, fmt.Sprintf("restored %s%s (%d bytes)", fileStorePath(a, i), onHost(sh), n))
 			}
 			return runbook.Result{ExitCode: -1, Summary: fmt.Sprintf("file store of %s restored from the copy taken %s", engine, p.TakenAt.Format(time.RFC3339)), Warnings: warn, Evidence: partEvidence(p)}, nil
 		},
@@ -320,14 +383,20 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 		}
 		return time.Hour
 	}
-	runDS := func(ctx context.Context, a runbook.Args, argv []string, out runbook.Output) (proc.Outcome, error) {
+	// runDS runs a data store command on its host (Config.DataStore.Host),
+	// the backup root's, where .dir is.
+	runDS := func(ctx context.Context, a runbook.Args, argv []string, out runbook.Output) (host.Outcome, error) {
 		env, secrets, err := dsEnv(ctx, a)
 		if err != nil {
-			return proc.Outcome{}, err
+			return host.Outcome{}, err
+		}
+		h, err := cfg.dataStoreHost()
+		if err != nil {
+			return host.Outcome{}, err
 		}
 		ctx, cancel := withTimeout(ctx, dsTimeout())
 		defer cancel()
-		oc, err := proc.Run(ctx, proc.Spec{Argv: argv, Env: env, Secrets: secrets, Out: out})
+		oc, err := h.Run(ctx, host.Command{Argv: argv, Env: env, Secrets: secrets, Out: out})
 		if err != nil && ctx.Err() != nil {
 			return oc, fmt.Errorf("data store command did not finish within its time and was stopped: %w", ctx.Err())
 		}
@@ -345,7 +414,7 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 			if err != nil {
 				return runbook.Plan{}, err
 			}
-			return runbook.Plan{Host: "localhost", Argv: argv}, nil
+			return runbook.Plan{Host: cfg.describe(cfg.dataStoreHostName()), Argv: argv}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
@@ -354,21 +423,25 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 			if err != nil {
 				return fail(err)
 			}
-			if _, err := ReadManifest(base); err != nil {
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			if _, err := ReadManifest(ctx, bh, base); err != nil {
 				return fail(err)
 			}
 			dir := dsDir(base, engine)
-			if _, err := statPath(dir); err == nil {
-				return fail(fmt.Errorf("%s already exists in the backup set: a backup never overwrites a copy; start a new backup set", dir))
+			if _, err := statPath(ctx, bh, dir); err == nil {
+				return fail(fmt.Errorf("%s%s already exists in the backup set: a backup never overwrites a copy; start a new backup set", dir, onHost(bh)))
 			}
-			if err := makeDirs(dir); err != nil {
+			if err := makeDirs(ctx, bh, dir); err != nil {
 				return fail(fmt.Errorf("data store backup directory: %w", err))
 			}
 			oc, err := runDS(ctx, a, argv, out)
 			if err != nil {
 				return runbook.Result{ExitCode: oc.ExitCode}, fmt.Errorf("data store backup of %s: %w", engine, err)
 			}
-			files, err := sumTree(ctx, base, dir)
+			files, err := sumTree(ctx, bh, base, dir)
 			if err != nil {
 				return runbook.Result{ExitCode: oc.ExitCode}, fmt.Errorf("list the data store backup: %w", err)
 			}
@@ -376,7 +449,7 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 				return runbook.Result{ExitCode: oc.ExitCode}, fmt.Errorf("the data store backup command succeeded but wrote nothing in %s: make it write there ({{ .dir }})", dir)
 			}
 			part := Part{Kind: "datastore", Name: engine, TakenAt: time.Now().UTC(), Files: files}
-			if err := addPart(base, part); err != nil {
+			if err := addPart(ctx, bh, base, part); err != nil {
 				return runbook.Result{ExitCode: oc.ExitCode}, err
 			}
 			return runbook.Result{ExitCode: oc.ExitCode, Summary: fmt.Sprintf("data store of %s backed up (%d files)", part.Name, len(files)), Evidence: partEvidence(part)}, nil
@@ -397,8 +470,9 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 				return runbook.Plan{}, err
 			}
 			d := dsData(cfg, a.String("engine"), a.String("set"), a.String("schema"))
-			return runbook.Plan{Host: "localhost", Argv: argv,
-				Object: fmt.Sprintf("the data store (schema %s) of messaging engine %s, by the target's restore command on localhost", d["schema"], a.String("engine"))}, nil
+			where := cfg.describe(cfg.dataStoreHostName())
+			return runbook.Plan{Host: where, Argv: argv,
+				Object: fmt.Sprintf("the data store (schema %s) of messaging engine %s, by the target's restore command on %s", d["schema"], a.String("engine"), where)}, nil
 		},
 		run: func(ctx context.Context, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			a := call.Args
@@ -407,7 +481,11 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 			if err != nil {
 				return fail(err)
 			}
-			m, warn, err := checkSet(base, a.String("accept_unsealed"))
+			bh, err := cfg.backupHost()
+			if err != nil {
+				return fail(err)
+			}
+			m, warn, err := checkSet(ctx, bh, base, a.String("accept_unsealed"))
 			if err != nil {
 				return fail(err)
 			}
@@ -418,7 +496,7 @@ func storeOps(b Backend, cfg Config) []runbook.Operation {
 			if err := s.requireStopped(ctx, engine, out); err != nil {
 				return fail(err)
 			}
-			if err := verifyPart(ctx, base, p); err != nil {
+			if err := verifyPart(ctx, bh, base, p); err != nil {
 				return fail(err)
 			}
 			oc, err := runDS(ctx, a, argv, out)
@@ -449,4 +527,55 @@ func renderTemplate(text string, data map[string]string) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// configHosts returns the backup root's host and the deployment manager's,
+// where backupConfig and restoreConfig read and write their archive.
+func (c Config) configHosts() (backup, dmgr host.Host, err error) {
+	if backup, err = c.backupHost(); err != nil {
+		return nil, nil, err
+	}
+	if dmgr, err = c.hostOf(""); err != nil {
+		return nil, nil, err
+	}
+	return backup, dmgr, nil
+}
+
+// stageOn returns where a tool on host at must read or write the file
+// path of host on: path itself when they are one host, or the same name
+// in a new directory on at, which cleanup removes.
+func stageOn(ctx context.Context, at, on host.Host, path string) (string, func(), error) {
+	if at.Name() == on.Name() {
+		return path, func() {}, nil
+	}
+	tmp, err := at.MkdirTemp(ctx, "", "drillbook-stage-")
+	if err != nil {
+		return "", nil, fmt.Errorf("make a staging directory on host %s: %w", at.Name(), err)
+	}
+	return filepath.Join(tmp, filepath.Base(path)), func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = at.RemoveAll(cctx, tmp)
+	}, nil
+}
+
+// storeHostName is the name of the host a node's file store is on: the
+// node's host, or the deployment manager's for "".
+func (c Config) storeHostName(node string) string {
+	if node == "" {
+		return c.DmgrHost
+	}
+	return c.Nodes[node].Host
+}
+
+// storeHost returns the host a file store is on: that of the node of the
+// server whose engine owns it. A node not under was.nodes has no known
+// host, so it is refused rather than guessed.
+func (c Config) storeHost(node string) (host.Host, error) {
+	if node != "" {
+		if _, ok := c.Nodes[node]; !ok {
+			return nil, fmt.Errorf("node %s is not under was.nodes in targets.yaml, so drillbook does not know the host its file stores are on: add it with its host", node)
+		}
+	}
+	return c.resolve(c.storeHostName(node))
 }

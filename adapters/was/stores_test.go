@@ -138,7 +138,7 @@ func TestDataStoreCommandsKeepSecretsOffTheCommandLine(t *testing.T) {
 			t.Errorf("secret in output:\n%s", o)
 		}
 	}
-	m, _ := ReadManifest(set)
+	m, _ := ReadManifest(context.Background(), here(), set)
 	if p, ok := m.findPart("datastore", "clu1.000-Bus1"); !ok || len(p.Files) != 1 {
 		t.Errorf("manifest %+v", m)
 	}
@@ -156,18 +156,18 @@ func TestDataStoreCommandsKeepSecretsOffTheCommandLine(t *testing.T) {
 
 func TestSealWarnsWhenPartsAreFarApart(t *testing.T) {
 	e := newFakeEstate(t, "ok")
-	set, m, err := newSet(e.cfg.BackupRoot, "c1", time.Now())
+	set, m, err := newSet(context.Background(), here(), e.cfg.BackupRoot, "c1", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(set, "config.zip"), []byte("zip"), 0o644)
-	n, sum, _ := sumFile(context.Background(), filepath.Join(set, "config.zip"))
+	n, sum, _ := sumFile(context.Background(), here(), filepath.Join(set, "config.zip"))
 	now := time.Now().UTC()
 	m.Parts = []Part{
 		{SetID: m.SetID, Kind: "config", Name: "config.zip", TakenAt: now.Add(-2 * time.Hour), Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
 		{SetID: m.SetID, Kind: "datastore", Name: "ME1", TakenAt: now, Files: []FileSum{{Path: "config.zip", Size: n, SHA256: sum}}},
 	}
-	if err := writeManifest(set, m); err != nil {
+	if err := writeManifest(context.Background(), here(), set, m); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err = e.run("was.seal-backup", runbook.Args{"set": set, "require": []string{"filestore"}}, 30*time.Second)

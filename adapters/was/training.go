@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drillbook/drillbook/adapters/host"
 	"github.com/drillbook/drillbook/adapters/was/simcell"
 	"github.com/drillbook/drillbook/runbook"
 )
@@ -57,6 +58,36 @@ type TrainingOptions struct {
 	DelayScale *float64
 	// RotateBytes is the SystemOut.log roll size; zero means 1 MB.
 	RotateBytes int64
+	// Hosts, when set, puts the cell's profiles on hosts of a target: the
+	// deployment manager's on DmgrHost and each node's on NodeHosts[node]
+	// (names Hosts resolves), so the log waits on its servers follow their
+	// SystemOut.log on those hosts (over ssh and drillbook agent for a
+	// remote one). The cell itself still lives in one directory of this
+	// machine: a training host behind a loopback sshd sees the same file
+	// system, which is what makes it a training estate. Nil keeps every
+	// profile on this machine.
+	Hosts host.Resolver
+	// DmgrHost names the deployment manager's host; empty is this machine.
+	DmgrHost string
+	// NodeHosts names each node's host by node; a node not listed is on
+	// this machine.
+	NodeHosts map[string]string
+}
+
+// place puts the cell's profiles on the hosts o names (see
+// TrainingOptions.Hosts).
+func (o TrainingOptions) place(cfg Config, cell *simcell.Cell) Config {
+	if o.Hosts == nil {
+		return cfg
+	}
+	cfg.Hosts = o.Hosts
+	cfg.DmgrHost = o.DmgrHost
+	cfg.ProfileRoot = cell.ProfileDir("")
+	cfg.Nodes = map[string]NodeProfile{}
+	for _, n := range []string{"node01", "node02", "node03"} {
+		cfg.Nodes[n] = NodeProfile{ProfileRoot: cell.ProfileDir(n), ProfileName: cell.ProfileName(n), Host: o.NodeHosts[n]}
+	}
+	return cfg
 }
 
 // StartTraining opens the training cell in dir, or builds it when dir holds
@@ -158,13 +189,13 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 			return nil, fmt.Errorf("build the training cell: %w", err)
 		}
 	}
-	cfg := trainingConfig(dir, cell)
+	cfg := o.place(trainingConfig(dir, cell), cell)
 	ops := OperationsWith(NewSimBackend(cell), cfg)
 	if fresh {
 		if err := os.RemoveAll(cfg.BackupRoot); err != nil {
 			return nil, fmt.Errorf("clear the training backups: %w", err)
 		}
-		if err := makeDirs(cfg.BackupRoot); err != nil {
+		if err := os.MkdirAll(cfg.BackupRoot, 0o755); err != nil {
 			return nil, fmt.Errorf("training backup root: %w", err)
 		}
 		if err := takeInitialBackup(ctx, ops, cell); err != nil {
@@ -181,6 +212,12 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 // or started. Its Ops plan as StartTraining's do, their Run refuses, and
 // its Params are those StartTraining would give for dir.
 func PlanTraining(dir, scenario string) (Training, error) {
+	return PlanTrainingWith(dir, TrainingOptions{Scenario: scenario})
+}
+
+// PlanTrainingWith is PlanTraining with options (the cell's hosts).
+func PlanTrainingWith(dir string, o TrainingOptions) (Training, error) {
+	scenario := o.Scenario
 	if scenario == "" {
 		scenario = simcell.ScenarioNormal
 	}
@@ -188,7 +225,7 @@ func PlanTraining(dir, scenario string) (Training, error) {
 		return Training{}, err
 	}
 	cell := simcell.At(filepath.Join(dir, "cell"))
-	cfg := trainingConfig(dir, cell)
+	cfg := o.place(trainingConfig(dir, cell), cell)
 	ops := OperationsWith(&SimBackend{cell: cell, plan: true}, cfg)
 	for i, o := range ops {
 		ops[i] = planOnly{o}

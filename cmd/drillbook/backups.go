@@ -92,7 +92,8 @@ func listBackups(ctx context.Context, g *globalOptions, name, format string) err
 		if probs := hostSettingProblems(t, &cfg); len(probs) > 0 {
 			return probs
 		}
-		// messagesight.backup_host: the sets are listed where they lie.
+		// messagesight.backup_host, was.backup_host (or was.dmgr_host): the
+		// sets are listed where they lie.
 		hosts := host.NewSet(t, sshOptions())
 		defer hosts.Close()
 		cfg.useHosts(hosts)

@@ -328,7 +328,7 @@ func planRun(cmd *cobra.Command, g *globalOptions, o *paramOptions, ref string) 
 			printPlannedCall(out, *ps.Poll, secrets, real(ps.Poll.Op))
 		}
 		if w := ps.Watch; w != nil {
-			fmt.Fprintf(out, "   watch %s  @ %s\n", strings.Join(w.Files, ", "), est.describeHost(w.Host))
+			fmt.Fprintf(out, "   watch %s\n", est.describeWatch(*w))
 			fmt.Fprintf(out, "     success: %s", strings.Join(w.Success, " | "))
 			if len(w.Failure) > 0 {
 				fmt.Fprintf(out, "  failure: %s", strings.Join(w.Failure, " | "))

@@ -180,6 +180,11 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 	// WebSphere's processes run on the host of their profile: the
 	// deployment manager's (was.dmgr_host) or a node's (was.nodes.N.host).
 	wc.Hosts = e.hosts
+	// A wait on server logs that names no host follows each log on the
+	// host of the profile that holds it.
+	if t.HasSection("was") {
+		e.watcher = host.Watcher{Hosts: e.hosts, Locate: wc.LogHost}
+	}
 	for _, ref := range secretRefs(&wc, &mc, &rc) {
 		// A secret that cannot be read here is reported by the adapter that
 		// needs it, when it needs it; the run may not use it at all.
@@ -196,7 +201,14 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 		}
 		return ops
 	}
-	if t.HasSection("was") {
+	if t.HasSection("was") && wc.Training {
+		if !t.Simulated {
+			return nil, usagef("target %s: was.training is only for a target with simulated: true", t.Name)
+		}
+		if err := e.startRemoteTraining(ctx, g, t, wc, scenario, mode); err != nil {
+			return nil, err
+		}
+	} else if t.HasSection("was") {
 		e.registry.Add(bind(was.Operations(wc))...)
 	}
 	if t.HasSection("messagesight") {
@@ -205,8 +217,50 @@ func openEstateMode(ctx context.Context, g *globalOptions, name, scenario string
 	if t.HasSection("rabbitmq") {
 		e.registry.Add(bind(rabbitmq.Operations(rc))...)
 	}
-	e.params = t.ParamStrings()
+	for k, v := range t.ParamStrings() {
+		e.params[k] = v
+	}
 	return e, nil
+}
+
+// startRemoteTraining opens the training cell of a simulated target with
+// was.training: its profiles on the target's hosts (was.dmgr_host,
+// was.nodes.NODE.host), its state under the state directory in
+// training/was-TARGET, so a resumed run finds it as it left it. Its server
+// logs are watched on the host of their profile.
+func (e *estate) startRemoteTraining(ctx context.Context, g *globalOptions, t *runbook.Target, wc was.Config, scenario string, mode estateMode) error {
+	state, err := g.resolveStateDir()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(state, "training", "was-"+t.Name)
+	o := was.TrainingOptions{Scenario: scenarioFor(scenario, was.Scenarios()), Hosts: e.hosts, DmgrHost: wc.DmgrHost, NodeHosts: map[string]string{}}
+	for n, np := range wc.Nodes {
+		o.NodeHosts[n] = np.Host
+	}
+	// A fault fires once: a new drill of a fault gets a new cell, as on
+	// the training target.
+	if mode == modeFresh && o.Scenario != "" && o.Scenario != "normal" {
+		if err := os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("reset the training WebSphere cell of %s: %w", t.Name, err)
+		}
+	}
+	var tr was.Training
+	if mode == modePlan {
+		tr, err = was.PlanTrainingWith(dir, o)
+	} else {
+		var p *was.Training
+		p, err = was.StartTrainingWith(ctx, dir, o)
+		if p != nil {
+			tr = *p
+		}
+	}
+	if err != nil {
+		return err
+	}
+	e.add(tr.Ops, tr.Params, tr.Stop)
+	e.watcher = host.Watcher{Hosts: e.hosts, Locate: tr.Config.LogHost}
+	return nil
 }
 
 // secretRefs finds every runbook.SecretRef in the adapter configurations,

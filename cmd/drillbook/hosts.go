@@ -44,6 +44,34 @@ func (e *estate) describeHost(name string) string {
 	return e.hosts.Describe(name)
 }
 
+// describeWatch says which files a watch follows and the host of each,
+// for the plan: "A, B  @ localhost", or when its files sit on several
+// hosts (a WebSphere wait on the logs of servers of several nodes) each
+// host's files in turn, "A  @ node01 (...); B  @ node02 (...)".
+func (e *estate) describeWatch(w runbook.WatchSpec) string {
+	hosts := make([]string, len(w.Files))
+	if hw, ok := e.watcher.(host.Watcher); ok {
+		hosts = hw.HostsOf(w)
+	} else {
+		for i := range hosts {
+			hosts[i] = w.Host
+		}
+	}
+	var parts []string
+	for i := 0; i < len(w.Files); {
+		j := i
+		for j < len(w.Files) && hosts[j] == hosts[i] {
+			j++
+		}
+		parts = append(parts, strings.Join(w.Files[i:j], ", ")+"  @ "+e.describeHost(hosts[i]))
+		i = j
+	}
+	if len(parts) == 0 {
+		return "  @ " + e.describeHost(w.Host)
+	}
+	return strings.Join(parts, "; ")
+}
+
 // watchOnHost points `drillbook watch` at a host of a target: the host's
 // own watcher follows the files where they are written.
 func watchOnHost(g *globalOptions, o *logwatch.CLIOptions, targetName, hostName string) (func() error, error) {

@@ -95,9 +95,10 @@ func targetsList(g *globalOptions) error {
 }
 
 // useHosts gives the adapters that reach files and processes on a host
-// by name (MessageSight's store_host and backup_host, RabbitMQ's host) the
-// target's hosts.
+// by name (WebSphere's profiles and backup root, MessageSight's store_host
+// and backup_host, RabbitMQ's host) the target's hosts.
 func (c *adapterConfigs) useHosts(r host.Resolver) {
+	c.was.Hosts = r
 	c.messagesight.Hosts = r
 	c.rabbitmq.Hosts = r
 }
@@ -569,6 +570,31 @@ func wasHostProblems(t *runbook.Target, c *was.Config) []runbook.Problem {
 		}
 	}
 	check(c.DmgrHost, "dmgr_host")
+	check(c.BackupHost, "backup_host")
+	check(c.DataStore.Host, "data_store", "host")
+	// The data store commands write and read {{ .dir }}, a directory inside
+	// the backup set, so they run on the backup root's host.
+	same := func(a, b string) bool {
+		if a == runbook.LocalHost {
+			a = ""
+		}
+		if b == runbook.LocalHost {
+			b = ""
+		}
+		return a == b
+	}
+	backupHost := c.BackupHost
+	if backupHost == "" {
+		backupHost = c.DmgrHost
+	}
+	if c.DataStore.Host != "" && !same(c.DataStore.Host, backupHost) {
+		pos, _ := t.SettingPos("was", "data_store", "host")
+		if pos.File == "" {
+			pos.File = t.File
+		}
+		out = append(out, runbook.Problem{Pos: pos, Msg: fmt.Sprintf("target %s: was.data_store.host: %s is not the backup root's host (%s): the data store commands write into the backup set's directory ({{ .dir }}), so they run where was.backup_root is; set data_store.host to %s or remove it",
+			t.Name, c.DataStore.Host, orLocal(backupHost), orLocal(backupHost))})
+	}
 	nodes := make([]string, 0, len(c.Nodes))
 	for n := range c.Nodes {
 		nodes = append(nodes, n)
@@ -578,4 +604,12 @@ func wasHostProblems(t *runbook.Target, c *was.Config) []runbook.Problem {
 		check(c.Nodes[n].Host, "nodes", n, "host")
 	}
 	return out
+}
+
+// orLocal names the host for a message: "" is this machine.
+func orLocal(name string) string {
+	if name == "" {
+		return runbook.LocalHost
+	}
+	return name
 }
