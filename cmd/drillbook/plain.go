@@ -33,6 +33,11 @@ type plainUI struct {
 	// run as a command to copy.
 	withFlags func(string) string
 	planCmd   string
+	// noted is the step instance whose notes were printed with its start
+	// line, so its confirmation does not print them again; "" when none
+	// (a resumed run asked to confirm a step started by an earlier
+	// drillbook prints them with the confirmation).
+	noted string
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -118,8 +123,10 @@ func (p *plainUI) Update(u runbook.Update) {
 		if ev.Source != nil && ev.Source.Doc != "" {
 			p.printf("  source: %s\n", ev.Source)
 		}
+		p.noted = ""
 		if ev.Notes != "" {
 			p.printf("  note: %s\n", indent(ev.Notes, "        "))
+			p.noted = ev.Step
 		}
 	case runbook.EvStepSkipped:
 		p.printf("step %s: skipped: %s\n", ev.Step, ev.Reason)
@@ -258,7 +265,7 @@ func (p *plainUI) confirm(ev *runbook.Event) {
 	if ev.Plan != nil && ev.Plan.Object != "" {
 		p.printf("  acts on: %s\n", ev.Plan.Object)
 	}
-	if ev.Notes != "" {
+	if ev.Notes != "" && p.noted != ev.Step {
 		p.printf("  note: %s\n", indent(ev.Notes, "        "))
 	}
 	if p.simulated && !ev.Simulated {
