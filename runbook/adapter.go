@@ -283,6 +283,14 @@ type Result struct {
 	// Evidence is the log line or response that proves the outcome, shown in
 	// the report ("CWSIP0783I: Messaging engine: ME1 started, ...").
 	Evidence []string
+	// Session names the long-lived session the call's requests ran in
+	// ("wsadmin session 2 on dmgr01:8879 (SOAP) (shared)"), shown in the
+	// report; "" when the call used none.
+	Session string `json:",omitempty"`
+	// SessionStarts counts the session processes the call started (one
+	// JVM each for wsadmin); zero when it reused a running one or used
+	// none.
+	SessionStarts int `json:",omitempty"`
 }
 
 // ErrOutcomeUnknown marks an error after which what a call or a watch did

@@ -28,8 +28,13 @@ type Report struct {
 	Target    string  `json:"target"`
 	Simulated bool    `json:"simulated"`
 	Scenario  string  `json:"scenario,omitempty"`
-	Operator  string  `json:"operator"`
-	Host      string  `json:"host"`
+	// SessionStarts counts the session processes the run's calls started
+	// (wsadmin JVM starts) and SessionCalls the calls that ran in one;
+	// both zero when no call used a session.
+	SessionStarts int    `json:"session_starts,omitempty"`
+	SessionCalls  int    `json:"session_calls,omitempty"`
+	Operator      string `json:"operator"`
+	Host          string `json:"host"`
 	// Drillbook is the build that made the run.
 	Drillbook BuildInfo     `json:"drillbook"`
 	Started   time.Time     `json:"started"`
@@ -163,6 +168,11 @@ type ReportCall struct {
 	Evidence []string `json:"evidence,omitempty"`
 	// Simulated says the call acted on a simulated estate only.
 	Simulated bool `json:"simulated,omitempty"`
+	// Session names the session the call ran in and whether it started
+	// or shared it; SessionStarts counts the processes it started. Empty
+	// and zero when it used none.
+	Session       string `json:"session,omitempty"`
+	SessionStarts int    `json:"session_starts,omitempty"`
 }
 
 // ReportLog is a log line a watch matched.
@@ -384,6 +394,11 @@ func (b *reportBuilder) fold(evs []Event, i int, ev Event) {
 				c.ExitCode = &code
 			}
 			c.Summary = ev.Result.Summary
+			c.Session, c.SessionStarts = ev.Result.Session, ev.Result.SessionStarts
+			if c.Session != "" {
+				b.rep.SessionCalls++
+				b.rep.SessionStarts += c.SessionStarts
+			}
 			for _, e := range ev.Result.Evidence {
 				if strings.TrimSpace(e) != "" {
 					c.Evidence = append(c.Evidence, e)
@@ -906,6 +921,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| Steps that touched real systems | %s |\n", r.RealStepsText())
 	}
 	p("| Time to recover | %s (work %s, operator %s) |\n", fmtDur(r.TimeToRecover), fmtDur(r.WorkTime), fmtDur(r.OperatorTime))
+	if r.SessionCalls > 0 {
+		p("| Session starts | %s for %s |\n", plural(r.SessionStarts, "start"), plural(r.SessionCalls, "call"))
+	}
 	if r.StoppedTime > 0 {
 		p("| drillbook stopped | %s (%s) |\n", fmtDur(r.StoppedTime), plural(countPrefix(r.Interruptions, "stopped"), "interruption"))
 	}
@@ -1036,6 +1054,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			p("\n")
 			if c.ActsOn != "" {
 				p("  - acts on: %s\n", mdEscape(c.ActsOn))
+			}
+			if c.Session != "" {
+				p("  - session: %s\n", mdEscape(c.Session))
 			}
 			for _, e := range c.Evidence {
 				p("  - evidence: %s\n", mdCode(e))

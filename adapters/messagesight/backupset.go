@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -24,18 +25,83 @@ import (
 //	ROOT/SERVER-YYYYMMDDTHHMMSSZ/
 //	  INCOMPLETE      while the backup is being taken
 //	  config/FILE     the exported configuration
-//	  store/...       the copy of the store (optional)
+//	  NAME/...        the copy of the store (optional), under the name the
+//	                  operator gave it (sets written before the name was
+//	                  asked for call it store/)
 //	  manifest.json   what the set holds: names, sizes, SHA-256, its id
 //	  SEALED          the set's id and the manifest's SHA-256, written last
 //
 // A set is sealed when SEALED matches its manifest and INCOMPLETE is gone.
+// The store copy is the one directory of the set beside config/ (a copy in
+// progress is hidden, .NAME.drillbook-*); the manifest names it.
 const (
 	setConfigDir  = "config"
-	setStoreDir   = "store"
 	setManifest   = "manifest.json"
 	setSealed     = "SEALED"
 	setIncomplete = "INCOMPLETE"
 )
+
+// storeNamePattern is what a store backup name may be: one path component
+// of letters, digits, dots, dashes and underscores, starting with a letter
+// or a digit (so never "." nor ".." nor a hidden name).
+var storeNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// checkStoreName says whether name can name a store backup. The seed (001,
+// "Backup and restore") has the operator name the store backup file and
+// asks that the name differ from the configuration backup's
+// imaBackup.hhmmss-MMDDYYYY: a name starting with imaBackup is refused, as
+// are the names the set itself uses.
+func checkStoreName(name string) error {
+	const remedy = "give another name (messagesight-backup's store_backup_name parameter)"
+	switch {
+	case name == "":
+		return errors.New("the store backup has no name: " + remedy + ", a single file name such as store-backup")
+	case len(name) > 200:
+		return fmt.Errorf("store backup name %.40q... is %d characters long: %s of at most 200", name, len(name), remedy)
+	case !storeNamePattern.MatchString(name):
+		return fmt.Errorf("store backup name %q is not a single file name of letters, digits, '.', '-' and '_' starting with a letter or digit: %s", name, remedy)
+	case strings.HasPrefix(strings.ToLower(name), "imabackup"):
+		return fmt.Errorf("store backup name %q could be taken for the configuration backup imaBackup.hhmmss-MMDDYYYY (the document asks for a different name): %s", name, remedy)
+	}
+	for _, reserved := range []string{setConfigDir, setManifest, setSealed, setIncomplete} {
+		if strings.EqualFold(name, reserved) {
+			return fmt.Errorf("store backup name %q is the name of the set's own %s: %s", name, reserved, remedy)
+		}
+	}
+	return nil
+}
+
+// findStoreCopy returns the path of a set's store copy: the directory its
+// manifest names when it names one, else the one directory of the set
+// beside config/ ("" when there is none). Sets written before the operator
+// named the store backup hold it as store/ and are found the same way.
+func findStoreCopy(ctx context.Context, h host.Host, set string, m Manifest) (string, error) {
+	if m.Store != nil && m.Store.Name != "" {
+		// An older manifest names store; a name with a separator or ".."
+		// would reach outside the set.
+		if m.Store.Name != filepath.Base(m.Store.Name) || m.Store.Name == ".." || m.Store.Name == "." {
+			return "", fmt.Errorf("%w: the manifest of set %s names the store copy %q, which is not a name inside the set", ErrMismatch, set, m.Store.Name)
+		}
+		return filepath.Join(set, m.Store.Name), nil
+	}
+	entries, err := h.ReadDir(ctx, set)
+	if err != nil {
+		return "", fmt.Errorf("backup set %s: %w", set, err)
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != setConfigDir && !strings.HasPrefix(e.Name(), ".") {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	switch len(dirs) {
+	case 0:
+		return "", nil
+	case 1:
+		return filepath.Join(set, dirs[0]), nil
+	}
+	return "", fmt.Errorf("backup set %s holds %d directories beside %s (%s), and only one is its store copy: move the others out of the set", set, len(dirs), setConfigDir, strings.Join(dirs, ", "))
+}
 
 // ManifestFormat identifies a backup set manifest.
 const ManifestFormat = "drillbook-messagesight-backup-set/v2"
@@ -106,13 +172,16 @@ func checkBackupRoot(ctx context.Context, h host.Host, root string) (exists bool
 }
 
 // newBackupSet creates a new, empty set for server under root (created when
-// missing), marked INCOMPLETE.
+// missing), marked INCOMPLETE, whose store copy will be named storeName.
 //
 // On a host a directory is created with MkdirAll after checking that it is
 // not there (the host seam has no exclusive mkdir): two backups of the same
 // server started in the same second on two drillbooks could share a set,
 // which the set's INCOMPLETE marker and its seal then report.
-func newBackupSet(ctx context.Context, h host.Host, root, server string, now time.Time) (string, error) {
+func newBackupSet(ctx context.Context, h host.Host, root, server, storeName string, now time.Time) (string, error) {
+	if err := checkStoreName(storeName); err != nil {
+		return "", err
+	}
 	if _, err := checkBackupRoot(ctx, h, root); err != nil {
 		return "", err
 	}
@@ -175,12 +244,16 @@ func sealBackupSet(ctx context.Context, h host.Host, set, server string, now tim
 	}
 	m := Manifest{Format: ManifestFormat, Set: filepath.Base(filepath.Clean(set)), ID: hex.EncodeToString(id), Server: server,
 		Created: now.UTC().Truncate(time.Second), Config: cd}
-	if isDir(ctx, h, filepath.Join(set, setStoreDir)) {
-		d, err := digestOn(ctx, h, filepath.Join(set, setStoreDir))
+	storeDir, err := findStoreCopy(ctx, h, set, Manifest{})
+	if err != nil {
+		return Manifest{}, err
+	}
+	if storeDir != "" {
+		d, err := digestOn(ctx, h, storeDir)
 		if err != nil {
 			return Manifest{}, fmt.Errorf("backup set: store backup: %w", err)
 		}
-		m.Store = &StoreDigest{Name: setStoreDir, TreeDigest: d}
+		m.Store = &StoreDigest{Name: filepath.Base(storeDir), TreeDigest: d}
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -246,11 +319,17 @@ func verifySet(ctx context.Context, h host.Host, set string, m Manifest) error {
 		return fmt.Errorf("%w: configuration backup %s (%d bytes, sha256 %s) is not %s (%d bytes, sha256 %s) named by the manifest of set %s",
 			ErrMismatch, cd.Name, cd.Size, short(cd.SHA256), m.Config.Name, m.Config.Size, short(m.Config.SHA256), m.Set)
 	}
-	storeDir := filepath.Join(set, setStoreDir)
-	_, statErr := h.Stat(ctx, storeDir)
+	storeDir, err := findStoreCopy(ctx, h, set, m)
+	if err != nil {
+		return err
+	}
+	var statErr error
+	if storeDir != "" {
+		_, statErr = h.Stat(ctx, storeDir)
+	}
 	switch {
-	case m.Store == nil && statErr == nil:
-		return fmt.Errorf("%w: set %s holds a store copy its manifest does not name: it was added after the set was sealed", ErrMismatch, m.Set)
+	case m.Store == nil && storeDir != "":
+		return fmt.Errorf("%w: set %s holds a store copy (%s) its manifest does not name: it was added after the set was sealed", ErrMismatch, m.Set, filepath.Base(storeDir))
 	case m.Store == nil:
 		return nil
 	case statErr != nil:
@@ -370,9 +449,12 @@ func Backups(ctx context.Context, cfg Config) ([]runbook.BackupSet, error) {
 			}
 			bs.Parts = append(bs.Parts, p)
 		}
-		storeDir := filepath.Join(s.Path, setStoreDir)
-		if fi, err := h.Stat(ctx, storeDir); err == nil && fi.IsDir() {
-			p := runbook.BackupPart{Name: "store", Path: setStoreDir, Taken: fi.ModTime().UTC(), Size: -1}
+		storeDir, err := findStoreCopy(ctx, h, s.Path, s.Manifest)
+		if err != nil && bs.Problem == "" {
+			bs.Problem, bs.Sealed = err.Error(), false
+		}
+		if fi, err := h.Stat(ctx, storeDir); storeDir != "" && err == nil && fi.IsDir() {
+			p := runbook.BackupPart{Name: "store", Path: filepath.Base(storeDir), Taken: fi.ModTime().UTC(), Size: -1}
 			if s.Manifest.Store != nil {
 				p.Name = fmt.Sprintf("store (%d files)", s.Manifest.Store.Files)
 				p.Size = s.Manifest.Store.Bytes

@@ -354,7 +354,7 @@ func TestBackupSetStoreCopyAndRestore(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	store := r.srv.StoreDir()
-	set := r.must("messagesight.new-backup-set", runbook.Args{})
+	set := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "ms1-store"})
 	dest := set.Vars["store"]
 	if _, _, err := r.run("messagesight.backup-store", runbook.Args{"dest": dest}); err == nil ||
 		!strings.Contains(err.Error(), "only be copied or replaced in maintenance mode") {
@@ -383,18 +383,18 @@ func TestBackupSetStoreCopyAndRestore(t *testing.T) {
 	}
 	r.must("messagesight.seal-backup-set", runbook.Args{"set": set.Vars["path"], "server": "ms1"})
 	found := r.must("messagesight.find-backup-set", runbook.Args{"server": "ms1"})
-	if found.Vars["path"] != set.Vars["path"] || found.Vars["store_sha256"] != d.SHA256 {
+	if found.Vars["path"] != set.Vars["path"] || found.Vars["store_sha256"] != d.SHA256 || found.Vars["store"] != filepath.Join(set.Vars["path"], "ms1-store") {
 		t.Fatalf("newest sealed set %v", found.Vars)
 	}
 	// The root of an earlier backup, or a file, is refused as backup root.
 	for _, root := range []string{set.Vars["path"], filepath.Join(set.Vars["config_dir"], exp.Vars["file"])} {
-		if _, _, err := r.run("messagesight.new-backup-set", runbook.Args{"root": root}); err == nil {
+		if _, _, err := r.run("messagesight.new-backup-set", runbook.Args{"root": root, "store_name": "ms1-store"}); err == nil {
 			t.Errorf("backup root %s accepted", root)
 		}
 	}
 	// A store swapped into the sealed set is refused (identity, not bytes).
 	r.srv.PutMessages("ORDERS", "later")
-	other := r.must("messagesight.new-backup-set", runbook.Args{})
+	other := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "ms1-store"})
 	r.must("messagesight.backup-store", runbook.Args{"dest": other.Vars["store"]})
 	os.RemoveAll(dest)
 	os.Rename(other.Vars["store"], dest)

@@ -18,7 +18,7 @@ import (
 // when withStore) through the operations, as the backup runbook does.
 func takeBackup(t *testing.T, r *rig, withStore bool) string {
 	t.Helper()
-	set := r.must("messagesight.new-backup-set", runbook.Args{})
+	set := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "ms1-store"})
 	exp := r.must("messagesight.export-config", runbook.Args{"file": "cfg-" + filepath.Base(set.Vars["path"]), "password": plantedBackupPW})
 	r.must("messagesight.download", runbook.Args{"file": exp.Vars["file"], "dest": set.Vars["config_dir"]})
 	if withStore {
@@ -41,7 +41,7 @@ func TestBackupsListsEverySet(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // set names have one-second resolution
 	cfgOnly := takeBackup(t, r, false)
 	time.Sleep(1100 * time.Millisecond)
-	broken := r.must("messagesight.new-backup-set", runbook.Args{}).Vars["path"]
+	broken := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "ms1-store"}).Vars["path"]
 
 	sets, err := Backups(ctx, r.cfg)
 	if err != nil {
@@ -78,7 +78,7 @@ func TestBackupsListsEverySet(t *testing.T) {
 		t.Errorf("interrupted set's problem: %q", sets[0].Problem)
 	}
 	d, _ := DigestTree(ctx, r.srv.StoreDir())
-	if sets[2].Parts[1].Size != d.Bytes || sets[2].Parts[1].Path != "store" {
+	if sets[2].Parts[1].Size != d.Bytes || sets[2].Parts[1].Path != "ms1-store" {
 		t.Errorf("store part %+v, the store holds %d bytes", sets[2].Parts[1], d.Bytes)
 	}
 
@@ -171,3 +171,64 @@ func TestRestartOnlyFromTheStateRequired(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestStoreBackupName: the operator names the store backup (seed 001,
+// "Backup and restore"); a name that is not one safe file name, or that
+// could be taken for the configuration backup imaBackup.hhmmss-MMDDYYYY,
+// stops the run in the preflight with the parameter to change; a set
+// written before the name was asked for (store/) is still found, checked
+// and listed, and a set with two candidate store copies is refused.
+func TestStoreBackupName(t *testing.T) {
+	r := newRig(t)
+	for _, bad := range []string{"../up", "a/b", ".hidden", "imaBackup.101010-12032026", "IMABACKUP", "config", "manifest.json", "Sealed", "INCOMPLETE", "with space", strings.Repeat("n", 201)} {
+		_, _, err := r.run("messagesight.check-backup-root", runbook.Args{"store_name": bad})
+		if err == nil || !strings.Contains(err.Error(), "store_backup_name parameter") {
+			t.Errorf("store name %q in the preflight: %v", bad, err)
+		}
+		if _, _, err := r.run("messagesight.new-backup-set", runbook.Args{"store_name": bad}); err == nil {
+			t.Errorf("store name %q accepted by new-backup-set", bad)
+		}
+	}
+	if _, _, err := r.run("messagesight.new-backup-set", runbook.Args{}); err == nil || !strings.Contains(err.Error(), "has no name") {
+		t.Errorf("no store name: %v", err)
+	}
+	entries, _ := os.ReadDir(r.cfg.BackupRoot)
+	if len(entries) != 0 {
+		t.Errorf("refused names created %d sets", len(entries))
+	}
+
+	// A set as an older drillbook wrote it: the store copy is store/.
+	legacy := takeBackup(t, r, true)
+	if err := os.Rename(filepath.Join(legacy, "ms1-store"), filepath.Join(legacy, "store")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(legacy, setManifest))
+	os.Remove(filepath.Join(legacy, setSealed))
+	r.must("messagesight.seal-backup-set", runbook.Args{"set": legacy, "server": "ms1"})
+	found := r.must("messagesight.find-backup-set", runbook.Args{"set": legacy, "server": "ms1"})
+	if found.Vars["store"] != filepath.Join(legacy, "store") || found.Vars["has_store"] != "true" || found.Vars["store_sha256"] == "" {
+		t.Errorf("legacy set: %v", found.Vars)
+	}
+	if res := r.must("messagesight.check-store", runbook.Args{"restore_set": legacy}); res.Vars["need_bytes"] == "" {
+		t.Errorf("legacy set's store copy not measured: %+v", res)
+	}
+	sets, err := Backups(context.Background(), r.cfg)
+	if err != nil || len(sets) != 1 || len(sets[0].Parts) != 2 || sets[0].Parts[1].Path != "store" || !sets[0].Sealed {
+		t.Errorf("legacy set listed as %+v (%v)", sets, err)
+	}
+
+	// A second directory beside the store copy of a sealed set is one the
+	// manifest does not name: refused, never taken for the store.
+	time.Sleep(1100 * time.Millisecond) // set names have one-second resolution
+	set := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "nightly"})
+	if set.Vars["store"] != filepath.Join(set.Vars["path"], "nightly") {
+		t.Errorf("store copy of the new set at %s", set.Vars["store"])
+	}
+	exp := r.must("messagesight.export-config", runbook.Args{"file": "cfg-two", "password": plantedBackupPW})
+	r.must("messagesight.download", runbook.Args{"file": exp.Vars["file"], "dest": set.Vars["config_dir"]})
+	os.MkdirAll(filepath.Join(set.Vars["path"], "nightly"), 0o755)
+	os.MkdirAll(filepath.Join(set.Vars["path"], "other"), 0o755)
+	if _, _, err := r.run("messagesight.seal-backup-set", runbook.Args{"set": set.Vars["path"], "server": "ms1"}); err == nil || !strings.Contains(err.Error(), "nightly, other") {
+		t.Errorf("set with two store copies sealed: %v", err)
+	}
+}

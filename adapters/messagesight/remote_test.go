@@ -105,7 +105,7 @@ func TestStoreOnRemoteHosts(t *testing.T) {
 	if err != nil || !strings.HasPrefix(p.Host, "msstore (") || !strings.Contains(p.Detail, "on backup01 (") {
 		t.Errorf("backup-store plan: host %q, detail %q, %v", p.Host, p.Detail, err)
 	}
-	set := r.must("messagesight.new-backup-set", runbook.Args{})
+	set := r.must("messagesight.new-backup-set", runbook.Args{"store_name": "ms1-store"})
 	rs := r.must("messagesight.restart", runbook.Args{"maintenance": "start"})
 	r.must("messagesight.wait-state", runbook.Args{"state": "maintenance", "restarted_from": rs.Vars["previous_start"], "every": 20 * time.Millisecond})
 	bk, lines, err := r.run("messagesight.backup-store", runbook.Args{"dest": set.Vars["store"]})

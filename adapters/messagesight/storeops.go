@@ -131,9 +131,17 @@ func runCheckStore(ctx context.Context, cfg Config, call runbook.Call, out runbo
 			set = newestSealedSet(ctx, bh, cfg.BackupRoot, call.Args.String("restore_from"))
 		}
 		if set != "" {
-			if fi, err := bh.Stat(ctx, filepath.Join(set, setStoreDir)); err == nil && fi.IsDir() {
-				setStore = filepath.Join(set, setStoreDir)
-			} else if err == nil || errors.Is(err, fs.ErrNotExist) {
+			m, _ := setState(ctx, bh, set)
+			// A set whose store copy cannot be told (findStoreCopy fails) is
+			// refused by find-backup-set; the store is still checked here.
+			copyDir, findErr := findStoreCopy(ctx, bh, set, m)
+			var fi fs.FileInfo
+			if findErr == nil && copyDir != "" {
+				fi, err = bh.Stat(ctx, copyDir)
+			}
+			if findErr == nil && copyDir != "" && err == nil && fi.IsDir() {
+				setStore = copyDir
+			} else if findErr == nil && (copyDir == "" || err == nil || errors.Is(err, fs.ErrNotExist)) {
 				line := fmt.Sprintf("backup set %s holds no store copy: the store of %s is cleaned by the server (CleanStore), so drillbook does not touch its directory", set, node)
 				out.Line(runbook.Info, line)
 				return runbook.Result{ExitCode: -1, Summary: line, Vars: map[string]string{"path": "", "bytes": "0"}}, nil
@@ -224,6 +232,7 @@ func checkBackupRootOp() *op {
 			Args: []runbook.ArgSpec{rootArg(),
 				arg("node", runbook.ArgString, false, "the server whose store the backup copies: its size is the room needed; empty means a configuration-only backup"),
 				arg("need_bytes", runbook.ArgInt, false, "further bytes the backup needs"),
+				arg("store_name", runbook.ArgString, false, "the name the operator gives the store backup: checked here (a single file name, not imaBackup...) so a bad one stops the run before anything changes; empty checks no name"),
 			}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
 			d := "check backup root " + backupRoot(cfg, a) + " (a directory or missing, writable, not a file nor an earlier backup set) and its free space"
@@ -234,6 +243,11 @@ func checkBackupRootOp() *op {
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			root := backupRoot(cfg, call.Args)
+			if name := call.Args.String("store_name"); name != "" {
+				if err := checkStoreName(name); err != nil {
+					return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
+				}
+			}
 			bh, err := cfg.backupHost()
 			if err != nil {
 				return runbook.Result{}, err
@@ -282,23 +296,29 @@ func checkBackupRootOp() *op {
 func newBackupSetOp() *op {
 	return &op{
 		spec: runbook.OpSpec{Name: "messagesight.new-backup-set", Summary: "create a new, timestamped backup set under the backup root (never an existing one)",
-			Args: []runbook.ArgSpec{nodeArgRequired(), rootArg()}},
+			Args: []runbook.ArgSpec{nodeArgRequired(), rootArg(),
+				arg("store_name", runbook.ArgString, true, "the name the operator gives the store backup: the directory of the set that receives the store copy (a single file name, not imaBackup...)")}},
 		plan: func(cfg Config, a runbook.Args) runbook.Plan {
-			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: fmt.Sprintf("create %s/%s-<UTC time>/ marked INCOMPLETE until sealed", backupRoot(cfg, a), a.String("node"))}
+			d := fmt.Sprintf("create %s/%s-<UTC time>/ marked INCOMPLETE until sealed; its store backup, if taken, is named %s", backupRoot(cfg, a), a.String("node"), a.String("store_name"))
+			if err := checkStoreName(a.String("store_name")); err != nil {
+				d += " (refused: " + err.Error() + ")"
+			}
+			return runbook.Plan{Host: cfg.backupHostLabel(), Detail: d}
 		},
 		run: func(ctx context.Context, cfg Config, call runbook.Call, out runbook.Output) (runbook.Result, error) {
 			bh, err := cfg.backupHost()
 			if err != nil {
 				return runbook.Result{}, err
 			}
-			set, err := newBackupSet(ctx, bh, backupRoot(cfg, call.Args), call.Args.String("node"), time.Now())
+			name := call.Args.String("store_name")
+			set, err := newBackupSet(ctx, bh, backupRoot(cfg, call.Args), call.Args.String("node"), name, time.Now())
 			if err != nil {
 				return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
 			}
-			line := "new backup set " + set + " (INCOMPLETE until sealed)"
+			line := "new backup set " + set + " (INCOMPLETE until sealed); store backup name " + name
 			out.Line(runbook.Info, line)
 			return runbook.Result{ExitCode: -1, Summary: line, Evidence: []string{line},
-				Vars: map[string]string{"path": set, "config_dir": filepath.Join(set, setConfigDir), "store": filepath.Join(set, setStoreDir)}}, nil
+				Vars: map[string]string{"path": set, "config_dir": filepath.Join(set, setConfigDir), "store": filepath.Join(set, name), "store_name": name}}, nil
 		},
 	}
 }
@@ -416,15 +436,19 @@ func runFindBackupSet(ctx context.Context, cfg Config, call runbook.Call, out ru
 	}
 	vars := map[string]string{"path": set, "config": cfgFile, "config_name": filepath.Base(cfgFile), "server": m.Server,
 		"created": m.Created.Format(time.RFC3339), "store": "", "store_sha256": "", "has_store": "false"}
-	if _, err := bh.Stat(ctx, filepath.Join(set, setStoreDir)); err == nil {
-		vars["store"], vars["has_store"] = filepath.Join(set, setStoreDir), "true"
+	storeDir, err := findStoreCopy(ctx, bh, set, m)
+	if err != nil {
+		return runbook.Result{}, fmt.Errorf("messagesight: %w", err)
+	}
+	if _, err := bh.Stat(ctx, storeDir); storeDir != "" && err == nil {
+		vars["store"], vars["has_store"] = storeDir, "true"
 		if m.Store != nil {
 			vars["store_sha256"] = m.Store.SHA256
 		}
 	}
 	line := fmt.Sprintf("backup set %s of %s, sealed %s: config %s", filepath.Base(set), m.Server, m.Created.Format(time.RFC3339), m.Config.Name)
 	if m.Store != nil {
-		line += fmt.Sprintf(", store (%d files, sha256 %s)", m.Store.Files, m.Store.SHA256)
+		line += fmt.Sprintf(", store backup %s (%d files, sha256 %s)", m.Store.Name, m.Store.Files, m.Store.SHA256)
 	} else {
 		line += ", no store (it will be cleaned)"
 	}

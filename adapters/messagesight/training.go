@@ -38,6 +38,11 @@ const (
 	trainingBackupPassword = "training-backup-pw"
 )
 
+// trainingStoreName is the name of the store backup in the training
+// estate's backup sets: the default of messagesight-backup's
+// store_backup_name, as an operator who kept it would have them.
+const trainingStoreName = "store-backup"
+
 // DelayScaleEnv names the environment variable that scales the emulated
 // servers' timing on the training target (default 0.2: a restart takes
 // about 3 s instead of 15 s). Tests set it lower.
@@ -131,16 +136,17 @@ func (l trainingLayout) config(urls map[string]string, scale float64) Config {
 // trainingParams are the parameter values for a scenario.
 func trainingParams(l trainingLayout, scenario string) map[string]string {
 	p := map[string]string{
-		"server":          "ms1",
-		"standby":         "ms-b",
-		"ha":              "false",
-		"backup_dir":      "",
-		"include_store":   "true",
-		"backup_password": trainingBackupPassword,
-		"kind":            "same-server",
-		"backup_set":      "",
-		"from_server":     "",
-		"override_reason": "",
+		"server":            "ms1",
+		"standby":           "ms-b",
+		"ha":                "false",
+		"backup_dir":        "",
+		"include_store":     "true",
+		"backup_password":   trainingBackupPassword,
+		"store_backup_name": trainingStoreName,
+		"kind":              "same-server",
+		"backup_set":        "",
+		"from_server":       "",
+		"override_reason":   "",
 	}
 	if slices.Contains(haScenarios, scenario) {
 		p["ha"] = "true"
@@ -327,7 +333,7 @@ func prepareTraining(ctx context.Context, cfg Config, l trainingLayout, servers 
 // trainingBackup takes a sealed backup set of a server in production
 // without a maintenance restart (the emulated store is quiet at start).
 func trainingBackup(ctx context.Context, cfg Config, node, root string, at time.Time) (string, error) {
-	set, err := newBackupSet(ctx, host.NewLocal(""), root, node, at)
+	set, err := newBackupSet(ctx, host.NewLocal(""), root, node, trainingStoreName, at)
 	if err != nil {
 		return "", err
 	}
@@ -347,7 +353,7 @@ func trainingBackup(ctx context.Context, cfg Config, node, root string, at time.
 		return "", err
 	}
 	srv, _ := cfg.Node(node)
-	if _, err := copyTree(ctx, srv.StoreDir, filepath.Join(set, setStoreDir), runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
+	if _, err := copyTree(ctx, srv.StoreDir, filepath.Join(set, trainingStoreName), runbook.OutputFunc(func(runbook.Stream, string) {})); err != nil {
 		return "", err
 	}
 	if _, err := sealBackupSet(ctx, host.NewLocal(""), set, node, at); err != nil {
@@ -369,7 +375,7 @@ func makeMixedSet(ctx context.Context, from, to string) error {
 	if _, err := sealBackupSet(ctx, host.NewLocal(""), to, "ms1", time.Date(2019, 12, 31, 0, 0, 0, 0, time.UTC)); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(to, setStoreDir, "com.ibm.ism", "queues", "ORDERS.msg"), os.O_APPEND|os.O_WRONLY, 0o644)
+	f, err := os.OpenFile(filepath.Join(to, trainingStoreName, "com.ibm.ism", "queues", "ORDERS.msg"), os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
 	}

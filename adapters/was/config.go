@@ -79,6 +79,22 @@ type Config struct {
 	// with its polls, when the step sets no timeout; zero means 10 minutes
 	// (a JVM start plus the work).
 	CallTimeout runbook.Duration `yaml:"call_timeout"`
+	// SessionIdle is how long the wsadmin session may wait for its next
+	// call before it is ended; zero means 5 minutes. A session also ends
+	// before anything that stops the deployment manager.
+	SessionIdle runbook.Duration `yaml:"session_idle"`
+	// NoSession runs every script in a wsadmin process of its own, as
+	// before sessions: one JVM start per call (for a wsadmin wrapper that
+	// cannot read its standard input, and for comparison). The zero value
+	// uses one session per deployment-manager lifetime.
+	NoSession bool `yaml:"no_session"`
+	// JVMStart is a modelled JVM start for a stand-in wsadmin (the tests'
+	// and the benchmark's, which read it from DRILLBOOK_WSADMIN_JVM_START);
+	// a real wsadmin.sh ignores it, and pays its own (a new JVM per start,
+	// IBM "wsadmin tool performance tips"; an older IBM technote on WAS
+	// V4's admin client measured 3 to 60 seconds of JIT start alone). Zero
+	// models none.
+	JVMStart runbook.Duration `yaml:"jvm_start"`
 	// StateWait is how long a script waits for an engine to reach the state
 	// it asked for before it reports what it saw; zero means 2 minutes.
 	StateWait runbook.Duration `yaml:"state_wait"`
@@ -164,6 +180,13 @@ func (c Config) callTimeout() time.Duration {
 		return c.CallTimeout.Duration
 	}
 	return 10 * time.Minute
+}
+
+func (c Config) sessionIdle() time.Duration {
+	if c.SessionIdle.Duration > 0 {
+		return c.SessionIdle.Duration
+	}
+	return 5 * time.Minute
 }
 
 func (c Config) stateWait() time.Duration {

@@ -117,7 +117,7 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 		"configuration of cell TrainingCell01 restored from ",
 		"WSVR0001I: Server dmgr open for e-business", "step start-manager: succeeded")
 	cases := []tcase{
-		{"was-sib-restore-me", "normal", nil, 0, []check{dmgrCycle, contains("WARNING: server node01/server1 was not restarted: it was running")}},
+		{"was-sib-restore-me", "normal", nil, 0, []check{dmgrCycle, contains("WARNING: server node01/server1 was not restarted: it was running"), sessionsInReport}},
 		{"was-sib-restore-me", "default", nil, 0, []check{dmgrCycle}},
 		{"was-sib-restore-me", "normal", []string{"--param", "recovery=true"}, 0, []check{dmgrCycle, contains("server server1 finished its recovery-mode start and has stopped", "server node01/server1: STOPPED -> STARTED")}},
 		{"was-sib-restore-me", "lock-held", nil, 0, []check{dmgrCycle, contains("CWSIS1519E", "step flush-start[1]: retry 1 of 3")}},
@@ -180,6 +180,24 @@ func TestEndToEndRunbooksInEveryScenario(t *testing.T) {
 				t.Logf("output:\n%s", r.out)
 			}
 		})
+	}
+}
+
+// sessionsInReport checks that the restore's report names the wsadmin
+// session of its calls and counts two wsadmin starts, one per
+// deployment-manager lifetime (the configuration restore stops it).
+func sessionsInReport(t *testing.T, r e2eRun) {
+	t.Helper()
+	rep := runDrillbook(t, r.state, "report", r.runID)
+	if !regexp.MustCompile(`\| Session starts \| 2 starts for \d\d calls \|`).MatchString(rep.out) {
+		t.Errorf("the report does not count 2 wsadmin starts:\n%s", rep.out)
+	}
+	for _, want := range []string{"  - session: wsadmin session 1 on the simulated cell (started by this step)",
+		"  - session: wsadmin session 1 on the simulated cell (shared)",
+		"  - session: wsadmin session 2 on the simulated cell (started by this step)"} {
+		if !strings.Contains(rep.out, want) {
+			t.Errorf("the report lacks %q", want)
+		}
 	}
 }
 

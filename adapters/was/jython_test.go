@@ -19,8 +19,8 @@ func TestGeneratedScriptsGolden(t *testing.T) {
 	if len(names) != 11 {
 		t.Fatalf("%d scripts, want 11: %v", len(names), names)
 	}
-	for _, name := range names {
-		got, err := GenerateScript(name)
+	for _, name := range append(names, sessionLoopName) {
+		got, err := generated(name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,8 +70,8 @@ func TestGeneratedScriptsParseAsPython(t *testing.T) {
 		t.Fatal("python3 is needed to check the generated Jython: install it")
 	}
 	dir := t.TempDir()
-	for _, name := range ScriptNames() {
-		text, _ := GenerateScript(name)
+	for _, name := range append(ScriptNames(), sessionLoopName) {
+		text, _ := generated(name)
 		path := filepath.Join(dir, name+".py")
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
@@ -91,8 +91,19 @@ func TestGeneratedScriptsParseAsPython(t *testing.T) {
 // TestScriptsCarryNoValues shows that a value an operator types reaches the
 // script only as an argument: the text is the same whatever the engine is.
 func TestScriptsCarryNoValues(t *testing.T) {
-	b := NewRealBackend(Config{Wsadmin: "/opt/IBM/bin/wsadmin.sh", Host: "dmgr", Port: 8879, User: "admin"})
-	p := b.Plan(Request{Script: ScriptStartEngine, Args: []string{"ME1'; AdminControl.stopServer('x','y')", "FLUSH", "", "", "fail", "120"}})
+	args := []string{"ME1'; AdminControl.stopServer('x','y')", "FLUSH", "", "", "fail", "120"}
+	// In a session the values travel as the request's argument blocks.
+	sess := NewRealBackend(Config{Wsadmin: "/opt/IBM/bin/wsadmin.sh", Host: "dmgr", Port: 8879, User: "admin"})
+	p := sess.Plan(Request{Script: ScriptStartEngine, Args: args})
+	if len(p.Argv) != 2+len(args) || p.Argv[2] != args[0] || !strings.Contains(p.Detail, "-p '<credentials.properties, mode 0600>'") {
+		t.Errorf("session plan does not pass the engine as an argument: %q, %s", p.Argv, p.Detail)
+	}
+	req, err := encodeRequest("7", "script", args)
+	if err != nil || strings.Count(req, "\n--drillbook-") != len(args)+1 || !strings.Contains(req, "\n"+args[0]+"\n") {
+		t.Errorf("request %q (%v) does not carry the engine as a block of its own", req, err)
+	}
+	b := NewRealBackend(Config{Wsadmin: "/opt/IBM/bin/wsadmin.sh", Host: "dmgr", Port: 8879, User: "admin", NoSession: true})
+	p = b.Plan(Request{Script: ScriptStartEngine, Args: args})
 	joined := strings.Join(p.Argv, " ")
 	if !strings.Contains(joined, "-f <start-engine.py> --drillbook-args ME1'; AdminControl") {
 		t.Errorf("argv does not pass the engine as an argument: %q", p.Argv)

@@ -39,7 +39,11 @@ func (o *op) Run(ctx context.Context, call runbook.Call, out runbook.Output) (ru
 	if out == nil {
 		out = runbook.OutputFunc(func(runbook.Stream, string) {})
 	}
-	return o.run(ctx, call, out)
+	ctx, note := withSessionNote(ctx)
+	res, err := o.run(ctx, call, out)
+	res.Session = note.describe()
+	res.SessionStarts = note.starts
+	return res, err
 }
 
 // Operations returns the WebSphere operations for a target, backed by the

@@ -24,11 +24,12 @@ var wasxError = regexp.MustCompile(`\bWASX\d{4}E\b`)
 
 // RealBackend runs wsadmin.sh and the profile tools of a real cell.
 type RealBackend struct {
-	cfg Config
+	cfg  Config
+	sess *session
 }
 
 // NewRealBackend returns the backend for a configured target.
-func NewRealBackend(cfg Config) *RealBackend { return &RealBackend{cfg: cfg} }
+func NewRealBackend(cfg Config) *RealBackend { return &RealBackend{cfg: cfg, sess: newSession()} }
 
 // Host names the connector wsadmin uses.
 func (b *RealBackend) Host() string {
@@ -183,10 +184,18 @@ func configToolArgs(args []string) []string {
 // by what they are, and for a tool the profile it runs in.
 func (b *RealBackend) Plan(req Request) runbook.Plan {
 	if req.Script != "" {
+		if why := b.noSession(); why != "" {
+			return runbook.Plan{
+				Host:   b.cfg.describeHost("") + ", connected to " + b.Host(),
+				Argv:   b.wsadminArgv("<"+req.Script+".py>", b.propsPlaceholder(), req.Args),
+				Detail: "runs the generated Jython script " + req.Script + ".py in a wsadmin of its own (" + why + "); the values are its arguments, never part of its text",
+			}
+		}
 		return runbook.Plan{
-			Host:   b.cfg.describeHost("") + ", connected to " + b.Host(),
-			Argv:   b.wsadminArgv("<"+req.Script+".py>", b.propsPlaceholder(), req.Args),
-			Detail: "runs the generated Jython script " + req.Script + ".py; the values are its arguments, never part of its text",
+			Host: b.cfg.describeHost("") + ", connected to " + b.Host(),
+			Argv: append([]string{"<wsadmin session>", req.Script + ".py"}, req.Args...),
+			Detail: fmt.Sprintf("runs the generated Jython script %s.py in the wsadmin session on the deployment manager (one JVM shared by the calls until the deployment manager stops or the session is idle for %s; started as %s); the values are its arguments, never part of its text",
+				req.Script, b.cfg.sessionIdle(), runbook.QuoteArgv(b.wsadminArgv("<session-loop.py>", b.propsPlaceholder(), nil))),
 		}
 	}
 	argv, p, err := b.toolArgv(req)
@@ -194,6 +203,9 @@ func (b *RealBackend) Plan(req Request) runbook.Plan {
 		return runbook.Plan{Host: b.cfg.describeHost(req.Node), Detail: err.Error()}
 	}
 	plan := runbook.Plan{Host: p.Host, Argv: argv, Detail: "runs in " + p.Describe()}
+	if b.stopsManager(req) && !b.cfg.NoSession {
+		plan.Detail += "; ends the wsadmin session first (the deployment manager stops)"
+	}
 	if req.Tool == ToolRecoveryServer {
 		plan.Detail += fmt.Sprintf("; then runs serverStatus.sh every %s until server %s has stopped by itself", b.cfg.recoveryPoll(), req.Args[1])
 	}
@@ -209,13 +221,25 @@ func (b *RealBackend) propsPlaceholder() string {
 
 // Do runs a script through wsadmin or a profile tool.
 func (b *RealBackend) Do(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
+	if b.stopsManager(req) {
+		b.sess.sem <- struct{}{}
+		b.endSession("the deployment manager is about to stop")
+		<-b.sess.sem
+	}
 	if req.Tool == ToolRecoveryServer {
 		return b.recoveryStart(ctx, req, out)
 	}
 	if req.Tool != "" {
 		return b.runTool(ctx, req, out)
 	}
-	return b.runScript(ctx, req, out)
+	rep, err := b.runScript(ctx, req, out)
+	if b.stopsManager(req) {
+		// The session that stopped the deployment manager has lost it.
+		b.sess.sem <- struct{}{}
+		b.endSession("it stopped the deployment manager")
+		<-b.sess.sem
+	}
+	return rep, err
 }
 
 // withTimeout bounds ctx by d when it has no deadline: a step's own
@@ -303,6 +327,41 @@ func scrubbedEnv(names []string, extra ...string) []string {
 	return append(env, extra...)
 }
 
+// noSession says why script calls run in a wsadmin of their own, "" when
+// they share the session: was.no_session, or a deployment manager on
+// another host (the session's process is started on this machine only, by
+// startWsadmin; adapters/host has no streaming start yet).
+func (b *RealBackend) noSession() string {
+	if b.cfg.NoSession {
+		return "was.no_session"
+	}
+	if n := b.cfg.hostName(""); n != "" && n != runbook.LocalHost {
+		return "the deployment manager is on host " + n + ", and sessions run on this machine only"
+	}
+	return ""
+}
+
+// stopsManager says whether a request stops the deployment manager, which
+// ends the wsadmin session connected to it: stopManager, backupConfig or
+// restoreConfig without -nostop in its profile ("By default, all servers
+// on the node stop before the configuration restores", IBM
+// rxml_restoreconfig; backupConfig likewise, rxml_backupconfig), a stop of
+// the deployment manager's server, and startManager (a session from before
+// cannot be connected to the new process).
+func (b *RealBackend) stopsManager(req Request) bool {
+	return stopsManager(req, b.cfg.dmgrServer())
+}
+
+func stopsManager(req Request, dmgrServer string) bool {
+	switch req.Tool {
+	case ToolStopManager, ToolStartManager:
+		return true
+	case ToolBackupConfig, ToolRestoreConfig:
+		return req.Node == "" && (len(req.Args) < 2 || req.Args[1] != "true")
+	}
+	return req.Script == ScriptStopServer && len(req.Args) > 1 && req.Args[1] == dmgrServer
+}
+
 func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Output) (Reply, error) {
 	text, err := GenerateScript(req.Script)
 	if err != nil {
@@ -321,6 +380,12 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	if err := isFileOn(ctx, h, wsadmin); err != nil {
 		return Reply{}, fmt.Errorf("wsadmin not found at %s: set was.wsadmin in targets.yaml (or was.dmgr_host, the host it is on); looked on host %s: %w", wsadmin, h.Name(), err)
 	}
+	if b.noSession() == "" {
+		ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
+		defer cancel()
+		return b.runInSession(ctx, h, req, text, out)
+	}
+	noteSession(ctx, "wsadmin of its own", true)
 	dir, err := h.MkdirTemp(ctx, "", "drillbook-wsadmin-")
 	if err != nil {
 		return Reply{}, fmt.Errorf("make a directory for the wsadmin script on %s: %w", h.Name(), err)
@@ -351,9 +416,13 @@ func (b *RealBackend) runScript(ctx context.Context, req Request, out runbook.Ou
 	ctx, cancel := withTimeout(ctx, b.cfg.callTimeout())
 	defer cancel()
 	scan := &scanOutput{out: out}
+	env := scrubbedEnv(b.secretEnvNames())
+	if d := b.cfg.JVMStart.Duration; d > 0 {
+		env = append(env, jvmStartEnv+"="+strconv.FormatFloat(d.Seconds(), 'f', -1, 64))
+	}
 	_, runErr := h.Run(ctx, host.Command{
 		Argv:    b.wsadminArgv(script, props, req.Args),
-		Env:     scrubbedEnv(b.secretEnvNames()),
+		Env:     env,
 		Out:     scan,
 		Secrets: secrets,
 	})

@@ -64,10 +64,10 @@ func TestRealBackendFindsHostAndStartsInFlushMode(t *testing.T) {
 	if strings.Contains(out, "s3cr=t") {
 		t.Errorf("password in the output:\n%s", out)
 	}
-	// find-engine-host, the refused start, the stop (its check that the
-	// engine is configured, then the stop), the start.
-	if n := strings.Count(string(argsLog), "\n"); n != 5 {
-		t.Errorf("%d wsadmin runs, want 5", n)
+	// One wsadmin start for find-engine-host, the refused start, the stop
+	// (its check that the engine is configured, then the stop), the start.
+	if n, m := strings.Count(string(argsLog), `"-lang"`), strings.Count(string(argsLog), `"request"`); n != 1 || m != 5 {
+		t.Errorf("%d wsadmin starts for %d requests, want 1 for 5:\n%s", n, m, argsLog)
 	}
 }
 
@@ -124,15 +124,27 @@ func TestRealBackendUnknownInitialStateAttributeSaysWhatToSet(t *testing.T) {
 func TestRealBackendFailures(t *testing.T) {
 	cases := []struct {
 		mode, want string
+		own        bool // a wsadmin of its own per call (was.no_session)
 	}{
-		{"wasx-error", "WASX7017E"},
-		{"no-marker", "printed no result"},
-		{"exit-nonzero", "exited with status 3"},
-		{"usage", "printed no result"},
+		{"wasx-error", "WASX7017E", false},
+		{"no-marker", "wsadmin ended before its session was ready", false},
+		{"usage", "exited with status 105; last output: WASX7001I", false},
+		{"wasx-error", "WASX7017E", true},
+		{"no-marker", "printed no result", true},
+		{"exit-nonzero", "exited with status 3", true},
+		{"usage", "printed no result", true},
 	}
 	for _, tc := range cases {
-		t.Run(tc.mode, func(t *testing.T) {
+		name := tc.mode
+		if tc.own {
+			name += "/own-process"
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newFakeEstate(t, tc.mode)
+			if tc.own {
+				e.cfg.NoSession = true
+				e.ops = opsByName(Operations(e.cfg))
+			}
 			_, out, err := e.run("was.engine-state", runbook.Args{"engine": "clu1.000-Bus1"}, 30*time.Second)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want it to mention %q\n%s", err, tc.want, out)

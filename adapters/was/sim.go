@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/drillbook/drillbook/adapters/was/simcell"
 	"github.com/drillbook/drillbook/runbook"
@@ -19,10 +21,95 @@ type SimBackend struct {
 	cell *simcell.Cell
 	// plan marks a backend made only to plan: Do refuses.
 	plan bool
+	// sess models the wsadmin session the real backend keeps.
+	sess *simSession
+}
+
+// simSession models the real backend's wsadmin session (session.go) on the
+// simulated cell: a start costs the cell's JVM start delay
+// (simcell.Delays.JVMStart, whose comment cites IBM's figures), a
+// session ends before anything that stops the deployment manager, when a
+// connection fails or a call hangs, and after the idle time. It lives in
+// this process only, as the real one does. Simplified: the calls of one
+// session are not otherwise slower or faster than separate ones.
+type simSession struct {
+	mu     sync.Mutex
+	open   bool
+	id     int
+	starts int
+	last   time.Time
+	// jvmStart, when not negative, replaces the cell's scaled JVM start
+	// delay; noSession starts a wsadmin for every call, as before
+	// sessions; idle is the idle time (zero: 5 minutes).
+	jvmStart  time.Duration
+	noSession bool
+	idle      time.Duration
 }
 
 // NewSimBackend returns a backend for the cell.
-func NewSimBackend(cell *simcell.Cell) *SimBackend { return &SimBackend{cell: cell} }
+func NewSimBackend(cell *simcell.Cell) *SimBackend {
+	return &SimBackend{cell: cell, sess: &simSession{jvmStart: -1}}
+}
+
+// sessionCall opens the modelled wsadmin session for a script call when
+// none is open, paying the JVM start, and notes it on ctx. It holds the
+// session for the call; the caller runs end when the call is over.
+func (b *SimBackend) sessionCall(ctx context.Context, req Request, out runbook.Output) (end func(err error), err error) {
+	s := b.sess
+	s.mu.Lock()
+	idle := s.idle
+	if idle <= 0 {
+		idle = 5 * time.Minute
+	}
+	started := false
+	if !s.open || s.noSession || time.Since(s.last) > idle {
+		d := s.jvmStart
+		if d < 0 {
+			st, err := b.cell.Load()
+			if err != nil {
+				s.mu.Unlock()
+				return nil, err
+			}
+			d = time.Duration(float64(st.Options.Delays.JVMStart) * st.Options.DelayScale)
+		}
+		s.starts++
+		s.id, s.open, started = s.starts, true, true
+		if s.noSession {
+			out.Line(runbook.Info, fmt.Sprintf("starting a wsadmin for %s alone (JVM start %s)", req.Script, d))
+		} else {
+			out.Line(runbook.Info, fmt.Sprintf("starting wsadmin session %d on the simulated deployment manager (JVM start %s; one JVM for the calls that follow)", s.id, d))
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			s.open = false
+			s.mu.Unlock()
+			noteSession(ctx, fmt.Sprintf("wsadmin session %d on the simulated cell", s.id), true)
+			return nil, fmt.Errorf("wsadmin %s did not finish in time and was stopped: its JVM had not started: %w", req.Script, ctx.Err())
+		}
+	}
+	name := fmt.Sprintf("wsadmin session %d on the simulated cell", s.id)
+	if s.noSession {
+		name = "wsadmin of its own"
+	}
+	noteSession(ctx, name, started)
+	return func(err error) {
+		var ce *simcell.ConnectError
+		if errors.As(err, &ce) || errors.Is(err, simcell.ErrHung) || ctx.Err() != nil || s.noSession || b.stopsManager(req) {
+			s.open = false
+		}
+		s.last = time.Now()
+		s.mu.Unlock()
+	}, nil
+}
+
+// stopsManager says whether a request stops the simulated deployment
+// manager (as RealBackend.stopsManager).
+func (b *SimBackend) stopsManager(req Request) bool {
+	return stopsManager(req, simcell.DmgrServer)
+}
 
 // Host names the simulated cell.
 func (b *SimBackend) Host() string { return "simulated cell in " + b.cell.Dir() }
@@ -75,7 +162,22 @@ func (b *SimBackend) Do(ctx context.Context, req Request, out runbook.Output) (R
 	if b.plan {
 		return Reply{}, errors.New("this training cell was opened to plan only: run the runbook to start it")
 	}
+	if req.Script == "" && b.stopsManager(req) {
+		b.sess.mu.Lock()
+		b.sess.open = false
+		b.sess.mu.Unlock()
+	}
+	var end func(error)
+	if req.Script != "" {
+		var err error
+		if end, err = b.sessionCall(ctx, req, out); err != nil {
+			return Reply{}, err
+		}
+	}
 	rep, err := b.do(ctx, req, out)
+	if end != nil {
+		end(err)
+	}
 	var ce *simcell.ConnectError
 	if errors.As(err, &ce) {
 		// What wsadmin prints when it cannot connect, and what the real

@@ -21,6 +21,17 @@ import (
 // measurements), 1 (the default) gives realistic pauses.
 const DelayScaleEnv = "DRILLBOOK_WAS_DELAY_SCALE"
 
+// JVMStartEnv names the environment variable that sets the training
+// cell's wsadmin start delay (a Go duration, "20s"), whatever the delay
+// scale: for measuring what sessions save. Unset means the cell's own
+// (3 s, scaled).
+const JVMStartEnv = "DRILLBOOK_WAS_JVM_START"
+
+// SessionEnv names the environment variable that, set to "off", makes the
+// training cell's wsadmin start once per call as before sessions, for
+// comparison.
+const SessionEnv = "DRILLBOOK_WAS_SESSION"
+
 // Training is the simulated WebSphere estate of the training target.
 type Training struct {
 	// Ops are the was.* operations, backed by the simulated cell.
@@ -58,6 +69,11 @@ type TrainingOptions struct {
 	DelayScale *float64
 	// RotateBytes is the SystemOut.log roll size; zero means 1 MB.
 	RotateBytes int64
+	// JVMStart, when not nil, is the wsadmin start delay (unscaled); nil
+	// means the value of JVMStartEnv, or the cell's own.
+	JVMStart *time.Duration
+	// NoSession starts a wsadmin for every call (or SessionEnv=off).
+	NoSession bool
 	// Hosts, when set, puts the cell's profiles on hosts of a target: the
 	// deployment manager's on DmgrHost and each node's on NodeHosts[node]
 	// (names Hosts resolves), so the log waits on its servers follow their
@@ -190,7 +206,24 @@ func StartTrainingWith(ctx context.Context, dir string, o TrainingOptions) (*Tra
 		}
 	}
 	cfg := o.place(trainingConfig(dir, cell), cell)
-	ops := OperationsWith(NewSimBackend(cell), cfg)
+	sb := NewSimBackend(cell)
+	switch {
+	case o.JVMStart != nil:
+		sb.sess.jvmStart = *o.JVMStart
+	case os.Getenv(JVMStartEnv) != "":
+		d, err := time.ParseDuration(os.Getenv(JVMStartEnv))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("%s=%q is not a duration such as 20s", JVMStartEnv, os.Getenv(JVMStartEnv))
+		}
+		sb.sess.jvmStart = d
+	}
+	switch v := os.Getenv(SessionEnv); {
+	case o.NoSession || v == "off":
+		sb.sess.noSession = true
+	case v != "" && v != "on":
+		return nil, fmt.Errorf("%s=%q: use on or off", SessionEnv, v)
+	}
+	ops := OperationsWith(sb, cfg)
 	if fresh {
 		if err := os.RemoveAll(cfg.BackupRoot); err != nil {
 			return nil, fmt.Errorf("clear the training backups: %w", err)

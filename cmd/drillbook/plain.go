@@ -36,6 +36,11 @@ type plainUI struct {
 	// fileHosts gives the host each file of a watch is followed on (see
 	// estate.watchFileHosts); nil means the spec's own host for every file.
 	fileHosts func(runbook.WatchSpec) []string
+	// noted is the step instance whose notes were printed with its start
+	// line, so its confirmation does not print them again; "" when none
+	// (a resumed run asked to confirm a step started by an earlier
+	// drillbook prints them with the confirmation).
+	noted string
 }
 
 // answer returns the value given for a step instance (its key first, then
@@ -160,8 +165,10 @@ func (p *plainUI) Update(u runbook.Update) {
 		if ev.Source != nil && ev.Source.Doc != "" {
 			p.printf("  source: %s\n", ev.Source)
 		}
+		p.noted = ""
 		if ev.Notes != "" {
 			p.printf("  note: %s\n", indent(ev.Notes, "        "))
+			p.noted = ev.Step
 		}
 	case runbook.EvStepSkipped:
 		p.printf("step %s: skipped: %s\n", ev.Step, ev.Reason)
@@ -300,7 +307,7 @@ func (p *plainUI) confirm(ev *runbook.Event) {
 	if ev.Plan != nil && ev.Plan.Object != "" {
 		p.printf("  acts on: %s\n", ev.Plan.Object)
 	}
-	if ev.Notes != "" {
+	if ev.Notes != "" && p.noted != ev.Step {
 		p.printf("  note: %s\n", indent(ev.Notes, "        "))
 	}
 	if p.simulated && !ev.Simulated {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,6 +72,11 @@ type Spec struct {
 	// TailLines is how many of the last stdout and stderr lines are kept for
 	// the Outcome and for an ExitError; zero means DefaultTailLines.
 	TailLines int
+	// Prompts, for Start, matches an unfinished line at the end of what the
+	// process wrote so far that is a prompt waiting for input ("Password:
+	// "): it is passed to Out at once instead of waiting for a newline that
+	// never comes. Nil waits for the newline.
+	Prompts *regexp.Regexp
 	// Capture is how many bytes of standard output to keep in
 	// Outcome.Stdout (for adapters that parse it); zero keeps none.
 	Capture int

@@ -1,6 +1,7 @@
 package proc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -56,6 +57,16 @@ func helper(mode string, args []string) int {
 		}
 		fmt.Println("grandchild", gc.Process.Pid)
 		time.Sleep(time.Minute)
+		return 0
+	case "echo": // answer each stdin line, then a prompt without newline
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			if sc.Text() == "prompt" {
+				fmt.Print("Password: ")
+				continue
+			}
+			fmt.Println("got " + sc.Text())
+		}
 		return 0
 	}
 	return 3

@@ -3,6 +3,7 @@ package proc
 import (
 	"bytes"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,6 +27,10 @@ type pump struct {
 	secrets []string
 	lines   int64
 	tail    ring
+	// prompts, when not nil, matches a partial line left at the end of a
+	// read that is passed on at once: a prompt waiting for an answer on
+	// its own line never gets its newline.
+	prompts *regexp.Regexp
 
 	capture   bool
 	capLeft   int
@@ -66,6 +71,10 @@ func (p *pump) run(f *os.File) {
 			for end-start >= MaxLine {
 				p.emit(string(buf[start : start+MaxLine]))
 				start += MaxLine
+			}
+			if p.prompts != nil && end > start && p.prompts.Match(buf[start:end]) {
+				p.emit(string(buf[start:end]))
+				start = end
 			}
 			if start == end {
 				start, end = 0, 0

@@ -78,16 +78,18 @@ func TestKilledMidStoreCopyIsCleanedOnRerun(t *testing.T) {
 	}
 
 	// The backup, killed while it copies the store into the new set.
-	killed := e.startKilledMidCopy(t, backupArgs()...)
+	// The operator names the store backup (seed 001): the copy, its
+	// staging directory and the restore all go by that name.
+	killed := e.startKilledMidCopy(t, backupArgs("--param", "store_backup_name=ms1-nightly")...)
 	sets, _ := filepath.Glob(filepath.Join(e.backups, "ms1-*"))
 	if len(sets) != 1 {
 		t.Fatalf("sets %v after the killed backup:\n%s", sets, killed)
 	}
 	left := leftoversIn(t, sets[0])
-	if len(left) == 0 || !strings.HasPrefix(left[0], ".store.drillbook-") {
+	if len(left) == 0 || !strings.HasPrefix(left[0], ".ms1-nightly.drillbook-") {
 		t.Fatalf("the killed copy left %q in %s, want its staging directory", left, sets[0])
 	}
-	if _, err := os.Stat(filepath.Join(sets[0], "store")); err == nil {
+	if _, err := os.Stat(filepath.Join(sets[0], "ms1-nightly")); err == nil {
 		t.Fatal("the copy was complete before the kill: nothing was interrupted")
 	}
 	r := e.db(t, nil, "resume", "last", "--plain", "--confirm", "leavemaint=ms1", "--confirm", "endmaint=ms1", "--outcome", "copystore=rerun")
@@ -98,7 +100,7 @@ func TestKilledMidStoreCopyIsCleanedOnRerun(t *testing.T) {
 	if left := leftoversIn(t, sets[0]); len(left) != 0 {
 		t.Errorf("leftovers remain in the set: %q", left)
 	}
-	got, err := messagesight.DigestTree(ctx, filepath.Join(sets[0], "store"))
+	got, err := messagesight.DigestTree(ctx, filepath.Join(sets[0], "ms1-nightly"))
 	if err != nil || got != want {
 		t.Fatalf("the set's store copy is %+v (%v), the store %+v", got, err, want)
 	}
