@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -420,56 +421,68 @@ func samplePoints(jd *runbook.JournalData, all bool, rb sweepRunbook) []int {
 func TestCrashSweep(t *testing.T) {
 	all := os.Getenv("DRILLBOOK_CRASH_SWEEP") == "all"
 	only := os.Getenv("DRILLBOOK_CRASH_RUNBOOK")
-	var total sweepCounts
+	var (
+		mu    sync.Mutex // guards total against the parallel runbooks
+		total sweepCounts
+	)
 	rabbitTpl := t.TempDir()
-	for _, rb := range sweepRunbooks() {
-		if only != "" && only != rb.id {
-			continue
-		}
-		t.Run(rb.id, func(t *testing.T) {
-			if rb.rabbit && !all && !rb.inTest {
-				t.Skip("swept by make crash only: each of its points takes a real RabbitMQ node a minute")
+	// In go test the runbooks are swept side by side (their runs mostly
+	// wait on simulated delays); make crash sweeps them one after another.
+	t.Run("runbooks", func(t *testing.T) {
+		for _, rb := range sweepRunbooks() {
+			if only != "" && only != rb.id {
+				continue
 			}
-			tpl := ""
-			if rb.rabbit && all {
-				// Many points: each starts from a copy of one estate.
-				tpl = rabbitTpl
-				rabbitTemplate(t, tpl, rb.id)
-			}
-			state := freshState(t, tpl)
-			out, code, _ := drillbookIn(t, state, nil, append([]string{"run", rb.id, "--plain", "--yes"}, rb.answers...)...)
-			if code != exitOK {
-				t.Fatalf("the uninterrupted run exited %d:\n%s", code, out)
-			}
-			want, jd := outcomeOf(t, state)
-			var c sweepCounts
-			for i, k := range samplePoints(jd, all, rb) {
-				// Some kills tear the record being written, some kill the
-				// resume too: in go test's three points, the middle and the
-				// first destructive result.
-				torn, again := i%3 == 2, i%5 == 3
+			t.Run(rb.id, func(t *testing.T) {
+				if rb.rabbit && !all && !rb.inTest {
+					t.Skip("swept by make crash only: each of its points takes a real RabbitMQ node a minute")
+				}
 				if !all {
-					torn, again = i == 2, i == 1
+					t.Parallel()
 				}
-				got := crashAndResume(t, rb, tpl, k, torn, again, &c)
-				c.reconciled += got.reconciled
-				if got.status != want.status || !slices.Equal(got.steps, want.steps) {
-					t.Fatalf("killed at journal point %d, the run ended %s\nthe uninterrupted run ended %s", k, got, want)
+				tpl := ""
+				if rb.rabbit && all {
+					// Many points: each starts from a copy of one estate.
+					tpl = rabbitTpl
+					rabbitTemplate(t, tpl, rb.id)
 				}
-				if got.destructive != want.destructive {
-					t.Fatalf("killed at journal point %d, the run made %d destructive calls (%s), the uninterrupted run %d (%s)", k, got.destructive, strings.Join(got.destCalls, ", "), want.destructive, strings.Join(want.destCalls, ", "))
+				state := freshState(t, tpl)
+				out, code, _ := drillbookIn(t, state, nil, append([]string{"run", rb.id, "--plain", "--yes"}, rb.answers...)...)
+				if code != exitOK {
+					t.Fatalf("the uninterrupted run exited %d:\n%s", code, out)
 				}
-			}
-			t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes (%d of them killed too), %d steps decided from the journal's evidence, %d questions to the operator",
-				rb.id, want.records, want.destructive, c.points, c.killed, c.torn, c.finishedFirst, c.resumes, c.killedResumes, c.reconciled, c.questions)
-			total.points += c.points
-			total.killed += c.killed
-			total.torn += c.torn
-			total.resumes += c.resumes
-			total.questions += c.questions
-			total.reconciled += c.reconciled
-			total.killedResumes += c.killedResumes
-		})
-	}
+				want, jd := outcomeOf(t, state)
+				var c sweepCounts
+				for i, k := range samplePoints(jd, all, rb) {
+					// Some kills tear the record being written, some kill the
+					// resume too: in go test's three points, the middle and the
+					// first destructive result.
+					torn, again := i%3 == 2, i%5 == 3
+					if !all {
+						torn, again = i == 2, i == 1
+					}
+					got := crashAndResume(t, rb, tpl, k, torn, again, &c)
+					c.reconciled += got.reconciled
+					if got.status != want.status || !slices.Equal(got.steps, want.steps) {
+						t.Fatalf("killed at journal point %d, the run ended %s\nthe uninterrupted run ended %s", k, got, want)
+					}
+					if got.destructive != want.destructive {
+						t.Fatalf("killed at journal point %d, the run made %d destructive calls (%s), the uninterrupted run %d (%s)", k, got.destructive, strings.Join(got.destCalls, ", "), want.destructive, strings.Join(want.destCalls, ", "))
+					}
+				}
+				t.Logf("%s: %d journal records, %d destructive calls; %d points: %d killed (%d leaving a torn record), %d ended before the point; %d resumes (%d of them killed too), %d steps decided from the journal's evidence, %d questions to the operator",
+					rb.id, want.records, want.destructive, c.points, c.killed, c.torn, c.finishedFirst, c.resumes, c.killedResumes, c.reconciled, c.questions)
+				mu.Lock()
+				defer mu.Unlock()
+				total.points += c.points
+				total.killed += c.killed
+				total.torn += c.torn
+				total.resumes += c.resumes
+				total.questions += c.questions
+				total.reconciled += c.reconciled
+				total.killedResumes += c.killedResumes
+			})
+		}
+	})
 	t.Logf("crash sweep: %d points, %d kills (%d torn), %d resumes (%d killed too), %d decided from evidence, %d questions", total.points, total.killed, total.torn, total.resumes, total.killedResumes, total.reconciled, total.questions)
 }
