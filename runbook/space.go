@@ -176,6 +176,9 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// HumanSize writes a byte count as people read it: "512 B", "1.5 MiB".
+func HumanSize(n int64) string { return humanSize(uint64(max(n, 0))) }
+
 func humanSize(n uint64) string {
 	const unit = 1024
 	if n < unit {

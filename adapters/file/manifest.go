@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drillbook/drillbook/runbook"
 )
 
 // ManifestVersion is the version of the manifest format this package writes
@@ -481,15 +483,5 @@ func short(sum string) string {
 	return sum
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes writes a byte count as people read it.
+func humanBytes(n int64) string { return runbook.HumanSize(n) }

@@ -268,18 +268,8 @@ func (c countingWriter) Write(p []byte) (int, error) {
 	return k, err
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes writes a byte count as people read it.
+func humanBytes(n int64) string { return runbook.HumanSize(n) }
 
 // Transfer copies the file or tree at src on host sh to dst on host dh and
 // returns the manifest of the copy: within one host it is dh.Copy; between

@@ -206,7 +206,7 @@ func printBackups(w io.Writer, target string, all []productBackups) error {
 			for _, p := range s.Parts {
 				size := "size unknown"
 				if p.Size >= 0 {
-					size = humanSize(p.Size)
+					size = runbook.HumanSize(p.Size)
 				}
 				line := fmt.Sprintf("      %s: %s", p.Name, size)
 				if !p.Taken.IsZero() {
@@ -237,18 +237,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-// humanSize writes a byte count as people read it.
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
